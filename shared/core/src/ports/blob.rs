@@ -1,0 +1,37 @@
+use super::{MaybeSend, MaybeSync};
+use bytes::Bytes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("invalid blob key: {0}")]
+    InvalidKey(String),
+    #[error("blob store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Opaque objects by key (S3 in the cloud, a folder locally). Keys are `/`-separated
+/// paths of `[A-Za-z0-9._=-]` segments; adapters reject anything else.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait BlobStore: MaybeSend + MaybeSync {
+    async fn put(&self, key: &str, content_type: &str, body: Bytes) -> Result<(), BlobError>;
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError>;
+    /// Deletes every object whose key starts with `prefix`; absent keys are not an error.
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
+}
+
+/// Checks a blob key against the shape every adapter accepts.
+pub fn validate_key(key: &str) -> Result<(), BlobError> {
+    let ok_segment = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._=-".contains(&b))
+    };
+    let trimmed = key.strip_suffix('/').unwrap_or(key);
+    if key.len() <= 1024 && trimmed.split('/').all(ok_segment) {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(key.to_string()))
+    }
+}

@@ -1,0 +1,35 @@
+//! Ports: everything the core needs from outside, as traits. Adapters (embedded, AWS,
+//! edge) implement them; the core never names a runtime.
+//!
+//! Futures are `Send` natively (so servers can spawn them) and not on wasm32, where the
+//! Workers runtime's futures are `!Send`; `MaybeSend`/`MaybeSync` carry that difference.
+
+pub mod blob;
+pub mod clock;
+pub mod random;
+pub mod secrets;
+pub mod store;
+
+pub use blob::{BlobError, BlobStore};
+pub use clock::Clock;
+pub use random::Random;
+pub use secrets::{SecretError, Secrets};
+pub use store::{Condition, Item, Page, Query, SkRange, Store, StoreError, Write};
+
+#[cfg(not(target_arch = "wasm32"))]
+mod maybe {
+    pub trait MaybeSend: Send {}
+    impl<T: Send + ?Sized> MaybeSend for T {}
+    pub trait MaybeSync: Sync {}
+    impl<T: Sync + ?Sized> MaybeSync for T {}
+}
+
+#[cfg(target_arch = "wasm32")]
+mod maybe {
+    pub trait MaybeSend {}
+    impl<T: ?Sized> MaybeSend for T {}
+    pub trait MaybeSync {}
+    impl<T: ?Sized> MaybeSync for T {}
+}
+
+pub use maybe::{MaybeSend, MaybeSync};

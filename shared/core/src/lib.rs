@@ -1,6 +1,23 @@
-//! confab's portable core. See the README for the architecture.
+//! confab's portable core: domain types, the handlers of every function as plain
+//! functions from request to response, the middleware chain, and the ports through
+//! which it reaches everything outside. No runtime, no cloud SDK: it builds natively
+//! and for wasm32-unknown-unknown.
 
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod middleware;
 pub mod ports;
+pub mod repo;
+pub mod routes;
+
+pub use app::{App, Ports};
+pub use config::Config;
+pub use middleware::serve;
+pub use routes::Function;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

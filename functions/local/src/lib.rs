@@ -1,0 +1,104 @@
+//! The local server: every function mounted by path on one port, on the embedded
+//! adapters. `cargo run` starts it; tests start it in-process with [`start`].
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, State};
+use bytes::Bytes;
+use confab_core::auth::keys::initial_secrets;
+use confab_core::http::{BodyTooLarge, ClientIp};
+use confab_core::{App, Config, Function, Ports};
+use confab_embedded::{LocalBlobs, LocalSecrets, OsRandom, SqliteStore, SystemClock};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = ".confab";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] confab_core::config::ConfigError),
+    #[error("CONFAB_LISTEN {0:?} is not an address like 127.0.0.1:8080")]
+    Listen(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot open the embedded storage in {dir}: {message}")]
+    Storage { dir: PathBuf, message: String },
+}
+
+/// A running server; it stops when the runtime it was started on shuts down.
+pub struct Server {
+    addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub task: JoinHandle<()>,
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// Starts the server from `CONFAB_*` settings; the process environment is not read here.
+pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Result<Server, StartError> {
+    let settings: BTreeMap<String, String> = settings.into_iter().collect();
+    let config = Config::from_settings(&settings)?;
+    let listen = settings.get("CONFAB_LISTEN").map_or(DEFAULT_LISTEN, String::as_str);
+    let listen: SocketAddr = listen.parse().map_err(|_| StartError::Listen(listen.to_string()))?;
+    let data_dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
+    let app = Arc::new(App::new(embedded_ports(&data_dir).await?, config));
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
+    let addr =
+        listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
+    let router = axum::Router::new().fallback(handle).with_state(app);
+    let task = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(Server { addr, data_dir, task })
+}
+
+async fn embedded_ports(dir: &std::path::Path) -> Result<Ports, StartError> {
+    let storage =
+        |e: &dyn std::fmt::Display| StartError::Storage { dir: dir.to_path_buf(), message: e.to_string() };
+    let store = SqliteStore::open(&dir.join("confab.db")).await.map_err(|e| storage(&e))?;
+    let blobs = LocalBlobs::new(dir.join("blobs")).map_err(|e| storage(&e))?;
+    let secrets = LocalSecrets::open(&dir.join("secrets.json"), || initial_secrets(&OsRandom, &SystemClock))
+        .map_err(|e| storage(&e))?;
+    Ok(Ports {
+        store: Arc::new(store),
+        blobs: Arc::new(blobs),
+        secrets: Arc::new(secrets),
+        clock: Arc::new(SystemClock),
+        random: Arc::new(OsRandom),
+    })
+}
+
+/// Adapts one axum request to the core and back. Paths outside every function's prefix
+/// go to auth, whose router answers them 404 through the full middleware chain.
+async fn handle(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: http::Request<Body>,
+) -> http::Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    let body = match to_bytes(body, app.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            parts.extensions.insert(BodyTooLarge);
+            Bytes::new()
+        }
+    };
+    parts.extensions.insert(ClientIp(peer.ip()));
+    let function = Function::for_path(parts.uri.path()).unwrap_or(Function::Auth);
+    let resp = confab_core::serve(&app, function, http::Request::from_parts(parts, body)).await;
+    resp.map(Body::from)
+}

@@ -1,0 +1,64 @@
+//! `cargo run`: the whole API on 127.0.0.1:8080 (CONFAB_LISTEN), data in ./.confab
+//! (CONFAB_DATA_DIR). Settings come from `CONFAB_*` environment variables, over
+//! `confab.toml` in the working directory when present.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+const CONFIG_FILE: &str = "confab.toml";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match confab_local::start(settings).await {
+        Ok(server) => {
+            tracing::info!(address = %server.addr(), data_dir = %server.data_dir.display(),
+                "confab is serving /auth, /sessions and /admin; API description at /openapi.json");
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// JSON lines when the output is not a terminal (containers, log shippers), readable
+/// text otherwise.
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::io::stdout().is_terminal() {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).with_current_span(true).init();
+    }
+}
+
+/// `confab.toml` (flat `CONFAB_NAME = value` pairs), overridden by the environment.
+fn settings() -> Result<BTreeMap<String, String>, String> {
+    let mut settings = BTreeMap::new();
+    if let Ok(text) = std::fs::read_to_string(CONFIG_FILE) {
+        let table: toml::Table = text.parse().map_err(|e| format!("{CONFIG_FILE}: {e}"))?;
+        for (key, value) in table {
+            let value = match value {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            settings.insert(key, value);
+        }
+    }
+    settings.extend(std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")));
+    Ok(settings)
+}

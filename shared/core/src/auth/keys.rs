@@ -1,0 +1,172 @@
+//! Access-token signing keys. Two secrets: the private signing set (only the auth
+//! function may read it) and the public verification set (JWKS) every function reads.
+//! Rotation adds a key to both and makes it current; old public keys stay until the
+//! tokens they signed have expired.
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::ports::{Clock, Random, random};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use utoipa::ToSchema;
+
+pub const SIGNING_KEYS_SECRET: &str = "confab-signing-keys";
+pub const VERIFY_KEYS_SECRET: &str = "confab-verify-keys";
+/// An unknown `kid` re-reads the verification keys, at most this often.
+const UNKNOWN_KID_RELOAD_SECONDS: i64 = 10;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningKeySet {
+    pub current: String,
+    pub keys: Vec<SigningKeyEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningKeyEntry {
+    pub kid: String,
+    pub created_at: i64,
+    /// Standard base64 of the PKCS#8 DER private key.
+    pub private_key_pkcs8: String,
+}
+
+/// A public key in JWK form (RFC 8037, OKP / Ed25519).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Jwk {
+    pub kty: String,
+    pub crv: String,
+    pub x: String,
+    pub kid: String,
+    pub alg: String,
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// A new Ed25519 key: its private entry and its public JWK.
+pub fn new_key(random: &dyn Random, clock: &dyn Clock) -> (SigningKeyEntry, Jwk) {
+    let signing = SigningKey::from_bytes(&random::bytes::<32>(random));
+    let public = signing.verifying_key().to_bytes();
+    let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+    let der = signing.to_pkcs8_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default();
+    let entry = SigningKeyEntry {
+        kid: kid.clone(),
+        created_at: clock.now_unix(),
+        private_key_pkcs8: STANDARD.encode(der),
+    };
+    let jwk = Jwk {
+        kty: "OKP".into(),
+        crv: "Ed25519".into(),
+        x: URL_SAFE_NO_PAD.encode(public),
+        kid,
+        alg: "EdDSA".into(),
+        use_: "sig".into(),
+    };
+    (entry, jwk)
+}
+
+/// Both key secrets holding one fresh key: what a new deployment starts with.
+pub fn initial_secrets(random: &dyn Random, clock: &dyn Clock) -> BTreeMap<String, String> {
+    let (entry, jwk) = new_key(random, clock);
+    let signing = SigningKeySet { current: entry.kid.clone(), keys: vec![entry] };
+    let verify = Jwks { keys: vec![jwk] };
+    BTreeMap::from([
+        (SIGNING_KEYS_SECRET.to_string(), serde_json::to_string(&signing).unwrap_or_default()),
+        (VERIFY_KEYS_SECRET.to_string(), serde_json::to_string(&verify).unwrap_or_default()),
+    ])
+}
+
+pub struct Signer {
+    pub kid: String,
+    pub key: EncodingKey,
+}
+
+pub struct Verifier {
+    pub jwks: Jwks,
+    keys: HashMap<String, DecodingKey>,
+}
+
+impl Verifier {
+    pub fn key(&self, kid: &str) -> Option<&DecodingKey> {
+        self.keys.get(kid)
+    }
+}
+
+struct Cached<T> {
+    value: Arc<T>,
+    loaded_at: i64,
+}
+
+type Slot<T> = Mutex<Option<Cached<T>>>;
+
+#[derive(Default)]
+pub struct KeyCache {
+    signer: Slot<Signer>,
+    verifier: Slot<Verifier>,
+}
+
+fn cached<T>(slot: &Slot<T>, now: i64, max_age: i64) -> Option<Arc<T>> {
+    let guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+    guard.as_ref().filter(|c| now - c.loaded_at < max_age).map(|c| c.value.clone())
+}
+
+fn store<T>(slot: &Slot<T>, value: T, now: i64) -> Arc<T> {
+    let value = Arc::new(value);
+    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached { value: value.clone(), loaded_at: now });
+    value
+}
+
+async fn read_secret<T: serde::de::DeserializeOwned>(app: &App, name: &str) -> ApiResult<T> {
+    let raw = app
+        .secrets
+        .get(name)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("secret {name} is missing")))?;
+    serde_json::from_str(&raw).map_err(|e| ApiError::Internal(format!("secret {name} is malformed: {e}")))
+}
+
+pub async fn signer(app: &App) -> ApiResult<Arc<Signer>> {
+    let now = app.clock.now_unix();
+    if let Some(s) = cached(&app.keys.signer, now, app.config.key_cache_seconds) {
+        return Ok(s);
+    }
+    let set: SigningKeySet = read_secret(app, SIGNING_KEYS_SECRET).await?;
+    let entry = set
+        .keys
+        .iter()
+        .find(|k| k.kid == set.current)
+        .ok_or_else(|| ApiError::Internal("current signing key is not in the set".into()))?;
+    let der = STANDARD
+        .decode(&entry.private_key_pkcs8)
+        .map_err(|e| ApiError::Internal(format!("signing key encoding: {e}")))?;
+    Ok(store(&app.keys.signer, Signer { kid: entry.kid.clone(), key: EncodingKey::from_ed_der(&der) }, now))
+}
+
+/// The verification keys; `want_kid` forces a re-read (rate-limited) when it is unknown,
+/// so a freshly rotated key is accepted before the cache expires.
+pub async fn verifier(app: &App, want_kid: Option<&str>) -> ApiResult<Arc<Verifier>> {
+    let now = app.clock.now_unix();
+    if let Some(v) = cached(&app.keys.verifier, now, app.config.key_cache_seconds) {
+        let known = want_kid.is_none_or(|kid| v.key(kid).is_some());
+        if known || cached(&app.keys.verifier, now, UNKNOWN_KID_RELOAD_SECONDS).is_some() {
+            return Ok(v);
+        }
+    }
+    let jwks: Jwks = read_secret(app, VERIFY_KEYS_SECRET).await?;
+    let keys = jwks
+        .keys
+        .iter()
+        .filter_map(|k| DecodingKey::from_ed_components(&k.x).ok().map(|d| (k.kid.clone(), d)))
+        .collect();
+    Ok(store(&app.keys.verifier, Verifier { jwks, keys }, now))
+}

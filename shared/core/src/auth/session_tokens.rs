@@ -1,0 +1,53 @@
+//! The response of register, login and refresh: an access token in the body for
+//! programs, and the same plus a refresh token and a CSRF value in cookies for browsers.
+
+use super::{jwt, refresh};
+use crate::app::App;
+use crate::error::ApiResult;
+use crate::http::cookies::{ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE};
+use crate::http::{Response, json};
+use crate::repo::users::{User, UserView};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: UserView,
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+pub async fn respond(
+    app: &App,
+    status: StatusCode,
+    user: &User,
+    refresh: refresh::Issued,
+) -> ApiResult<Response> {
+    let access_token = jwt::issue(app, user.id).await?;
+    let ttl = app.config.access_ttl_seconds;
+    let cookies = [
+        ACCESS_COOKIE.set(&access_token, ttl),
+        REFRESH_COOKIE.set(&refresh.token, refresh.max_age),
+        CSRF_COOKIE.set(&app.random_token(), refresh.max_age),
+    ];
+    let body = AuthResponse { user: user.view(), access_token, token_type: "Bearer", expires_in: ttl };
+    Ok(with_cookies(json(status, &body), &cookies))
+}
+
+pub fn cleared(resp: Response) -> Response {
+    with_cookies(resp, &[ACCESS_COOKIE.clear(), REFRESH_COOKIE.clear(), CSRF_COOKIE.clear()])
+}
+
+fn with_cookies(mut resp: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

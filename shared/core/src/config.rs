@@ -1,0 +1,99 @@
+//! Settings, read from `CONFAB_*` names in every runtime (environment variables,
+//! `confab.toml`, Worker vars). Parsing takes a map so the core never reads the process
+//! environment itself.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_ttl_seconds: i64,
+    pub refresh_idle_seconds: i64,
+    pub refresh_absolute_seconds: i64,
+    pub max_body_bytes: usize,
+    pub cors_origins: Vec<String>,
+    pub rate_limit_per_minute: i64,
+    pub login_max_per_minute: i64,
+    pub login_max_failures: i64,
+    pub lockout_seconds: i64,
+    /// How long signing and verification keys are cached before the secrets are re-read.
+    pub key_cache_seconds: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            jwt_issuer: "confab".into(),
+            jwt_audience: "confab-api".into(),
+            access_ttl_seconds: 15 * 60,
+            refresh_idle_seconds: 7 * 24 * 3600,
+            refresh_absolute_seconds: 30 * 24 * 3600,
+            max_body_bytes: 1024 * 1024,
+            cors_origins: Vec::new(),
+            rate_limit_per_minute: 600,
+            login_max_per_minute: 10,
+            login_max_failures: 5,
+            lockout_seconds: 15 * 60,
+            key_cache_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name}: {problem}")]
+pub struct ConfigError {
+    pub name: String,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads every known `CONFAB_*` setting from `settings`; unknown names are ignored
+    /// (other parts of the system own them), malformed values are an error.
+    pub fn from_settings(settings: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let d = Config::default();
+        let r = Reader(settings);
+        Ok(Config {
+            jwt_issuer: r.string("CONFAB_JWT_ISSUER", d.jwt_issuer),
+            jwt_audience: r.string("CONFAB_JWT_AUDIENCE", d.jwt_audience),
+            access_ttl_seconds: r.positive("CONFAB_ACCESS_TTL_SECONDS", d.access_ttl_seconds)?,
+            refresh_idle_seconds: r.positive("CONFAB_REFRESH_IDLE_SECONDS", d.refresh_idle_seconds)?,
+            refresh_absolute_seconds: r
+                .positive("CONFAB_REFRESH_ABSOLUTE_SECONDS", d.refresh_absolute_seconds)?,
+            max_body_bytes: r.positive("CONFAB_MAX_BODY_BYTES", d.max_body_bytes)?,
+            cors_origins: r.list("CONFAB_CORS_ORIGINS"),
+            rate_limit_per_minute: r.positive("CONFAB_RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute)?,
+            login_max_per_minute: r.positive("CONFAB_LOGIN_MAX_PER_MINUTE", d.login_max_per_minute)?,
+            login_max_failures: r.positive("CONFAB_LOGIN_MAX_FAILURES", d.login_max_failures)?,
+            lockout_seconds: r.positive("CONFAB_LOCKOUT_SECONDS", d.lockout_seconds)?,
+            key_cache_seconds: r.positive("CONFAB_KEY_CACHE_SECONDS", d.key_cache_seconds)?,
+        })
+    }
+}
+
+struct Reader<'a>(&'a BTreeMap<String, String>);
+
+impl Reader<'_> {
+    fn string(&self, name: &str, default: String) -> String {
+        self.0.get(name).cloned().unwrap_or(default)
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.0
+            .get(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    fn positive<T: FromStr + PartialOrd + Default>(&self, name: &str, default: T) -> Result<T, ConfigError> {
+        let Some(raw) = self.0.get(name) else { return Ok(default) };
+        match raw.trim().parse::<T>() {
+            Ok(v) if v > T::default() => Ok(v),
+            _ => Err(ConfigError {
+                name: name.into(),
+                problem: format!("expected a positive number, got {raw:?}"),
+            }),
+        }
+    }
+}

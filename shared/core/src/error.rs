@@ -1,0 +1,134 @@
+//! One error type for every handler; each variant knows its HTTP status and code.
+
+use crate::ports::{BlobError, SecretError, StoreError};
+use http::StatusCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("the cursor is not valid for this list")]
+    InvalidCursor,
+    #[error("{0}")]
+    Validation(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("this account is disabled")]
+    AccountDisabled,
+    #[error("missing or mismatched CSRF token")]
+    CsrfFailed,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("too many requests; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("too many failed logins; retry after {retry_after} s")]
+    AccountLocked { retry_after: u64 },
+    #[error("a backing service is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            InvalidRequest(_) | InvalidCursor => StatusCode::BAD_REQUEST,
+            Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Forbidden(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            EmailTaken | Conflict(_) => StatusCode::CONFLICT,
+            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RateLimited { .. } | AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            InvalidRequest(_) => "invalid_request",
+            InvalidCursor => "invalid_cursor",
+            Validation(_) => "validation_failed",
+            Unauthorized => "unauthorized",
+            InvalidCredentials => "invalid_credentials",
+            Forbidden(_) => "forbidden",
+            AccountDisabled => "account_disabled",
+            CsrfFailed => "csrf_failed",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            EmailTaken => "email_taken",
+            Conflict(_) => "conflict",
+            PayloadTooLarge(_) => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            RateLimited { .. } => "rate_limited",
+            AccountLocked { .. } => "account_locked",
+            Unavailable(_) => "service_unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after } | ApiError::AccountLocked { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// The message safe to show a client: server-side details stay in the logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => "a backing service is unavailable; try again".into(),
+            ApiError::Internal(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::BadCursor => ApiError::InvalidCursor,
+            StoreError::ConditionFailed => ApiError::Conflict("the resource was changed concurrently; retry"),
+            StoreError::Invalid(m) => ApiError::Internal(format!("store: {m}")),
+            StoreError::Unavailable(m) => ApiError::Unavailable(format!("store: {m}")),
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::InvalidKey(k) => ApiError::Internal(format!("blob key {k}")),
+            BlobError::Unavailable(m) => ApiError::Unavailable(format!("blobs: {m}")),
+        }
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(e: SecretError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,61 @@
+//! The auth cookies and their attributes.
+
+use super::{Request, header_str};
+use http::header;
+
+pub const ACCESS: &str = "confab_access";
+pub const REFRESH: &str = "confab_refresh";
+pub const CSRF: &str = "confab_csrf";
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn get<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+pub struct CookieSpec {
+    pub name: &'static str,
+    pub path: &'static str,
+    pub http_only: bool,
+    pub same_site: &'static str,
+}
+
+pub const ACCESS_COOKIE: CookieSpec =
+    CookieSpec { name: ACCESS, path: "/", http_only: true, same_site: "Lax" };
+// Only the auth endpoints ever see the refresh token.
+pub const REFRESH_COOKIE: CookieSpec =
+    CookieSpec { name: REFRESH, path: "/auth", http_only: true, same_site: "Strict" };
+// Readable by the page's script so it can echo it in X-CSRF-Token (double submit).
+pub const CSRF_COOKIE: CookieSpec =
+    CookieSpec { name: CSRF, path: "/", http_only: false, same_site: "Strict" };
+
+impl CookieSpec {
+    pub fn set(&self, value: &str, max_age: i64) -> String {
+        let http_only = if self.http_only { "; HttpOnly" } else { "" };
+        format!(
+            "{}={value}; Path={}; Max-Age={max_age}; Secure; SameSite={}{http_only}",
+            self.name, self.path, self.same_site
+        )
+    }
+
+    pub fn clear(&self) -> String {
+        self.set("", 0)
+    }
+}
+
+/// Whether the request carries the CSRF header matching the CSRF cookie.
+pub fn csrf_ok(req: &Request) -> bool {
+    match (get(req, CSRF), header_str(req, header::HeaderName::from_static("x-csrf-token"))) {
+        (Some(cookie), Some(sent)) => {
+            subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent.as_bytes()).into()
+        }
+        _ => false,
+    }
+}

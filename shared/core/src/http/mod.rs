@@ -1,0 +1,109 @@
+//! HTTP types and helpers shared by the handlers. Handlers are plain functions from
+//! `Request` to `Response`; each runtime's entry point converts to and from these.
+
+pub mod cookies;
+pub mod pagination;
+
+use crate::error::{ApiError, ApiResult};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::net::IpAddr;
+
+pub type Request = http::Request<Bytes>;
+pub type Response = http::Response<Bytes>;
+
+/// The client's address, set by the entry point (socket peer locally, the CDN's
+/// forwarded address in the cloud).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// Set by an entry point that stopped reading a body past the size limit; the request
+/// then carries an empty body and the body-limit middleware answers 413.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTooLarge;
+
+/// The request id, set by the request-id middleware.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub fn client_ip(req: &Request) -> IpAddr {
+    req.extensions().get::<ClientIp>().map(|c| c.0).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+pub fn request_id(req: &Request) -> String {
+    req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default()
+}
+
+/// The JSON shape of every error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case: what programs match on.
+    pub code: &'static str,
+    /// For humans; may change.
+    pub message: String,
+}
+
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => with_json_type(status, Bytes::from(bytes)),
+        Err(e) => {
+            tracing::error!(error = %e, "response body could not be serialized");
+            with_json_type(StatusCode::INTERNAL_SERVER_ERROR, Bytes::from_static(INTERNAL_ERROR_BODY))
+        }
+    }
+}
+
+const INTERNAL_ERROR_BODY: &[u8] = br#"{"error":{"code":"internal_error","message":"internal error"}}"#;
+
+pub fn no_content() -> Response {
+    let mut resp = Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+pub fn error_response(err: &ApiError) -> Response {
+    if err.status().is_server_error() {
+        tracing::error!(error = %err, "request failed");
+    }
+    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.public_message() } };
+    let mut resp = json(err.status(), &body);
+    if let Some(secs) = err.retry_after() {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
+
+fn with_json_type(status: StatusCode, body: Bytes) -> Response {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// Parses a JSON body into `T`. Size and content type were checked by middleware.
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    if req.body().is_empty() {
+        return Err(ApiError::InvalidRequest("request body is required".into()));
+    }
+    serde_json::from_slice(req.body()).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::InvalidRequest(format!("invalid body: {e}")),
+        _ => ApiError::InvalidRequest(format!("malformed JSON: {e}")),
+    })
+}
+
+/// Parses the query string into `T`.
+pub fn parse_query<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    serde_urlencoded::from_str(req.uri().query().unwrap_or(""))
+        .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))
+}
+
+pub fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}

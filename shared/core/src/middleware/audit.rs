@@ -1,0 +1,23 @@
+use super::{Middleware, Next};
+use crate::app::App;
+use crate::http::{Request, Response, client_ip, request_id};
+use crate::repo::audit::{AuditEvents, record};
+
+/// Stores the audit events a handler attached to its response.
+pub struct AuditLog;
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl Middleware for AuditLog {
+    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response {
+        let ip = client_ip(&req).to_string();
+        let request_id = request_id(&req);
+        let mut resp = next.run(app, req).await;
+        if let Some(AuditEvents(events)) = resp.extensions_mut().remove::<AuditEvents>() {
+            if let Err(e) = record(app, events, ip, request_id).await {
+                tracing::error!(error = %e, "audit events could not be stored");
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,47 @@
+use super::{Middleware, Next};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::{Request, Response, error_response, header_str, no_content};
+use http::{HeaderValue, Method, header};
+
+/// CORS for the origins in `CONFAB_CORS_ORIGINS` only, with credentials (cookies).
+pub struct Cors;
+
+const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+const ALLOW_HEADERS: &str = "authorization, content-type, x-csrf-token, x-request-id, last-event-id";
+const EXPOSE_HEADERS: &str = "x-request-id, retry-after";
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl Middleware for Cors {
+    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response {
+        let origin = header_str(&req, header::ORIGIN).map(String::from);
+        let allowed = origin.as_ref().filter(|o| app.config.cors_origins.iter().any(|a| a == *o)).cloned();
+        let preflight = req.method() == Method::OPTIONS
+            && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let mut resp = match (preflight, &allowed) {
+            (true, Some(_)) => preflight_response(),
+            (true, None) => error_response(&ApiError::Forbidden("origin not allowed")),
+            (false, _) => next.run(app, req).await,
+        };
+        if let Some(origin) = allowed.and_then(|o| HeaderValue::from_str(&o).ok()) {
+            let h = resp.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+        }
+        if origin.is_some() {
+            resp.headers_mut().append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        resp
+    }
+}
+
+fn preflight_response() -> Response {
+    let mut resp = no_content();
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    resp
+}

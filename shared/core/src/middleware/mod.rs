@@ -1,0 +1,52 @@
+//! The middleware chain every function runs, outermost first. Each layer is a small
+//! type that sees the request, calls `next`, and may change the response.
+
+mod audit;
+mod authenticate;
+mod body_limit;
+mod cors;
+mod rate_limit;
+mod request_id;
+mod security_headers;
+
+use crate::app::App;
+use crate::http::{Request, Response};
+use crate::ports::{MaybeSend, MaybeSync};
+use crate::routes::{self, Function};
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait Middleware: MaybeSend + MaybeSync {
+    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response;
+}
+
+/// The rest of the chain, ending in the function's router.
+pub struct Next<'a> {
+    chain: &'a [&'a dyn Middleware],
+    function: Function,
+}
+
+impl Next<'_> {
+    pub async fn run(self, app: &App, req: Request) -> Response {
+        match self.chain.split_first() {
+            Some((layer, rest)) => {
+                layer.handle(app, req, Next { chain: rest, function: self.function }).await
+            }
+            None => routes::dispatch(app, self.function, req).await,
+        }
+    }
+}
+
+/// Serves one request to `function` through the whole chain.
+pub async fn serve(app: &App, function: Function, req: Request) -> Response {
+    let chain: [&dyn Middleware; 7] = [
+        &request_id::RequestIdLayer,
+        &security_headers::SecurityHeaders,
+        &cors::Cors,
+        &body_limit::BodyLimit,
+        &rate_limit::RateLimit,
+        &authenticate::Authenticate,
+        &audit::AuditLog,
+    ];
+    Next { chain: &chain, function }.run(app, req).await
+}

@@ -1,0 +1,72 @@
+//! Records in the store: how each domain object maps to items and keys. The key
+//! design is documented in docs/data-model.md.
+
+pub mod audit;
+pub mod sessions;
+pub mod users;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::ports::{Item, Page, Query};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// A record's fields as item data.
+pub fn to_data<T: Serialize>(record: &T) -> Map<String, Value> {
+    match serde_json::to_value(record) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A record from item data; a malformed item is a server fault, never the client's.
+pub fn from_item<T: DeserializeOwned>(item: &Item) -> ApiResult<T> {
+    serde_json::from_value(Value::Object(item.data.clone()))
+        .map_err(|e| ApiError::Internal(format!("malformed item {}/{}: {e}", item.pk, item.sk)))
+}
+
+/// A list page as the API returns it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Listing<T: utoipa::ToSchema> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Reads pages of `query` until `limit` records pass `pick` or the items run out.
+/// Each page asks for no more items than are still wanted, so every item read is
+/// consumed and the returned cursor is exact: no match is skipped or repeated.
+pub async fn collect_filtered<T>(
+    app: &App,
+    query: Query,
+    limit: u32,
+    mut cursor: Option<String>,
+    mut pick: impl FnMut(&Item) -> ApiResult<Option<T>>,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let mut out = Vec::new();
+    loop {
+        let want = limit - out.len() as u32;
+        let Page { items, cursor: next } = app.store.query(query.clone().limit(want).after(cursor)).await?;
+        for item in &items {
+            out.extend(pick(item)?);
+        }
+        cursor = next;
+        if out.len() as u32 >= limit || cursor.is_none() {
+            return Ok((out, cursor));
+        }
+    }
+}
+
+/// Every item `query` matches, across all pages. For per-user sets of bounded size.
+pub async fn all_items(app: &App, query: Query) -> ApiResult<Vec<Item>> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = app.store.query(query.clone().limit(crate::ports::store::MAX_PAGE).after(cursor)).await?;
+        out.extend(page.items);
+        cursor = page.cursor;
+        if cursor.is_none() {
+            return Ok(out);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Conversations and their messages. A session and its messages share a partition, so
+//! listing messages is one query and deleting a session finds everything it owns.
+
+use super::{all_items, from_item, to_data};
+use crate::app::App;
+use crate::domain::Id;
+use crate::error::{ApiError, ApiResult};
+use crate::ports::{Condition, Item, Query, SkRange, Write, store::MAX_TRANSACTION_WRITES};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+const SK: &str = "SESSION";
+const MESSAGE_PREFIX: &str = "MSG#";
+
+/// A conversation as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    #[schema(value_type = String)]
+    pub id: Id,
+    pub title: String,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    pub archived: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A session as stored: with its owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Owned {
+    pub user_id: Id,
+    #[serde(flatten)]
+    pub session: Session,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    #[schema(value_type = String)]
+    pub id: Id,
+    /// `user`, `assistant` or `system`.
+    pub role: String,
+    pub content: String,
+    /// `complete`, `streaming`, `interrupted`, `cancelled` or `failed`.
+    pub status: String,
+    pub model: Option<String>,
+    pub usage: Option<Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+fn pk(id: Id) -> String {
+    format!("SESSION#{id}")
+}
+
+fn user_index(user_id: Id, archived: bool) -> String {
+    let state = if archived { "archived" } else { "active" };
+    format!("USER#{user_id}#SESSIONS#{state}")
+}
+
+impl Owned {
+    fn item(&self) -> Item {
+        Item::new(pk(self.session.id), SK, to_data(self))
+            .with_gsi1(user_index(self.user_id, self.session.archived), self.session.id.to_string())
+    }
+}
+
+pub async fn create(app: &App, owned: &Owned) -> ApiResult<()> {
+    app.store.put(owned.item(), Condition::NotExists).await?;
+    Ok(())
+}
+
+/// The user's session `id` and its version; anyone else's is 404.
+pub async fn get_owned(app: &App, user_id: Id, id: Id) -> ApiResult<(Owned, u64)> {
+    let item = app.store.get(&pk(id), SK).await?.ok_or(ApiError::NotFound)?;
+    let owned: Owned = from_item(&item)?;
+    if owned.user_id != user_id {
+        return Err(ApiError::NotFound);
+    }
+    Ok((owned, item.version))
+}
+
+pub async fn save(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
+    app.store.put(owned.item(), Condition::Version(version)).await?;
+    Ok(())
+}
+
+/// Newest first.
+pub async fn list(
+    app: &App,
+    user_id: Id,
+    archived: bool,
+    limit: u32,
+    cursor: Option<String>,
+) -> ApiResult<(Vec<Session>, Option<String>)> {
+    let query = Query::new(user_index(user_id, archived), SkRange::All)
+        .on_gsi1()
+        .backward()
+        .limit(limit)
+        .after(cursor);
+    let page = app.store.query(query).await?;
+    let sessions =
+        page.items.iter().map(|i| from_item::<Owned>(i).map(|o| o.session)).collect::<ApiResult<_>>()?;
+    Ok((sessions, page.cursor))
+}
+
+/// Oldest first.
+pub async fn messages(
+    app: &App,
+    id: Id,
+    limit: u32,
+    cursor: Option<String>,
+) -> ApiResult<(Vec<Message>, Option<String>)> {
+    let query = Query::new(pk(id), SkRange::Prefix(MESSAGE_PREFIX.into())).limit(limit).after(cursor);
+    let page = app.store.query(query).await?;
+    Ok((page.items.iter().map(from_item).collect::<ApiResult<_>>()?, page.cursor))
+}
+
+/// Deletes the session first (so it is gone at once), then everything in its partition
+/// and its blobs. A crash part-way leaves only unreachable leftovers.
+pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
+    let id = owned.session.id;
+    app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
+    let rest = all_items(app, Query::new(pk(id), SkRange::All)).await?;
+    for chunk in rest.chunks(MAX_TRANSACTION_WRITES) {
+        let writes = chunk
+            .iter()
+            .map(|i| Write::Delete { pk: i.pk.clone(), sk: i.sk.clone(), condition: Condition::Always })
+            .collect();
+        app.store.transact(writes).await?;
+    }
+    app.blobs.delete_prefix(&blob_prefix(owned.user_id, id)).await?;
+    Ok(())
+}
+
+/// Where a session's blobs (large messages, attachments, exports) live.
+pub fn blob_prefix(user_id: Id, id: Id) -> String {
+    format!("users/{user_id}/sessions/{id}/")
+}

@@ -1,0 +1,173 @@
+use super::{collect_filtered, from_item, to_data};
+use crate::app::App;
+use crate::domain::{Email, Id, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::ports::{Condition, Item, Query, SkRange, StoreError, Write};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+const SK: &str = "USER";
+const INDEX_PK: &str = "USERS";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    pub id: Id,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub disabled: bool,
+    pub password_hash: String,
+}
+
+/// A user as the API shows them: never any secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    #[schema(value_type = String)]
+    pub id: Id,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// A user as admins see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminUserView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub disabled: bool,
+}
+
+impl User {
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            created_at: self.created_at,
+        }
+    }
+
+    pub fn admin_view(&self) -> AdminUserView {
+        AdminUserView { user: self.view(), disabled: self.disabled }
+    }
+
+    fn item(&self) -> Item {
+        Item::new(pk(self.id), SK, to_data(self)).with_gsi1(INDEX_PK, self.id.to_string())
+    }
+}
+
+fn pk(id: Id) -> String {
+    format!("USER#{id}")
+}
+
+fn email_pk(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+
+/// Claimed once, by the first account, so exactly one registration becomes admin.
+fn first_admin_claim() -> Write {
+    Write::Put { item: Item::new("META", "FIRST_ADMIN", Default::default()), condition: Condition::NotExists }
+}
+
+pub struct NewUser {
+    pub email: Email,
+    pub name: Option<String>,
+    pub password_hash: String,
+}
+
+/// Creates the user and claims the email in one transaction. The first account on a
+/// fresh deployment also claims the admin role.
+pub async fn create(app: &App, new: NewUser) -> ApiResult<User> {
+    let admin_free = app.store.get("META", "FIRST_ADMIN").await?.is_none();
+    let mut user = User {
+        id: app.new_id(),
+        email: new.email.as_str().to_string(),
+        name: new.name,
+        role: if admin_free { Role::Admin } else { Role::User },
+        created_at: app.now(),
+        disabled: false,
+        password_hash: new.password_hash,
+    };
+    match insert(app, &user).await {
+        Err(ApiError::Conflict(_)) if user.role == Role::Admin && !email_taken(app, &user.email).await? => {
+            // Another registration won the admin claim first.
+            user.role = Role::User;
+            insert(app, &user).await?;
+        }
+        other => other?,
+    }
+    Ok(user)
+}
+
+async fn insert(app: &App, user: &User) -> ApiResult<()> {
+    let mut writes = vec![
+        Write::Put { item: user.item(), condition: Condition::NotExists },
+        Write::Put {
+            item: Item::new(email_pk(&user.email), "EMAIL", to_data(&json!({ "user_id": user.id }))),
+            condition: Condition::NotExists,
+        },
+    ];
+    if user.role == Role::Admin {
+        writes.push(first_admin_claim());
+    }
+    match app.store.transact(writes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed)
+            if user.role == Role::User || email_taken(app, &user.email).await? =>
+        {
+            Err(ApiError::EmailTaken)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn email_taken(app: &App, email: &str) -> ApiResult<bool> {
+    Ok(app.store.get(&email_pk(email), "EMAIL").await?.is_some())
+}
+
+/// The user and the version to update it against.
+pub async fn get(app: &App, id: Id) -> ApiResult<Option<(User, u64)>> {
+    match app.store.get(&pk(id), SK).await? {
+        Some(item) => Ok(Some((from_item(&item)?, item.version))),
+        None => Ok(None),
+    }
+}
+
+pub async fn by_email(app: &App, email: &Email) -> ApiResult<Option<(User, u64)>> {
+    let Some(link) = app.store.get(&email_pk(email.as_str()), "EMAIL").await? else { return Ok(None) };
+    let id =
+        link.str("user_id").and_then(Id::parse).ok_or_else(|| ApiError::Internal("bad email link".into()))?;
+    get(app, id).await
+}
+
+/// Writes `user` if it is still at `version`.
+pub async fn save(app: &App, user: &User, version: u64) -> ApiResult<()> {
+    app.store.put(user.item(), Condition::Version(version)).await?;
+    Ok(())
+}
+
+/// Users newest first; `filter` keeps those whose email or name contains it.
+pub async fn list(
+    app: &App,
+    filter: Option<&str>,
+    limit: u32,
+    cursor: Option<String>,
+) -> ApiResult<(Vec<User>, Option<String>)> {
+    let needle = filter.map(str::to_lowercase);
+    let keep = |u: &User| {
+        needle.as_deref().is_none_or(|n| {
+            u.email.contains(n) || u.name.as_deref().is_some_and(|name| name.to_lowercase().contains(n))
+        })
+    };
+    let query = Query::new(INDEX_PK, SkRange::All).on_gsi1().backward();
+    collect_filtered(app, query, limit, cursor, |item| from_item::<User>(item).map(|u| keep(&u).then_some(u)))
+        .await
+}

@@ -1,0 +1,25 @@
+pub(crate) mod audit;
+pub(crate) mod list_users;
+pub(crate) mod update_user;
+
+use super::{Function, health, path_id};
+use crate::app::App;
+use crate::auth::admin;
+use crate::by_method;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Request, Response};
+
+pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Response> {
+    if segments == ["admin", "health"] {
+        return by_method!(req, { GET => health::handle(Function::Admin) });
+    }
+    // Every other admin route needs the admin role, checked before the path is even
+    // looked at so nothing about them leaks to others.
+    admin(&req)?;
+    match segments {
+        ["admin", "users"] => by_method!(req, { GET => list_users::handle(app, req) }),
+        ["admin", "users", id] => by_method!(req, { PATCH => update_user::handle(app, path_id(id)?, req) }),
+        ["admin", "audit"] => by_method!(req, { GET => audit::handle(app, req) }),
+        _ => Err(ApiError::NotFound),
+    }
+}

@@ -1,0 +1,53 @@
+use crate::app::App;
+use crate::auth::{api_keys, principal};
+use crate::domain::BoundedText;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Request, Response, json, parse_json};
+use crate::repo::audit::AuditEvent;
+use crate::routes::audited;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// 1 to 100 characters.
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub id: String,
+    pub name: String,
+    /// The key itself. It is shown only in this response.
+    pub key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+#[utoipa::path(post, path = "/auth/api-keys", tag = "auth", security(("bearer" = [])),
+    request_body = CreateApiKeyRequest,
+    responses((status = 201, body = CreatedApiKey), (status = 401, body = crate::http::ErrorBody),
+        (status = 422, body = crate::http::ErrorBody)))]
+pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
+    let user_id = principal(&req)?.user.id;
+    let body: CreateApiKeyRequest = parse_json(&req)?;
+    let name = BoundedText::parse("name", &body.name, 100)?.into_string();
+    if name.is_empty() {
+        return Err(ApiError::Validation("name must not be empty".into()));
+    }
+    let (record, key) = api_keys::create(app, user_id, name).await?;
+    let created =
+        CreatedApiKey { id: record.id.to_string(), name: record.name, key, created_at: record.created_at };
+    let event = AuditEvent {
+        action: "auth.api_key_created",
+        user_id: Some(user_id),
+        actor_id: Some(user_id),
+        detail: json!({ "key_id": created.id, "name": created.name }),
+    };
+    Ok(audited(json(StatusCode::CREATED, &created), event))
+}

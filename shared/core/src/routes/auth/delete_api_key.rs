@@ -1,0 +1,23 @@
+use crate::app::App;
+use crate::auth::{api_keys, principal};
+use crate::domain::Id;
+use crate::error::ApiResult;
+use crate::http::{Request, Response, no_content};
+use crate::repo::audit::AuditEvent;
+use crate::routes::audited;
+use serde_json::json;
+
+#[utoipa::path(delete, path = "/auth/api-keys/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204, description = "revoked"), (status = 404, body = crate::http::ErrorBody)))]
+pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
+    let user_id = principal(&req)?.user.id;
+    api_keys::revoke(app, user_id, id).await?;
+    let event = AuditEvent {
+        action: "auth.api_key_revoked",
+        user_id: Some(user_id),
+        actor_id: Some(user_id),
+        detail: json!({ "key_id": id }),
+    };
+    Ok(audited(no_content(), event))
+}

@@ -1,0 +1,20 @@
+use crate::app::App;
+use crate::auth::api_keys::{self, ApiKeyView};
+use crate::auth::principal;
+use crate::error::ApiResult;
+use crate::http::{Request, Response, json};
+use http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKeyView>,
+}
+
+#[utoipa::path(get, path = "/auth/api-keys", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = ApiKeyList), (status = 401, body = crate::http::ErrorBody)))]
+pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
+    let keys = api_keys::list(app, principal(&req)?.user.id).await?;
+    Ok(json(StatusCode::OK, &ApiKeyList { items: keys.iter().map(|k| k.view()).collect() }))
+}

@@ -1,0 +1,79 @@
+//! Routing: which function serves a path, and each function's routes. Handlers live
+//! in `routes/<resource>/<verb>.rs` and return `ApiResult<Response>`.
+
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod openapi;
+pub mod sessions;
+
+use crate::app::App;
+use crate::domain::Id;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Request, Response, error_response};
+use crate::repo::audit::{AuditEvent, AuditEvents};
+
+/// The deployable functions. Each serves one path prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Auth,
+    Session,
+    Admin,
+}
+
+impl Function {
+    pub const ALL: [Function; 3] = [Function::Auth, Function::Session, Function::Admin];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Auth => "auth",
+            Function::Session => "session",
+            Function::Admin => "admin",
+        }
+    }
+
+    /// The function a path belongs to, as the CDN routes it. `/openapi.json` is served
+    /// by auth, the one function every deployment has in front.
+    pub fn for_path(path: &str) -> Option<Function> {
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        match first {
+            "auth" | "openapi.json" => Some(Function::Auth),
+            "sessions" => Some(Function::Session),
+            "admin" => Some(Function::Admin),
+            _ => None,
+        }
+    }
+}
+
+pub async fn dispatch(app: &App, function: Function, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let result = match function {
+        Function::Auth => auth::route(app, &segments, req).await,
+        Function::Session => sessions::route(app, &segments, req).await,
+        Function::Admin => admin::route(app, &segments, req).await,
+    };
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// Picks the handler for the request's method, or answers 405.
+#[macro_export]
+macro_rules! by_method {
+    ($req:expr, { $($method:ident => $handler:expr),+ $(,)? }) => {{
+        let method = $req.method().clone();
+        $(if method == http::Method::$method { $handler.await } else)+ {
+            Err($crate::error::ApiError::MethodNotAllowed)
+        }
+    }};
+}
+
+/// A path segment that must be an id; anything else names no resource.
+pub fn path_id(segment: &str) -> ApiResult<Id> {
+    Id::parse(segment).ok_or(ApiError::NotFound)
+}
+
+/// Attaches an audit event for the audit middleware to store.
+pub fn audited(mut resp: Response, event: AuditEvent) -> Response {
+    resp.extensions_mut().get_or_insert_default::<AuditEvents>().0.push(event);
+    resp
+}

@@ -1,0 +1,39 @@
+use super::{admin, auth, health, sessions};
+use crate::error::ApiResult;
+use crate::http::{Response, json};
+use http::StatusCode;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "confab", description = "Multi-user AI chat backend: auth, chat, sessions and admin."),
+    paths(
+        health::handle,
+        auth::register::handle, auth::login::handle, auth::refresh::handle, auth::logout::handle,
+        auth::me::handle, auth::jwks::handle, auth::create_api_key::handle, auth::list_api_keys::handle,
+        auth::delete_api_key::handle,
+        sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
+        sessions::delete::handle, sessions::messages::handle,
+        admin::list_users::handle, admin::update_user::handle, admin::audit::handle,
+    ),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("An access token (JWT) or an API key (cfk_…)"))
+            .build();
+        doc.components.get_or_insert_default().add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The OpenAPI 3.1 document of the whole API, generated from the handlers.
+pub async fn handle() -> ApiResult<Response> {
+    Ok(json(StatusCode::OK, &ApiDoc::openapi()))
+}

@@ -1,0 +1,45 @@
+use super::{MAX_MODEL, MAX_SYSTEM_PROMPT, title};
+use crate::app::App;
+use crate::auth::principal;
+use crate::domain::optional_text;
+use crate::error::ApiResult;
+use crate::http::{Request, Response, json, parse_json};
+use crate::repo::sessions::{self, Owned, Session};
+use http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    /// Up to 200 characters.
+    pub title: Option<String>,
+    /// The model to chat with; the default model when absent.
+    pub model: Option<String>,
+    /// Up to 32,000 characters.
+    pub system_prompt: Option<String>,
+}
+
+#[utoipa::path(post, path = "/sessions", tag = "sessions", security(("bearer" = [])),
+    request_body = CreateSessionRequest,
+    responses((status = 201, body = Session), (status = 401, body = crate::http::ErrorBody),
+        (status = 422, body = crate::http::ErrorBody)))]
+pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
+    let user_id = principal(&req)?.user.id;
+    let body: CreateSessionRequest = parse_json(&req)?;
+    let now = app.now();
+    let owned = Owned {
+        user_id,
+        session: Session {
+            id: app.new_id(),
+            title: title(body.title.as_deref())?,
+            model: optional_text("model", body.model.as_deref(), MAX_MODEL)?,
+            system_prompt: optional_text("system_prompt", body.system_prompt.as_deref(), MAX_SYSTEM_PROMPT)?,
+            archived: false,
+            created_at: now,
+            updated_at: now,
+        },
+    };
+    sessions::create(app, &owned).await?;
+    Ok(json(StatusCode::CREATED, &owned.session))
+}

@@ -1,0 +1,31 @@
+use crate::app::App;
+use crate::auth::principal;
+use crate::domain::Id;
+use crate::error::ApiResult;
+use crate::http::pagination::PageRequest;
+use crate::http::{Request, Response, json, parse_query};
+use crate::repo::Listing;
+use crate::repo::sessions::{self, Message};
+use http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListMessagesQuery {
+    /// 1 to 100, default 20.
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// A session's messages, oldest first.
+#[utoipa::path(get, path = "/sessions/{id}/messages", tag = "sessions", security(("bearer" = [])),
+    params(("id" = String, Path), ListMessagesQuery),
+    responses((status = 200, body = Listing<Message>), (status = 404, body = crate::http::ErrorBody)))]
+pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
+    let user_id = principal(&req)?.user.id;
+    let query: ListMessagesQuery = parse_query(&req)?;
+    let page = PageRequest::parse(query.limit.as_deref(), query.cursor)?;
+    sessions::get_owned(app, user_id, id).await?;
+    let (items, next_cursor) = sessions::messages(app, id, page.limit, page.cursor).await?;
+    Ok(json(StatusCode::OK, &Listing { items, next_cursor }))
+}

@@ -1,0 +1,39 @@
+pub(crate) mod create;
+pub(crate) mod delete;
+pub(crate) mod get;
+pub(crate) mod list;
+pub(crate) mod messages;
+pub(crate) mod update;
+
+use super::{Function, health, path_id};
+use crate::app::App;
+use crate::by_method;
+use crate::domain::optional_text;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Request, Response};
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_MODEL: usize = 100;
+pub const MAX_SYSTEM_PROMPT: usize = 32_000;
+
+pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Response> {
+    match segments {
+        ["sessions", "health"] => by_method!(req, { GET => health::handle(Function::Session) }),
+        ["sessions"] => by_method!(req, {
+            POST => create::handle(app, req),
+            GET => list::handle(app, req),
+        }),
+        ["sessions", id] => by_method!(req, {
+            GET => get::handle(app, path_id(id)?, req),
+            PATCH => update::handle(app, path_id(id)?, req),
+            DELETE => delete::handle(app, path_id(id)?, req),
+        }),
+        ["sessions", id, "messages"] => by_method!(req, { GET => messages::handle(app, path_id(id)?, req) }),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// A title as given, or empty (the chat function names untitled sessions later).
+fn title(raw: Option<&str>) -> ApiResult<String> {
+    Ok(optional_text("title", raw, MAX_TITLE)?.unwrap_or_default())
+}

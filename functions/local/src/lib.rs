@@ -50,7 +50,7 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     let listen = settings.get("CONFAB_LISTEN").map_or(DEFAULT_LISTEN, String::as_str);
     let listen: SocketAddr = listen.parse().map_err(|_| StartError::Listen(listen.to_string()))?;
     let data_dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
-    let app = Arc::new(App::new(embedded_ports(&data_dir).await?, config));
+    let app = Arc::new(App::new(embedded_ports(&data_dir)?, config));
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
@@ -66,11 +66,11 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     Ok(Server { addr, data_dir, task })
 }
 
-async fn embedded_ports(dir: &std::path::Path) -> Result<Ports, StartError> {
+fn embedded_ports(dir: &std::path::Path) -> Result<Ports, StartError> {
     let storage =
         |e: &dyn std::fmt::Display| StartError::Storage { dir: dir.to_path_buf(), message: e.to_string() };
-    let store = SqliteStore::open(&dir.join("confab.db")).await.map_err(|e| storage(&e))?;
-    let blobs = LocalBlobs::new(dir.join("blobs")).map_err(|e| storage(&e))?;
+    let store = SqliteStore::open(dir.join("confab.db")).map_err(|e| storage(&e))?;
+    let blobs = LocalBlobs::open(dir.join("blobs")).map_err(|e| storage(&e))?;
     let secrets = LocalSecrets::open(&dir.join("secrets.json"), || initial_secrets(&OsRandom, &SystemClock))
         .map_err(|e| storage(&e))?;
     Ok(Ports {

@@ -42,7 +42,7 @@ fn init_tracing() {
     if std::io::stdout().is_terminal() {
         builder.init();
     } else {
-        builder.json().flatten_event(true).with_current_span(true).init();
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
     }
 }
 

@@ -97,3 +97,38 @@ impl Reader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use std::collections::BTreeMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_when_unset() {
+        assert_eq!(Config::from_settings(&BTreeMap::new()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn reads_values_and_lists() {
+        let c = Config::from_settings(&settings(&[
+            ("CONFAB_MAX_BODY_BYTES", "2048"),
+            ("CONFAB_CORS_ORIGINS", " https://a.example , ,https://b.example"),
+            ("CONFAB_UNRELATED", "ignored"),
+        ]))
+        .unwrap();
+        assert_eq!(c.max_body_bytes, 2048);
+        assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn rejects_malformed_numbers() {
+        for bad in ["0", "-5", "ten", ""] {
+            let err = Config::from_settings(&settings(&[("CONFAB_RATE_LIMIT_PER_MINUTE", bad)])).unwrap_err();
+            assert_eq!(err.name, "CONFAB_RATE_LIMIT_PER_MINUTE");
+        }
+    }
+}

@@ -36,6 +36,19 @@ impl std::fmt::Display for Id {
     }
 }
 
+impl serde::Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Id::parse(&s).ok_or_else(|| serde::de::Error::custom("not a valid id"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Id;
@@ -49,18 +62,5 @@ mod tests {
         {
             assert!(Id::parse(bad).is_none(), "{bad}");
         }
-    }
-}
-
-impl serde::Serialize for Id {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Id {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Id::parse(&s).ok_or_else(|| serde::de::Error::custom("not a valid id"))
     }
 }

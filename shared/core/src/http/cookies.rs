@@ -59,3 +59,41 @@ pub fn csrf_ok(req: &Request) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn request(cookie: &str, csrf_header: Option<&str>) -> Request {
+        let mut b = http::Request::builder().header(header::COOKIE, cookie);
+        if let Some(h) = csrf_header {
+            b = b.header("x-csrf-token", h);
+        }
+        b.body(Bytes::new()).unwrap()
+    }
+
+    #[test]
+    fn reads_cookies_by_exact_name() {
+        let req = request("a=1; confab_access=tok; confab_access_x=no", None);
+        assert_eq!(get(&req, ACCESS), Some("tok"));
+        assert_eq!(get(&req, REFRESH), None);
+    }
+
+    #[test]
+    fn csrf_needs_matching_header_and_cookie() {
+        assert!(csrf_ok(&request("confab_csrf=abc", Some("abc"))));
+        assert!(!csrf_ok(&request("confab_csrf=abc", Some("abd"))));
+        assert!(!csrf_ok(&request("confab_csrf=abc", None)));
+        assert!(!csrf_ok(&request("confab_csrf=", Some(""))));
+        assert!(!csrf_ok(&request("other=abc", Some("abc"))));
+    }
+
+    #[test]
+    fn cookie_attributes() {
+        let set = REFRESH_COOKIE.set("v", 60);
+        assert_eq!(set, "confab_refresh=v; Path=/auth; Max-Age=60; Secure; SameSite=Strict; HttpOnly");
+        assert!(!CSRF_COOKIE.set("v", 60).contains("HttpOnly"));
+        assert!(ACCESS_COOKIE.clear().contains("Max-Age=0"));
+    }
+}

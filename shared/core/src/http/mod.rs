@@ -104,6 +104,6 @@ pub fn parse_query<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
         .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))
 }
 
-pub fn header_str<'a>(req: &'a Request, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_str(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

@@ -30,3 +30,23 @@ impl PageRequest {
         Ok(PageRequest { limit, cursor })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{DEFAULT_LIMIT, PageRequest};
+
+    #[test]
+    fn limits() {
+        assert_eq!(PageRequest::parse(None, None).unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!(PageRequest::parse(Some("100"), None).unwrap().limit, 100);
+        for bad in ["0", "101", "-1", "1e3", "", "lots"] {
+            assert!(PageRequest::parse(Some(bad), None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn empty_cursor_is_none_and_huge_cursor_is_refused() {
+        assert!(PageRequest::parse(None, Some(String::new())).unwrap().cursor.is_none());
+        assert!(PageRequest::parse(None, Some("x".repeat(2000))).is_err());
+    }
+}

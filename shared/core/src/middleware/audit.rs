@@ -13,10 +13,10 @@ impl Middleware for AuditLog {
         let ip = client_ip(&req).to_string();
         let request_id = request_id(&req);
         let mut resp = next.run(app, req).await;
-        if let Some(AuditEvents(events)) = resp.extensions_mut().remove::<AuditEvents>() {
-            if let Err(e) = record(app, events, ip, request_id).await {
-                tracing::error!(error = %e, "audit events could not be stored");
-            }
+        if let Some(AuditEvents(events)) = resp.extensions_mut().remove::<AuditEvents>()
+            && let Err(e) = record(app, events, ip, request_id).await
+        {
+            tracing::error!(error = %e, "audit events could not be stored");
         }
         resp
     }

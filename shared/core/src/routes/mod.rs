@@ -22,8 +22,6 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 3] = [Function::Auth, Function::Session, Function::Admin];
-
     pub fn name(self) -> &'static str {
         match self {
             Function::Auth => "auth",
@@ -76,4 +74,20 @@ pub fn path_id(segment: &str) -> ApiResult<Id> {
 pub fn audited(mut resp: Response, event: AuditEvent) -> Response {
     resp.extensions_mut().get_or_insert_default::<AuditEvents>().0.push(event);
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Function;
+
+    #[test]
+    fn paths_route_by_prefix() {
+        assert_eq!(Function::for_path("/auth/login"), Some(Function::Auth));
+        assert_eq!(Function::for_path("/openapi.json"), Some(Function::Auth));
+        assert_eq!(Function::for_path("/sessions"), Some(Function::Session));
+        assert_eq!(Function::for_path("/sessions/01J/messages"), Some(Function::Session));
+        assert_eq!(Function::for_path("/admin/users"), Some(Function::Admin));
+        assert_eq!(Function::for_path("/authx"), None);
+        assert_eq!(Function::for_path("/"), None);
+    }
 }

@@ -8,6 +8,8 @@
 //! From a crate with tokio as a dev-dependency, [`store_conformance_tests!`] makes one
 //! `#[tokio::test]` per case; elsewhere (e.g. inside a Workers test) call [`run_all`].
 //!
+//! [`store_conformance_tests!`]: crate::store_conformance_tests
+//!
 //! Semantics the suite pins down beyond the port's doc comments:
 //! - **Pages.** A page never holds more than the (clamped) limit. A cursor is present
 //!   when more items may follow: an adapter may return a cursor on a page that happens to
@@ -17,12 +19,14 @@
 //!   deleted before the position don't shift the next page. Garbage is
 //!   [`StoreError::BadCursor`].
 //! - **Limits.** Above [`MAX_PAGE`] is clamped to it; 0 is treated as 1.
-//! - **Ranges.** Empty bounds are allowed and `Prefix("")` is the same as `All`; prefixes match literally (no
-//!   wildcards); `Between(a, b)` with `a > b` is empty or [`StoreError::Invalid`].
+//! - **Ranges.** Empty bounds are allowed and `Prefix("")` is the same as `All`;
+//!   prefixes match literally (no wildcards); `Between(a, b)` with `a > b` is empty or
+//!   [`StoreError::Invalid`].
 //! - **GSI1 ties.** Items with equal GSI1 sort keys come in an unspecified but stable
 //!   order; paging still yields each exactly once.
 //! - **Keys.** Writes with an empty pk, sk or GSI1 key part are [`StoreError::Invalid`]
-//!   (DynamoDB rejects empty key strings). `data` may use any field name, even `pk`.
+//!   (DynamoDB rejects empty key strings); reads of empty keys are `Invalid` or find
+//!   nothing. `data` may use any field name, even `pk`.
 //! - **Expiry.** Expired means `expires_at <= now`. An expired item is absent for reads,
 //!   conditions and [`Store::add`] (which starts it afresh). A version written over an
 //!   expired item is only guaranteed to be at least 1.
@@ -96,6 +100,8 @@ macro_rules! __store_conformance {
     (@emit run_all; $($case:ident),* $(,)?) => {
         /// Runs every case, one after another, against `store`; panics on the first
         /// violation. For runtimes where [`store_conformance_tests!`] doesn't fit.
+        ///
+        /// [`store_conformance_tests!`]: crate::store_conformance_tests
         pub async fn run_all(store: &dyn $crate::ports::Store) {
             $( $case(store).await; )*
         }

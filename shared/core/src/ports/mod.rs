@@ -14,7 +14,7 @@ pub use blob::{BlobError, BlobStore};
 pub use clock::Clock;
 pub use random::Random;
 pub use secrets::{SecretError, Secrets};
-pub use store::{Condition, Item, Page, Query, SkRange, Store, StoreError, Write};
+pub use store::{Condition, Index, Item, Page, Query, SkRange, Store, StoreError, Write};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod maybe {

@@ -1,5 +1,14 @@
 //! The key-value store port, shaped after DynamoDB's single-table model so that the
 //! DynamoDB adapter is a direct mapping and the embedded one can copy its semantics.
+//! `crate::conformance` holds the suite every adapter must pass.
+//!
+//! Rules every adapter keeps (the conformance suite checks them):
+//! - Expiry is judged by the adapter's own wall clock (the backing service's, in the
+//!   cloud), not by the core's clock port.
+//! - Keys are non-empty; a write with an empty `pk` or `sk` is `Invalid`. Field names
+//!   in `data` are free: adapters keep them apart from their own key attributes.
+//! - A version counts only while its item exists: after a delete or expiry the next
+//!   put starts again at 1.
 
 use super::{MaybeSend, MaybeSync};
 use serde_json::{Map, Value};
@@ -135,10 +144,13 @@ impl Query {
     }
 }
 
+/// One page of a query. A page may be shorter than the limit, or even empty, while
+/// still carrying a cursor (DynamoDB filters expired items after applying the limit);
+/// only a missing cursor means the end.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
     pub items: Vec<Item>,
-    /// Opaque, URL-safe; present when more items may follow.
+    /// Opaque and URL-safe; present when more items may follow.
     pub cursor: Option<String>,
 }
 
@@ -166,8 +178,10 @@ pub trait Store: MaybeSend + MaybeSync {
 
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
 
-    /// Atomically adds each delta to an integer field (absent fields and items count
-    /// as 0), sets `expires_at` when given, and returns the item as it is afterwards.
+    /// Atomically adds each delta to an integer field (absent fields, absent items and
+    /// expired items count as 0), sets `expires_at` when given, and returns the item as
+    /// it is afterwards. A non-integer field, an overflow or a field named twice is
+    /// `Invalid`.
     async fn add(
         &self,
         pk: &str,
@@ -176,7 +190,8 @@ pub trait Store: MaybeSend + MaybeSync {
         expires_at: Option<i64>,
     ) -> Result<Item, StoreError>;
 
-    /// All writes or none; at most [`MAX_TRANSACTION_WRITES`], each on a distinct key.
-    /// Any failed condition fails the whole with [`StoreError::ConditionFailed`].
+    /// All writes or none; at most [`MAX_TRANSACTION_WRITES`], each on a distinct key
+    /// (an empty list is a no-op). Any failed condition fails the whole with
+    /// [`StoreError::ConditionFailed`].
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
 }

@@ -1,0 +1,196 @@
+//! [`BlobStore`] on a folder: the object `a/b/c` is the file `<root>/a/b/c`.
+//!
+//! Differences from S3, all stricter, so code that works here works there:
+//! - A key can't be both an object and a "folder" of other objects (`a` and `a/b`), as
+//!   a file can't be a directory; the second put fails with [`BlobError::InvalidKey`].
+//! - Object keys can't end in `/` (prefixes for `delete_prefix` may).
+//! - The content type isn't kept: `get` returns only the bytes.
+//!
+//! Writes go to a temporary file in the same folder and are renamed into place, so
+//! readers see the old or the new object, never part of one. Temporary names contain
+//! `~`, which keys can't, so they never collide with or look like objects.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use confab_core::ports::blob::{BlobError, BlobStore, validate_key};
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Clone)]
+pub struct LocalBlobs {
+    root: PathBuf,
+}
+
+impl LocalBlobs {
+    /// Uses (creating if needed) the folder `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)
+            .map_err(|e| unavailable(format!("creating {}: {e}", root.display())))?;
+        Ok(LocalBlobs { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file for an object key (validated: no `..`, no absolute paths).
+    fn object_path(&self, key: &str) -> Result<PathBuf, BlobError> {
+        validate_key(key)?;
+        if key.ends_with('/') {
+            return Err(BlobError::InvalidKey(key.to_string()));
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobs {
+    async fn put(&self, key: &str, _content_type: &str, body: Bytes) -> Result<(), BlobError> {
+        let path = self.object_path(key)?;
+        let (root, key) = (self.root.clone(), key.to_string());
+        blocking(move || write_object(&root, &key, &path, &body)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError> {
+        let path = self.object_path(key)?;
+        blocking(move || match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            // Missing, or a "folder" of other objects, or under an object: no such object.
+            Err(e) if is_absent(&e) || e.kind() == ErrorKind::IsADirectory => Ok(None),
+            Err(e) => Err(unavailable(format!("reading {}: {e}", path.display()))),
+        })
+        .await
+    }
+
+    /// `prefix` matches key prefixes as strings: `a/b` deletes `a/b`, `a/bc` and
+    /// everything under `a/b/` and `a/bc/`; `a/b/` deletes only what is under `a/b/`.
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+        validate_key(prefix)?;
+        let (root, prefix) = (self.root.clone(), prefix.to_string());
+        blocking(move || delete_matching(&root, &prefix)).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(work).await.map_err(|e| unavailable(format!("blob task failed: {e}")))?
+        }
+        Err(_) => work(),
+    }
+}
+
+fn write_object(root: &Path, key: &str, path: &Path, body: &[u8]) -> Result<(), BlobError> {
+    check_no_conflict(root, key, path)?;
+    let folder = path.parent().unwrap_or(root);
+    let temp = temp_path(path);
+    let mut written = create_and_write(folder, &temp, body);
+    if matches!(&written, Err(e) if e.kind() == ErrorKind::NotFound) {
+        // A concurrent delete_prefix pruned the folder we had just made: once more.
+        written = create_and_write(folder, &temp, body);
+    }
+    let written = written.and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(unavailable(format!("writing {}: {e}", path.display())));
+    }
+    Ok(())
+}
+
+/// Rejects a key whose file would have to be a directory, or sit under a file.
+fn check_no_conflict(root: &Path, key: &str, path: &Path) -> Result<(), BlobError> {
+    let conflict = |what: &str| {
+        Err(BlobError::InvalidKey(format!(
+            "{key} ({what}; locally an object and a folder of objects can't share a name)"
+        )))
+    };
+    if path.is_dir() {
+        return conflict("other objects' keys start with it and a /");
+    }
+    let mut folder = path.parent();
+    while let Some(dir) = folder.filter(|d| d.starts_with(root) && *d != root) {
+        if dir.is_file() {
+            return conflict("it starts with another object's key and a /");
+        }
+        folder = dir.parent();
+    }
+    Ok(())
+}
+
+fn create_and_write(folder: &Path, path: &Path, body: &[u8]) -> io::Result<()> {
+    std::fs::create_dir_all(folder)?;
+    let mut file = std::fs::File::create_new(path)?;
+    file.write_all(body)?;
+    file.sync_all()
+}
+
+/// A sibling name no key can have (keys have no `~`) and no other writer uses.
+fn temp_path(path: &Path) -> PathBuf {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("blob");
+    path.with_file_name(format!("{name}~{}~{n}.tmp", std::process::id()))
+}
+
+fn delete_matching(root: &Path, prefix: &str) -> Result<(), BlobError> {
+    let (folder, name_prefix) = match prefix.rsplit_once('/') {
+        Some((folder, name)) => (root.join(folder), name),
+        None => (root.to_path_buf(), prefix),
+    };
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(entries) => entries,
+        Err(e) if is_absent(&e) => return Ok(()),
+        Err(e) => return Err(unavailable(format!("listing {}: {e}", folder.display()))),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| unavailable(format!("listing {}: {e}", folder.display())))?;
+        let name = entry.file_name();
+        // Skip names no key can have: in-flight temporary files, stray non-UTF-8 files.
+        let Some(name) = name.to_str().filter(|n| !n.contains('~')) else {
+            continue;
+        };
+        if name.starts_with(name_prefix) {
+            remove_entry(&entry.path())?;
+        }
+    }
+    prune_empty_folders(root, &folder);
+    Ok(())
+}
+
+fn remove_entry(path: &Path) -> Result<(), BlobError> {
+    // `symlink_metadata`: a symlink is removed itself, never followed.
+    let removed = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match removed {
+        Ok(()) => Ok(()),
+        Err(e) if is_absent(&e) => Ok(()), // someone else deleted it first
+        Err(e) => Err(unavailable(format!("deleting {}: {e}", path.display()))),
+    }
+}
+
+/// Removes `folder` and its ancestors below `root` while they are empty, so deleted
+/// objects leave no folders behind (which would block an object of the same name).
+fn prune_empty_folders(root: &Path, folder: &Path) {
+    let mut current = Some(folder);
+    while let Some(dir) = current.filter(|d| d.starts_with(root) && *d != root) {
+        if std::fs::remove_dir(dir).is_err() {
+            break; // not empty (or already gone): stop
+        }
+        current = dir.parent();
+    }
+}
+
+fn is_absent(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
+}
+
+fn unavailable(e: impl std::fmt::Display) -> BlobError {
+    BlobError::Unavailable(e.to_string())
+}

@@ -1,0 +1,132 @@
+//! [`Secrets`] from a JSON key file: `{ "<name>": "<value>", ... }`, readable only by
+//! its owner, generated on first use.
+
+use async_trait::async_trait;
+use confab_core::ports::secrets::{SecretError, Secrets};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Clone)]
+pub struct LocalSecrets {
+    values: BTreeMap<String, String>,
+}
+
+impl LocalSecrets {
+    /// Reads the key file at `path`. When there is none yet, writes `initial()` to it
+    /// (mode 0600) and uses that. The file appears atomically and is never overwritten:
+    /// when two processes race to create it, the loser reads and uses the winner's.
+    pub fn open(
+        path: &Path,
+        initial: impl FnOnce() -> BTreeMap<String, String>,
+    ) -> Result<Self, SecretError> {
+        if let Some(values) = read_key_file(path)? {
+            return Ok(LocalSecrets { values });
+        }
+        let values = initial();
+        if create_key_file(path, &values)? {
+            return Ok(LocalSecrets { values });
+        }
+        match read_key_file(path)? {
+            Some(values) => Ok(LocalSecrets { values }),
+            None => Err(unavailable(path, "was created by another process, then vanished")),
+        }
+    }
+
+    /// Secrets held in memory only, for tests.
+    pub fn from_values(values: BTreeMap<String, String>) -> Self {
+        LocalSecrets { values }
+    }
+}
+
+#[async_trait]
+impl Secrets for LocalSecrets {
+    async fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
+        Ok(self.values.get(name).cloned())
+    }
+}
+
+/// The file's secrets, or `None` when there is no file.
+fn read_key_file(path: &Path) -> Result<Option<BTreeMap<String, String>>, SecretError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unavailable(path, format!("can't be read: {e}"))),
+    };
+    warn_if_readable_by_others(path);
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        let why = format!("is not a JSON object of string values ({e})");
+        unavailable(path, why)
+    })
+}
+
+/// Creates the file with `values` unless it exists; true when this call created it.
+fn create_key_file(path: &Path, values: &BTreeMap<String, String>) -> Result<bool, SecretError> {
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(|e| unavailable(folder, format!("can't be created: {e}")))?;
+    let mut json =
+        serde_json::to_vec_pretty(values).map_err(|e| unavailable(path, format!("can't be encoded: {e}")))?;
+    json.push(b'\n');
+
+    // Complete the file under a private name first, then link it into place: a hard
+    // link, unlike rename, fails when the target exists, so a racing winner is kept.
+    let temp = temp_path(path);
+    let result = write_private(&temp, &json).and_then(|()| link_new(&temp, path));
+    let _ = std::fs::remove_file(&temp);
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(unavailable(path, format!("can't be created: {e}"))),
+    }
+}
+
+fn link_new(temp: &Path, path: &Path) -> io::Result<()> {
+    match std::fs::hard_link(temp, path) {
+        Err(e) if e.kind() != ErrorKind::AlreadyExists => {
+            // Filesystems without hard links: rename, checking first (a small race).
+            if path.exists() {
+                return Err(ErrorKind::AlreadyExists.into());
+            }
+            std::fs::rename(temp, path)
+        }
+        other => other,
+    }
+}
+
+/// Writes a new file that only its owner can read (created with that mode, so the
+/// secrets are never readable by others, even briefly).
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    static CREATES: AtomicU64 = AtomicU64::new(0);
+    let n = CREATES.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secrets");
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(path = %path.display(), "secrets file is readable by other users; chmod 600 it");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
+
+fn unavailable(path: &Path, why: impl std::fmt::Display) -> SecretError {
+    SecretError::Unavailable(format!("secrets file {} {why}", path.display()))
+}

@@ -1,0 +1,612 @@
+//! [`Store`] on a single SQLite file, with the DynamoDB adapter's semantics.
+//!
+//! Several processes may share one file: it runs in WAL mode with a busy timeout, and
+//! every write (conditional or not) is a `BEGIN IMMEDIATE` transaction, so reading the
+//! current item and writing the new one can't interleave with another writer.
+//!
+//! Keys are stored as BLOBs, so SQLite compares them bytewise (as DynamoDB compares
+//! UTF-8 strings), and prefixes become `>= prefix AND < successor` ranges: no LIKE or
+//! GLOB, so no wildcard characters to escape.
+
+use crate::SystemClock;
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use confab_core::ports::Clock;
+use confab_core::ports::store::{
+    Condition, Index, Item, MAX_PAGE, MAX_TRANSACTION_WRITES, Page, Query, SkRange, Store, StoreError, Write,
+};
+use rusqlite::types::Value as Sql;
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params, params_from_iter,
+};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk BLOB NOT NULL,
+    sk BLOB NOT NULL,
+    gsi1pk BLOB,
+    gsi1sk BLOB,
+    data TEXT NOT NULL,
+    expires_at INTEGER,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk)
+    WHERE gsi1pk IS NOT NULL;
+CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at)
+    WHERE expires_at IS NOT NULL;
+";
+
+const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, data, expires_at, version";
+const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
+/// How long a write waits for another process's write lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Expired rows removed per write, to keep any one write's extra work small.
+const PURGE_BATCH: i64 = 100;
+
+/// See the module docs. Cloning shares the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    // One connection per store: SQLite serialises writers anyway, and one connection
+    // keeps the statement cache warm. Other processes use their own.
+    conn: Arc<Mutex<Connection>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, with its parent folders) the store file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| unavailable(format!("creating {}: {e}", parent.display())))?;
+        }
+        let conn =
+            Connection::open(path).map_err(|e| unavailable(format!("opening {}: {e}", path.display())))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+        // WAL: readers don't block the writer and vice versa, across processes too.
+        let mode = retry_while_busy(|| {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))
+        })
+        .map_err(|e| unavailable(format!("opening {}: {e}", path.display())))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(unavailable(format!("{} can't use WAL mode (got {mode})", path.display())));
+        }
+        // Safe with WAL (a crash may lose the last commits, never corrupt).
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
+        Self::with_connection(conn)
+    }
+
+    /// A private store that vanishes when dropped, for tests.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open_in_memory().map_err(unavailable)?)
+    }
+
+    /// Uses `clock` instead of the system clock to decide what has expired.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
+        // IMMEDIATE, so that processes creating the schema at once queue on the busy
+        // timeout rather than fail to upgrade a read lock. A failed try rolls back.
+        retry_while_busy(|| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(SCHEMA)?;
+            tx.commit()
+        })
+        .map_err(unavailable)?;
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), clock: Arc::new(SystemClock) })
+    }
+
+    /// Runs blocking SQLite work off the async threads (inline when there's no tokio
+    /// runtime), passing the current time in unix seconds.
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let now = self.clock.now_unix();
+        let job = move || {
+            // A panic mid-transaction rolled back when its Transaction dropped, so a
+            // poisoned connection is still consistent.
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut conn, now)
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => runtime
+                .spawn_blocking(job)
+                .await
+                .map_err(|e| unavailable(format!("store task failed: {e}")))?,
+            Err(_) => job(),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
+        validate_key(pk, sk)?;
+        let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        self.run(move |conn, now| load_live(conn, &pk, &sk, now)).await
+    }
+
+    async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
+        validate_item(&item)?;
+        self.run(move |conn, now| in_write_tx(conn, now, |tx| put_in(tx, &item, condition, now))).await
+    }
+
+    async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
+        validate_key(pk, sk)?;
+        let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        self.run(move |conn, now| in_write_tx(conn, now, |tx| delete_in(tx, &pk, &sk, condition, now))).await
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        if query.pk.is_empty() {
+            return Err(StoreError::Invalid("empty partition key".into()));
+        }
+        let after = query.cursor.as_deref().map(|c| decode_cursor(c, query.index)).transpose()?;
+        self.run(move |conn, now| query_page(conn, &query, after, now)).await
+    }
+
+    async fn add(
+        &self,
+        pk: &str,
+        sk: &str,
+        deltas: &[(&str, i64)],
+        expires_at: Option<i64>,
+    ) -> Result<Item, StoreError> {
+        validate_key(pk, sk)?;
+        let deltas = owned_deltas(deltas)?;
+        let (pk, sk) = (pk.to_owned(), sk.to_owned());
+        self.run(move |conn, now| in_write_tx(conn, now, |tx| add_in(tx, &pk, &sk, &deltas, expires_at, now)))
+            .await
+    }
+
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        validate_transaction(&writes)?;
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.run(move |conn, now| {
+            in_write_tx(conn, now, |tx| {
+                // Any failure returns early and drops the transaction: nothing sticks.
+                writes.iter().try_for_each(|write| apply_write(tx, write, now))
+            })
+        })
+        .await
+    }
+}
+
+/// Retries `step` while another process holds a lock SQLite's busy timeout doesn't
+/// cover (switching to WAL, WAL recovery), for up to [`BUSY_TIMEOUT`].
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation (before touching the database)
+
+fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
+    if pk.is_empty() || sk.is_empty() {
+        return Err(StoreError::Invalid("empty partition or sort key".into()));
+    }
+    Ok(())
+}
+
+fn validate_item(item: &Item) -> Result<(), StoreError> {
+    validate_key(&item.pk, &item.sk)?;
+    match &item.gsi1 {
+        Some((pk, sk)) if pk.is_empty() || sk.is_empty() => Err(StoreError::Invalid("empty GSI1 key".into())),
+        _ => Ok(()),
+    }
+}
+
+fn write_key(write: &Write) -> (&str, &str) {
+    match write {
+        Write::Put { item, .. } => (&item.pk, &item.sk),
+        Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => (pk, sk),
+    }
+}
+
+fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::Invalid(format!(
+            "{} writes in one transaction, at most {MAX_TRANSACTION_WRITES} allowed",
+            writes.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    for write in writes {
+        match write {
+            Write::Put { item, .. } => validate_item(item)?,
+            _ => {
+                let (pk, sk) = write_key(write);
+                validate_key(pk, sk)?;
+            }
+        }
+        if !seen.insert(write_key(write)) {
+            return Err(StoreError::Invalid(format!(
+                "two writes on one key in a transaction: {:?}",
+                write_key(write)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Deltas as owned data (they go to another thread); the same field twice is rejected,
+/// as DynamoDB rejects overlapping paths in one update.
+fn owned_deltas(deltas: &[(&str, i64)]) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut seen = HashSet::new();
+    for (field, _) in deltas {
+        if !seen.insert(*field) {
+            return Err(StoreError::Invalid(format!("field {field:?} added twice")));
+        }
+    }
+    Ok(deltas.iter().map(|(f, d)| (f.to_string(), *d)).collect())
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+
+/// Runs `work` in a `BEGIN IMMEDIATE` transaction (the write lock taken up front, so
+/// conditions checked inside hold until commit), after purging some expired rows.
+fn in_write_tx<T>(
+    conn: &mut Connection,
+    now: i64,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+    purge_expired(&tx, now)?;
+    let out = work(&tx)?;
+    tx.commit().map_err(unavailable)?;
+    Ok(out)
+}
+
+/// Physically removes a batch of expired rows (reads already ignore them).
+fn purge_expired(conn: &Connection, now: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM items WHERE (pk, sk) IN
+            (SELECT pk, sk FROM items WHERE expires_at <= ?1 LIMIT ?2)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![now, PURGE_BATCH]))
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+fn check(condition: Condition, current: Option<u64>) -> Result<(), StoreError> {
+    let holds = match condition {
+        Condition::Always => true,
+        Condition::NotExists => current.is_none(),
+        Condition::Exists => current.is_some(),
+        Condition::Version(v) => current == Some(v),
+    };
+    if holds { Ok(()) } else { Err(StoreError::ConditionFailed) }
+}
+
+fn put_in(conn: &Connection, item: &Item, condition: Condition, now: i64) -> Result<u64, StoreError> {
+    let current = live_version(conn, &item.pk, &item.sk, now)?;
+    check(condition, current)?;
+    let version = current.map_or(1, |v| v + 1);
+    write_row(conn, item, version)?;
+    Ok(version)
+}
+
+fn delete_in(
+    conn: &Connection,
+    pk: &str,
+    sk: &str,
+    condition: Condition,
+    now: i64,
+) -> Result<(), StoreError> {
+    check(condition, live_version(conn, pk, sk, now)?)?;
+    conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| stmt.execute(params![pk.as_bytes(), sk.as_bytes()]))
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+fn add_in(
+    conn: &Connection,
+    pk: &str,
+    sk: &str,
+    deltas: &[(String, i64)],
+    expires_at: Option<i64>,
+    now: i64,
+) -> Result<Item, StoreError> {
+    // An expired item counts as absent: the counter starts afresh.
+    let current = load_live(conn, pk, sk, now)?;
+    let version = current.as_ref().map_or(1, |item| item.version + 1);
+    let mut item = current.unwrap_or_else(|| Item::new(pk, sk, Map::new()));
+    for (field, delta) in deltas {
+        let old = match item.data.get(field) {
+            None => 0,
+            Some(value) => value
+                .as_i64()
+                .ok_or_else(|| StoreError::Invalid(format!("field {field:?} is not an integer: {value}")))?,
+        };
+        let new = old
+            .checked_add(*delta)
+            .ok_or_else(|| StoreError::Invalid(format!("field {field:?} would overflow")))?;
+        item.data.insert(field.clone(), Value::from(new));
+    }
+    if expires_at.is_some() {
+        item.expires_at = expires_at;
+    }
+    item.version = version;
+    write_row(conn, &item, version)?;
+    Ok(item)
+}
+
+fn apply_write(conn: &Connection, write: &Write, now: i64) -> Result<(), StoreError> {
+    match write {
+        Write::Put { item, condition } => put_in(conn, item, *condition, now).map(drop),
+        Write::Delete { pk, sk, condition } => delete_in(conn, pk, sk, *condition, now),
+        Write::Check { pk, sk, condition } => check(*condition, live_version(conn, pk, sk, now)?),
+    }
+}
+
+/// Inserts or wholly replaces the row for `item`'s key.
+fn write_row(conn: &Connection, item: &Item, version: u64) -> Result<(), StoreError> {
+    let data = serde_json::to_string(&item.data).map_err(unavailable)?;
+    let version = i64::try_from(version).map_err(unavailable)?;
+    let (gsi1pk, gsi1sk) = match &item.gsi1 {
+        Some((pk, sk)) => (Some(pk.as_bytes()), Some(sk.as_bytes())),
+        None => (None, None),
+    };
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            item.pk.as_bytes(),
+            item.sk.as_bytes(),
+            gsi1pk,
+            gsi1sk,
+            data,
+            item.expires_at,
+            version
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads
+
+/// The raw columns of a row, converted to an [`Item`] outside rusqlite's callbacks so
+/// that bad stored data becomes a [`StoreError`].
+struct Row7 {
+    pk: Vec<u8>,
+    sk: Vec<u8>,
+    gsi1pk: Option<Vec<u8>>,
+    gsi1sk: Option<Vec<u8>>,
+    data: String,
+    expires_at: Option<i64>,
+    version: i64,
+}
+
+impl Row7 {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Row7 {
+            pk: row.get(0)?,
+            sk: row.get(1)?,
+            gsi1pk: row.get(2)?,
+            gsi1sk: row.get(3)?,
+            data: row.get(4)?,
+            expires_at: row.get(5)?,
+            version: row.get(6)?,
+        })
+    }
+
+    fn into_item(self) -> Result<Item, StoreError> {
+        let text =
+            |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|_| unavailable("stored key is not UTF-8"));
+        let gsi1 = match (self.gsi1pk, self.gsi1sk) {
+            (Some(pk), Some(sk)) => Some((text(pk)?, text(sk)?)),
+            _ => None,
+        };
+        Ok(Item {
+            pk: text(self.pk)?,
+            sk: text(self.sk)?,
+            gsi1,
+            data: serde_json::from_str(&self.data)
+                .map_err(|e| unavailable(format!("stored data is not a JSON object: {e}")))?,
+            expires_at: self.expires_at,
+            version: u64::try_from(self.version).map_err(unavailable)?,
+        })
+    }
+}
+
+fn load_live(conn: &Connection, pk: &str, sk: &str, now: i64) -> Result<Option<Item>, StoreError> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ? AND sk = ? AND {LIVE}"))
+        .and_then(|mut stmt| {
+            stmt.query_row(params![pk.as_bytes(), sk.as_bytes(), now], Row7::read).optional()
+        })
+        .map_err(unavailable)?
+        .map(Row7::into_item)
+        .transpose()
+}
+
+fn live_version(conn: &Connection, pk: &str, sk: &str, now: i64) -> Result<Option<u64>, StoreError> {
+    let version: Option<i64> = conn
+        .prepare_cached(&format!("SELECT version FROM items WHERE pk = ? AND sk = ? AND {LIVE}"))
+        .and_then(|mut stmt| {
+            stmt.query_row(params![pk.as_bytes(), sk.as_bytes(), now], |row| row.get(0)).optional()
+        })
+        .map_err(unavailable)?;
+    version.map(|v| u64::try_from(v).map_err(unavailable)).transpose()
+}
+
+/// The sort-key columns of an index, most significant first. GSI1 ties are broken by
+/// the primary key so that every item has a distinct position for cursors.
+fn index_columns(index: Index) -> (&'static str, &'static [&'static str]) {
+    match index {
+        Index::Primary => ("pk", &["sk"]),
+        Index::Gsi1 => ("gsi1pk", &["gsi1sk", "pk", "sk"]),
+    }
+}
+
+fn query_page(
+    conn: &Connection,
+    query: &Query,
+    after: Option<Vec<String>>,
+    now: i64,
+) -> Result<Page, StoreError> {
+    let (pk_column, order) = index_columns(query.index);
+    let sk_column = order[0];
+    let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_column} = ? AND {LIVE}");
+    let mut args = vec![blob(&query.pk), Sql::Integer(now)];
+
+    match &query.range {
+        SkRange::All => {}
+        SkRange::Prefix(prefix) => {
+            sql += &format!(" AND {sk_column} >= ?");
+            args.push(blob(prefix));
+            if let Some(end) = prefix_end(prefix.as_bytes()) {
+                sql += &format!(" AND {sk_column} < ?");
+                args.push(Sql::Blob(end));
+            }
+        }
+        SkRange::Between(low, high) => {
+            sql += &format!(" AND {sk_column} >= ? AND {sk_column} <= ?");
+            args.extend([blob(low), blob(high)]);
+        }
+    }
+    if let Some(position) = after {
+        // Row-value comparison: strictly past the last returned key, in query order.
+        let op = if query.forward { ">" } else { "<" };
+        let marks = vec!["?"; order.len()].join(", ");
+        sql += &format!(" AND ({}) {op} ({marks})", order.join(", "));
+        args.extend(position.iter().map(|k| blob(k)));
+    }
+    let direction = if query.forward { "ASC" } else { "DESC" };
+    let order_by: Vec<String> = order.iter().map(|c| format!("{c} {direction}")).collect();
+    let limit = query.limit.clamp(1, MAX_PAGE) as usize;
+    // One extra row tells whether more follow, so the last page carries no cursor.
+    sql += &format!(" ORDER BY {} LIMIT {}", order_by.join(", "), limit + 1);
+
+    let mut rows = conn
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map(params_from_iter(args), Row7::read)?.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(unavailable)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let items = rows.into_iter().map(Row7::into_item).collect::<Result<Vec<_>, _>>()?;
+    let cursor = match items.last() {
+        Some(last) if more => Some(encode_cursor(last, query.index)),
+        _ => None,
+    };
+    Ok(Page { items, cursor })
+}
+
+fn blob(s: &str) -> Sql {
+    Sql::Blob(s.as_bytes().to_vec())
+}
+
+/// The smallest byte string greater than every string starting with `prefix`, or
+/// `None` when there is none (empty or all-0xFF prefix: no upper bound needed).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Cursors: URL-safe base64 of a JSON array of the last item's position in the index
+// ([sk] on the primary index, [gsi1sk, pk, sk] on GSI1).
+
+fn encode_cursor(last: &Item, index: Index) -> String {
+    let position: Vec<&str> = match (index, &last.gsi1) {
+        (Index::Gsi1, Some((_, gsi1sk))) => vec![gsi1sk, &last.pk, &last.sk],
+        _ => vec![&last.sk],
+    };
+    // Serialising strings to JSON can't fail.
+    let json = serde_json::to_vec(&position).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(cursor: &str, index: Index) -> Result<Vec<String>, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
+    let position: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    if position.len() == index_columns(index).1.len() { Ok(position) } else { Err(StoreError::BadCursor) }
+}
+
+fn unavailable(e: impl Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_next_byte_string() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_the_wrong_index() {
+        let item = Item::new("p", "s/é", Map::new()).with_gsi1("g", "t");
+        let primary = encode_cursor(&item, Index::Primary);
+        assert_eq!(decode_cursor(&primary, Index::Primary).ok(), Some(vec!["s/é".to_string()]));
+        assert!(matches!(decode_cursor(&primary, Index::Gsi1), Err(StoreError::BadCursor)));
+        let gsi = encode_cursor(&item, Index::Gsi1);
+        assert_eq!(decode_cursor(&gsi, Index::Gsi1).ok(), Some(vec!["t".into(), "p".into(), "s/é".into()]));
+        assert!(primary.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    #[test]
+    fn without_a_runtime_work_runs_inline() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let put = store.put(Item::new("p", "s", Map::new()), Condition::NotExists);
+        let version = futures_lite_block_on(put).expect("put");
+        assert_eq!(version, 1);
+    }
+
+    /// A minimal executor for a future that never waits (work runs inline here).
+    fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut future = std::pin::pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The host's clock and randomness.
+
+use confab_core::ports::{Clock, Random};
+use time::OffsetDateTime;
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// The operating system's CSPRNG (`getrandom(2)` and its equivalents).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        // `Random::fill` can't report errors, and carrying on with predictable bytes
+        // would be a security hole, so a failing OS source has to stop the program.
+        if let Err(e) = getrandom::getrandom(buf) {
+            panic!("the operating system's random source failed: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_is_near_system_time() {
+        let std_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        assert!((SystemClock.now_unix() - std_now).abs() <= 2);
+    }
+
+    #[test]
+    fn random_bytes_differ() {
+        let a: [u8; 32] = confab_core::ports::random::bytes(&OsRandom);
+        let b: [u8; 32] = confab_core::ports::random::bytes(&OsRandom);
+        assert_ne!(a, b);
+        let mut empty = [];
+        OsRandom.fill(&mut empty);
+    }
+}

@@ -5,18 +5,24 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
-use confab_core::http::{BodyTooLarge, ClientIp};
+use confab_core::http::{Body as CoreBody, BodyTooLarge, ClientIp};
 use confab_core::{App, Config, Function, Ports};
-use confab_embedded::{LocalBlobs, LocalSecrets, OsRandom, SqliteStore, SystemClock};
+use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
+use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
+use futures::StreamExt;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".confab";
+/// How long an outbound connection (to a model provider) may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -26,6 +32,8 @@ pub enum StartError {
     Listen(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] confab_core::ports::HttpError),
     #[error("cannot open the embedded storage in {dir}: {message}")]
     Storage { dir: PathBuf, message: String },
 }
@@ -79,6 +87,8 @@ fn embedded_ports(dir: &std::path::Path) -> Result<Ports, StartError> {
         secrets: Arc::new(secrets),
         clock: Arc::new(SystemClock),
         random: Arc::new(OsRandom),
+        http: Arc::new(ReqwestClient::new(CONNECT_TIMEOUT)?),
+        spawner: Arc::new(TokioSpawner),
     })
 }
 
@@ -100,5 +110,8 @@ async fn handle(
     parts.extensions.insert(ClientIp(peer.ip()));
     let function = Function::for_path(parts.uri.path()).unwrap_or(Function::Auth);
     let resp = confab_core::serve(&app, function, http::Request::from_parts(parts, body)).await;
-    resp.map(Body::from)
+    resp.map(|body| match body {
+        CoreBody::Full(bytes) => Body::from(bytes),
+        CoreBody::Stream(chunks) => Body::from_stream(chunks.map(Ok::<_, Infallible>)),
+    })
 }

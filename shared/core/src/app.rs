@@ -3,10 +3,11 @@
 use crate::auth::keys::KeyCache;
 use crate::config::Config;
 use crate::domain::Id;
-use crate::ports::{BlobStore, Clock, Random, Secrets, Store, random};
+use crate::ports::{BlobStore, Clock, HttpClient, Random, Secrets, Spawner, Store, random};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::sync::Arc;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
 /// The adapters for every port, chosen by the entry point.
@@ -16,30 +17,30 @@ pub struct Ports {
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
+    pub http: Arc<dyn HttpClient>,
+    pub spawner: Arc<dyn Spawner>,
 }
 
+/// Everything a handler needs. Derefs to its [`Ports`], so `app.store` reads plainly.
 pub struct App {
-    pub store: Arc<dyn Store>,
-    pub blobs: Arc<dyn BlobStore>,
-    pub secrets: Arc<dyn Secrets>,
-    pub clock: Arc<dyn Clock>,
-    pub random: Arc<dyn Random>,
+    ports: Ports,
     pub config: Config,
     pub(crate) keys: KeyCache,
+    last_id: Mutex<Option<Id>>,
+}
+
+impl Deref for App {
+    type Target = Ports;
+
+    fn deref(&self) -> &Ports {
+        &self.ports
+    }
 }
 
 impl App {
     /// Cheap and does no I/O, so entry points can build it during a cold start.
     pub fn new(ports: Ports, config: Config) -> App {
-        App {
-            store: ports.store,
-            blobs: ports.blobs,
-            secrets: ports.secrets,
-            clock: ports.clock,
-            random: ports.random,
-            config,
-            keys: KeyCache::default(),
-        }
+        App { ports, config, keys: KeyCache::default(), last_id: Mutex::new(None) }
     }
 
     /// Now, to the millisecond (what we store and show).
@@ -48,8 +49,12 @@ impl App {
         now.replace_millisecond(now.millisecond()).unwrap_or(now)
     }
 
+    /// A new id, greater than every id this instance made before.
     pub fn new_id(&self) -> Id {
-        Id::new(&*self.clock, &*self.random)
+        let mut last = self.last_id.lock().unwrap_or_else(|p| p.into_inner());
+        let id = Id::new(&*self.clock, &*self.random).after(*last);
+        *last = Some(id);
+        id
     }
 
     /// A fresh 256-bit secret as URL-safe base64 (tokens, API keys, CSRF values).

@@ -3,7 +3,6 @@
 //! - [`SqliteStore`]: the key-value store on one SQLite file (shareable by processes).
 //! - [`LocalBlobs`]: blobs as files under a folder.
 //! - [`LocalSecrets`]: secrets from a JSON key file, generated on first run.
-//! - [`SystemClock`], [`OsRandom`]: the host's clock and randomness.
 //!
 //! The async methods run blocking file and SQLite work on tokio's blocking pool when
 //! called inside a tokio runtime, and inline otherwise.
@@ -11,9 +10,7 @@
 mod blobs;
 mod secrets;
 mod sqlite;
-mod system;
 
 pub use blobs::LocalBlobs;
 pub use secrets::LocalSecrets;
 pub use sqlite::SqliteStore;
-pub use system::{OsRandom, SystemClock};

@@ -8,7 +8,6 @@
 //! UTF-8 strings), and prefixes become `>= prefix AND < successor` ranges: no LIKE or
 //! GLOB, so no wildcard characters to escape.
 
-use crate::SystemClock;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +15,7 @@ use confab_core::ports::Clock;
 use confab_core::ports::store::{
     Condition, Index, Item, MAX_PAGE, MAX_TRANSACTION_WRITES, Page, Query, SkRange, Store, StoreError, Write,
 };
+use confab_native::SystemClock;
 use rusqlite::types::Value as Sql;
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params, params_from_iter,

@@ -78,6 +78,10 @@ impl Clock for TestClock {
         OffsetDateTime::from_unix_timestamp(self.0.load(Ordering::SeqCst))
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
+
+    fn sleep(&self, duration: std::time::Duration) -> confab_core::ports::BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
 #[tokio::test]

@@ -23,23 +23,21 @@ fn failures_pk(email: &Email) -> String {
     format!("LOGINFAIL#{}", email.as_str())
 }
 
-/// Refuses logins to an account that failed too often; the lock lifts
-/// `lockout_seconds` after the last failure.
-pub async fn check_lockout(app: &App, email: &Email) -> ApiResult<()> {
-    let Some(item) = app.store.get(&failures_pk(email), "FAIL").await? else { return Ok(()) };
-    if item.int("count").unwrap_or(0) >= app.config.login_max_failures {
-        let retry_after = item.expires_at.unwrap_or(0) - app.clock.now_unix();
-        return Err(ApiError::AccountLocked { retry_after: retry_after.max(1) as u64 });
+/// Counts a login attempt on the account before the password is checked, so that
+/// concurrent guesses cannot outrun the lock: once more than `login_max_failures`
+/// attempts have not been cleared by a success, the account is locked until
+/// `lockout_seconds` after the latest attempt.
+pub async fn begin_attempt(app: &App, email: &Email) -> ApiResult<()> {
+    let now = app.clock.now_unix();
+    let until = now + app.config.lockout_seconds;
+    let item = app.store.add(&failures_pk(email), "FAIL", &[("count", 1)], Some(until)).await?;
+    if item.int("count").unwrap_or(0) > app.config.login_max_failures {
+        return Err(ApiError::AccountLocked { retry_after: (until - now).max(1) as u64 });
     }
     Ok(())
 }
 
-pub async fn record_failure(app: &App, email: &Email) -> ApiResult<()> {
-    let until = app.clock.now_unix() + app.config.lockout_seconds;
-    app.store.add(&failures_pk(email), "FAIL", &[("count", 1)], Some(until)).await?;
-    Ok(())
-}
-
+/// A successful login forgives the attempts before it.
 pub async fn clear_failures(app: &App, email: &Email) -> ApiResult<()> {
     app.store.delete(&failures_pk(email), "FAIL", Condition::Always).await?;
     Ok(())

@@ -11,6 +11,17 @@ impl Id {
         Id(Ulid::from_parts(ms, u128::from_le_bytes(random::bytes(random))))
     }
 
+    /// An id greater than `previous` when both fall in the same millisecond, so ids
+    /// made by one process sort in the order they were made.
+    pub fn after(self, previous: Option<Id>) -> Id {
+        match previous {
+            Some(prev) if prev.0.timestamp_ms() >= self.0.timestamp_ms() => {
+                prev.0.increment().map(Id).unwrap_or(self)
+            }
+            _ => self,
+        }
+    }
+
     /// Parses the canonical 26-character form; anything else is `None`.
     pub fn parse(s: &str) -> Option<Id> {
         if s.len() != 26 {
@@ -52,6 +63,15 @@ impl<'de> serde::Deserialize<'de> for Id {
 #[cfg(test)]
 mod tests {
     use super::Id;
+
+    #[test]
+    fn after_keeps_order_within_a_millisecond() {
+        let first = Id::lowest_at(5).after(None);
+        let second = Id::lowest_at(5).after(Some(first));
+        assert!(second > first);
+        let later = Id::lowest_at(6).after(Some(second));
+        assert_eq!(later, Id::lowest_at(6));
+    }
 
     #[test]
     fn parse_is_strict() {

@@ -1,8 +1,11 @@
 //! HTTP types and helpers shared by the handlers. Handlers are plain functions from
 //! `Request` to `Response`; each runtime's entry point converts to and from these.
 
+mod body;
 pub mod cookies;
 pub mod pagination;
+
+pub use body::{Body, ByteStream};
 
 use crate::error::{ApiError, ApiResult};
 use bytes::Bytes;
@@ -12,7 +15,7 @@ use serde::de::DeserializeOwned;
 use std::net::IpAddr;
 
 pub type Request = http::Request<Bytes>;
-pub type Response = http::Response<Bytes>;
+pub type Response = http::Response<Body>;
 
 /// The client's address, set by the entry point (socket peer locally, the CDN's
 /// forwarded address in the cloud).
@@ -63,7 +66,7 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 const INTERNAL_ERROR_BODY: &[u8] = br#"{"error":{"code":"internal_error","message":"internal error"}}"#;
 
 pub fn no_content() -> Response {
-    let mut resp = Response::new(Bytes::new());
+    let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
 }
@@ -81,7 +84,7 @@ pub fn error_response(err: &ApiError) -> Response {
 }
 
 fn with_json_type(status: StatusCode, body: Bytes) -> Response {
-    let mut resp = Response::new(body);
+    let mut resp = Response::new(Body::Full(body));
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp

@@ -2,6 +2,7 @@ use super::{Middleware, Next};
 use crate::app::App;
 use crate::http::{Request, Response, client_ip, request_id};
 use crate::repo::audit::{AuditEvents, record};
+use std::sync::Arc;
 
 /// Stores the audit events a handler attached to its response.
 pub struct AuditLog;
@@ -9,7 +10,7 @@ pub struct AuditLog;
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for AuditLog {
-    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response {
+    async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let ip = client_ip(&req).to_string();
         let request_id = request_id(&req);
         let mut resp = next.run(app, req).await;

@@ -8,6 +8,7 @@ use crate::http::cookies::{self, ACCESS};
 use crate::http::{Request, Response, error_response, header_str};
 use crate::repo::users;
 use http::{Method, header};
+use std::sync::Arc;
 
 /// Resolves the caller from `Authorization: Bearer` (access token or API key) or the
 /// access cookie. A bad bearer credential is 401 at once; a stale cookie is ignored so
@@ -17,7 +18,7 @@ pub struct Authenticate;
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for Authenticate {
-    async fn handle(&self, app: &App, mut req: Request, next: Next<'_>) -> Response {
+    async fn handle(&self, app: &Arc<App>, mut req: Request, next: Next<'_>) -> Response {
         match resolve(app, &req).await {
             Ok(Some(p)) if p.via == Via::Cookie && !is_safe(req.method()) && !cookies::csrf_ok(&req) => {
                 return error_response(&ApiError::CsrfFailed);

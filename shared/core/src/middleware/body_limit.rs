@@ -3,6 +3,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{BodyTooLarge, Request, Response, error_response, header_str};
 use http::header;
+use std::sync::Arc;
 
 /// Rejects oversize bodies (413) and bodies that are not JSON (415) before any work.
 pub struct BodyLimit;
@@ -15,7 +16,7 @@ fn is_json(content_type: &str) -> bool {
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for BodyLimit {
-    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response {
+    async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let max = app.config.max_body_bytes;
         if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > max {
             return error_response(&ApiError::PayloadTooLarge(max));

@@ -3,6 +3,7 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{Request, Response, error_response, header_str, no_content};
 use http::{HeaderValue, Method, header};
+use std::sync::Arc;
 
 /// CORS for the origins in `CONFAB_CORS_ORIGINS` only, with credentials (cookies).
 pub struct Cors;
@@ -14,7 +15,7 @@ const EXPOSE_HEADERS: &str = "x-request-id, retry-after";
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for Cors {
-    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response {
+    async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let origin = header_str(&req, header::ORIGIN).map(String::from);
         let allowed = origin.as_ref().filter(|o| app.config.cors_origins.iter().any(|a| a == *o)).cloned();
         let preflight = req.method() == Method::OPTIONS

@@ -13,11 +13,12 @@ use crate::app::App;
 use crate::http::{Request, Response};
 use crate::ports::{MaybeSend, MaybeSync};
 use crate::routes::{self, Function};
+use std::sync::Arc;
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait Middleware: MaybeSend + MaybeSync {
-    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response;
+    async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response;
 }
 
 /// The rest of the chain, ending in the function's router.
@@ -27,7 +28,7 @@ pub struct Next<'a> {
 }
 
 impl Next<'_> {
-    pub async fn run(self, app: &App, req: Request) -> Response {
+    pub async fn run(self, app: &Arc<App>, req: Request) -> Response {
         match self.chain.split_first() {
             Some((layer, rest)) => {
                 layer.handle(app, req, Next { chain: rest, function: self.function }).await
@@ -38,7 +39,7 @@ impl Next<'_> {
 }
 
 /// Serves one request to `function` through the whole chain.
-pub async fn serve(app: &App, function: Function, req: Request) -> Response {
+pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response {
     let chain: [&dyn Middleware; 7] = [
         &request_id::RequestIdLayer,
         &security_headers::SecurityHeaders,

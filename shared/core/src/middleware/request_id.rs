@@ -2,6 +2,7 @@ use super::{Middleware, Next};
 use crate::app::App;
 use crate::http::{Request, RequestId, Response};
 use http::HeaderValue;
+use std::sync::Arc;
 use tracing::Instrument;
 
 const HEADER: &str = "x-request-id";
@@ -17,7 +18,7 @@ fn well_formed(id: &str) -> bool {
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for RequestIdLayer {
-    async fn handle(&self, app: &App, mut req: Request, next: Next<'_>) -> Response {
+    async fn handle(&self, app: &Arc<App>, mut req: Request, next: Next<'_>) -> Response {
         let id = req
             .headers()
             .get(HEADER)

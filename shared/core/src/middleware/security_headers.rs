@@ -2,6 +2,7 @@ use super::{Middleware, Next};
 use crate::app::App;
 use crate::http::{Request, Response};
 use http::{HeaderValue, header};
+use std::sync::Arc;
 
 /// Headers every API response carries: the API serves JSON and event streams only, so
 /// nothing may be framed, sniffed or loaded from it.
@@ -10,7 +11,7 @@ pub struct SecurityHeaders;
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for SecurityHeaders {
-    async fn handle(&self, app: &App, req: Request, next: Next<'_>) -> Response {
+    async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let mut resp = next.run(app, req).await;
         let h = resp.headers_mut();
         h.insert(

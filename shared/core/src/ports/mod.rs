@@ -6,18 +6,24 @@
 
 pub mod blob;
 pub mod clock;
+pub mod http_client;
 pub mod random;
 pub mod secrets;
+pub mod spawner;
 pub mod store;
 
 pub use blob::{BlobError, BlobStore};
 pub use clock::Clock;
+pub use http_client::{HttpClient, HttpError, HttpResponse};
 pub use random::Random;
 pub use secrets::{SecretError, Secrets};
+pub use spawner::Spawner;
 pub use store::{Condition, Index, Item, Page, Query, SkRange, Store, StoreError, Write};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod maybe {
+    pub type BoxStream<'a, T> = futures::stream::BoxStream<'a, T>;
+    pub type BoxFuture<'a, T> = futures::future::BoxFuture<'a, T>;
     pub trait MaybeSend: Send {}
     impl<T: Send + ?Sized> MaybeSend for T {}
     pub trait MaybeSync: Sync {}
@@ -26,10 +32,12 @@ mod maybe {
 
 #[cfg(target_arch = "wasm32")]
 mod maybe {
+    pub type BoxStream<'a, T> = futures::stream::LocalBoxStream<'a, T>;
+    pub type BoxFuture<'a, T> = futures::future::LocalBoxFuture<'a, T>;
     pub trait MaybeSend {}
     impl<T: ?Sized> MaybeSend for T {}
     pub trait MaybeSync {}
     impl<T: ?Sized> MaybeSync for T {}
 }
 
-pub use maybe::{MaybeSend, MaybeSync};
+pub use maybe::{BoxFuture, BoxStream, MaybeSend, MaybeSync};

@@ -12,6 +12,7 @@ use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, error_response};
 use crate::repo::audit::{AuditEvent, AuditEvents};
+use std::sync::Arc;
 
 /// The deployable functions. Each serves one path prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +44,7 @@ impl Function {
     }
 }
 
-pub async fn dispatch(app: &App, function: Function, req: Request) -> Response {
+pub async fn dispatch(app: &Arc<App>, function: Function, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match function {

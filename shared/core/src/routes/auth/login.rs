@@ -31,7 +31,7 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     throttle_credentials(app, &req).await?;
     let body: LoginRequest = parse_json(&req)?;
     let email = Email::parse(&body.email)?;
-    throttle::check_lockout(app, &email).await?;
+    throttle::begin_attempt(app, &email).await?;
     let found = users::by_email(app, &email).await?;
     let stored_hash = found.as_ref().map(|(u, _)| u.password_hash.as_str());
     let refused = |error: ApiError, reason: &str| {
@@ -44,7 +44,6 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
         audited(error_response(&error), event)
     };
     if !passwords::verify(app, &body.password, stored_hash) {
-        throttle::record_failure(app, &email).await?;
         return Ok(refused(ApiError::InvalidCredentials, "bad_credentials"));
     }
     let Some((user, _)) = found.as_ref() else { return Err(ApiError::InvalidCredentials) };

@@ -1,6 +1,7 @@
-//! The host's clock and randomness.
+//! The host's clock, randomness and task runner.
 
-use confab_core::ports::{Clock, Random};
+use confab_core::ports::{BoxFuture, Clock, Random, Spawner};
+use std::time::Duration;
 use time::OffsetDateTime;
 
 /// The system's wall clock.
@@ -10,6 +11,20 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()
+    }
+
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// Spawns onto the tokio runtime the request is served on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSpawner;
+
+impl Spawner for TokioSpawner {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        tokio::spawn(task);
     }
 }
 
@@ -38,6 +53,22 @@ mod tests {
             .map(|d| d.as_secs() as i64)
             .unwrap_or_default();
         assert!((SystemClock.now_unix() - std_now).abs() <= 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sleep_waits_for_the_duration() {
+        let before = tokio::time::Instant::now();
+        SystemClock.sleep(Duration::from_secs(5)).await;
+        assert!(before.elapsed() >= Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn spawned_tasks_run() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        TokioSpawner.spawn(Box::pin(async move {
+            let _ = tx.send(42);
+        }));
+        assert_eq!(rx.await.unwrap(), 42);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The application: configuration plus the adapters an entry point wired in.
 
 use crate::auth::keys::KeyCache;
+use crate::cache::TtlCache;
+use crate::providers::Credentials;
 use crate::config::Config;
 use crate::domain::Id;
 use crate::ports::{BlobStore, Clock, HttpClient, Random, Secrets, Spawner, Store, random};
@@ -26,6 +28,7 @@ pub struct App {
     ports: Ports,
     pub config: Config,
     pub(crate) keys: KeyCache,
+    pub(crate) credentials: TtlCache<Credentials>,
     last_id: Mutex<Option<Id>>,
 }
 
@@ -40,7 +43,7 @@ impl Deref for App {
 impl App {
     /// Cheap and does no I/O, so entry points can build it during a cold start.
     pub fn new(ports: Ports, config: Config) -> App {
-        App { ports, config, keys: KeyCache::default(), last_id: Mutex::new(None) }
+        App { ports, config, keys: KeyCache::default(), credentials: TtlCache::default(), last_id: Mutex::new(None) }
     }
 
     /// Now, to the millisecond (what we store and show).

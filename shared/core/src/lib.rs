@@ -5,12 +5,15 @@
 
 pub mod app;
 pub mod auth;
+pub mod cache;
+pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod middleware;
 pub mod ports;
+pub mod providers;
 pub mod repo;
 pub mod routes;
 

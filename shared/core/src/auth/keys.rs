@@ -4,6 +4,7 @@
 //! tokens they signed have expired.
 
 use crate::app::App;
+use crate::cache::TtlCache;
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Clock, Random, random};
 use base64::Engine;
@@ -14,7 +15,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 pub const SIGNING_KEYS_SECRET: &str = "confab-signing-keys";
@@ -102,31 +103,16 @@ impl Verifier {
     }
 }
 
-struct Cached<T> {
-    value: Arc<T>,
-    loaded_at: i64,
-}
-
-type Slot<T> = Mutex<Option<Cached<T>>>;
-
 #[derive(Default)]
 pub struct KeyCache {
-    signer: Slot<Signer>,
-    verifier: Slot<Verifier>,
+    signer: TtlCache<Signer>,
+    verifier: TtlCache<Verifier>,
 }
 
-fn cached<T>(slot: &Slot<T>, now: i64, max_age: i64) -> Option<Arc<T>> {
-    let guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-    guard.as_ref().filter(|c| now - c.loaded_at < max_age).map(|c| c.value.clone())
-}
+// Each cache holds one value.
+const ONLY: &str = "";
 
-fn store<T>(slot: &Slot<T>, value: T, now: i64) -> Arc<T> {
-    let value = Arc::new(value);
-    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached { value: value.clone(), loaded_at: now });
-    value
-}
-
-async fn read_secret<T: serde::de::DeserializeOwned>(app: &App, name: &str) -> ApiResult<T> {
+pub(crate) async fn read_secret<T: serde::de::DeserializeOwned>(app: &App, name: &str) -> ApiResult<T> {
     let raw = app
         .secrets
         .get(name)
@@ -137,7 +123,7 @@ async fn read_secret<T: serde::de::DeserializeOwned>(app: &App, name: &str) -> A
 
 pub async fn signer(app: &App) -> ApiResult<Arc<Signer>> {
     let now = app.clock.now_unix();
-    if let Some(s) = cached(&app.keys.signer, now, app.config.key_cache_seconds) {
+    if let Some(s) = app.keys.signer.get(ONLY, now, app.config.key_cache_seconds) {
         return Ok(s);
     }
     let set: SigningKeySet = read_secret(app, SIGNING_KEYS_SECRET).await?;
@@ -149,16 +135,16 @@ pub async fn signer(app: &App) -> ApiResult<Arc<Signer>> {
     let der = STANDARD
         .decode(&entry.private_key_pkcs8)
         .map_err(|e| ApiError::Internal(format!("signing key encoding: {e}")))?;
-    Ok(store(&app.keys.signer, Signer { kid: entry.kid.clone(), key: EncodingKey::from_ed_der(&der) }, now))
+    Ok(app.keys.signer.put(ONLY, Signer { kid: entry.kid.clone(), key: EncodingKey::from_ed_der(&der) }, now))
 }
 
 /// The verification keys; `want_kid` forces a re-read (rate-limited) when it is unknown,
 /// so a freshly rotated key is accepted before the cache expires.
 pub async fn verifier(app: &App, want_kid: Option<&str>) -> ApiResult<Arc<Verifier>> {
     let now = app.clock.now_unix();
-    if let Some(v) = cached(&app.keys.verifier, now, app.config.key_cache_seconds) {
+    if let Some(v) = app.keys.verifier.get(ONLY, now, app.config.key_cache_seconds) {
         let known = want_kid.is_none_or(|kid| v.key(kid).is_some());
-        if known || cached(&app.keys.verifier, now, UNKNOWN_KID_RELOAD_SECONDS).is_some() {
+        if known || app.keys.verifier.get(ONLY, now, UNKNOWN_KID_RELOAD_SECONDS).is_some() {
             return Ok(v);
         }
     }
@@ -168,5 +154,5 @@ pub async fn verifier(app: &App, want_kid: Option<&str>) -> ApiResult<Arc<Verifi
         .iter()
         .filter_map(|k| DecodingKey::from_ed_components(&k.x).ok().map(|d| (k.kid.clone(), d)))
         .collect();
-    Ok(store(&app.keys.verifier, Verifier { jwks, keys }, now))
+    Ok(app.keys.verifier.put(ONLY, Verifier { jwks, keys }, now))
 }

@@ -1,0 +1,66 @@
+//! The built-in `echo` model: replies with the last user message, word by word, so a
+//! fresh deployment with no provider configured still streams real replies.
+
+use super::{ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usage};
+use crate::chat::context::estimate_tokens;
+
+pub fn reply(req: &ChatRequest) -> EventStream {
+    let last = req.messages.iter().rev().find(|m| m.role == ChatRole::User).map_or("", |m| m.content.as_str());
+    let words = split_keeping_spaces(last);
+    let prompt: String = req.system.iter().chain(req.messages.iter().map(|m| &m.content)).cloned().collect();
+    let usage = Usage { input_tokens: estimate_tokens(&prompt), output_tokens: words.len() as u64 };
+    let events = words
+        .into_iter()
+        .map(ProviderEvent::Text)
+        .chain([ProviderEvent::Usage(usage), ProviderEvent::Finish(FinishReason::Stop)])
+        .map(Ok);
+    Box::pin(futures::stream::iter(events))
+}
+
+/// Words with their following whitespace, so the pieces concatenate to the input.
+fn split_keeping_spaces(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for c in text.chars() {
+        if !c.is_whitespace() && current.ends_with(char::is_whitespace) {
+            out.push(std::mem::take(&mut current));
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ChatMessage;
+    use futures::StreamExt;
+
+    #[test]
+    fn pieces_concatenate_to_the_input() {
+        let words = split_keeping_spaces("hello  wide\nworld ");
+        assert_eq!(words, ["hello  ", "wide\n", "world "]);
+        assert!(split_keeping_spaces("").is_empty());
+    }
+
+    #[test]
+    fn replies_with_the_last_user_message() {
+        let req = ChatRequest {
+            messages: vec![ChatMessage { role: ChatRole::User, content: "say this back".into() }],
+            ..Default::default()
+        };
+        let events: Vec<_> = futures::executor::block_on(reply(&req).collect());
+        let text: String = events
+            .iter()
+            .filter_map(|e| match e {
+                Ok(ProviderEvent::Text(t)) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "say this back");
+        assert_eq!(events.last(), Some(&Ok(ProviderEvent::Finish(FinishReason::Stop))));
+    }
+}

@@ -1,0 +1,254 @@
+//! Model providers. Each wire format lives in its own module and translates between
+//! one internal request/event model and the provider's HTTP API; [`stream`] sends a
+//! request to one target and yields the reply as internal events.
+
+pub mod anthropic;
+pub mod bedrock;
+pub mod echo;
+pub mod gemini;
+pub mod openai;
+
+use crate::app::App;
+use crate::ports::{BoxStream, HttpError};
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// OpenAI chat completions, and every server compatible with it (OpenRouter,
+    /// Ollama, vLLM, Groq…).
+    Openai,
+    Anthropic,
+    Gemini,
+    Bedrock,
+    /// Built in: answers with the user's own words. The default when nothing is set up.
+    Echo,
+}
+
+/// One upstream a model's requests may go to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub provider: ProviderKind,
+    /// e.g. `https://api.openai.com/v1`, `https://api.anthropic.com`,
+    /// `https://generativelanguage.googleapis.com`,
+    /// `https://bedrock-runtime.us-east-1.amazonaws.com`. Unused by `echo`.
+    #[serde(default)]
+    pub base_url: String,
+    /// The provider's own name for the model.
+    pub model: String,
+    /// Name of the secret holding the API key. For Bedrock, the secret is JSON
+    /// `{"access_key_id", "secret_access_key", "session_token"?}`.
+    #[serde(default)]
+    pub api_key_secret: Option<String>,
+    /// AWS region, for Bedrock's SigV4 signature.
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+/// A provider-neutral chat request. `messages` alternate roles and end with the user.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChatRequest {
+    pub system: Option<String>,
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub stop: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// Why the model stopped, in OpenAI's vocabulary (what clients of `/v1` expect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ContentFilter,
+}
+
+/// One step of a streamed reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderEvent {
+    Text(String),
+    /// Totals so far; a later `Usage` replaces an earlier one.
+    Usage(Usage),
+    Finish(FinishReason),
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// Nothing reached the provider (refused, DNS, TLS).
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The provider answered with an error status before any content.
+    #[error("provider returned {status}: {message}")]
+    Status { status: u16, retry_after: Option<Duration>, message: String },
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// The connection broke while the reply was streaming.
+    #[error("connection lost: {0}")]
+    Transport(String),
+    /// The provider reported an error inside the stream.
+    #[error("provider error: {0}")]
+    Upstream(String),
+    /// The provider sent something this format cannot read.
+    #[error("unreadable reply: {0}")]
+    Protocol(String),
+    /// The target is misconfigured (missing secret, bad URL…): retrying cannot help.
+    #[error("target misconfigured: {0}")]
+    Config(String),
+}
+
+impl ProviderError {
+    /// Whether another attempt (on this target or the next) may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            ProviderError::Connect(_) | ProviderError::Timeout(_) | ProviderError::Transport(_) => true,
+            ProviderError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            ProviderError::Upstream(_) => true,
+            ProviderError::Protocol(_) | ProviderError::Config(_) => false,
+        }
+    }
+}
+
+impl From<HttpError> for ProviderError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Connect(m) => ProviderError::Connect(m),
+            HttpError::Timeout => ProviderError::Timeout("the provider"),
+            HttpError::Transport(m) => ProviderError::Transport(m),
+        }
+    }
+}
+
+pub type EventStream = BoxStream<'static, Result<ProviderEvent, ProviderError>>;
+pub type BodyStream = BoxStream<'static, Result<Bytes, HttpError>>;
+
+/// What a target authenticates with, read from its secret.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// The API key (OpenAI, Anthropic, Gemini).
+    pub api_key: Option<String>,
+    /// AWS credentials (Bedrock).
+    pub aws: Option<AwsCredentials>,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AwsCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
+}
+
+/// A provider's HTTP wire format.
+pub trait WireFormat {
+    /// The HTTP request that asks `target` to stream a reply to `req`.
+    fn request(
+        &self,
+        target: &Target,
+        credentials: &Credentials,
+        req: &ChatRequest,
+        now: OffsetDateTime,
+    ) -> Result<http::Request<Bytes>, ProviderError>;
+
+    /// The reply events in a successful streaming response body.
+    fn events(&self, body: BodyStream) -> EventStream;
+
+    /// The error an unsuccessful response stands for.
+    fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError;
+}
+
+/// Most bytes of an error response that are read to explain it.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+fn format_of(kind: ProviderKind) -> Option<&'static dyn WireFormat> {
+    match kind {
+        ProviderKind::Openai => Some(&openai::OpenAi),
+        ProviderKind::Anthropic => Some(&anthropic::Anthropic),
+        ProviderKind::Gemini => Some(&gemini::Gemini),
+        ProviderKind::Bedrock => Some(&bedrock::Bedrock),
+        ProviderKind::Echo => None,
+    }
+}
+
+/// Asks `target` for a streamed reply. Returns once the provider has accepted the
+/// request (status and headers received); the events follow on the stream.
+pub async fn stream(app: &App, target: &Target, req: &ChatRequest) -> Result<EventStream, ProviderError> {
+    let Some(format) = format_of(target.provider) else { return Ok(echo::reply(req)) };
+    let credentials = credentials(app, target).await?;
+    let resp = app.http.send(format.request(target, &credentials, req, app.clock.now())?).await?;
+    if resp.status.is_success() {
+        return Ok(format.events(resp.body));
+    }
+    let body = read_prefix(resp.body, MAX_ERROR_BODY).await;
+    Err(format.error(resp.status, &resp.headers, &body))
+}
+
+async fn read_prefix(mut body: BodyStream, max: usize) -> Vec<u8> {
+    use futures::StreamExt;
+    let mut out = Vec::new();
+    while let Some(Ok(chunk)) = body.next().await {
+        out.extend_from_slice(&chunk[..chunk.len().min(max - out.len())]);
+        if out.len() >= max {
+            break;
+        }
+    }
+    out
+}
+
+/// The target's credentials, cached like every secret.
+async fn credentials(app: &App, target: &Target) -> Result<std::sync::Arc<Credentials>, ProviderError> {
+    let Some(name) = &target.api_key_secret else { return Ok(Default::default()) };
+    let now = app.clock.now_unix();
+    if let Some(c) = app.credentials.get(name, now, app.config.key_cache_seconds) {
+        return Ok(c);
+    }
+    let value = app
+        .secrets
+        .get(name)
+        .await
+        .map_err(|e| ProviderError::Connect(e.to_string()))?
+        .ok_or_else(|| ProviderError::Config(format!("secret {name} does not exist")))?;
+    let credentials = match target.provider {
+        ProviderKind::Bedrock => Credentials {
+            aws: Some(
+                serde_json::from_str(&value)
+                    .map_err(|_| ProviderError::Config(format!("secret {name} is not AWS credentials JSON")))?,
+            ),
+            ..Default::default()
+        },
+        _ => Credentials { api_key: Some(value), ..Default::default() },
+    };
+    Ok(app.credentials.put(name, credentials, now))
+}
+
+/// `Retry-After` in seconds (the form providers send), capped at a minute.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let secs: f64 = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(60.0)))
+}

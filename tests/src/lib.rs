@@ -5,6 +5,8 @@
 //! alive by the returned [`TestApp`]. The helpers below are the only way the tests talk
 //! to the server, so that each request shape is written once.
 
+pub mod sse;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;

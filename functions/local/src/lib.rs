@@ -5,7 +5,10 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
+use confab_core::chat::models::{default_secret_name, echo_only};
 use confab_core::http::{Body as CoreBody, BodyTooLarge, ClientIp};
+use confab_core::ports::{SecretError, Secrets};
+use confab_core::providers::ProviderKind;
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
 use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
@@ -58,7 +61,8 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     let listen = settings.get("CONFAB_LISTEN").map_or(DEFAULT_LISTEN, String::as_str);
     let listen: SocketAddr = listen.parse().map_err(|_| StartError::Listen(listen.to_string()))?;
     let data_dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
-    let app = Arc::new(App::new(embedded_ports(&data_dir)?, config));
+    log_model_setup(&config);
+    let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
@@ -74,13 +78,52 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     Ok(Server { addr, data_dir, task })
 }
 
-fn embedded_ports(dir: &std::path::Path) -> Result<Ports, StartError> {
+/// Provider keys given as settings (`CONFAB_OPENAI_API_KEY`…), served as the secrets
+/// the seeded model routing names.
+fn provider_keys(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let providers = [
+        ("OPENAI", ProviderKind::Openai),
+        ("ANTHROPIC", ProviderKind::Anthropic),
+        ("GEMINI", ProviderKind::Gemini),
+        ("BEDROCK", ProviderKind::Bedrock),
+    ];
+    providers
+        .into_iter()
+        .filter_map(|(prefix, kind)| {
+            let key = settings.get(&format!("CONFAB_{prefix}_API_KEY"))?;
+            let name = settings.get(&format!("CONFAB_{prefix}_API_KEY_SECRET")).cloned();
+            Some((name.unwrap_or_else(|| default_secret_name(kind)), key.clone()))
+        })
+        .collect()
+}
+
+fn log_model_setup(config: &Config) {
+    let models = &config.seed_models;
+    if echo_only(models) {
+        tracing::warn!(
+            "no model provider is configured, so the built-in `echo` model answers. To use a real one, set \
+             CONFAB_OPENAI_BASE_URL, CONFAB_OPENAI_API_KEY and CONFAB_OPENAI_MODELS (comma-separated) for any \
+             OpenAI-compatible server (OpenAI, OpenRouter, Ollama, vLLM…), or likewise CONFAB_ANTHROPIC_*, \
+             CONFAB_GEMINI_* or CONFAB_BEDROCK_* (with CONFAB_BEDROCK_REGION); admins can then edit routing \
+             and fallbacks with PUT /admin/models"
+        );
+    } else {
+        let names: Vec<_> = models.models.iter().map(|m| m.name.as_str()).collect();
+        tracing::info!(models = ?names, default = %models.default_model, "model routing from settings");
+    }
+}
+
+fn embedded_ports(
+    dir: &std::path::Path,
+    provider_keys: BTreeMap<String, String>,
+) -> Result<Ports, StartError> {
     let storage =
         |e: &dyn std::fmt::Display| StartError::Storage { dir: dir.to_path_buf(), message: e.to_string() };
     let store = SqliteStore::open(dir.join("confab.db")).map_err(|e| storage(&e))?;
     let blobs = LocalBlobs::open(dir.join("blobs")).map_err(|e| storage(&e))?;
     let secrets = LocalSecrets::open(&dir.join("secrets.json"), || initial_secrets(&OsRandom, &SystemClock))
         .map_err(|e| storage(&e))?;
+    let secrets = WithOverrides { overrides: provider_keys, inner: secrets };
     Ok(Ports {
         store: Arc::new(store),
         blobs: Arc::new(blobs),
@@ -90,6 +133,22 @@ fn embedded_ports(dir: &std::path::Path) -> Result<Ports, StartError> {
         http: Arc::new(ReqwestClient::new(CONNECT_TIMEOUT)?),
         spawner: Arc::new(TokioSpawner),
     })
+}
+
+/// Secrets from the key file, except those given as settings (never written to disk).
+struct WithOverrides {
+    overrides: BTreeMap<String, String>,
+    inner: LocalSecrets,
+}
+
+#[async_trait::async_trait]
+impl Secrets for WithOverrides {
+    async fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
+        match self.overrides.get(name) {
+            Some(value) => Ok(Some(value.clone())),
+            None => self.inner.get(name).await,
+        }
+    }
 }
 
 /// Adapts one axum request to the core and back. Paths outside every function's prefix

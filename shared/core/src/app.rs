@@ -2,10 +2,12 @@
 
 use crate::auth::keys::KeyCache;
 use crate::cache::TtlCache;
-use crate::providers::Credentials;
+use crate::chat::breaker::Breakers;
+use crate::chat::models::ModelConfig;
 use crate::config::Config;
 use crate::domain::Id;
 use crate::ports::{BlobStore, Clock, HttpClient, Random, Secrets, Spawner, Store, random};
+use crate::providers::Credentials;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::ops::Deref;
@@ -29,6 +31,8 @@ pub struct App {
     pub config: Config,
     pub(crate) keys: KeyCache,
     pub(crate) credentials: TtlCache<Credentials>,
+    pub(crate) models: TtlCache<ModelConfig>,
+    pub breakers: Breakers,
     last_id: Mutex<Option<Id>>,
 }
 
@@ -43,7 +47,16 @@ impl Deref for App {
 impl App {
     /// Cheap and does no I/O, so entry points can build it during a cold start.
     pub fn new(ports: Ports, config: Config) -> App {
-        App { ports, config, keys: KeyCache::default(), credentials: TtlCache::default(), last_id: Mutex::new(None) }
+        let breakers = Breakers::new(config.circuit_failures, config.circuit_cooldown_seconds * 1000);
+        App {
+            ports,
+            config,
+            keys: KeyCache::default(),
+            credentials: TtlCache::default(),
+            models: TtlCache::default(),
+            breakers,
+            last_id: Mutex::new(None),
+        }
     }
 
     /// Now, to the millisecond (what we store and show).
@@ -53,6 +66,11 @@ impl App {
     }
 
     /// A new id, greater than every id this instance made before.
+    /// Unix milliseconds, for timers and latency.
+    pub fn now_ms(&self) -> i64 {
+        (self.clock.now().unix_timestamp_nanos() / 1_000_000) as i64
+    }
+
     pub fn new_id(&self) -> Id {
         let mut last = self.last_id.lock().unwrap_or_else(|p| p.into_inner());
         let id = Id::new(&*self.clock, &*self.random).after(*last);

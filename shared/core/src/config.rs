@@ -2,6 +2,7 @@
 //! `confab.toml`, Worker vars). Parsing takes a map so the core never reads the process
 //! environment itself.
 
+use crate::chat::models::{ModelConfig, seed_from_settings};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -20,6 +21,27 @@ pub struct Config {
     pub lockout_seconds: i64,
     /// How long signing and verification keys are cached before the secrets are re-read.
     pub key_cache_seconds: i64,
+    /// The model routing a fresh deployment starts with (from `CONFAB_<PROVIDER>_*`).
+    pub seed_models: ModelConfig,
+    /// Retries per target after the first attempt.
+    pub provider_retries: u32,
+    /// Backoff before the first retry; it doubles per retry, with full jitter.
+    pub retry_base_ms: u64,
+    pub first_token_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    /// Consecutive failures that open a target's circuit, and for how long.
+    pub circuit_failures: u32,
+    pub circuit_cooldown_seconds: i64,
+    /// Per-user defaults; admins can override them per user.
+    pub requests_per_minute: i64,
+    pub tokens_per_day: i64,
+    /// A streaming reply is saved at least this often, and whenever this much text
+    /// has accumulated.
+    pub stream_flush_ms: u64,
+    pub stream_flush_bytes: usize,
+    /// How long a reply keeps streaming after its client disconnects, waiting for the
+    /// client to resume, before it stops and is saved as `interrupted`.
+    pub resume_grace_seconds: i64,
 }
 
 impl Default for Config {
@@ -37,6 +59,18 @@ impl Default for Config {
             login_max_failures: 5,
             lockout_seconds: 15 * 60,
             key_cache_seconds: 300,
+            seed_models: seed_from_settings(&BTreeMap::new()),
+            provider_retries: 2,
+            retry_base_ms: 200,
+            first_token_timeout_ms: 30_000,
+            idle_timeout_ms: 30_000,
+            circuit_failures: 5,
+            circuit_cooldown_seconds: 30,
+            requests_per_minute: 60,
+            tokens_per_day: 1_000_000,
+            stream_flush_ms: 200,
+            stream_flush_bytes: 2048,
+            resume_grace_seconds: 15,
         }
     }
 }
@@ -68,6 +102,19 @@ impl Config {
             login_max_failures: r.positive("CONFAB_LOGIN_MAX_FAILURES", d.login_max_failures)?,
             lockout_seconds: r.positive("CONFAB_LOCKOUT_SECONDS", d.lockout_seconds)?,
             key_cache_seconds: r.positive("CONFAB_KEY_CACHE_SECONDS", d.key_cache_seconds)?,
+            seed_models: seed_from_settings(settings),
+            provider_retries: r.number("CONFAB_PROVIDER_RETRIES", d.provider_retries)?,
+            retry_base_ms: r.positive("CONFAB_RETRY_BASE_MS", d.retry_base_ms)?,
+            first_token_timeout_ms: r.positive("CONFAB_FIRST_TOKEN_TIMEOUT_MS", d.first_token_timeout_ms)?,
+            idle_timeout_ms: r.positive("CONFAB_IDLE_TIMEOUT_MS", d.idle_timeout_ms)?,
+            circuit_failures: r.positive("CONFAB_CIRCUIT_FAILURES", d.circuit_failures)?,
+            circuit_cooldown_seconds: r
+                .positive("CONFAB_CIRCUIT_COOLDOWN_SECONDS", d.circuit_cooldown_seconds)?,
+            requests_per_minute: r.positive("CONFAB_REQUESTS_PER_MINUTE", d.requests_per_minute)?,
+            tokens_per_day: r.positive("CONFAB_TOKENS_PER_DAY", d.tokens_per_day)?,
+            stream_flush_ms: r.positive("CONFAB_STREAM_FLUSH_MS", d.stream_flush_ms)?,
+            stream_flush_bytes: r.positive("CONFAB_STREAM_FLUSH_BYTES", d.stream_flush_bytes)?,
+            resume_grace_seconds: r.positive("CONFAB_RESUME_GRACE_SECONDS", d.resume_grace_seconds)?,
         })
     }
 }
@@ -87,13 +134,24 @@ impl Reader<'_> {
     }
 
     fn positive<T: FromStr + PartialOrd + Default>(&self, name: &str, default: T) -> Result<T, ConfigError> {
+        self.parsed(name, default, |v| *v > T::default(), "a positive number")
+    }
+
+    fn number<T: FromStr + PartialOrd + Default>(&self, name: &str, default: T) -> Result<T, ConfigError> {
+        self.parsed(name, default, |v| *v >= T::default(), "a number, 0 or more")
+    }
+
+    fn parsed<T: FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        ok: impl Fn(&T) -> bool,
+        what: &str,
+    ) -> Result<T, ConfigError> {
         let Some(raw) = self.0.get(name) else { return Ok(default) };
         match raw.trim().parse::<T>() {
-            Ok(v) if v > T::default() => Ok(v),
-            _ => Err(ConfigError {
-                name: name.into(),
-                problem: format!("expected a positive number, got {raw:?}"),
-            }),
+            Ok(v) if ok(&v) => Ok(v),
+            _ => Err(ConfigError { name: name.into(), problem: format!("expected {what}, got {raw:?}") }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One error type for every handler; each variant knows its HTTP status and code.
 
 use crate::ports::{BlobError, SecretError, StoreError};
+use crate::providers::ProviderError;
 use http::StatusCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum ApiError {
     CsrfFailed,
     #[error("not found")]
     NotFound,
+    #[error("no model named {0:?}; GET /v1/models lists them")]
+    UnknownModel(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("an account with this email already exists")]
@@ -39,6 +42,9 @@ pub enum ApiError {
     AccountLocked { retry_after: u64 },
     #[error("a backing service is unavailable: {0}")]
     Unavailable(String),
+    /// Every provider target failed before the reply began.
+    #[error("{0}")]
+    Upstream(ProviderError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -51,13 +57,19 @@ impl ApiError {
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
             Forbidden(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
-            NotFound => StatusCode::NOT_FOUND,
+            NotFound | UnknownModel(_) => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
             PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } | AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Upstream(ProviderError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
+            Upstream(ProviderError::Status { status: 429, .. }) => StatusCode::TOO_MANY_REQUESTS,
+            Upstream(ProviderError::Connect(_) | ProviderError::Status { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Upstream(_) => StatusCode::BAD_GATEWAY,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +86,7 @@ impl ApiError {
             AccountDisabled => "account_disabled",
             CsrfFailed => "csrf_failed",
             NotFound => "not_found",
+            UnknownModel(_) => "model_not_found",
             MethodNotAllowed => "method_not_allowed",
             EmailTaken => "email_taken",
             Conflict(_) => "conflict",
@@ -82,7 +95,20 @@ impl ApiError {
             RateLimited { .. } => "rate_limited",
             AccountLocked { .. } => "account_locked",
             Unavailable(_) => "service_unavailable",
+            Upstream(e) => e.code(),
             Internal(_) => "internal_error",
+        }
+    }
+
+    /// The error class OpenAI's API would report.
+    pub fn kind(&self) -> &'static str {
+        match self.status().as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            429 => "rate_limit_error",
+            400..=499 => "invalid_request_error",
+            _ => "api_error",
         }
     }
 
@@ -90,6 +116,9 @@ impl ApiError {
         match self {
             ApiError::RateLimited { retry_after } | ApiError::AccountLocked { retry_after } => {
                 Some(*retry_after)
+            }
+            ApiError::Upstream(ProviderError::Status { retry_after: Some(after), .. }) => {
+                Some(after.as_secs().max(1))
             }
             _ => None,
         }

@@ -1,8 +1,107 @@
 //! The context manager: the system prompt plus as much recent history as fits the
-//! model's budget.
+//! model's budget, newest messages kept first.
+
+use super::models::ModelRoute;
+use crate::providers::{ChatMessage, ChatRequest, ChatRole};
 
 /// A cheap token estimate (about four characters per token for English text and
 /// code), used where the provider has not reported a real count.
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
+}
+
+/// Tokens left for the prompt: the window minus what the reply may use (a quarter of
+/// the window when the model sets no limit).
+fn prompt_budget(route: &ModelRoute) -> u64 {
+    let reserve = route.max_output_tokens.unwrap_or(route.context_tokens / 4);
+    u64::from(route.context_tokens.saturating_sub(reserve))
+}
+
+/// Builds the request from `history`, oldest first, whose last message is the new
+/// user message (always kept, however long). Older messages are dropped first; the
+/// kept ones start with a user turn and never repeat a role (providers such as
+/// Anthropic and Bedrock require alternation), merging neighbours of one role.
+pub fn fit(system: Option<&str>, history: &[ChatMessage], route: &ModelRoute) -> ChatRequest {
+    let mut left = prompt_budget(route).saturating_sub(system.map_or(0, estimate_tokens));
+    let mut kept: Vec<&ChatMessage> = Vec::new();
+    for (i, message) in history.iter().rev().enumerate() {
+        let cost = estimate_tokens(&message.content);
+        if i > 0 && cost > left {
+            break;
+        }
+        left = left.saturating_sub(cost);
+        kept.push(message);
+    }
+    kept.reverse();
+    let start = kept.iter().position(|m| m.role == ChatRole::User).unwrap_or(kept.len());
+    ChatRequest {
+        system: system.map(String::from),
+        messages: alternate(&kept[start..]),
+        max_tokens: route.max_output_tokens,
+        ..Default::default()
+    }
+}
+
+fn alternate(messages: &[&ChatMessage]) -> Vec<ChatMessage> {
+    let mut out: Vec<ChatMessage> = Vec::new();
+    for m in messages.iter().filter(|m| !m.content.is_empty()) {
+        match out.last_mut() {
+            Some(last) if last.role == m.role => {
+                last.content.push_str("\n\n");
+                last.content.push_str(&m.content);
+            }
+            _ => out.push((*m).clone()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::models::seed_from_settings;
+
+    fn msg(role: ChatRole, content: &str) -> ChatMessage {
+        ChatMessage { role, content: content.into() }
+    }
+
+    fn route(context_tokens: u32) -> ModelRoute {
+        let mut r = seed_from_settings(&Default::default()).models.remove(0);
+        r.context_tokens = context_tokens;
+        r.max_output_tokens = Some(0);
+        r
+    }
+
+    #[test]
+    fn keeps_the_newest_messages_that_fit() {
+        let history = [
+            msg(ChatRole::User, &"a".repeat(40)),
+            msg(ChatRole::Assistant, &"b".repeat(40)),
+            msg(ChatRole::User, &"c".repeat(40)),
+            msg(ChatRole::Assistant, &"d".repeat(40)),
+            msg(ChatRole::User, "last"),
+        ];
+        // 10 tokens each; a budget of 31 holds the last three (1 + 10 + 10 = 21) but not a fourth.
+        let req = fit(None, &history, &route(31));
+        let roles: Vec<_> = req.messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [ChatRole::User, ChatRole::Assistant, ChatRole::User]);
+        assert_eq!(req.messages[0].content, "c".repeat(40));
+    }
+
+    #[test]
+    fn the_new_message_is_kept_even_when_too_long() {
+        let history = [msg(ChatRole::User, &"x".repeat(1000))];
+        assert_eq!(fit(Some("be brief"), &history, &route(10)).messages.len(), 1);
+    }
+
+    #[test]
+    fn starts_with_a_user_turn_and_merges_repeated_roles() {
+        let history = [
+            msg(ChatRole::Assistant, "orphan"),
+            msg(ChatRole::User, "first try"),
+            msg(ChatRole::User, "second try"),
+        ];
+        let req = fit(None, &history, &route(8192));
+        assert_eq!(req.messages, [msg(ChatRole::User, "first try\n\nsecond try")]);
+    }
 }

@@ -1,3 +1,11 @@
 //! Chat: routing a model to providers, fitting the context, and streaming replies.
 
+pub mod breaker;
+pub mod buffer;
 pub mod context;
+pub mod models;
+pub mod quota;
+pub mod resume;
+pub mod router;
+pub mod sse;
+pub mod turn;

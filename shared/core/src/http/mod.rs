@@ -51,6 +51,9 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// For humans; may change.
     pub message: String,
+    /// The error's class in OpenAI's terms, so OpenAI clients raise the right exception.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
 }
 
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
@@ -75,7 +78,9 @@ pub fn error_response(err: &ApiError) -> Response {
     if err.status().is_server_error() {
         tracing::error!(error = %err, "request failed");
     }
-    let body = ErrorBody { error: ErrorDetail { code: err.code(), message: err.public_message() } };
+    let body = ErrorBody {
+        error: ErrorDetail { code: err.code(), message: err.public_message(), kind: err.kind() },
+    };
     let mut resp = json(err.status(), &body);
     if let Some(secs) = err.retry_after() {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -5,7 +5,8 @@ use super::{ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usa
 use crate::chat::context::estimate_tokens;
 
 pub fn reply(req: &ChatRequest) -> EventStream {
-    let last = req.messages.iter().rev().find(|m| m.role == ChatRole::User).map_or("", |m| m.content.as_str());
+    let last =
+        req.messages.iter().rev().find(|m| m.role == ChatRole::User).map_or("", |m| m.content.as_str());
     let words = split_keeping_spaces(last);
     let prompt: String = req.system.iter().chain(req.messages.iter().map(|m| &m.content)).cloned().collect();
     let usage = Usage { input_tokens: estimate_tokens(&prompt), output_tokens: words.len() as u64 };

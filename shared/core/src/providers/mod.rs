@@ -5,11 +5,14 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod echo;
+mod eventstream;
 pub mod gemini;
 pub mod openai;
+mod sse;
+mod wire;
 
 use crate::app::App;
-use crate::ports::{BoxStream, HttpError};
+use crate::ports::{BoxStream, HttpError, MaybeSend, MaybeSync};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -124,6 +127,19 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The public, snake_case code clients see for this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProviderError::Timeout(_) => "upstream_timeout",
+            ProviderError::Status { status: 429, .. } => "upstream_rate_limited",
+            ProviderError::Config(_) => "upstream_misconfigured",
+            ProviderError::Connect(_) | ProviderError::Status { .. } => "upstream_unavailable",
+            ProviderError::Transport(_) | ProviderError::Upstream(_) | ProviderError::Protocol(_) => {
+                "upstream_error"
+            }
+        }
+    }
+
     /// Whether another attempt (on this target or the next) may succeed.
     pub fn retryable(&self) -> bool {
         match self {
@@ -166,7 +182,7 @@ pub struct AwsCredentials {
 }
 
 /// A provider's HTTP wire format.
-pub trait WireFormat {
+pub trait WireFormat: MaybeSend + MaybeSync {
     /// The HTTP request that asks `target` to stream a reply to `req`.
     fn request(
         &self,
@@ -234,16 +250,16 @@ async fn credentials(app: &App, target: &Target) -> Result<std::sync::Arc<Creden
         .await
         .map_err(|e| ProviderError::Connect(e.to_string()))?
         .ok_or_else(|| ProviderError::Config(format!("secret {name} does not exist")))?;
-    let credentials = match target.provider {
-        ProviderKind::Bedrock => Credentials {
-            aws: Some(
-                serde_json::from_str(&value)
-                    .map_err(|_| ProviderError::Config(format!("secret {name} is not AWS credentials JSON")))?,
-            ),
-            ..Default::default()
-        },
-        _ => Credentials { api_key: Some(value), ..Default::default() },
-    };
+    let credentials =
+        match target.provider {
+            ProviderKind::Bedrock => Credentials {
+                aws: Some(serde_json::from_str(&value).map_err(|_| {
+                    ProviderError::Config(format!("secret {name} is not AWS credentials JSON"))
+                })?),
+                ..Default::default()
+            },
+            _ => Credentials { api_key: Some(value), ..Default::default() },
+        };
     Ok(app.credentials.put(name, credentials, now))
 }
 

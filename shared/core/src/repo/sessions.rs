@@ -6,8 +6,8 @@ use crate::app::App;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item, Query, SkRange, Write, store::MAX_TRANSACTION_WRITES};
+use crate::providers::Usage;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
@@ -49,14 +49,36 @@ pub struct Message {
     /// `complete`, `streaming`, `interrupted`, `cancelled` or `failed`.
     pub status: String,
     pub model: Option<String>,
-    pub usage: Option<Value>,
+    pub usage: Option<Usage>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 
-fn pk(id: Id) -> String {
+/// The partition of a session: its record, its messages and their stream buffers.
+pub fn pk(id: Id) -> String {
     format!("SESSION#{id}")
+}
+
+fn message_sk(id: Id) -> String {
+    format!("{MESSAGE_PREFIX}{id}")
+}
+
+impl Message {
+    pub fn put(&self, session_id: Id, condition: Condition) -> Write {
+        Write::Put { item: Item::new(pk(session_id), message_sk(self.id), to_data(self)), condition }
+    }
+}
+
+pub async fn message(app: &App, session_id: Id, id: Id) -> ApiResult<Message> {
+    let item = app.store.get(&pk(session_id), &message_sk(id)).await?.ok_or(ApiError::NotFound)?;
+    from_item(&item)
+}
+
+/// The newest `limit` messages, newest first (for the context window).
+pub async fn recent_messages(app: &App, session_id: Id, limit: u32) -> ApiResult<Vec<Message>> {
+    let query = Query::new(pk(session_id), SkRange::Prefix(MESSAGE_PREFIX.into())).backward().limit(limit);
+    app.store.query(query).await?.items.iter().map(from_item).collect()
 }
 
 fn user_index(user_id: Id, archived: bool) -> String {
@@ -65,7 +87,7 @@ fn user_index(user_id: Id, archived: bool) -> String {
 }
 
 impl Owned {
-    fn item(&self) -> Item {
+    pub fn item(&self) -> Item {
         Item::new(pk(self.session.id), SK, to_data(self))
             .with_gsi1(user_index(self.user_id, self.session.archived), self.session.id.to_string())
     }

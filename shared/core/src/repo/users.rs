@@ -1,5 +1,6 @@
 use super::{collect_filtered, from_item, to_data};
 use crate::app::App;
+use crate::chat::quota::Quota;
 use crate::domain::{Email, Id, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item, Query, SkRange, StoreError, Write};
@@ -21,6 +22,8 @@ pub struct User {
     pub created_at: OffsetDateTime,
     pub disabled: bool,
     pub password_hash: String,
+    #[serde(default)]
+    pub quota: Quota,
 }
 
 /// A user as the API shows them: never any secret.
@@ -42,6 +45,7 @@ pub struct AdminUserView {
     #[serde(flatten)]
     pub user: UserView,
     pub disabled: bool,
+    pub quota: Quota,
 }
 
 impl User {
@@ -56,7 +60,7 @@ impl User {
     }
 
     pub fn admin_view(&self) -> AdminUserView {
-        AdminUserView { user: self.view(), disabled: self.disabled }
+        AdminUserView { user: self.view(), disabled: self.disabled, quota: self.quota }
     }
 
     fn item(&self) -> Item {
@@ -95,6 +99,7 @@ pub async fn create(app: &App, new: NewUser) -> ApiResult<User> {
         created_at: app.now(),
         disabled: false,
         password_hash: new.password_hash,
+        quota: Quota::default(),
     };
     match insert(app, &user).await {
         Err(ApiError::Conflict(_)) if user.role == Role::Admin && !email_taken(app, &user.email).await? => {

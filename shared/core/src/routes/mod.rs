@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod chat;
 pub mod health;
 pub mod openapi;
 pub mod sessions;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     Auth,
+    Chat,
     Session,
     Admin,
 }
@@ -26,6 +28,7 @@ impl Function {
     pub fn name(self) -> &'static str {
         match self {
             Function::Auth => "auth",
+            Function::Chat => "chat",
             Function::Session => "session",
             Function::Admin => "admin",
         }
@@ -37,6 +40,7 @@ impl Function {
         let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
         match first {
             "auth" | "openapi.json" => Some(Function::Auth),
+            "chat" | "v1" => Some(Function::Chat),
             "sessions" => Some(Function::Session),
             "admin" => Some(Function::Admin),
             _ => None,
@@ -49,6 +53,7 @@ pub async fn dispatch(app: &Arc<App>, function: Function, req: Request) -> Respo
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match function {
         Function::Auth => auth::route(app, &segments, req).await,
+        Function::Chat => chat::route(app, &segments, req).await,
         Function::Session => sessions::route(app, &segments, req).await,
         Function::Admin => admin::route(app, &segments, req).await,
     };

@@ -1,4 +1,4 @@
-use super::{admin, auth, health, sessions};
+use super::{admin, auth, chat, health, sessions};
 use crate::error::ApiResult;
 use crate::http::{Response, json};
 use http::StatusCode;
@@ -15,7 +15,10 @@ use utoipa::{Modify, OpenApi};
         auth::delete_api_key::handle,
         sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
         sessions::delete::handle, sessions::messages::handle,
-        admin::list_users::handle, admin::update_user::handle, admin::audit::handle,
+        chat::send::handle, chat::resume::handle, chat::cancel::handle,
+        chat::completions::handle, chat::list_models::handle,
+        admin::list_users::handle, admin::update_user::handle, admin::audit::handle, admin::usage::handle,
+        admin::models::get, admin::models::put, admin::providers_health::handle,
     ),
     modifiers(&BearerAuth),
 )]

@@ -1,6 +1,9 @@
 pub(crate) mod audit;
 pub(crate) mod list_users;
+pub(crate) mod models;
+pub(crate) mod providers_health;
 pub(crate) mod update_user;
+pub(crate) mod usage;
 
 use super::{Function, health, path_id};
 use crate::app::App;
@@ -20,6 +23,9 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["admin", "users"] => by_method!(req, { GET => list_users::handle(app, req) }),
         ["admin", "users", id] => by_method!(req, { PATCH => update_user::handle(app, path_id(id)?, req) }),
         ["admin", "audit"] => by_method!(req, { GET => audit::handle(app, req) }),
+        ["admin", "usage"] => by_method!(req, { GET => usage::handle(app, req) }),
+        ["admin", "models"] => by_method!(req, { GET => models::get(app), PUT => models::put(app, req) }),
+        ["admin", "providers", "health"] => by_method!(req, { GET => providers_health::handle(app) }),
         _ => Err(ApiError::NotFound),
     }
 }

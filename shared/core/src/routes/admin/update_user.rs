@@ -1,5 +1,6 @@
 use crate::app::App;
 use crate::auth::{admin, api_keys, refresh};
+use crate::chat::quota::Quota;
 use crate::domain::{Id, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
@@ -17,6 +18,8 @@ pub struct UpdateUserRequest {
     pub role: Option<Role>,
     /// Disabling revokes every refresh token and API key of the user at once.
     pub disabled: Option<bool>,
+    /// Replaces the user's own limits; absent fields use the deployment's defaults.
+    pub quota: Option<Quota>,
 }
 
 #[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
@@ -34,6 +37,12 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let newly_disabled = body.disabled == Some(true) && !user.disabled;
     user.role = body.role.unwrap_or(user.role);
     user.disabled = body.disabled.unwrap_or(user.disabled);
+    if let Some(quota) = body.quota {
+        if [quota.requests_per_minute, quota.tokens_per_day].iter().flatten().any(|v| *v <= 0) {
+            return Err(ApiError::Validation("quota limits must be positive".into()));
+        }
+        user.quota = quota;
+    }
     // The user record first: from here every request of theirs is refused.
     users::save(app, &user, version).await?;
     if newly_disabled {
@@ -44,7 +53,7 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
         action: "admin.user_updated",
         user_id: Some(id),
         actor_id: Some(actor),
-        detail: json!({ "role": body.role, "disabled": body.disabled }),
+        detail: json!({ "role": body.role, "disabled": body.disabled, "quota": body.quota }),
     };
     Ok(audited(json(StatusCode::OK, &user.admin_view()), event))
 }

@@ -1,0 +1,219 @@
+//! Model routing configuration: each model name maps to an ordered list of provider
+//! targets. It lives in the store (admins edit it with `PUT /admin/models`); the
+//! first read on a fresh deployment seeds it from the `CONFAB_*` provider settings.
+
+use crate::app::App;
+use crate::domain::BoundedText;
+use crate::error::{ApiError, ApiResult};
+use crate::ports::{Condition, Item};
+use crate::providers::{ProviderKind, Target};
+use crate::repo::{from_item, to_data};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+const PK: &str = "CONFIG";
+const SK: &str = "MODELS";
+/// Routing is read on every chat turn, so each instance keeps it this long.
+const CACHE_SECONDS: i64 = 10;
+const DEFAULT_CONTEXT_TOKENS: u32 = 8192;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRoute {
+    /// The name clients ask for.
+    pub name: String,
+    /// Tried in order: a target is used when the ones before it fail before the
+    /// first token.
+    pub targets: Vec<Target>,
+    /// The model's context window, in tokens.
+    #[serde(default = "default_context_tokens")]
+    pub context_tokens: u32,
+    /// Most tokens a reply may have; also reserved out of the context window.
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
+}
+
+fn default_context_tokens() -> u32 {
+    DEFAULT_CONTEXT_TOKENS
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Used when a request names no model.
+    pub default_model: String,
+    pub models: Vec<ModelRoute>,
+}
+
+impl ModelConfig {
+    pub fn route(&self, name: &str) -> Option<&ModelRoute> {
+        self.models.iter().find(|m| m.name == name)
+    }
+
+    /// Checks what an admin sends: unique, well-formed names, at least one target
+    /// each, URLs and secrets where the provider needs them, a default that exists.
+    pub fn validate(&self) -> ApiResult<()> {
+        let bad = |m: String| Err(ApiError::Validation(m));
+        let mut names = std::collections::BTreeSet::new();
+        for m in &self.models {
+            let name = BoundedText::parse("model name", &m.name, 100)?.into_string();
+            if name.is_empty() || name != m.name || !names.insert(name) {
+                return bad(format!("model names must be unique, trimmed and non-empty: {:?}", m.name));
+            }
+            if m.targets.is_empty() {
+                return bad(format!("model {} needs at least one target", m.name));
+            }
+            for t in &m.targets {
+                validate_target(t)?;
+            }
+            if m.max_output_tokens.is_some_and(|o| o >= m.context_tokens) {
+                return bad(format!("model {}: max_output_tokens must be below context_tokens", m.name));
+            }
+        }
+        if self.route(&self.default_model).is_none() {
+            return bad(format!("default_model {:?} is not one of the models", self.default_model));
+        }
+        Ok(())
+    }
+}
+
+fn validate_target(t: &Target) -> ApiResult<()> {
+    let needs_url = t.provider != ProviderKind::Echo;
+    let url_ok = t.base_url.starts_with("https://") || t.base_url.starts_with("http://");
+    if needs_url && !url_ok {
+        return Err(ApiError::Validation(format!("target {}: base_url must be an http(s) URL", t.model)));
+    }
+    if t.provider == ProviderKind::Bedrock && (t.region.is_none() || t.api_key_secret.is_none()) {
+        return Err(ApiError::Validation(format!(
+            "bedrock target {} needs region and api_key_secret",
+            t.model
+        )));
+    }
+    if t.model.trim().is_empty() {
+        return Err(ApiError::Validation("every target needs a model".into()));
+    }
+    Ok(())
+}
+
+/// The secret name a provider's key is read from unless its settings name another.
+pub fn default_secret_name(provider: ProviderKind) -> String {
+    let kind =
+        serde_json::to_value(provider).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    format!("confab-{kind}-api-key")
+}
+
+/// Whether routing is only the built-in `echo` model (nothing configured).
+pub fn echo_only(config: &ModelConfig) -> bool {
+    config.models.iter().all(|m| m.targets.iter().all(|t| t.provider == ProviderKind::Echo))
+}
+
+/// The configuration `CONFAB_<PROVIDER>_*` settings describe; `echo` alone when none.
+pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
+    let providers = [
+        ("OPENAI", ProviderKind::Openai),
+        ("ANTHROPIC", ProviderKind::Anthropic),
+        ("GEMINI", ProviderKind::Gemini),
+        ("BEDROCK", ProviderKind::Bedrock),
+    ];
+    let mut models = Vec::new();
+    for (prefix, provider) in providers {
+        let get =
+            |name: &str| settings.get(&format!("CONFAB_{prefix}_{name}")).filter(|v| !v.trim().is_empty());
+        let (Some(base_url), Some(names)) = (get("BASE_URL"), get("MODELS")) else { continue };
+        let has_key = get("API_KEY").is_some() || get("API_KEY_SECRET").is_some();
+        let secret =
+            get("API_KEY_SECRET").cloned().or_else(|| has_key.then(|| default_secret_name(provider)));
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let target = Target {
+                provider,
+                base_url: base_url.trim_end_matches('/').to_string(),
+                model: name.to_string(),
+                api_key_secret: secret.clone(),
+                region: get("REGION").cloned(),
+            };
+            models.push(ModelRoute {
+                name: name.to_string(),
+                targets: vec![target],
+                context_tokens: DEFAULT_CONTEXT_TOKENS,
+                max_output_tokens: None,
+            });
+        }
+    }
+    if models.is_empty() {
+        models.push(echo_route());
+    }
+    ModelConfig { default_model: models[0].name.clone(), models }
+}
+
+fn echo_route() -> ModelRoute {
+    let target = Target {
+        provider: ProviderKind::Echo,
+        base_url: String::new(),
+        model: "echo".into(),
+        api_key_secret: None,
+        region: None,
+    };
+    ModelRoute {
+        name: "echo".into(),
+        targets: vec![target],
+        context_tokens: DEFAULT_CONTEXT_TOKENS,
+        max_output_tokens: None,
+    }
+}
+
+/// The stored configuration and where it came from: settings-seeded routing follows
+/// the settings when they change, until an admin edits it.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    edited_by_admin: bool,
+    #[serde(flatten)]
+    config: ModelConfig,
+}
+
+/// The current configuration: cached, else stored, else seeded (and stored).
+pub async fn load(app: &App) -> ApiResult<std::sync::Arc<ModelConfig>> {
+    let now = app.clock.now_unix();
+    if let Some(c) = app.models.get("", now, CACHE_SECONDS) {
+        return Ok(c);
+    }
+    let seed = &app.config.seed_models;
+    let config = match app.store.get(PK, SK).await? {
+        Some(item) => {
+            let stored: Stored = from_item(&item)?;
+            if stored.edited_by_admin || stored.config == *seed {
+                stored.config
+            } else {
+                write(app, seed.clone(), false, Condition::Version(item.version)).await?;
+                seed.clone()
+            }
+        }
+        None => {
+            write(app, seed.clone(), false, Condition::NotExists).await?;
+            seed.clone()
+        }
+    };
+    Ok(app.models.put("", config, now))
+}
+
+/// Stores `config`. Losing a race to another instance seeding the same settings is
+/// fine: both write the same thing.
+async fn write(app: &App, config: ModelConfig, edited_by_admin: bool, condition: Condition) -> ApiResult<()> {
+    let item = Item::new(PK, SK, to_data(&Stored { edited_by_admin, config }));
+    match app.store.put(item, condition).await {
+        Ok(_) | Err(crate::ports::StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn save(app: &App, config: ModelConfig) -> ApiResult<()> {
+    config.validate()?;
+    app.store
+        .put(
+            Item::new(PK, SK, to_data(&Stored { edited_by_admin: true, config: config.clone() })),
+            Condition::Always,
+        )
+        .await?;
+    app.models.put("", config, app.clock.now_unix());
+    Ok(())
+}

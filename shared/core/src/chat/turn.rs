@@ -1,0 +1,236 @@
+//! One chat turn: the reply is produced by a task of its own, so it survives the
+//! client. The task streams events to the client while it is connected, saves them in
+//! batches (by time and size) for resuming, obeys cancel requests, and finally saves
+//! the whole reply and counts its usage.
+
+use super::buffer::{self, Saved};
+use super::context::estimate_tokens;
+use super::models::ModelRoute;
+use super::router::{self, timeout};
+use super::sse::StreamEvent;
+use crate::app::App;
+use crate::domain::Id;
+use crate::http::ByteStream;
+use crate::ports::Condition;
+use crate::providers::{ChatRequest, EventStream, FinishReason, ProviderError, ProviderEvent, Usage};
+use crate::repo::sessions::Message;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedSender, unbounded};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Turn {
+    pub user_id: Id,
+    pub session_id: Id,
+    pub user_message_id: Id,
+    /// The assistant message, saved as `streaming` before the turn starts.
+    pub reply: Message,
+    pub route: ModelRoute,
+    pub request: ChatRequest,
+}
+
+/// Starts producing the reply and returns the client's event stream.
+pub fn start(app: Arc<App>, turn: Turn) -> ByteStream {
+    let (tx, rx) = unbounded();
+    app.spawner.spawn(Box::pin(Producer::new(app.clone(), turn, tx).run()));
+    Box::pin(rx)
+}
+
+/// How a reply ended, as stored in the message's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Complete,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl Ending {
+    fn status(self) -> &'static str {
+        match self {
+            Ending::Complete => "complete",
+            Ending::Failed => "failed",
+            Ending::Cancelled => "cancelled",
+            Ending::Interrupted => "interrupted",
+        }
+    }
+}
+
+struct Producer {
+    app: Arc<App>,
+    turn: Turn,
+    client: Option<UnboundedSender<Bytes>>,
+    next_id: u64,
+    unsaved: Vec<StreamEvent>,
+    unsaved_bytes: usize,
+    last_save_ms: i64,
+    detached_at_ms: Option<i64>,
+    usage: Option<Usage>,
+    finish: Option<FinishReason>,
+}
+
+impl Producer {
+    fn new(app: Arc<App>, turn: Turn, client: UnboundedSender<Bytes>) -> Producer {
+        let now = app.now_ms();
+        Producer {
+            app,
+            turn,
+            client: Some(client),
+            next_id: 0,
+            unsaved: Vec::new(),
+            unsaved_bytes: 0,
+            last_save_ms: now,
+            detached_at_ms: None,
+            usage: None,
+            finish: None,
+        }
+    }
+
+    async fn run(mut self) {
+        let start = json!({ "user_message_id": self.turn.user_message_id, "message_id": self.turn.reply.id });
+        self.emit("message_start", start);
+        let ending = match router::open(&self.app, &self.turn.route, &self.turn.request).await {
+            Ok(opened) => {
+                self.turn.reply.model = Some(self.turn.route.name.clone());
+                for event in opened.first {
+                    self.apply(event);
+                }
+                self.relay(opened.rest).await
+            }
+            Err(e) => self.fail(&e),
+        };
+        self.finish(ending).await;
+    }
+
+    /// Relays provider events until the reply ends one way or another.
+    async fn relay(&mut self, mut events: EventStream) -> Ending {
+        loop {
+            if self.finish.is_some() {
+                return Ending::Complete;
+            }
+            let until_save = self.save_due_in();
+            let next = match timeout(&*self.app.clock, until_save, events.next()).await {
+                Some(next) => next,
+                None => {
+                    if let Some(ending) = self.save().await {
+                        return ending;
+                    }
+                    continue;
+                }
+            };
+            match next {
+                Some(Ok(event)) => self.apply(event),
+                Some(Err(e)) => return self.fail(&e),
+                None => return Ending::Complete,
+            }
+            if self.unsaved_bytes >= self.app.config.stream_flush_bytes
+                && let Some(ending) = self.save().await
+            {
+                return ending;
+            }
+        }
+    }
+
+    fn apply(&mut self, event: ProviderEvent) {
+        match event {
+            ProviderEvent::Text(text) if !text.is_empty() => {
+                self.turn.reply.content.push_str(&text);
+                self.unsaved_bytes += text.len();
+                self.emit("delta", json!({ "text": text }));
+            }
+            ProviderEvent::Text(_) => {}
+            ProviderEvent::Usage(u) => self.usage = Some(u),
+            ProviderEvent::Finish(reason) => self.finish = Some(reason),
+        }
+    }
+
+    fn fail(&mut self, e: &ProviderError) -> Ending {
+        tracing::warn!(error = %e, message_id = %self.turn.reply.id, "reply failed");
+        self.emit("error", json!({ "code": e.code(), "message": e.to_string() }));
+        Ending::Failed
+    }
+
+    fn emit(&mut self, event: &str, data: Value) {
+        let event = StreamEvent { id: self.next_id, event: event.into(), data };
+        self.next_id += 1;
+        let sent = self.client.as_ref().is_some_and(|c| c.unbounded_send(event.encode()).is_ok());
+        if !sent && self.detached_at_ms.is_none() {
+            self.client = None;
+            self.detached_at_ms = Some(self.app.now_ms());
+        }
+        self.unsaved.push(event);
+    }
+
+    fn save_due_in(&self) -> Duration {
+        let due = self.last_save_ms + self.app.config.stream_flush_ms as i64;
+        Duration::from_millis((due - self.app.now_ms()).max(0) as u64)
+    }
+
+    /// Saves the unsaved events. Returns how the reply must end, if it must: it was
+    /// cancelled, or its client left and nobody resumed within the grace period.
+    async fn save(&mut self) -> Option<Ending> {
+        self.last_save_ms = self.app.now_ms();
+        let events = std::mem::take(&mut self.unsaved);
+        self.unsaved_bytes = 0;
+        let (session, message) = (self.turn.session_id, self.turn.reply.id);
+        match buffer::save(&self.app, session, message, &events).await {
+            Ok(Saved::Cancelled) => return Some(Ending::Cancelled),
+            Ok(Saved::Yes) => {}
+            Err(e) => tracing::error!(error = %e, "stream batch could not be saved"),
+        }
+        let grace_ms = self.app.config.resume_grace_seconds * 1000;
+        match self.detached_at_ms {
+            Some(at) if self.app.now_ms() - at > grace_ms => {
+                let watched = buffer::reader_present(&self.app, session, message).await.unwrap_or(false);
+                (!watched).then_some(Ending::Interrupted)
+            }
+            _ => None,
+        }
+    }
+
+    /// Ends the stream, then saves the reply and counts its usage.
+    async fn finish(mut self, ending: Ending) {
+        let usage = self.usage.unwrap_or_else(|| self.estimated_usage());
+        self.emit(
+            "usage",
+            json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens }),
+        );
+        let mut end = json!({ "status": ending.status() });
+        if let Some(reason) = self.finish.filter(|_| ending == Ending::Complete) {
+            end["finish_reason"] = json!(reason);
+        }
+        self.emit("message_end", end);
+        let app = self.app.clone();
+        let (session_id, user_id) = (self.turn.session_id, self.turn.user_id);
+        let events = std::mem::take(&mut self.unsaved);
+        // The last batch is saved even when cancelled: resuming readers need the end.
+        if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events).await {
+            tracing::error!(error = %e, "final stream batch could not be saved");
+        }
+        let mut reply = self.turn.reply;
+        reply.status = ending.status().into();
+        reply.usage = Some(usage);
+        let model = reply.model.clone().unwrap_or_else(|| self.turn.route.name.clone());
+        let (saved, counted) = futures::join!(
+            app.store.transact(vec![reply.put(session_id, Condition::Exists)]),
+            super::quota::record(&app, user_id, &model, usage),
+        );
+        if let Err(e) = saved {
+            tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
+        }
+        if let Err(e) = counted {
+            tracing::error!(error = %e, "usage could not be recorded");
+        }
+    }
+
+    fn estimated_usage(&self) -> Usage {
+        let prompt: String = self.turn.request.messages.iter().map(|m| m.content.as_str()).collect();
+        let system = self.turn.request.system.as_deref().unwrap_or("");
+        Usage {
+            input_tokens: estimate_tokens(&prompt) + estimate_tokens(system),
+            output_tokens: estimate_tokens(&self.turn.reply.content),
+        }
+    }
+}

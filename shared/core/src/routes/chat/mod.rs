@@ -1,0 +1,30 @@
+pub(crate) mod cancel;
+pub(crate) mod completions;
+pub(crate) mod list_models;
+pub(crate) mod resume;
+pub(crate) mod send;
+
+use super::{Function, health, path_id};
+use crate::app::App;
+use crate::by_method;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Request, Response};
+use std::sync::Arc;
+
+pub async fn route(app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult<Response> {
+    match segments {
+        ["chat", "health"] => by_method!(req, { GET => health::handle(Function::Chat) }),
+        ["chat", "sessions", id, "messages"] => {
+            by_method!(req, { POST => send::handle(app, path_id(id)?, req) })
+        }
+        ["chat", "sessions", id, "messages", message, "stream"] => by_method!(req, {
+            GET => resume::handle(app, path_id(id)?, path_id(message)?, req),
+        }),
+        ["chat", "sessions", id, "messages", message, "cancel"] => by_method!(req, {
+            POST => cancel::handle(app, path_id(id)?, path_id(message)?, req),
+        }),
+        ["v1", "chat", "completions"] => by_method!(req, { POST => completions::handle(app, req) }),
+        ["v1", "models"] => by_method!(req, { GET => list_models::handle(app, req) }),
+        _ => Err(ApiError::NotFound),
+    }
+}

@@ -1,0 +1,120 @@
+use crate::app::App;
+use crate::auth::principal;
+use crate::chat::turn::{self, Turn};
+use crate::chat::{context, models, quota, sse};
+use crate::domain::{BoundedText, Id};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{Request, Response, parse_json};
+use crate::ports::Condition;
+use crate::providers::{ChatMessage, ChatRole};
+use crate::repo::sessions::{self, Message};
+use serde::Deserialize;
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// Longest message a user may send, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 100_000;
+/// Most earlier messages read to build the context.
+const HISTORY: u32 = 100;
+const TITLE_CHARS: usize = 80;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageRequest {
+    /// Up to 100,000 characters.
+    pub content: String,
+    /// Overrides the session's model for this turn.
+    pub model: Option<String>,
+}
+
+/// Sends a message and streams the reply as Server-Sent Events: `message_start`
+/// `{user_message_id, message_id}`, `delta` `{text}`…, `usage`, `message_end`
+/// `{status}`, or `error` `{code, message}`. Every event has an `id:` for resuming.
+#[utoipa::path(post, path = "/chat/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = SendMessageRequest,
+    responses((status = 200, description = "the reply, as text/event-stream", content_type = "text/event-stream"),
+        (status = 404, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody),
+        (status = 429, body = crate::http::ErrorBody)))]
+pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<Response> {
+    let user = principal(&req)?.user.clone();
+    let body: SendMessageRequest = parse_json(&req)?;
+    let content = BoundedText::parse("content", &body.content, MAX_MESSAGE_CHARS)?.into_string();
+    if content.is_empty() {
+        return Err(ApiError::Validation("content must not be empty".into()));
+    }
+    let (owned, allowed, config, history) = futures::join!(
+        sessions::get_owned(app, user.id, session_id),
+        quota::check(app, &user),
+        models::load(app),
+        sessions::recent_messages(app, session_id, HISTORY),
+    );
+    let (mut owned, version) = owned?;
+    allowed?;
+    let config = config?;
+    let name = body.model.or(owned.session.model.clone()).unwrap_or_else(|| config.default_model.clone());
+    let route = config.route(&name).ok_or_else(|| ApiError::UnknownModel(name.clone()))?.clone();
+
+    let mut turns: Vec<ChatMessage> = history?.iter().rev().filter_map(as_turn).collect();
+    turns.push(ChatMessage { role: ChatRole::User, content: content.clone() });
+    let request = context::fit(owned.session.system_prompt.as_deref(), &turns, &route);
+
+    let now = app.now();
+    let message = |role: &str, content: String, status: &str| Message {
+        id: app.new_id(),
+        role: role.into(),
+        content,
+        status: status.into(),
+        model: None,
+        usage: None,
+        created_at: now,
+    };
+    let user_message = message("user", content, "complete");
+    let mut reply = message("assistant", String::new(), "streaming");
+    reply.model = Some(route.name.clone());
+    if owned.session.title.is_empty() {
+        owned.session.title = title_from(&user_message.content);
+    }
+    owned.session.updated_at = now;
+    let writes = vec![
+        crate::ports::Write::Put { item: owned.item(), condition: Condition::Version(version) },
+        user_message.put(session_id, Condition::NotExists),
+        reply.put(session_id, Condition::NotExists),
+    ];
+    app.store.transact(writes).await?;
+    let turn = Turn { user_id: user.id, session_id, user_message_id: user_message.id, reply, route, request };
+    Ok(sse::response(turn::start(app.clone(), turn)))
+}
+
+/// A stored message as context: user turns, and whatever assistants said.
+fn as_turn(m: &Message) -> Option<ChatMessage> {
+    let role = match m.role.as_str() {
+        "user" => ChatRole::User,
+        "assistant" => ChatRole::Assistant,
+        _ => return None,
+    };
+    (!m.content.is_empty()).then(|| ChatMessage { role, content: m.content.clone() })
+}
+
+/// The first line of the first message, cut at a word near 80 characters.
+fn title_from(content: &str) -> String {
+    let line = content.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    if line.chars().count() <= TITLE_CHARS {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(TITLE_CHARS).collect();
+    let words = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{}…", words.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_from;
+
+    #[test]
+    fn titles() {
+        assert_eq!(title_from("\n  Hello there \nmore"), "Hello there");
+        let long = "word ".repeat(30);
+        let t = title_from(&long);
+        assert!(t.ends_with('…') && t.chars().count() <= 81, "{t}");
+    }
+}

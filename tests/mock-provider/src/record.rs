@@ -1,0 +1,165 @@
+//! The log of requests the providers received, for tests to assert what the gateway sent.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::dialect::RawRequest;
+
+/// Which wire format a request spoke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// OpenAI-compatible chat completions.
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini.
+    Gemini,
+    /// Amazon Bedrock Runtime Converse.
+    Bedrock,
+}
+
+/// One request as the mock received it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    /// Arrival order across the whole server, from 1.
+    pub seq: u64,
+    /// Arrival time, in milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// The wire format of the endpoint.
+    pub provider: Provider,
+    /// The model, from the path (Gemini, Bedrock) or the body's `model` field.
+    pub model: Option<String>,
+    /// The HTTP method.
+    pub method: String,
+    /// Path and query as received, with the value of a `key` query parameter redacted.
+    pub path: String,
+    /// Headers, names lowercased, repeated ones joined with `, `; secret-bearing ones
+    /// (`authorization`, `x-api-key`, `x-goog-api-key`, `x-amz-security-token`, ...) read
+    /// `<redacted>`.
+    pub headers: BTreeMap<String, String>,
+    /// The credential presented, in clear for assertions: the API key (OpenAI bearer token,
+    /// Anthropic `x-api-key`, Gemini `x-goog-api-key` or `key`), or the Bedrock access key id.
+    pub api_key: Option<String>,
+    /// The body as JSON; a body that is not JSON is kept as a JSON string, an empty one as null.
+    pub body: Value,
+}
+
+const REDACTED: &str = "<redacted>";
+const SECRET_HEADERS: [&str; 7] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "x-amz-security-token",
+    "cookie",
+];
+
+/// The most recent requests, oldest first, bounded so a long benchmark cannot exhaust memory.
+pub(crate) struct RequestLog {
+    entries: Mutex<VecDeque<RecordedRequest>>,
+    capacity: usize,
+    seq: AtomicU64,
+}
+
+impl RequestLog {
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: Mutex::default(), capacity, seq: AtomicU64::new(0) }
+    }
+
+    pub fn record(
+        &self,
+        provider: Provider,
+        request: &RawRequest,
+        model: Option<String>,
+        api_key: Option<String>,
+    ) {
+        let entry = RecordedRequest {
+            seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
+            unix_ms: unix_millis(),
+            provider,
+            model,
+            method: request.method.to_string(),
+            path: redacted_path(request),
+            headers: redacted_headers(request),
+            api_key,
+            body: body_json(&request.body),
+        };
+        let mut entries = self.lock();
+        if self.capacity == 0 {
+            return;
+        }
+        while entries.len() >= self.capacity {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
+    }
+
+    /// The recorded requests, oldest first, for one model or all of them.
+    pub fn list(&self, model: Option<&str>) -> Vec<RecordedRequest> {
+        self.lock().iter().filter(|entry| matches(entry, model)).cloned().collect()
+    }
+
+    /// Forgets the requests of one model, or all of them.
+    pub fn clear(&self, model: Option<&str>) {
+        self.lock().retain(|entry| !matches(entry, model));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<RecordedRequest>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn matches(entry: &RecordedRequest, model: Option<&str>) -> bool {
+    model.is_none_or(|model| entry.model.as_deref() == Some(model))
+}
+
+fn redacted_headers(request: &RawRequest) -> BTreeMap<String, String> {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &request.headers {
+        let value = match SECRET_HEADERS.contains(&name.as_str()) {
+            true => REDACTED.to_owned(),
+            false => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        };
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined| {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    headers
+}
+
+fn redacted_path(request: &RawRequest) -> String {
+    let path = request.uri.path();
+    let Some(query) = request.uri.query() else {
+        return path.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("key", _)) => format!("key={REDACTED}"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
+}
+
+fn body_json(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+fn unix_millis() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX))
+}

@@ -1,0 +1,339 @@
+//! Chat through the built-in `echo` model: streaming, persistence, resume, quotas, the
+//! OpenAI-compatible API, and bad input. Provider behaviour is in `providers.rs`.
+
+use confab_tests::sse::{all_events, ids, text};
+use confab_tests::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn send_message(app: &TestApp, token: &str, session: &str, body: Value) -> reqwest::Response {
+    send(app.bearer(Method::POST, &format!("/chat/sessions/{session}/messages"), token).json(&body)).await
+}
+
+async fn user_with_session(app: &TestApp, email: &str) -> (Registered, String) {
+    let user = app.register(email).await;
+    let session = str_field(&app.create_session(&user.access_token, json!({})).await, "id");
+    (user, session)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_streams_and_is_saved() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    let events = all_events(
+        send_message(&app, &ada.access_token, &session, json!({"content": "hello echo world"})).await,
+    )
+    .await;
+
+    let names: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(&names[names.len() - 2..], ["usage", "message_end"]);
+    assert_eq!(ids(&events), (0..events.len() as u64).collect::<Vec<_>>());
+    assert_eq!(text(&events), "hello echo world");
+    assert_eq!(events.last().unwrap().data["status"], "complete");
+
+    let start = &events[0].data;
+    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
+    let items = messages["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        (&items[0]["id"], &items[0]["role"], &items[0]["content"]),
+        (&start["user_message_id"], &json!("user"), &json!("hello echo world"))
+    );
+    assert_eq!(
+        (&items[1]["id"], &items[1]["role"], &items[1]["status"]),
+        (&start["message_id"], &json!("assistant"), &json!("complete"))
+    );
+    assert_eq!(items[1]["content"], "hello echo world");
+    assert_eq!(items[1]["model"], "echo");
+    assert!(items[1]["usage"]["output_tokens"].as_u64().unwrap() > 0);
+
+    let got = app.get_ok(&ada.access_token, &format!("/sessions/{session}")).await;
+    assert_eq!(got["title"], "hello echo world", "an untitled session is named after its first message");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_replays_after_the_last_event_without_gap_or_repeat() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    let events = all_events(
+        send_message(&app, &ada.access_token, &session, json!({"content": "one two three four"})).await,
+    )
+    .await;
+    let message = events[0].data["message_id"].as_str().unwrap().to_string();
+    let path = format!("/chat/sessions/{session}/messages/{message}/stream");
+
+    for cut in 0..events.len() as u64 - 1 {
+        let by_header = all_events(
+            send(app.bearer(Method::GET, &path, &ada.access_token).header("last-event-id", cut.to_string()))
+                .await,
+        )
+        .await;
+        assert_eq!(by_header, events[cut as usize + 1..], "after event {cut}");
+        let by_query = all_events(
+            send(app.bearer(Method::GET, &format!("{path}?after={cut}"), &ada.access_token)).await,
+        )
+        .await;
+        assert_eq!(by_query, by_header);
+    }
+    let replay = all_events(send(app.bearer(Method::GET, &path, &ada.access_token)).await).await;
+    assert_eq!(replay, events, "no last event id replays everything");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_context_carries_earlier_turns() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    for content in ["first", "second", "third"] {
+        let events =
+            all_events(send_message(&app, &ada.access_token, &session, json!({"content": content})).await)
+                .await;
+        assert_eq!(text(&events), content);
+    }
+    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
+    let contents: Vec<_> =
+        messages["items"].as_array().unwrap().iter().map(|m| m["content"].clone()).collect();
+    assert_eq!(
+        contents,
+        [json!("first"), json!("first"), json!("second"), json!("second"), json!("third"), json!("third")]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_chat_input_is_refused_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    let (bob, bobs_session) = user_with_session(&app, "bob@example.com").await;
+    let cases = [
+        (json!({"content": ""}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (json!({"content": "   "}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (json!({"content": "x".repeat(100_001)}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (json!({"content": "hi", "model": "no-such-model"}), StatusCode::NOT_FOUND, "model_not_found"),
+        (json!({"content": 5}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (json!({"text": "hi"}), StatusCode::BAD_REQUEST, "invalid_request"),
+        (json!({"content": "hi", "extra": 1}), StatusCode::BAD_REQUEST, "invalid_request"),
+    ];
+    for (body, status, code) in cases {
+        assert_error_ctx(
+            send_message(&app, &ada.access_token, &session, body.clone()).await,
+            status,
+            code,
+            &body.to_string(),
+        )
+        .await;
+    }
+    let resp = send(
+        app.bearer(Method::POST, &format!("/chat/sessions/{session}/messages"), &ada.access_token)
+            .header("content-type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let not_yours = send_message(&app, &ada.access_token, &bobs_session, json!({"content": "hi"})).await;
+    assert_error(not_yours, StatusCode::NOT_FOUND, "not_found").await;
+    let anonymous = send(
+        app.request(Method::POST, &format!("/chat/sessions/{session}/messages"))
+            .json(&json!({"content": "hi"})),
+    )
+    .await;
+    assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_error(
+        send_message(&app, &ada.access_token, "not-an-id", json!({"content": "hi"})).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    for (who, session) in [(&ada, &session), (&bob, &bobs_session)] {
+        let messages = app.get_ok(&who.access_token, &format!("/sessions/{session}/messages")).await;
+        assert_eq!(messages["items"], json!([]), "nothing was written");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_and_cancel_check_ownership_and_ids() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    let (bob, _) = user_with_session(&app, "bob@example.com").await;
+    let events =
+        all_events(send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await).await;
+    let message = events[0].data["message_id"].as_str().unwrap().to_string();
+    let stream = format!("/chat/sessions/{session}/messages/{message}/stream");
+    let cancel = format!("/chat/sessions/{session}/messages/{message}/cancel");
+    assert_error(
+        send(app.bearer(Method::GET, &stream, &bob.access_token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        send(app.bearer(Method::POST, &cancel, &bob.access_token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let unknown = format!("/chat/sessions/{session}/messages/{UNKNOWN_ID}/stream");
+    assert_error(
+        send(app.bearer(Method::GET, &unknown, &ada.access_token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let bad_after =
+        send(app.bearer(Method::GET, &stream, &ada.access_token).header("last-event-id", "x")).await;
+    assert_error(bad_after, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let finished = send(app.bearer(Method::POST, &cancel, &ada.access_token)).await;
+    assert_error(finished, StatusCode::CONFLICT, "conflict").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_per_minute_quota_with_admin_override() {
+    avoid_minute_edge().await;
+    let app = spawn_app_with(&[("CONFAB_REQUESTS_PER_MINUTE", "2")]).await;
+    let admin = app.register("admin@example.com").await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    for _ in 0..2 {
+        all_events(send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await).await;
+    }
+    assert_throttled(
+        send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await,
+        "rate_limited",
+    )
+    .await;
+    let resp =
+        app.patch_user(&admin.access_token, &ada.id, json!({"quota": {"requests_per_minute": 10}})).await;
+    let view = assert_json(resp, StatusCode::OK).await;
+    assert_eq!(view["quota"]["requests_per_minute"], 10);
+    all_events(send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await).await;
+    let bad = app.patch_user(&admin.access_token, &ada.id, json!({"quota": {"tokens_per_day": 0}})).await;
+    assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_per_day_quota_and_the_usage_report() {
+    let app = spawn_app_with(&[("CONFAB_TOKENS_PER_DAY", "5")]).await;
+    let admin = app.register("admin@example.com").await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    all_events(
+        send_message(
+            &app,
+            &ada.access_token,
+            &session,
+            json!({"content": "a reply longer than five tokens"}),
+        )
+        .await,
+    )
+    .await;
+    // Usage is recorded as the reply is saved, just after the stream ends.
+    let mut refused = None;
+    for _ in 0..50 {
+        let resp = send_message(&app, &ada.access_token, &session, json!({"content": "again"})).await;
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(resp);
+            break;
+        }
+        all_events(resp).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_throttled(refused.expect("the daily token quota refuses"), "rate_limited").await;
+
+    let report = app.get_ok(&admin.access_token, &format!("/admin/usage?user_id={}", ada.id)).await;
+    let rows = report["items"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    assert_eq!((&rows[0]["user_id"], &rows[0]["model"]), (&json!(ada.id), &json!("echo")));
+    assert!(rows[0]["requests"].as_i64().unwrap() >= 1);
+    assert!(rows[0]["output_tokens"].as_i64().unwrap() > 0);
+    for bad in
+        ["from=yesterday", "from=2026-01-10&to=2026-01-01", "from=2020-01-01&to=2026-01-01", "user_id=nope"]
+    {
+        let resp = send(app.bearer(Method::GET, &format!("/admin/usage?{bad}"), &admin.access_token)).await;
+        assert_error_ctx(resp, StatusCode::BAD_REQUEST, "invalid_request", bad).await;
+    }
+    let resp = send(app.bearer(Method::GET, "/admin/usage", &ada.access_token)).await;
+    assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_compatible_api_with_an_api_key() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = str_field(&app.create_api_key(&ada.access_token, "sdk").await, "key");
+
+    let models = app.get_ok(&key, "/v1/models").await;
+    assert_eq!(models["object"], "list");
+    assert_eq!(models["data"][0]["id"], "echo");
+
+    let request = json!({"model": "echo", "messages": [{"role": "system", "content": "be nice"}, {"role": "user", "content": "ping pong"}]});
+    let whole = assert_json(
+        send(app.bearer(Method::POST, "/v1/chat/completions", &key).json(&request)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(whole["object"], "chat.completion");
+    assert_eq!(whole["choices"][0]["message"], json!({"role": "assistant", "content": "ping pong"}));
+    assert_eq!(whole["choices"][0]["finish_reason"], "stop");
+    assert!(whole["usage"]["total_tokens"].as_u64().unwrap() > 0);
+
+    let mut streaming = request.clone();
+    streaming["stream"] = json!(true);
+    streaming["stream_options"] = json!({"include_usage": true});
+    let events =
+        all_events(send(app.bearer(Method::POST, "/v1/chat/completions", &key).json(&streaming)).await).await;
+    assert_eq!(events.last().unwrap().data, json!("[DONE]"));
+    let chunks = &events[..events.len() - 1];
+    assert!(chunks.iter().all(|c| c.data["object"] == "chat.completion.chunk"));
+    let content: String =
+        chunks.iter().filter_map(|c| c.data["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, "ping pong");
+    assert_eq!(chunks[0].data["choices"][0]["delta"]["role"], "assistant");
+    let usage = chunks.last().unwrap();
+    assert_eq!(
+        (usage.data["choices"].clone(), usage.data["usage"]["total_tokens"].is_u64()),
+        (json!([]), true)
+    );
+
+    let unknown = send(
+        app.bearer(Method::POST, "/v1/chat/completions", &key)
+            .json(&json!({"model": "gpt-nope", "messages": [{"role": "user", "content": "x"}]})),
+    )
+    .await;
+    let body = assert_error(unknown, StatusCode::NOT_FOUND, "model_not_found").await;
+    assert_eq!(body["error"]["type"], "not_found_error");
+    for bad in [
+        json!({"model": "echo", "messages": []}),
+        json!({"model": "echo", "messages": [{"role": "tool", "content": "x"}]}),
+        json!({"model": "echo"}),
+        json!({"model": "echo", "messages": [{"role": "user", "content": "x"}], "n": 2}),
+    ] {
+        let resp = send(app.bearer(Method::POST, "/v1/chat/completions", &key).json(&bad)).await;
+        assert_error_ctx(resp, StatusCode::BAD_REQUEST, "invalid_request", &bad.to_string()).await;
+    }
+    let anonymous = send(app.request(Method::POST, "/v1/chat/completions").json(&request)).await;
+    assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admins_read_and_replace_model_routing() {
+    let app = spawn_app().await;
+    let admin = app.register("admin@example.com").await;
+    let user = app.register("user@example.com").await;
+    let config = app.get_ok(&admin.access_token, "/admin/models").await;
+    assert_eq!(config["default_model"], "echo");
+
+    let mut edited = config.clone();
+    edited["models"][0]["name"] = json!("parrot");
+    edited["default_model"] = json!("parrot");
+    let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&edited)).await;
+    assert_eq!(assert_json(resp, StatusCode::OK).await["default_model"], "parrot");
+    let models = app.get_ok(&user.access_token, "/v1/models").await;
+    assert_eq!(models["data"][0]["id"], "parrot");
+
+    let mut bad = edited.clone();
+    bad["default_model"] = json!("missing");
+    let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&bad)).await;
+    assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let resp = send(app.bearer(Method::PUT, "/admin/models", &user.access_token).json(&edited)).await;
+    assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    let health = app.get_ok(&admin.access_token, "/admin/providers/health").await;
+    assert_eq!(health["items"][0]["state"], "closed");
+}

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 /// The model name whose scenario applies to every model that has none of its own.
 pub const ANY_MODEL: &str = "*";
@@ -39,19 +41,34 @@ pub struct Scenario {
 }
 
 /// One entry of a scenario's fault queue: a fault and how many consecutive requests it serves.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Its JSON form is the fault's, plus an optional `repeat`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FaultStep {
     /// The fault.
     #[serde(flatten)]
     pub fault: Fault,
     /// How many consecutive requests this step serves (default 1).
-    #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[serde(skip_serializing_if = "is_one")]
     pub repeat: u32,
+}
+
+/// Reads `repeat` apart, so that the fault itself can reject unknown fields (which a derived
+/// `flatten` would let through, hiding typos such as `retry_after`).
+impl<'de> Deserialize<'de> for FaultStep {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = serde_json::Map::deserialize(deserializer)?;
+        let repeat = match fields.remove("repeat") {
+            Some(repeat) => u32::deserialize(repeat).map_err(D::Error::custom)?,
+            None => 1,
+        };
+        let fault = Fault::deserialize(Value::Object(fields)).map_err(D::Error::custom)?;
+        Ok(FaultStep { fault, repeat })
+    }
 }
 
 /// A fault injected into one request. The JSON form is tagged by `kind`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// Close the TCP connection without sending any HTTP response.
     Refuse,
@@ -87,10 +104,6 @@ pub enum Fault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
     },
-}
-
-fn one() -> u32 {
-    1
 }
 
 fn is_one(n: &u32) -> bool {
@@ -259,6 +272,9 @@ mod tests {
     #[test]
     fn unknown_fields_are_rejected() {
         assert!(serde_json::from_str::<Scenario>(r#"{"ttft":5}"#).is_err());
+        let typo = r#"{"faults":[{"kind":"status","status":429,"retry_after":1}]}"#;
+        assert!(serde_json::from_str::<Scenario>(typo).is_err());
+        assert!(serde_json::from_str::<Scenario>(r#"{"faults":[{"kind":"refuse","repeat":-1}]}"#).is_err());
     }
 
     #[test]

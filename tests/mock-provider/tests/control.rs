@@ -37,6 +37,7 @@ async fn invalid_scenarios_are_rejected() {
         "not json".to_owned(),
         json!({"ttft": 5}).to_string(),
         json!({"faults": [{"kind": "explode"}]}).to_string(),
+        json!({"faults": [{"kind": "status", "status": 429, "retry_after": 1}]}).to_string(),
         json!({"always": {"kind": "status", "status": 1000}}).to_string(),
     ];
     for body in bodies {
@@ -92,4 +93,13 @@ async fn unknown_routes_are_404() {
         let response = client().post(format!("{}{path}", mock.base_url())).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_server() {
+    let mock = spawn().await;
+    let url = format!("{}/_mock/health", mock.base_url());
+    assert!(client().get(&url).send().await.is_ok());
+    mock.shutdown().await;
+    assert!(client().get(&url).send().await.is_err());
 }

@@ -3,6 +3,7 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
+use axum::serve::ListenerExt;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::{default_secret_name, echo_only};
@@ -69,6 +70,13 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     let addr =
         listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
     let router = axum::Router::new().fallback(handle).with_state(app);
+    // Streamed replies are many small writes: without TCP_NODELAY, Nagle's algorithm
+    // and delayed ACKs hold the last ones back for ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let task = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, service).await {

@@ -1,5 +1,6 @@
-//! Personal API keys: `cfk_<id>_<secret>`. The id locates the record in one read; only
-//! the secret's hash is stored, and the key is shown once, at creation.
+//! Personal API keys: `cfk_<user id>_<key id>_<secret>`. The ids let authentication
+//! read the key and its user at once (one round trip); only the secret's hash is
+//! stored, and the key is shown once, at creation.
 
 use super::secret_hash;
 use crate::app::App;
@@ -57,7 +58,7 @@ pub async fn create(app: &App, user_id: Id, name: String) -> ApiResult<(ApiKey, 
     let key = ApiKey { id, user_id, name, secret_hash: secret_hash(&secret), created_at: app.now() };
     let item = Item::new(pk(id), SK, to_data(&key)).with_gsi1(user_index(user_id), id.to_string());
     app.store.put(item, Condition::NotExists).await?;
-    Ok((key, format!("{PREFIX}{id}_{secret}")))
+    Ok((key, format!("{PREFIX}{user_id}_{id}_{secret}")))
 }
 
 pub async fn list(app: &App, user_id: Id) -> ApiResult<Vec<ApiKey>> {
@@ -85,14 +86,17 @@ pub async fn revoke_all(app: &App, user_id: Id) -> ApiResult<()> {
     Ok(())
 }
 
-/// The key's record when `presented` is a live key.
-pub async fn authenticate(app: &App, presented: &str) -> ApiResult<Option<ApiKey>> {
-    let Some((id, secret)) = presented.strip_prefix(PREFIX).and_then(|rest| rest.split_once('_')) else {
-        return Ok(None);
-    };
-    let Some(id) = Id::parse(id) else { return Ok(None) };
-    let Some(item) = app.store.get(&pk(id), SK).await? else { return Ok(None) };
+/// The parts of a presented key: user id, key id and secret.
+pub fn parse(presented: &str) -> Option<(Id, Id, &str)> {
+    let mut parts = presented.strip_prefix(PREFIX)?.splitn(3, '_');
+    let (user, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((Id::parse(user)?, Id::parse(id)?, secret))
+}
+
+/// Whether key `id` exists, belongs to `user_id` and has this secret.
+pub async fn verify(app: &App, user_id: Id, id: Id, secret: &str) -> ApiResult<bool> {
+    let Some(item) = app.store.get(&pk(id), SK).await? else { return Ok(false) };
     let key: ApiKey = from_item(&item)?;
     let matches: bool = key.secret_hash.as_bytes().ct_eq(secret_hash(secret).as_bytes()).into();
-    Ok(matches.then_some(key))
+    Ok(matches && key.user_id == user_id)
 }

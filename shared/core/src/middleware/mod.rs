@@ -1,6 +1,7 @@
 //! The middleware chain every function runs, outermost first. Each layer is a small
 //! type that sees the request, calls `next`, and may change the response.
 
+mod admission;
 mod audit;
 mod authenticate;
 mod body_limit;
@@ -40,13 +41,12 @@ impl Next<'_> {
 
 /// Serves one request to `function` through the whole chain.
 pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response {
-    let chain: [&dyn Middleware; 7] = [
+    let chain: [&dyn Middleware; 6] = [
         &request_id::RequestIdLayer,
         &security_headers::SecurityHeaders,
         &cors::Cors,
         &body_limit::BodyLimit,
-        &rate_limit::RateLimit,
-        &authenticate::Authenticate,
+        &admission::Admission,
         &audit::AuditLog,
     ];
     Next { chain: &chain, function }.run(app, req).await

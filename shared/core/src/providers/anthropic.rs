@@ -47,13 +47,7 @@ impl WireFormat for Anthropic {
         _now: OffsetDateTime,
     ) -> Result<http::Request<Bytes>, ProviderError> {
         let uri = endpoint(&target.base_url, DEFAULT_BASE_URL, "/v1/messages")?;
-        let messages = req.messages.iter().map(|m| Message {
-            role: match m.role {
-                ChatRole::User => "user",
-                ChatRole::Assistant => "assistant",
-            },
-            content: &m.content,
-        });
+        let messages = req.messages.iter().map(|m| Message { role: m.role.as_str(), content: &m.content });
         let body = Body {
             model: &target.model,
             system: req.system.as_deref(),

@@ -73,13 +73,10 @@ impl WireFormat for Bedrock {
         let default_base = format!("https://bedrock-runtime.{region}.amazonaws.com");
         let path = format!("/model/{}/converse-stream", path_segment(&target.model));
         let uri = endpoint(&target.base_url, &default_base, &path)?;
-        let messages = req.messages.iter().map(|m| Message {
-            role: match m.role {
-                ChatRole::User => "user",
-                ChatRole::Assistant => "assistant",
-            },
-            content: [Text { text: &m.content }],
-        });
+        let messages = req
+            .messages
+            .iter()
+            .map(|m| Message { role: m.role.as_str(), content: [Text { text: &m.content }] });
         let config = InferenceConfig {
             max_tokens: req.max_tokens,
             temperature: req.temperature,

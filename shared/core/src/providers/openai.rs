@@ -58,13 +58,7 @@ impl WireFormat for OpenAi {
     ) -> Result<http::Request<Bytes>, ProviderError> {
         let uri = endpoint(&target.base_url, DEFAULT_BASE_URL, "/chat/completions")?;
         let system = req.system.iter().map(|content| Message { role: "system", content });
-        let turns = req.messages.iter().map(|m| Message {
-            role: match m.role {
-                ChatRole::User => "user",
-                ChatRole::Assistant => "assistant",
-            },
-            content: &m.content,
-        });
+        let turns = req.messages.iter().map(|m| Message { role: m.role.as_str(), content: &m.content });
         // OpenAI itself wants `max_completion_tokens` (its reasoning models refuse
         // `max_tokens`); compatible servers know `max_tokens`, and some (Ollama) only it.
         let official = uri.host() == Some(OPENAI_HOST);

@@ -37,21 +37,36 @@ pub enum Saved {
     Cancelled,
 }
 
-/// Saves a batch unless the reply was cancelled: one transaction both writes it and
-/// checks for the cancel marker, so cancelling costs the producer no extra read.
-pub async fn save(app: &App, session_id: Id, message_id: Id, events: &[StreamEvent]) -> ApiResult<Saved> {
+/// Whether a save also checks for a cancel request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    Cancel,
+    /// The reply's last batch is saved whatever happened, so resuming readers see its end.
+    Nothing,
+}
+
+/// Saves a batch, unless asked to check for a cancel request and there is one: one
+/// transaction both writes and checks, so cancelling costs the producer no extra read.
+/// A cancelled save writes nothing; its events belong in the last batch.
+pub async fn save(
+    app: &App,
+    session_id: Id,
+    message_id: Id,
+    events: &[StreamEvent],
+    check: Check,
+) -> ApiResult<Saved> {
     let Some(first) = events.first() else { return Ok(Saved::Yes) };
     let expires = app.clock.now_unix() + BUFFER_SECONDS;
-    let batch = Item::new(
-        pk(session_id),
-        batch_sk(message_id, first.id),
-        to_data(&Batch { events: events.to_vec() }),
-    )
-    .expiring_at(expires);
-    let writes = vec![
-        Write::Put { item: batch, condition: Condition::NotExists },
-        Write::Check { pk: pk(session_id), sk: cancel_sk(message_id), condition: Condition::NotExists },
-    ];
+    let data = to_data(&Batch { events: events.to_vec() });
+    let batch = Item::new(pk(session_id), batch_sk(message_id, first.id), data).expiring_at(expires);
+    let mut writes = vec![Write::Put { item: batch, condition: Condition::NotExists }];
+    if check == Check::Cancel {
+        writes.push(Write::Check {
+            pk: pk(session_id),
+            sk: cancel_sk(message_id),
+            condition: Condition::NotExists,
+        });
+    }
     match app.store.transact(writes).await {
         Ok(()) => Ok(Saved::Yes),
         Err(StoreError::ConditionFailed) => Ok(Saved::Cancelled),

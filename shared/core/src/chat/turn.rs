@@ -3,7 +3,7 @@
 //! batches (by time and size) for resuming, obeys cancel requests, and finally saves
 //! the whole reply and counts its usage.
 
-use super::buffer::{self, Saved};
+use super::buffer::{self, Check, Saved};
 use super::context::estimate_tokens;
 use super::models::ModelRoute;
 use super::router::{self, timeout};
@@ -172,13 +172,16 @@ impl Producer {
     /// cancelled, or its client left and nobody resumed within the grace period.
     async fn save(&mut self) -> Option<Ending> {
         self.last_save_ms = self.app.now_ms();
-        let events = std::mem::take(&mut self.unsaved);
         self.unsaved_bytes = 0;
         let (session, message) = (self.turn.session_id, self.turn.reply.id);
-        match buffer::save(&self.app, session, message, &events).await {
+        match buffer::save(&self.app, session, message, &self.unsaved, Check::Cancel).await {
+            // The batch stays unsaved, to go out with the last one.
             Ok(Saved::Cancelled) => return Some(Ending::Cancelled),
-            Ok(Saved::Yes) => {}
-            Err(e) => tracing::error!(error = %e, "stream batch could not be saved"),
+            Ok(Saved::Yes) => self.unsaved.clear(),
+            Err(e) => {
+                tracing::error!(error = %e, "stream batch could not be saved");
+                self.unsaved.clear();
+            }
         }
         let grace_ms = self.app.config.resume_grace_seconds * 1000;
         match self.detached_at_ms {
@@ -205,8 +208,7 @@ impl Producer {
         let app = self.app.clone();
         let (session_id, user_id) = (self.turn.session_id, self.turn.user_id);
         let events = std::mem::take(&mut self.unsaved);
-        // The last batch is saved even when cancelled: resuming readers need the end.
-        if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events).await {
+        if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events, Check::Nothing).await {
             tracing::error!(error = %e, "final stream batch could not be saved");
         }
         let mut reply = self.turn.reply;

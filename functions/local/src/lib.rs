@@ -6,10 +6,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
-use confab_core::chat::models::{default_secret_name, echo_only};
+use confab_core::chat::models::{PROVIDER_SETTINGS, default_secret_name, echo_only};
 use confab_core::http::{Body as CoreBody, BodyTooLarge, ClientIp};
 use confab_core::ports::{SecretError, Secrets};
-use confab_core::providers::ProviderKind;
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
 use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
@@ -21,7 +20,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".confab";
@@ -46,7 +44,6 @@ pub enum StartError {
 pub struct Server {
     addr: SocketAddr,
     pub data_dir: PathBuf,
-    pub task: JoinHandle<()>,
 }
 
 impl Server {
@@ -77,25 +74,19 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
             tracing::warn!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    let task = tokio::spawn(async move {
+    tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, service).await {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(Server { addr, data_dir, task })
+    Ok(Server { addr, data_dir })
 }
 
 /// Provider keys given as settings (`CONFAB_OPENAI_API_KEY`…), served as the secrets
 /// the seeded model routing names.
 fn provider_keys(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let providers = [
-        ("OPENAI", ProviderKind::Openai),
-        ("ANTHROPIC", ProviderKind::Anthropic),
-        ("GEMINI", ProviderKind::Gemini),
-        ("BEDROCK", ProviderKind::Bedrock),
-    ];
-    providers
+    PROVIDER_SETTINGS
         .into_iter()
         .filter_map(|(prefix, kind)| {
             let key = settings.get(&format!("CONFAB_{prefix}_API_KEY"))?;

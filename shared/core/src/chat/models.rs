@@ -108,16 +108,18 @@ pub fn echo_only(config: &ModelConfig) -> bool {
     config.models.iter().all(|m| m.targets.iter().all(|t| t.provider == ProviderKind::Echo))
 }
 
+/// Each provider's name in `CONFAB_<PROVIDER>_*` settings.
+pub const PROVIDER_SETTINGS: [(&str, ProviderKind); 4] = [
+    ("OPENAI", ProviderKind::Openai),
+    ("ANTHROPIC", ProviderKind::Anthropic),
+    ("GEMINI", ProviderKind::Gemini),
+    ("BEDROCK", ProviderKind::Bedrock),
+];
+
 /// The configuration `CONFAB_<PROVIDER>_*` settings describe; `echo` alone when none.
 pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
-    let providers = [
-        ("OPENAI", ProviderKind::Openai),
-        ("ANTHROPIC", ProviderKind::Anthropic),
-        ("GEMINI", ProviderKind::Gemini),
-        ("BEDROCK", ProviderKind::Bedrock),
-    ];
     let mut models = Vec::new();
-    for (prefix, provider) in providers {
+    for (prefix, provider) in PROVIDER_SETTINGS {
         let get =
             |name: &str| settings.get(&format!("CONFAB_{prefix}_{name}")).filter(|v| !v.trim().is_empty());
         let (Some(base_url), Some(names)) = (get("BASE_URL"), get("MODELS")) else { continue };

@@ -4,8 +4,9 @@
 //! - [`LocalBlobs`]: blobs as files under a folder.
 //! - [`LocalSecrets`]: secrets from a JSON key file, generated on first run.
 //!
-//! The async methods run blocking file and SQLite work on tokio's blocking pool when
-//! called inside a tokio runtime, and inline otherwise.
+//! The async methods run blocking file work on tokio's blocking pool when called inside
+//! a tokio runtime, and inline otherwise. [`SqliteStore`] runs its writes on a thread
+//! of its own and short reads inline; without a runtime its calls block until done.
 
 mod blobs;
 mod secrets;

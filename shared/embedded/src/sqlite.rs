@@ -16,6 +16,7 @@ use confab_core::ports::store::{
     Condition, Index, Item, MAX_PAGE, MAX_TRANSACTION_WRITES, Page, Query, SkRange, Store, StoreError, Write,
 };
 use confab_native::SystemClock;
+use readers::Readers;
 use rusqlite::types::Value as Sql;
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params, params_from_iter,
@@ -24,8 +25,12 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::fmt::Display;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use writer::Writer;
+
+mod readers;
+mod writer;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -48,15 +53,22 @@ const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, data, expires_at, version";
 const LIVE: &str = "(expires_at IS NULL OR expires_at > ?)";
 /// How long a write waits for another process's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Expired rows removed per write, to keep any one write's extra work small.
+/// Expired rows removed per purge, to keep any one write group's extra work small.
 const PURGE_BATCH: i64 = 100;
+/// Prepared statements kept per connection: the fixed ones plus the query shapes
+/// (index × range × cursor × direction × limit) in use.
+const STATEMENT_CACHE: usize = 64;
 
-/// See the module docs. Cloning shares the connection.
+/// See the module docs. Cloning shares the connections.
 #[derive(Clone)]
 pub struct SqliteStore {
-    // One connection per store: SQLite serialises writers anyway, and one connection
-    // keeps the statement cache warm. Other processes use their own.
-    conn: Arc<Mutex<Connection>>,
+    // All writes go through one connection on its own thread, which commits them in
+    // groups (see `writer`); SQLite serialises writers anyway. Reads use a pool of
+    // connections that don't wait for writes; other processes use their own.
+    writer: Writer,
+    // None for an in-memory store, whose database only its one connection can see:
+    // reads then queue with the writes.
+    readers: Option<Arc<Readers>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -70,7 +82,7 @@ impl SqliteStore {
         }
         let conn =
             Connection::open(path).map_err(|e| unavailable(format!("opening {}: {e}", path.display())))?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+        configure(&conn)?;
         // WAL: readers don't block the writer and vice versa, across processes too.
         let mode = retry_while_busy(|| {
             conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))
@@ -81,12 +93,14 @@ impl SqliteStore {
         }
         // Safe with WAL (a crash may lose the last commits, never corrupt).
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
-        Self::with_connection(conn)
+        Self::with_connection(conn, Some(Readers::new(path.to_path_buf())))
     }
 
     /// A private store that vanishes when dropped, for tests.
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory().map_err(unavailable)?)
+        let conn = Connection::open_in_memory().map_err(unavailable)?;
+        configure(&conn)?;
+        Self::with_connection(conn, None)
     }
 
     /// Uses `clock` instead of the system clock to decide what has expired.
@@ -95,7 +109,7 @@ impl SqliteStore {
         self
     }
 
-    fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
+    fn with_connection(mut conn: Connection, readers: Option<Readers>) -> Result<Self, StoreError> {
         // IMMEDIATE, so that processes creating the schema at once queue on the busy
         // timeout rather than fail to upgrade a read lock. A failed try rolls back.
         retry_while_busy(|| {
@@ -104,24 +118,51 @@ impl SqliteStore {
             tx.commit()
         })
         .map_err(unavailable)?;
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), clock: Arc::new(SystemClock) })
+        Ok(SqliteStore {
+            writer: Writer::start(conn)?,
+            readers: readers.map(Arc::new),
+            clock: Arc::new(SystemClock),
+        })
     }
 
-    /// Runs blocking SQLite work off the async threads (inline when there's no tokio
-    /// runtime), passing the current time in unix seconds.
-    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// Runs `work` in a write transaction (grouped with other queued writes), passing
+    /// the current time in unix seconds.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection, i64) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        self.writer.run(self.clock.now_unix(), work).await
+    }
+
+    /// Runs a short read (one indexed row) right on the calling thread: WAL readers
+    /// don't wait for writers, so this takes microseconds, less than a hop to another
+    /// thread and back.
+    async fn read_now<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
         let now = self.clock.now_unix();
-        let job = move || {
-            // A panic mid-transaction rolled back when its Transaction dropped, so a
-            // poisoned connection is still consistent.
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            work(&mut conn, now)
+        match &self.readers {
+            Some(readers) => readers.with(|conn| work(conn, now)),
+            None => self.writer.run(now, work).await,
+        }
+    }
+
+    /// Runs a read that may take longer (a page of up to [`MAX_PAGE`] rows) off the
+    /// async threads (inline when there's no tokio runtime).
+    async fn read_blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        let now = self.clock.now_unix();
+        let Some(readers) = &self.readers else {
+            return self.writer.run(now, work).await;
         };
+        let readers = Arc::clone(readers);
+        let job = move || readers.with(|conn| work(conn, now));
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => runtime
                 .spawn_blocking(job)
@@ -137,18 +178,18 @@ impl Store for SqliteStore {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         validate_key(pk, sk)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        self.run(move |conn, now| load_live(conn, &pk, &sk, now)).await
+        self.read_now(move |conn, now| load_live(conn, &pk, &sk, now)).await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
         validate_item(&item)?;
-        self.run(move |conn, now| in_write_tx(conn, now, |tx| put_in(tx, &item, condition, now))).await
+        self.write(move |conn, now| put_in(conn, &item, condition, now)).await
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
         validate_key(pk, sk)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        self.run(move |conn, now| in_write_tx(conn, now, |tx| delete_in(tx, &pk, &sk, condition, now))).await
+        self.write(move |conn, now| delete_in(conn, &pk, &sk, condition, now)).await
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
@@ -156,7 +197,7 @@ impl Store for SqliteStore {
             return Err(StoreError::Invalid("empty partition key".into()));
         }
         let after = query.cursor.as_deref().map(|c| decode_cursor(c, query.index)).transpose()?;
-        self.run(move |conn, now| query_page(conn, &query, after, now)).await
+        self.read_blocking(move |conn, now| query_page(conn, &query, after, now)).await
     }
 
     async fn add(
@@ -169,8 +210,7 @@ impl Store for SqliteStore {
         validate_key(pk, sk)?;
         let deltas = owned_deltas(deltas)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        self.run(move |conn, now| in_write_tx(conn, now, |tx| add_in(tx, &pk, &sk, &deltas, expires_at, now)))
-            .await
+        self.write(move |conn, now| add_in(conn, &pk, &sk, &deltas, expires_at, now)).await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -178,14 +218,18 @@ impl Store for SqliteStore {
         if writes.is_empty() {
             return Ok(());
         }
-        self.run(move |conn, now| {
-            in_write_tx(conn, now, |tx| {
-                // Any failure returns early and drops the transaction: nothing sticks.
-                writes.iter().try_for_each(|write| apply_write(tx, write, now))
-            })
-        })
-        .await
+        // Any failure returns early and the writer rolls this call's writes back.
+        self.write(move |conn, now| writes.iter().try_for_each(|write| apply_write(conn, write, now))).await
     }
+}
+
+/// Per-connection settings, for the writer and every reader.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Sorting temporaries in memory; the store is small and local.
+    conn.pragma_update(None, "temp_store", "MEMORY").map_err(unavailable)?;
+    Ok(())
 }
 
 /// Retries `step` while another process holds a lock SQLite's busy timeout doesn't
@@ -272,29 +316,17 @@ fn owned_deltas(deltas: &[(&str, i64)]) -> Result<Vec<(String, i64)>, StoreError
 // ---------------------------------------------------------------------------------------
 // Writes
 
-/// Runs `work` in a `BEGIN IMMEDIATE` transaction (the write lock taken up front, so
-/// conditions checked inside hold until commit), after purging some expired rows.
-fn in_write_tx<T>(
-    conn: &mut Connection,
-    now: i64,
-    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
-    purge_expired(&tx, now)?;
-    let out = work(&tx)?;
-    tx.commit().map_err(unavailable)?;
-    Ok(out)
-}
-
-/// Physically removes a batch of expired rows (reads already ignore them).
-fn purge_expired(conn: &Connection, now: i64) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "DELETE FROM items WHERE (pk, sk) IN
-            (SELECT pk, sk FROM items WHERE expires_at <= ?1 LIMIT ?2)",
-    )
-    .and_then(|mut stmt| stmt.execute(params![now, PURGE_BATCH]))
-    .map_err(unavailable)?;
-    Ok(())
+/// Physically removes a batch of expired rows (reads already ignore them); true when
+/// the batch was full, so more may be left.
+fn purge_expired(conn: &Connection, now: i64) -> Result<bool, StoreError> {
+    let removed = conn
+        .prepare_cached(
+            "DELETE FROM items WHERE (pk, sk) IN
+                (SELECT pk, sk FROM items WHERE expires_at <= ?1 LIMIT ?2)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![now, PURGE_BATCH]))
+        .map_err(unavailable)?;
+    Ok(removed as i64 >= PURGE_BATCH)
 }
 
 fn check(condition: Condition, current: Option<u64>) -> Result<(), StoreError> {
@@ -591,14 +623,18 @@ mod tests {
     }
 
     #[test]
-    fn without_a_runtime_work_runs_inline() {
-        let store = SqliteStore::open_in_memory().expect("open");
-        let put = store.put(Item::new("p", "s", Map::new()), Condition::NotExists);
-        let version = futures_lite_block_on(put).expect("put");
-        assert_eq!(version, 1);
+    fn without_a_runtime_calls_block_until_done() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for store in [SqliteStore::open_in_memory(), SqliteStore::open(dir.path().join("s.db"))] {
+            let store = store.expect("open");
+            let put = store.put(Item::new("p", "s", Map::new()), Condition::NotExists);
+            assert_eq!(futures_lite_block_on(put).expect("put"), 1);
+            let got = futures_lite_block_on(store.get("p", "s")).expect("get");
+            assert_eq!(got.map(|item| item.version), Some(1));
+        }
     }
 
-    /// A minimal executor for a future that never waits (work runs inline here).
+    /// A minimal executor for a future that never waits (calls block here).
     fn futures_lite_block_on<F: std::future::Future>(future: F) -> F::Output {
         use std::task::{Context, Poll, Waker};
         let mut future = std::pin::pin!(future);

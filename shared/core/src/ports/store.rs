@@ -7,8 +7,8 @@
 //!   cloud), not by the core's clock port.
 //! - Keys are non-empty; a write with an empty `pk` or `sk` is `Invalid`. Field names
 //!   in `data` are free: adapters keep them apart from their own key attributes.
-//! - A version counts only while its item exists: after a delete or expiry the next
-//!   put starts again at 1.
+//! - A version counts only while its item exists: after a delete the next put starts
+//!   again at 1 (over an expired item DynamoDB has not removed yet, it may continue).
 
 use super::{MaybeSend, MaybeSync};
 use serde_json::{Map, Value};

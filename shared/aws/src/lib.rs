@@ -1,0 +1,31 @@
+//! confab's AWS adapters, for the Lambda functions:
+//!
+//! - [`DynamoStore`]: the key-value store port on one DynamoDB table (single-table
+//!   design; the attribute mapping is in this crate's README);
+//! - [`S3Blobs`]: the blob store port on one S3 bucket, plus presigned downloads;
+//! - [`SecretsManagerSecrets`]: the secrets port on Secrets Manager, cached in memory.
+//!
+//! [`AwsClients`] builds the three SDK clients once from the standard AWS environment
+//! (credentials, region, `AWS_ENDPOINT_URL`); construction does no network I/O, and the
+//! clients are cheap to clone and share. Every SDK failure becomes the port's
+//! `Unavailable` error carrying the SDK error's full display; nothing here panics on a
+//! service's answer.
+
+mod clients;
+mod dynamo;
+mod s3;
+mod secrets;
+
+pub use clients::{AwsClients, S3Options};
+pub use dynamo::{DynamoStore, GSI1};
+pub use s3::S3Blobs;
+pub use secrets::{DEFAULT_TTL as DEFAULT_SECRETS_TTL, SecretsManagerSecrets};
+
+/// The SDK crates, re-exported so that entry points and tests build clients and
+/// configuration with exactly the versions this crate uses.
+pub mod sdk {
+    pub use aws_config;
+    pub use aws_sdk_dynamodb as dynamodb;
+    pub use aws_sdk_s3 as s3;
+    pub use aws_sdk_secretsmanager as secretsmanager;
+}

@@ -1,0 +1,106 @@
+//! Runs one confab function on AWS Lambda (function-URL and HTTP API v2 events). The
+//! adapters are built once per cold start, without network calls; chat streams its
+//! replies through Lambda response streaming, the other functions answer whole.
+
+use bytes::Bytes;
+use confab_core::auth::keys::initial_secrets;
+use confab_core::http::{Body as CoreBody, ClientIp};
+use confab_core::{App, Config, Function, Ports};
+use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
+use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
+use futures::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use lambda_http::request::RequestContext;
+use lambda_http::{Error, Request, RequestExt, service_fn};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the embedded store lives when no AWS resources are configured: Lambda's only
+/// writable folder, so `cargo lambda watch` works on a bare laptop.
+const DEFAULT_DATA_DIR: &str = "/tmp/confab";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+type StreamedBody = UnsyncBoxBody<Bytes, Infallible>;
+
+/// Serves `function` until the Lambda runtime stops.
+pub async fn run(function: Function) -> Result<(), Error> {
+    init_tracing();
+    let settings: BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
+    let app = Arc::new(App::new(ports(&settings)?, Config::from_settings(&settings)?));
+    if function == Function::Chat {
+        let handler = service_fn(move |req| streamed(app.clone(), function, req));
+        lambda_http::run_with_streaming_response(handler).await
+    } else {
+        let handler = service_fn(move |req| whole(app.clone(), function, req));
+        lambda_http::run(handler).await
+    }
+}
+
+/// JSON lines, as CloudWatch Logs Insights reads them.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().json().with_env_filter(filter).flatten_event(true).without_time().init();
+}
+
+fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
+    let dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
+    let secrets = LocalSecrets::open(&dir.join("secrets.json"), || initial_secrets(&OsRandom, &SystemClock))?;
+    Ok(Ports {
+        store: Arc::new(SqliteStore::open(dir.join("confab.db"))?),
+        blobs: Arc::new(LocalBlobs::open(dir.join("blobs"))?),
+        secrets: Arc::new(secrets),
+        clock: Arc::new(SystemClock),
+        random: Arc::new(OsRandom),
+        http: Arc::new(ReqwestClient::new(CONNECT_TIMEOUT)?),
+        spawner: Arc::new(TokioSpawner),
+    })
+}
+
+/// The event as the core's request: body bytes, and the caller's address from the
+/// request context (Lambda and CloudFront set it; headers could be forged).
+fn to_core(req: Request) -> confab_core::http::Request {
+    let ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+        }
+        _ => None,
+    };
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(ClientIp(ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+    http::Request::from_parts(parts, Bytes::from(body.to_vec()))
+}
+
+async fn whole(
+    app: Arc<App>,
+    function: Function,
+    req: Request,
+) -> Result<http::Response<lambda_http::Body>, Error> {
+    let resp = confab_core::serve(&app, function, to_core(req)).await;
+    let (parts, body) = resp.into_parts();
+    let bytes = match body {
+        CoreBody::Full(bytes) => bytes,
+        CoreBody::Stream(chunks) => chunks.collect::<Vec<_>>().await.concat().into(),
+    };
+    Ok(http::Response::from_parts(parts, lambda_http::Body::Binary(bytes.to_vec())))
+}
+
+async fn streamed(
+    app: Arc<App>,
+    function: Function,
+    req: Request,
+) -> Result<http::Response<StreamedBody>, Error> {
+    let resp = confab_core::serve(&app, function, to_core(req)).await;
+    Ok(resp.map(|body| match body {
+        CoreBody::Full(bytes) => Full::new(bytes).boxed_unsync(),
+        CoreBody::Stream(chunks) => {
+            StreamBody::new(chunks.map(|b| Ok(http_body::Frame::data(b)))).boxed_unsync()
+        }
+    }))
+}

@@ -1,10 +1,13 @@
 //! Runs one confab function on AWS Lambda (function-URL and HTTP API v2 events). The
-//! adapters are built once per cold start, without network calls; chat streams its
-//! replies through Lambda response streaming, the other functions answer whole.
+//! adapters (AWS, or embedded without AWS settings) are built once per cold start,
+//! without network calls; chat streams its replies through Lambda response
+//! streaming, the other functions answer whole.
 
 use bytes::Bytes;
+use confab_aws::{AwsClients, DynamoStore, S3Blobs, S3Options, SecretsManagerSecrets};
 use confab_core::auth::keys::initial_secrets;
 use confab_core::http::{Body as CoreBody, ClientIp};
+use confab_core::ports::{BlobStore, Secrets, Store};
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
 use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
@@ -32,7 +35,7 @@ pub async fn run(function: Function) -> Result<(), Error> {
     init_tracing();
     let settings: BTreeMap<String, String> =
         std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
-    let app = Arc::new(App::new(ports(&settings)?, Config::from_settings(&settings)?));
+    let app = Arc::new(App::new(ports(&settings).await?, Config::from_settings(&settings)?));
     if function == Function::Chat {
         let handler = service_fn(move |req| streamed(app.clone(), function, req));
         lambda_http::run_with_streaming_response(handler).await
@@ -49,18 +52,46 @@ fn init_tracing() {
     tracing_subscriber::fmt().json().with_env_filter(filter).flatten_event(true).without_time().init();
 }
 
-fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
-    let dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
-    let secrets = LocalSecrets::open(&dir.join("secrets.json"), || initial_secrets(&OsRandom, &SystemClock))?;
+type Storage = (Arc<dyn Store>, Arc<dyn BlobStore>, Arc<dyn Secrets>);
+
+/// DynamoDB, S3 and Secrets Manager when `CONFAB_TABLE` names a table; otherwise the
+/// embedded adapters, so `cargo lambda watch` works on a bare laptop.
+async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
+    let (store, blobs, secrets) = match settings.get("CONFAB_TABLE") {
+        Some(table) => aws(settings, table).await?,
+        None => embedded(settings)?,
+    };
     Ok(Ports {
-        store: Arc::new(SqliteStore::open(dir.join("confab.db"))?),
-        blobs: Arc::new(LocalBlobs::open(dir.join("blobs"))?),
-        secrets: Arc::new(secrets),
+        store,
+        blobs,
+        secrets,
         clock: Arc::new(SystemClock),
         random: Arc::new(OsRandom),
         http: Arc::new(ReqwestClient::new(CONNECT_TIMEOUT)?),
         spawner: Arc::new(TokioSpawner),
     })
+}
+
+async fn aws(settings: &BTreeMap<String, String>, table: &str) -> Result<Storage, Error> {
+    let bucket = settings.get("CONFAB_BUCKET").ok_or("CONFAB_TABLE is set, so CONFAB_BUCKET must be too")?;
+    // Emulators (moto) are addressed by path, not by bucket subdomain.
+    let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let clients = AwsClients::from_env(S3Options { force_path_style }).await;
+    Ok((
+        Arc::new(DynamoStore::new(clients.dynamodb, table)),
+        Arc::new(S3Blobs::new(clients.s3, bucket)),
+        Arc::new(SecretsManagerSecrets::new(clients.secrets)),
+    ))
+}
+
+fn embedded(settings: &BTreeMap<String, String>) -> Result<Storage, Error> {
+    let dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
+    let secrets = LocalSecrets::open(&dir.join("secrets.json"), || initial_secrets(&OsRandom, &SystemClock))?;
+    Ok((
+        Arc::new(SqliteStore::open(dir.join("confab.db"))?),
+        Arc::new(LocalBlobs::open(dir.join("blobs"))?),
+        Arc::new(secrets),
+    ))
 }
 
 /// The event as the core's request: body bytes, and the caller's address from the

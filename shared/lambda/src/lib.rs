@@ -40,7 +40,10 @@ pub async fn run(function: Function) -> Result<(), Error> {
         let handler = service_fn(move |req| streamed(app.clone(), function, req));
         lambda_http::run_with_streaming_response(handler).await
     } else {
-        let handler = service_fn(move |req| whole(app.clone(), function, req));
+        let handler = service_fn(move |req| {
+            let app = app.clone();
+            async move { respond(&app, function, req).await }
+        });
         lambda_http::run(handler).await
     }
 }
@@ -56,7 +59,7 @@ type Storage = (Arc<dyn Store>, Arc<dyn BlobStore>, Arc<dyn Secrets>);
 
 /// DynamoDB, S3 and Secrets Manager when `CONFAB_TABLE` names a table; otherwise the
 /// embedded adapters, so `cargo lambda watch` works on a bare laptop.
-async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
+pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
     let (store, blobs, secrets) = match settings.get("CONFAB_TABLE") {
         Some(table) => aws(settings, table).await?,
         None => embedded(settings)?,
@@ -94,26 +97,37 @@ fn embedded(settings: &BTreeMap<String, String>) -> Result<Storage, Error> {
     ))
 }
 
-/// The event as the core's request: body bytes, and the caller's address from the
-/// request context (Lambda and CloudFront set it; headers could be forged).
+/// The event as the core's request: body bytes, the caller's address from the request
+/// context (Lambda and CloudFront set it; headers could be forged), and the path
+/// without an API Gateway stage prefix, which `lambda_http` adds but routes never use.
 fn to_core(req: Request) -> confab_core::http::Request {
-    let ip = match req.request_context_ref() {
+    let (ip, stage) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
-            ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok())
+            (ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()), ctx.stage.clone())
         }
-        _ => None,
+        _ => (None, None),
     };
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(ClientIp(ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+    if let Some(uri) = stage.and_then(|stage| without_stage(&parts.uri, &stage)) {
+        parts.uri = uri;
+    }
     http::Request::from_parts(parts, Bytes::from(body.to_vec()))
 }
 
-async fn whole(
-    app: Arc<App>,
+fn without_stage(uri: &http::Uri, stage: &str) -> Option<http::Uri> {
+    let rest = uri.path().strip_prefix(&format!("/{stage}/"))?;
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("/{rest}{query}").parse().ok()
+}
+
+/// One event's whole (not streamed) response.
+pub async fn respond(
+    app: &Arc<App>,
     function: Function,
     req: Request,
 ) -> Result<http::Response<lambda_http::Body>, Error> {
-    let resp = confab_core::serve(&app, function, to_core(req)).await;
+    let resp = confab_core::serve(app, function, to_core(req)).await;
     let (parts, body) = resp.into_parts();
     let bytes = match body {
         CoreBody::Full(bytes) => bytes,

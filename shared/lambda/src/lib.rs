@@ -103,12 +103,14 @@ fn embedded(settings: &BTreeMap<String, String>) -> Result<Storage, Error> {
 fn to_core(req: Request) -> confab_core::http::Request {
     let (ip, stage) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
-            (ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()), ctx.stage.clone())
+            (ctx.http.source_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()), ctx.stage.clone())
         }
         _ => (None, None),
     };
     let (mut parts, body) = req.into_parts();
-    parts.extensions.insert(ClientIp(ip.unwrap_or(IpAddr::from([0, 0, 0, 0]))));
+    if let Some(ip) = ip {
+        parts.extensions.insert(ClientIp(ip));
+    }
     if let Some(uri) = stage.and_then(|stage| without_stage(&parts.uri, &stage)) {
         parts.uri = uri;
     }

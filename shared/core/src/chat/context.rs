@@ -10,6 +10,11 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
 }
 
+/// The estimated input tokens of a request: its system prompt and every message.
+pub fn estimate_prompt(req: &ChatRequest) -> u64 {
+    req.system.iter().chain(req.messages.iter().map(|m| &m.content)).map(|t| estimate_tokens(t)).sum()
+}
+
 /// Tokens left for the prompt: the window minus what the reply may use (a quarter of
 /// the window when the model sets no limit).
 fn prompt_budget(route: &ModelRoute) -> u64 {

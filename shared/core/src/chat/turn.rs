@@ -4,7 +4,7 @@
 //! the whole reply and counts its usage.
 
 use super::buffer::{self, Check, Saved};
-use super::context::estimate_tokens;
+use super::context::{estimate_prompt, estimate_tokens};
 use super::models::ModelRoute;
 use super::router::{self, timeout};
 use super::sse::StreamEvent;
@@ -93,7 +93,6 @@ impl Producer {
         self.emit("message_start", start);
         let ending = match router::open(&self.app, &self.turn.route, &self.turn.request).await {
             Ok(opened) => {
-                self.turn.reply.model = Some(self.turn.route.name.clone());
                 for event in opened.first {
                     self.apply(event);
                 }
@@ -214,7 +213,7 @@ impl Producer {
         let mut reply = self.turn.reply;
         reply.status = ending.status().into();
         reply.usage = Some(usage);
-        let model = reply.model.clone().unwrap_or_else(|| self.turn.route.name.clone());
+        let model = self.turn.route.name;
         let (saved, counted) = futures::join!(
             app.store.transact(vec![reply.put(session_id, Condition::Exists)]),
             super::quota::record(&app, user_id, &model, usage),
@@ -228,10 +227,8 @@ impl Producer {
     }
 
     fn estimated_usage(&self) -> Usage {
-        let prompt: String = self.turn.request.messages.iter().map(|m| m.content.as_str()).collect();
-        let system = self.turn.request.system.as_deref().unwrap_or("");
         Usage {
-            input_tokens: estimate_tokens(&prompt) + estimate_tokens(system),
+            input_tokens: estimate_prompt(&self.turn.request),
             output_tokens: estimate_tokens(&self.turn.reply.content),
         }
     }

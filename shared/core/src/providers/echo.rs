@@ -2,14 +2,13 @@
 //! fresh deployment with no provider configured still streams real replies.
 
 use super::{ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usage};
-use crate::chat::context::estimate_tokens;
+use crate::chat::context::estimate_prompt;
 
 pub fn reply(req: &ChatRequest) -> EventStream {
     let last =
         req.messages.iter().rev().find(|m| m.role == ChatRole::User).map_or("", |m| m.content.as_str());
     let words = split_keeping_spaces(last);
-    let prompt: String = req.system.iter().chain(req.messages.iter().map(|m| &m.content)).cloned().collect();
-    let usage = Usage { input_tokens: estimate_tokens(&prompt), output_tokens: words.len() as u64 };
+    let usage = Usage { input_tokens: estimate_prompt(req), output_tokens: words.len() as u64 };
     let events = words
         .into_iter()
         .map(ProviderEvent::Text)

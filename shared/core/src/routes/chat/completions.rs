@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::auth::principal;
-use crate::chat::context::estimate_tokens;
+use crate::chat::context::estimate_prompt;
 use crate::chat::router::{self, Opened};
 use crate::chat::sse::{self, data_only};
 use crate::chat::{models, quota};
@@ -150,7 +150,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
         id: format!("chatcmpl-{}", app.new_id()),
         created: app.clock.now_unix(),
         usage: None,
-        prompt_estimate: request.messages.iter().map(|m| estimate_tokens(&m.content)).sum(),
+        prompt_estimate: estimate_prompt(&request),
         output_chars: 0,
         recorded: false,
     };

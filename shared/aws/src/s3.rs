@@ -8,7 +8,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 use bytes::Bytes;
-use confab_core::ports::blob::{BlobError, BlobStore, validate_key};
+use confab_core::ports::blob::{BlobError, BlobStore, content_disposition, validate_key};
 use std::time::Duration;
 
 /// Most keys one `ListObjectsV2` page and one `DeleteObjects` call take.
@@ -58,24 +58,6 @@ impl S3Blobs {
         }
         request.send().await.map_err(unavailable)?;
         Ok(())
-    }
-
-    /// A URL that lets anyone holding it `GET` the object at `key` for `expires_in`
-    /// (at most 7 days, and no longer than the signing credentials last: in Lambda the
-    /// role's session, a few hours). Signing is local: no request is made.
-    pub async fn presigned_get(&self, key: &str, expires_in: Duration) -> Result<String, BlobError> {
-        check_object_key(key)?;
-        let config = PresigningConfig::expires_in(expires_in)
-            .map_err(|e| BlobError::Unavailable(format!("presigning for {expires_in:?}: {e}")))?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(config)
-            .await
-            .map_err(unavailable)?;
-        Ok(request.uri().to_string())
     }
 
     /// Deletes one page worth of keys (at most 1000).
@@ -172,6 +154,30 @@ impl BlobStore for S3Blobs {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// Signs a GET locally (no request is made): at most 7 days, and no longer than the
+    /// signing credentials last (in Lambda the role's session, a few hours). The
+    /// download is named `filename`.
+    async fn download_url(
+        &self,
+        key: &str,
+        filename: &str,
+        expires_in: Duration,
+    ) -> Result<Option<String>, BlobError> {
+        check_object_key(key)?;
+        let config = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| BlobError::Unavailable(format!("presigning for {expires_in:?}: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(content_disposition(filename))
+            .presigned(config)
+            .await
+            .map_err(unavailable)?;
+        Ok(Some(request.uri().to_string()))
     }
 }
 

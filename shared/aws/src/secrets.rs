@@ -26,6 +26,7 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(10);
 pub struct SecretsManagerSecrets {
     client: Client,
     ttl: Duration,
+    prefix: String,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
 }
 
@@ -38,12 +39,20 @@ struct Cached {
 impl SecretsManagerSecrets {
     /// Secrets with the [`DEFAULT_TTL`]. No network I/O.
     pub fn new(client: Client) -> Self {
-        SecretsManagerSecrets { client, ttl: DEFAULT_TTL, cache: Arc::default() }
+        SecretsManagerSecrets { client, ttl: DEFAULT_TTL, prefix: String::new(), cache: Arc::default() }
     }
 
     /// Keeps values for `ttl` instead of the default.
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;
+        self
+    }
+
+    /// Reads every name with `prefix` in front (`confab/prod/` turns
+    /// `confab-verify-keys` into `confab/prod/confab-verify-keys`), so that several
+    /// deployments can share one account and each role can be granted only its own.
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_string();
         self
     }
 
@@ -58,7 +67,8 @@ impl SecretsManagerSecrets {
 
     /// Reads `name` from Secrets Manager, bypassing the cache.
     async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError> {
-        let result = self.client.get_secret_value().secret_id(name).send().await;
+        let name = format!("{}{name}", self.prefix);
+        let result = self.client.get_secret_value().secret_id(&name).send().await;
         let out = match result {
             Ok(out) => out,
             Err(err) => {

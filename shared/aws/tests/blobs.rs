@@ -89,8 +89,8 @@ async fn invalid_keys_are_refused() {
         let result = blobs.delete_prefix(prefix).await;
         assert!(matches!(result, Err(BlobError::InvalidKey(_))), "delete_prefix {prefix:?}: {result:?}");
     }
-    let result = blobs.presigned_get("a/", Duration::from_secs(60)).await;
-    assert!(matches!(result, Err(BlobError::InvalidKey(_))), "presigned_get a prefix: {result:?}");
+    let result = blobs.download_url("a/", "a.md", Duration::from_secs(60)).await;
+    assert!(matches!(result, Err(BlobError::InvalidKey(_))), "download_url of a prefix: {result:?}");
 }
 
 #[tokio::test]
@@ -127,18 +127,25 @@ async fn delete_prefix_deletes_more_than_one_batch() {
 }
 
 #[tokio::test]
-async fn presigned_get_urls_download_the_object() {
+async fn download_urls_are_presigned_and_download_the_object_as_a_file() {
     let blobs = fresh_blobs().await;
     let body = Bytes::from_static(b"# Conversation\n\nhello\n");
-    blobs.put("users/u1/exports/e1.md", "text/markdown", body.clone()).await.expect("put");
-    let url = blobs.presigned_get("users/u1/exports/e1.md", Duration::from_secs(300)).await.expect("presign");
+    blobs.put("exports/u1/s1/e1.md", "text/markdown", body.clone()).await.expect("put");
+    let url = blobs
+        .download_url("exports/u1/s1/e1.md", "chat notes.md", Duration::from_secs(300))
+        .await
+        .expect("presign")
+        .expect("S3 signs its own URLs");
     assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=300"), "{url}");
     let response = reqwest::get(&url).await.expect("GET the presigned URL");
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/markdown"));
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    assert_eq!(header("content-type").as_deref(), Some("text/markdown"));
+    assert_eq!(header("content-disposition").as_deref(), Some("attachment; filename=\"chat_notes.md\""));
     assert_eq!(response.bytes().await.expect("body"), body);
 
-    let too_long = blobs.presigned_get("users/u1/exports/e1.md", Duration::from_secs(8 * 24 * 3600)).await;
+    let too_long =
+        blobs.download_url("exports/u1/s1/e1.md", "e1.md", Duration::from_secs(8 * 24 * 3600)).await;
     assert!(matches!(too_long, Err(BlobError::Unavailable(_))), "{too_long:?}");
 }
 

@@ -78,3 +78,14 @@ async fn the_last_value_is_served_while_unreachable() {
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_prefix_is_put_in_front_of_every_name() {
+    let clients = common::clients().await;
+    let prefix = format!("{}/", common::unique_name("env"));
+    create(&clients.secrets, &format!("{prefix}confab-verify-keys"), "prefixed").await;
+    create(&clients.secrets, "confab-verify-keys-unprefixed-decoy", "decoy").await;
+    let secrets = SecretsManagerSecrets::new(clients.secrets.clone()).with_prefix(&prefix);
+    assert_eq!(secrets.get("confab-verify-keys").await.expect("get"), Some("prefixed".to_string()));
+    assert_eq!(secrets.get("confab-verify-keys-unprefixed-decoy").await.expect("get"), None);
+}

@@ -42,6 +42,9 @@ pub struct Config {
     /// How long a reply keeps streaming after its client disconnects, waiting for the
     /// client to resume, before it stops and is saved as `interrupted`.
     pub resume_grace_seconds: i64,
+    /// The address clients reach the API at (`https://chat.example.com`), for links
+    /// the API hands out; without it, they are built from the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             stream_flush_ms: 200,
             stream_flush_bytes: 2048,
             resume_grace_seconds: 15,
+            public_url: None,
         }
     }
 }
@@ -115,6 +119,7 @@ impl Config {
             stream_flush_ms: r.positive("CONFAB_STREAM_FLUSH_MS", d.stream_flush_ms)?,
             stream_flush_bytes: r.positive("CONFAB_STREAM_FLUSH_BYTES", d.stream_flush_bytes)?,
             resume_grace_seconds: r.positive("CONFAB_RESUME_GRACE_SECONDS", d.resume_grace_seconds)?,
+            public_url: r.base_url("CONFAB_PUBLIC_URL")?,
         })
     }
 }
@@ -131,6 +136,23 @@ impl Reader<'_> {
             .get(name)
             .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
             .unwrap_or_default()
+    }
+
+    /// An absolute http(s) URL with nothing after the host, without a trailing `/`.
+    fn base_url(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        let Some(raw) = self.0.get(name) else { return Ok(None) };
+        let url = raw.trim().trim_end_matches('/');
+        let ok = url.parse::<http::Uri>().is_ok_and(|u| {
+            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() && u.path() == "/"
+        });
+        if ok {
+            Ok(Some(url.to_string()))
+        } else {
+            Err(ConfigError {
+                name: name.into(),
+                problem: format!("expected an http(s) origin, got {raw:?}"),
+            })
+        }
     }
 
     fn positive<T: FromStr + PartialOrd + Default>(&self, name: &str, default: T) -> Result<T, ConfigError> {
@@ -176,9 +198,11 @@ mod tests {
             ("CONFAB_MAX_BODY_BYTES", "2048"),
             ("CONFAB_CORS_ORIGINS", " https://a.example , ,https://b.example"),
             ("CONFAB_UNRELATED", "ignored"),
+            ("CONFAB_PUBLIC_URL", " https://chat.example.com/ "),
         ]))
         .unwrap();
         assert_eq!(c.max_body_bytes, 2048);
+        assert_eq!(c.public_url.as_deref(), Some("https://chat.example.com"));
         assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
     }
 
@@ -187,6 +211,14 @@ mod tests {
         for bad in ["0", "-5", "ten", ""] {
             let err = Config::from_settings(&settings(&[("CONFAB_RATE_LIMIT_PER_MINUTE", bad)])).unwrap_err();
             assert_eq!(err.name, "CONFAB_RATE_LIMIT_PER_MINUTE");
+        }
+    }
+
+    #[test]
+    fn rejects_public_urls_that_are_not_origins() {
+        for bad in ["chat.example.com", "ftp://chat.example.com", "https://chat.example.com/api", ""] {
+            let err = Config::from_settings(&settings(&[("CONFAB_PUBLIC_URL", bad)])).unwrap_err();
+            assert_eq!(err.name, "CONFAB_PUBLIC_URL", "{bad:?}");
         }
     }
 }

@@ -57,8 +57,9 @@ fn init_tracing() {
 
 type Storage = (Arc<dyn Store>, Arc<dyn BlobStore>, Arc<dyn Secrets>);
 
-/// DynamoDB, S3 and Secrets Manager when `CONFAB_TABLE` names a table; otherwise the
-/// embedded adapters, so `cargo lambda watch` works on a bare laptop.
+/// DynamoDB, S3 and Secrets Manager when `CONFAB_TABLE` names a table (secret names
+/// behind `CONFAB_SECRETS_PREFIX`); otherwise the embedded adapters, so `cargo lambda
+/// watch` works on a bare laptop.
 pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
     let (store, blobs, secrets) = match settings.get("CONFAB_TABLE") {
         Some(table) => aws(settings, table).await?,
@@ -77,13 +78,14 @@ pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> 
 
 async fn aws(settings: &BTreeMap<String, String>, table: &str) -> Result<Storage, Error> {
     let bucket = settings.get("CONFAB_BUCKET").ok_or("CONFAB_TABLE is set, so CONFAB_BUCKET must be too")?;
+    let prefix = settings.get("CONFAB_SECRETS_PREFIX").map_or("", String::as_str);
     // Emulators (moto) are addressed by path, not by bucket subdomain.
     let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
     let clients = AwsClients::from_env(S3Options { force_path_style }).await;
     Ok((
         Arc::new(DynamoStore::new(clients.dynamodb, table)),
         Arc::new(S3Blobs::new(clients.s3, bucket)),
-        Arc::new(SecretsManagerSecrets::new(clients.secrets)),
+        Arc::new(SecretsManagerSecrets::new(clients.secrets).with_prefix(prefix)),
     ))
 }
 

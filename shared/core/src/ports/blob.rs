@@ -1,5 +1,6 @@
 use super::{MaybeSend, MaybeSync};
 use bytes::Bytes;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -18,6 +19,18 @@ pub trait BlobStore: MaybeSend + MaybeSync {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError>;
     /// Deletes every object whose key starts with `prefix`; absent keys are not an error.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
+    /// A URL that lets anyone holding it download `key` as a file named `filename` for
+    /// `expires_in`, when the store can sign one itself (S3 presigned GET); `None` when
+    /// it cannot, and the caller then serves the blob through a capability URL of its own.
+    async fn download_url(
+        &self,
+        key: &str,
+        filename: &str,
+        expires_in: Duration,
+    ) -> Result<Option<String>, BlobError> {
+        let _ = (key, filename, expires_in);
+        Ok(None)
+    }
 }
 
 /// Checks a blob key against the shape every adapter accepts.
@@ -34,4 +47,14 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
     } else {
         Err(BlobError::InvalidKey(key.to_string()))
     }
+}
+
+/// The `Content-Disposition` that saves a download as `filename` (reduced to characters
+/// every browser and shell take literally).
+pub fn content_disposition(filename: &str) -> String {
+    let safe: String = filename
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+        .collect();
+    format!("attachment; filename=\"{safe}\"")
 }

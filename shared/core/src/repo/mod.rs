@@ -2,6 +2,7 @@
 //! design is documented in docs/data-model.md.
 
 pub mod audit;
+pub mod exports;
 pub mod sessions;
 pub mod users;
 

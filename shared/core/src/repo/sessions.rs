@@ -144,6 +144,12 @@ pub async fn messages(
     Ok((page.items.iter().map(from_item).collect::<ApiResult<_>>()?, page.cursor))
 }
 
+/// Every message, oldest first (exports).
+pub async fn all_messages(app: &App, id: Id) -> ApiResult<Vec<Message>> {
+    let items = all_items(app, Query::new(pk(id), SkRange::Prefix(MESSAGE_PREFIX.into()))).await?;
+    items.iter().map(from_item).collect()
+}
+
 /// Deletes the session first (so it is gone at once), then everything in its partition
 /// and its blobs. A crash part-way leaves only unreachable leftovers.
 pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
@@ -157,11 +163,19 @@ pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
             .collect();
         app.store.transact(writes).await?;
     }
-    app.blobs.delete_prefix(&blob_prefix(owned.user_id, id)).await?;
+    for prefix in [blob_prefix(owned.user_id, id), export_prefix(owned.user_id, id)] {
+        app.blobs.delete_prefix(&prefix).await?;
+    }
     Ok(())
 }
 
-/// Where a session's blobs (large messages, attachments, exports) live.
+/// Where a session's blobs (large messages, attachments) live.
 pub fn blob_prefix(user_id: Id, id: Id) -> String {
     format!("users/{user_id}/sessions/{id}/")
+}
+
+/// Where a session's exports live: apart from its other blobs, so that one lifecycle
+/// rule on `exports/` can expire every export.
+pub fn export_prefix(user_id: Id, id: Id) -> String {
+    format!("exports/{user_id}/{id}/")
 }

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
         auth::me::handle, auth::jwks::handle, auth::create_api_key::handle, auth::list_api_keys::handle,
         auth::delete_api_key::handle,
         sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
-        sessions::delete::handle, sessions::messages::handle,
+        sessions::delete::handle, sessions::messages::handle, sessions::export::handle, sessions::export::download,
         chat::send::handle, chat::resume::handle, chat::cancel::handle,
         chat::completions::handle, chat::list_models::handle,
         admin::list_users::handle, admin::update_user::handle, admin::audit::handle, admin::usage::handle,

@@ -1,5 +1,6 @@
 pub(crate) mod create;
 pub(crate) mod delete;
+pub(crate) mod export;
 pub(crate) mod get;
 pub(crate) mod list;
 pub(crate) mod messages;
@@ -29,6 +30,10 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
             DELETE => delete::handle(app, path_id(id)?, req),
         }),
         ["sessions", id, "messages"] => by_method!(req, { GET => messages::handle(app, path_id(id)?, req) }),
+        ["sessions", id, "export"] => by_method!(req, { POST => export::handle(app, path_id(id)?, req) }),
+        ["sessions", id, "export", token] => {
+            by_method!(req, { GET => export::download(app, path_id(id)?, token) })
+        }
         _ => Err(ApiError::NotFound),
     }
 }

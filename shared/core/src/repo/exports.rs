@@ -1,0 +1,244 @@
+//! Conversation exports: a session rendered as JSON or Markdown, stored as a blob under
+//! `exports/`, and handed out as a download link that expires. Blob stores that sign
+//! their own links (S3) give a presigned URL; for the others (the embedded folder) the
+//! session function serves the blob behind a capability token stored with a TTL.
+
+use super::sessions::{self, Message, Owned, Session, export_prefix};
+use super::{from_item, to_data};
+use crate::app::App;
+use crate::auth::secret_hash;
+use crate::domain::Id;
+use crate::error::{ApiError, ApiResult};
+use crate::ports::{Condition, Item};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+
+/// Long enough to click, short enough that a leaked link soon stops working.
+pub const LINK_TTL: Duration = Duration::from_secs(15 * 60);
+const LINK_SK: &str = "EXPORT";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Markdown,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Markdown => "md",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Markdown => "text/markdown; charset=utf-8",
+        }
+    }
+}
+
+/// Where to download an export, and until when.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Export {
+    pub url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a capability link leads to.
+#[derive(Debug, Serialize, Deserialize)]
+struct Link {
+    session_id: Id,
+    key: String,
+    filename: String,
+    content_type: String,
+}
+
+/// An export's file, served through its capability link.
+pub struct Download {
+    pub body: Bytes,
+    pub content_type: String,
+    pub filename: String,
+}
+
+/// Renders the session, stores the file and returns its download link. `base_url` is
+/// where this API is reached, for links the session function serves itself.
+pub async fn create(app: &App, owned: &Owned, format: Format, base_url: &str) -> ApiResult<Export> {
+    let session = &owned.session;
+    let messages = sessions::all_messages(app, session.id).await?;
+    let now = app.now();
+    let key = format!("{}{}.{}", export_prefix(owned.user_id, session.id), app.new_id(), format.extension());
+    let filename = filename(session, format, now);
+    app.blobs.put(&key, format.content_type(), render(format, session, &messages, now)).await?;
+    let expires_at = now + LINK_TTL;
+    let url = match app.blobs.download_url(&key, &filename, LINK_TTL).await? {
+        Some(url) => url,
+        None => {
+            let link =
+                Link { session_id: session.id, key, filename, content_type: format.content_type().into() };
+            capability_link(app, link, base_url, expires_at).await?
+        }
+    };
+    Ok(Export { url, expires_at })
+}
+
+async fn capability_link(
+    app: &App,
+    link: Link,
+    base_url: &str,
+    expires_at: OffsetDateTime,
+) -> ApiResult<String> {
+    let token = app.random_token();
+    let item = Item::new(link_pk(&token), LINK_SK, to_data(&link)).expiring_at(expires_at.unix_timestamp());
+    app.store.put(item, Condition::NotExists).await?;
+    Ok(format!("{base_url}/sessions/{}/export/{token}", link.session_id))
+}
+
+fn link_pk(token: &str) -> String {
+    format!("EXPORT#{}", secret_hash(token))
+}
+
+/// The file behind a capability link; unknown, expired or deleted is 404.
+pub async fn open(app: &App, session_id: Id, token: &str) -> ApiResult<Download> {
+    let item = app.store.get(&link_pk(token), LINK_SK).await?.ok_or(ApiError::NotFound)?;
+    let link: Link = from_item(&item)?;
+    if link.session_id != session_id {
+        return Err(ApiError::NotFound);
+    }
+    let body = app.blobs.get(&link.key).await?.ok_or(ApiError::NotFound)?;
+    Ok(Download { body, content_type: link.content_type, filename: link.filename })
+}
+
+/// `<title>-<date>.<ext>`, the title reduced to a slug.
+fn filename(session: &Session, format: Format, now: OffsetDateTime) -> String {
+    let slug: String = session
+        .title
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .take(8)
+        .collect::<Vec<_>>()
+        .join("-");
+    let slug = if slug.is_empty() { "conversation".to_string() } else { slug };
+    format!("{slug}-{}.{}", now.date(), format.extension())
+}
+
+fn render(format: Format, session: &Session, messages: &[Message], now: OffsetDateTime) -> Bytes {
+    match format {
+        Format::Json => render_json(session, messages, now),
+        Format::Markdown => Bytes::from(render_markdown(session, messages, now)),
+    }
+}
+
+#[derive(Serialize)]
+struct JsonExport<'a> {
+    /// Lets readers tell this layout from later ones.
+    format: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    exported_at: OffsetDateTime,
+    session: &'a Session,
+    messages: &'a [Message],
+}
+
+fn render_json(session: &Session, messages: &[Message], now: OffsetDateTime) -> Bytes {
+    let export = JsonExport { format: "confab.export.v1", exported_at: now, session, messages };
+    Bytes::from(serde_json::to_vec_pretty(&export).unwrap_or_default())
+}
+
+fn render_markdown(session: &Session, messages: &[Message], now: OffsetDateTime) -> String {
+    let title = if session.title.is_empty() { "Untitled conversation" } else { &session.title };
+    let mut out = format!("# {title}\n\n");
+    let _ = writeln!(out, "- Session: `{}`", session.id);
+    if let Some(model) = &session.model {
+        let _ = writeln!(out, "- Model: {model}");
+    }
+    let _ = writeln!(out, "- Created: {}\n- Exported: {}\n", rfc3339(session.created_at), rfc3339(now));
+    if let Some(prompt) = &session.system_prompt {
+        let _ = write!(out, "## System prompt\n\n{prompt}\n\n");
+    }
+    for m in messages {
+        let who = match m.role.as_str() {
+            "user" => "User".to_string(),
+            "assistant" => {
+                format!("Assistant{}", m.model.as_deref().map(|x| format!(" ({x})")).unwrap_or_default())
+            }
+            other => other.to_string(),
+        };
+        let _ = write!(out, "---\n\n### {who} · {}\n\n{}\n\n", rfc3339(m.created_at), m.content);
+        if m.status != "complete" {
+            let _ = write!(out, "_(reply {})_\n\n", m.status);
+        }
+    }
+    out
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn session(title: &str) -> Session {
+        Session {
+            id: "01JD3QF2Z8N6WQ1ZQ6ZK4G9M7V".parse().unwrap(),
+            title: title.into(),
+            model: Some("echo".into()),
+            system_prompt: Some("Be brief.".into()),
+            archived: false,
+            created_at: datetime!(2026-11-22 10:00 UTC),
+            updated_at: datetime!(2026-11-22 10:05 UTC),
+        }
+    }
+
+    fn message(role: &str, content: &str, status: &str) -> Message {
+        Message {
+            id: "01JD3QF2Z8N6WQ1ZQ6ZK4G9M7W".parse().unwrap(),
+            role: role.into(),
+            content: content.into(),
+            status: status.into(),
+            model: (role == "assistant").then(|| "echo".into()),
+            usage: None,
+            created_at: datetime!(2026-11-22 10:01 UTC),
+        }
+    }
+
+    #[test]
+    fn markdown_has_title_prompt_and_every_turn() {
+        let messages = [message("user", "hi there", "complete"), message("assistant", "hi", "interrupted")];
+        let md = render_markdown(&session("Trip plans"), &messages, datetime!(2026-11-22 11:00 UTC));
+        assert!(
+            md.starts_with("# Trip plans\n\n- Session: `01JD3QF2Z8N6WQ1ZQ6ZK4G9M7V`\n- Model: echo\n"),
+            "{md}"
+        );
+        assert!(md.contains("## System prompt\n\nBe brief.\n"), "{md}");
+        assert!(md.contains("### User · 2026-11-22T10:01:00Z\n\nhi there\n"), "{md}");
+        assert!(
+            md.contains("### Assistant (echo) · 2026-11-22T10:01:00Z\n\nhi\n\n_(reply interrupted)_"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn filenames_are_slugs_of_the_title() {
+        let now = datetime!(2026-11-22 11:00 UTC);
+        assert_eq!(
+            filename(&session("Trip: Paris & Rome!"), Format::Markdown, now),
+            "trip-paris-rome-2026-11-22.md"
+        );
+        assert_eq!(filename(&session("¿¡"), Format::Json, now), "conversation-2026-11-22.json");
+    }
+}

@@ -194,7 +194,7 @@ mod tests {
 
     fn session(title: &str) -> Session {
         Session {
-            id: "01JD3QF2Z8N6WQ1ZQ6ZK4G9M7V".parse().unwrap(),
+            id: Id::parse("01JD3QF2Z8N6WQ1ZQ6ZK4G9M7V").unwrap(),
             title: title.into(),
             model: Some("echo".into()),
             system_prompt: Some("Be brief.".into()),
@@ -206,7 +206,7 @@ mod tests {
 
     fn message(role: &str, content: &str, status: &str) -> Message {
         Message {
-            id: "01JD3QF2Z8N6WQ1ZQ6ZK4G9M7W".parse().unwrap(),
+            id: Id::parse("01JD3QF2Z8N6WQ1ZQ6ZK4G9M7W").unwrap(),
             role: role.into(),
             content: content.into(),
             status: status.into(),

@@ -15,6 +15,8 @@ mod clients;
 mod dynamo;
 mod s3;
 mod secrets;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use clients::{AwsClients, S3Options};
 pub use dynamo::{DynamoStore, GSI1};

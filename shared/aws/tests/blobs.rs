@@ -1,6 +1,6 @@
 //! `S3Blobs` against moto's S3 (path-style addressing).
 
-mod common;
+use confab_aws::testing as common;
 
 use bytes::Bytes;
 use confab_aws::{AwsClients, S3Blobs, S3Options};

@@ -1,7 +1,7 @@
 //! `DynamoStore` beyond the conformance suite: the table it creates, the attributes it
 //! writes, error mapping, and pages over expired items.
 
-mod common;
+use confab_aws::testing as common;
 
 use confab_aws::sdk::dynamodb::types::{AttributeValue, BillingMode, KeyType, ProjectionType};
 use confab_aws::{AwsClients, DynamoStore, GSI1, S3Options};

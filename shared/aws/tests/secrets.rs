@@ -1,6 +1,6 @@
 //! `SecretsManagerSecrets` against moto's Secrets Manager.
 
-mod common;
+use confab_aws::testing as common;
 
 use confab_aws::sdk::secretsmanager::primitives::Blob;
 use confab_aws::{AwsClients, S3Options, SecretsManagerSecrets};

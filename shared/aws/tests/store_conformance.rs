@@ -1,6 +1,6 @@
 //! The core's store conformance suite against `DynamoStore` on moto, one table per test.
 
-mod common;
+use confab_aws::testing as common;
 
 use confab_aws::DynamoStore;
 

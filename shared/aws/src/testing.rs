@@ -1,4 +1,5 @@
-//! Test support: one moto server per test binary, and SDK clients pointed at it.
+//! Test support (feature `testing`): one moto server per test binary, and SDK clients
+//! pointed at it. Used by this crate's tests and by the Lambda end-to-end scenario.
 //!
 //! moto comes from `CONFAB_MOTO_SERVER` (scripts/test installs `moto[server]` in its
 //! virtualenv and exports the path) or `moto_server` on `PATH`. A missing moto fails the
@@ -8,12 +9,10 @@
 //! are not shared: each `#[tokio::test]` has its own runtime, and a client's connection
 //! pool belongs to the runtime it was first used on.
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
-use confab_aws::sdk::aws_config::retry::RetryConfig;
-use confab_aws::sdk::aws_config::{self, BehaviorVersion, SdkConfig};
-use confab_aws::sdk::dynamodb::config::{Credentials, Region};
-use confab_aws::{AwsClients, S3Options};
+use crate::sdk::aws_config::retry::RetryConfig;
+use crate::sdk::aws_config::{self, BehaviorVersion, SdkConfig};
+use crate::sdk::dynamodb::config::{Credentials, Region};
+use crate::{AwsClients, S3Options};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

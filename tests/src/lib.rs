@@ -5,10 +5,10 @@
 //! alive by the returned [`TestApp`]. The helpers below are the only way the tests talk
 //! to the server, so that each request shape is written once.
 
+pub mod lambda;
 pub mod sse;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -30,18 +30,19 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const UNKNOWN_ID: &str = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
 
 /// Limits high enough that no ordinary test trips them; tests of the limits override them.
-const HIGH_LIMITS: &[(&str, &str)] = &[
+pub(crate) const HIGH_LIMITS: &[(&str, &str)] = &[
     ("CONFAB_RATE_LIMIT_PER_MINUTE", "100000"),
     ("CONFAB_LOGIN_MAX_PER_MINUTE", "100000"),
     ("CONFAB_LOGIN_MAX_FAILURES", "100000"),
 ];
 
 pub struct TestApp {
-    pub addr: SocketAddr,
     pub base_url: String,
     pub client: reqwest::Client,
+    /// Under `cargo lambda watch` each function has its own URL prefix.
+    lambda_urls: bool,
     data_dir: tempfile::TempDir,
-    _server: confab_local::Server,
+    _server: Option<confab_local::Server>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -59,12 +60,17 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         env.insert(k.to_string(), v.to_string());
     }
     let server = confab_local::start(env).await.unwrap_or_else(|e| panic!("server failed to start: {e:?}"));
-    let addr = server.addr();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("build http client");
-    TestApp { addr, base_url: format!("http://{addr}"), client, data_dir, _server: server }
+    TestApp {
+        base_url: format!("http://{}", server.addr()),
+        client: http_client(),
+        lambda_urls: false,
+        data_dir,
+        _server: Some(server),
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("build http client")
 }
 
 /// One cookie from a `Set-Cookie` header: its value and its raw attributes.
@@ -164,8 +170,27 @@ impl Registered {
 }
 
 impl TestApp {
+    /// The functions behind `cargo lambda watch` at `base_url`.
+    pub fn for_lambda_urls(base_url: &str) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("create temp dir");
+        TestApp {
+            base_url: base_url.into(),
+            client: http_client(),
+            lambda_urls: true,
+            data_dir,
+            _server: None,
+        }
+    }
+
+    /// Where `path` is served: as is locally; under `cargo lambda watch` behind the
+    /// function URL of the function the CDN would route it to.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
+        match confab_core::Function::for_path(path) {
+            Some(function) if self.lambda_urls => {
+                format!("{}/lambda-url/confab-{}{path}", self.base_url, function.name())
+            }
+            _ => format!("{}{path}", self.base_url),
+        }
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -1,0 +1,279 @@
+//! The four functions as real Lambda binaries: `cargo lambda watch --only-lambda-apis`
+//! serves the Lambda runtime API and the function URLs (`/lambda-url/<name>/…`), and
+//! this harness starts each function's debug binary against it, with DynamoDB, S3 and
+//! Secrets Manager in moto. One `watch` serves every function this way, while a plain
+//! `cargo lambda watch` runs (and builds) one package per process.
+//!
+//! cargo-lambda comes from `CONFAB_CARGO_LAMBDA` (scripts/test installs it in its
+//! virtualenv) or `cargo-lambda` on `PATH`; moto as in `confab_aws::testing`.
+
+use crate::{HIGH_LIMITS, TestApp};
+use confab_aws::testing::{self, moto};
+use confab_aws::{AwsClients, DynamoStore, S3Blobs, S3Options};
+use confab_core::auth::keys::initial_secrets;
+use confab_core::chat::models::default_secret_name;
+use confab_core::providers::ProviderKind;
+use confab_native::{OsRandom, SystemClock};
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const FUNCTIONS: [&str; 4] = ["auth", "chat", "session", "admin"];
+/// Instances per function: two, so that one chat instance can serve a resume while the
+/// other is still streaming the reply (Lambda runs concurrent requests side by side).
+const INSTANCES: usize = 2;
+/// The fake credentials every process signs moto requests with.
+const MOTO_KEY: (&str, &str) = ("testing", "testing");
+
+/// The AWS resources of one stack: its own table, bucket and secret names in moto.
+pub struct AwsStack {
+    pub clients: AwsClients,
+    pub table: String,
+    pub bucket: String,
+    pub secrets_prefix: String,
+}
+
+impl AwsStack {
+    /// Creates the table, the bucket and the signing-key secrets, as a deployment's
+    /// first-time setup does.
+    pub async fn create() -> AwsStack {
+        let clients =
+            AwsClients::from_sdk_config(&testing::sdk_config().await, S3Options { force_path_style: true });
+        let stack = AwsStack {
+            table: testing::unique_name("table"),
+            bucket: testing::unique_name("bucket"),
+            secrets_prefix: format!("{}/", testing::unique_name("stack")),
+            clients,
+        };
+        DynamoStore::new(stack.clients.dynamodb.clone(), &stack.table)
+            .create_table()
+            .await
+            .expect("create table");
+        S3Blobs::new(stack.clients.s3.clone(), &stack.bucket).create_bucket().await.expect("create bucket");
+        for (name, value) in initial_secrets(&OsRandom, &SystemClock) {
+            stack.put_secret(&name, &value).await;
+        }
+        stack
+    }
+
+    /// Creates or replaces the secret `name` (under this stack's prefix).
+    pub async fn put_secret(&self, name: &str, value: &str) {
+        let id = format!("{}{name}", self.secrets_prefix);
+        let sm = &self.clients.secrets;
+        if sm.put_secret_value().secret_id(&id).secret_string(value).send().await.is_err() {
+            sm.create_secret().name(&id).secret_string(value).send().await.expect("create secret");
+        }
+    }
+
+    pub async fn secret(&self, name: &str) -> String {
+        let id = format!("{}{name}", self.secrets_prefix);
+        let out = self.clients.secrets.get_secret_value().secret_id(&id).send().await.expect("read secret");
+        out.secret_string().expect("a string secret").to_string()
+    }
+
+    /// The settings that point a function at these resources.
+    fn settings(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("CONFAB_TABLE".into(), self.table.clone()),
+            ("CONFAB_BUCKET".into(), self.bucket.clone()),
+            ("CONFAB_SECRETS_PREFIX".into(), self.secrets_prefix.clone()),
+        ])
+    }
+}
+
+/// A provider the chat function reaches, with its key stored in Secrets Manager.
+pub struct ProviderSetup {
+    pub kind: ProviderKind,
+    pub settings_prefix: &'static str,
+    pub base_url: String,
+    pub models: String,
+    pub api_key: String,
+}
+
+/// `cargo lambda watch` and the function processes, stopped when dropped.
+pub struct LambdaStack {
+    pub aws: AwsStack,
+    pub url: String,
+    pub logs: tempfile::TempDir,
+    processes: Vec<Child>,
+}
+
+impl Drop for LambdaStack {
+    fn drop(&mut self) {
+        for child in &mut self.processes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl LambdaStack {
+    /// The function processes' logs, for failure messages.
+    pub fn function_logs(&self) -> String {
+        let mut out = String::new();
+        for entry in std::fs::read_dir(self.logs.path()).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            out.push_str(&format!("--- {}\n{text}\n", entry.path().display()));
+        }
+        out
+    }
+}
+
+/// Builds the function binaries (once per test process), starts `cargo lambda watch`
+/// and every function against fresh AWS resources, and waits until all four answer.
+pub async fn spawn_lambda_app(
+    provider: Option<&ProviderSetup>,
+    overrides: &[(&str, &str)],
+) -> (TestApp, LambdaStack) {
+    let binaries = function_binaries();
+    let aws = AwsStack::create().await;
+    let mut settings = aws.settings();
+    settings.extend(HIGH_LIMITS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    if let Some(p) = provider {
+        let secret = default_secret_name(p.kind);
+        aws.put_secret(&secret, &p.api_key).await;
+        let prefix = p.settings_prefix;
+        settings.insert(format!("CONFAB_{prefix}_BASE_URL"), p.base_url.clone());
+        settings.insert(format!("CONFAB_{prefix}_MODELS"), p.models.clone());
+        settings.insert(format!("CONFAB_{prefix}_API_KEY_SECRET"), secret);
+    }
+    settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+
+    let logs = tempfile::tempdir().expect("log dir");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut stack = LambdaStack { aws, url: url.clone(), logs, processes: Vec::new() };
+    stack.processes.push(start_watch(port, stack.logs.path()));
+    wait_for_port(port, stack.processes.last_mut().expect("watch"), stack.logs.path());
+    for function in FUNCTIONS {
+        for instance in 0..INSTANCES {
+            let log = stack.logs.path().join(format!("{function}-{instance}.log"));
+            stack.processes.push(start_function(&binaries, function, &url, &settings, &log));
+        }
+    }
+    let app = TestApp::for_lambda_urls(&url);
+    for function in FUNCTIONS {
+        wait_healthy(&app, function, &stack).await;
+    }
+    (app, stack)
+}
+
+/// `target/<profile>/confab-<function>`, built now so the scenario never runs stale
+/// binaries. `cargo test` does not hold the build lock while tests run.
+fn function_binaries() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.arg("build").current_dir(workspace_root());
+            for f in FUNCTIONS {
+                cmd.args(["-p", &format!("confab-{f}")]);
+            }
+            let status = cmd.status().expect("run cargo build");
+            assert!(status.success(), "building the Lambda binaries failed");
+            // The test binary is target/<profile>/deps/<name>; the functions sit beside deps/.
+            let exe = std::env::current_exe().expect("test executable path");
+            exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+        })
+        .clone()
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn cargo_lambda() -> PathBuf {
+    let help = "cargo-lambda is needed for the Lambda scenario: run scripts/test (it installs it into \
+                its virtualenv and sets CONFAB_CARGO_LAMBDA), or `pip install cargo-lambda`";
+    if let Some(path) = std::env::var_os("CONFAB_CARGO_LAMBDA") {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "CONFAB_CARGO_LAMBDA={} is not a file. {help}", path.display());
+        return path;
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("cargo-lambda"))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("cargo-lambda is not on PATH and CONFAB_CARGO_LAMBDA is not set. {help}"))
+}
+
+fn start_watch(port: u16, logs: &Path) -> Child {
+    let log = std::fs::File::create(logs.join("watch.log")).expect("watch log");
+    Command::new(cargo_lambda())
+        .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+        // It reads the workspace's metadata; logs stay outside the workspace.
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start cargo lambda watch")
+}
+
+fn start_function(
+    binaries: &Path,
+    function: &str,
+    url: &str,
+    settings: &BTreeMap<String, String>,
+    log: &Path,
+) -> Child {
+    let name = format!("confab-{function}");
+    let binary = binaries.join(&name);
+    let log = std::fs::File::create(log).expect("function log");
+    let mut cmd = Command::new(&binary);
+    // Nothing of the developer's own AWS or confab setup leaks in.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key.starts_with("CONFAB_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(settings)
+        .env("AWS_LAMBDA_RUNTIME_API", format!("{url}/.rt/{name}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", MOTO_KEY.0)
+        .env("AWS_SECRET_ACCESS_KEY", MOTO_KEY.1)
+        .env("AWS_ENDPOINT_URL", &moto().url)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+fn wait_for_port(port: u16, watch: &mut Child, logs: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let log = || std::fs::read_to_string(logs.join("watch.log")).unwrap_or_default();
+        if let Ok(Some(status)) = watch.try_wait() {
+            panic!("cargo lambda watch exited with {status}:\n{}", log());
+        }
+        assert!(Instant::now() < deadline, "cargo lambda watch did not listen within 60 s:\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every function answers its health check (its processes have found the runtime API).
+async fn wait_healthy(app: &TestApp, function: &str, stack: &LambdaStack) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let path = format!("/{}/health", if function == "session" { "sessions" } else { function });
+    loop {
+        let answer = app.client.get(app.url(&path)).timeout(Duration::from_secs(5)).send().await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{function} not healthy within 60 s:\n{}", stack.function_logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -120,6 +120,13 @@ impl LambdaStack {
         }
         out
     }
+
+    /// Runs the `confab-keys` tool against this stack's secrets.
+    pub fn keys_tool(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new(binaries().join("confab-keys"));
+        aws_env(&mut cmd).env("CONFAB_SECRETS_PREFIX", &self.aws.secrets_prefix).args(args);
+        cmd.output().expect("run confab-keys")
+    }
 }
 
 /// Builds the function binaries (once per test process), starts `cargo lambda watch`
@@ -128,7 +135,7 @@ pub async fn spawn_lambda_app(
     provider: Option<&ProviderSetup>,
     overrides: &[(&str, &str)],
 ) -> (TestApp, LambdaStack) {
-    let binaries = function_binaries();
+    let binaries = binaries();
     let aws = AwsStack::create().await;
     let mut settings = aws.settings();
     settings.extend(HIGH_LIMITS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -161,16 +168,17 @@ pub async fn spawn_lambda_app(
     (app, stack)
 }
 
-/// `target/<profile>/confab-<function>`, built now so the scenario never runs stale
-/// binaries. `cargo test` does not hold the build lock while tests run.
-fn function_binaries() -> PathBuf {
+/// `target/<profile>`, with `confab-<function>` and `confab-keys` built now so that the
+/// scenario never runs stale binaries (`cargo test` does not hold the build lock while
+/// tests run).
+fn binaries() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let mut cmd = Command::new(env!("CARGO"));
             cmd.arg("build").current_dir(workspace_root());
-            for f in FUNCTIONS {
-                cmd.args(["-p", &format!("confab-{f}")]);
+            for package in FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(["confab-keys".into()]) {
+                cmd.args(["-p", &package]);
             }
             let status = cmd.status().expect("run cargo build");
             assert!(status.success(), "building the Lambda binaries failed");
@@ -225,27 +233,32 @@ fn start_function(
     let binary = binaries.join(&name);
     let log = std::fs::File::create(log).expect("function log");
     let mut cmd = Command::new(&binary);
-    // Nothing of the developer's own AWS or confab setup leaks in.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") || key.starts_with("CONFAB_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.envs(settings)
+    aws_env(&mut cmd)
+        .envs(settings)
         .env("AWS_LAMBDA_RUNTIME_API", format!("{url}/.rt/{name}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", &name)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", MOTO_KEY.0)
-        .env("AWS_SECRET_ACCESS_KEY", MOTO_KEY.1)
-        .env("AWS_ENDPOINT_URL", &moto().url)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()))
+}
+
+/// moto's endpoint and fake credentials, and nothing of the developer's own AWS or
+/// confab setup.
+fn aws_env(cmd: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key.starts_with("CONFAB_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", MOTO_KEY.0)
+        .env("AWS_SECRET_ACCESS_KEY", MOTO_KEY.1)
+        .env("AWS_ENDPOINT_URL", &moto().url)
 }
 
 fn free_port() -> u16 {

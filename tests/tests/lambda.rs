@@ -276,3 +276,73 @@ fn b64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
+
+/// The key id in an access token's header.
+fn kid(token: &str) -> String {
+    use base64::Engine;
+    let header =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+    str_field(&serde_json::from_slice(&header).unwrap(), "kid")
+}
+
+fn run_ok(output: std::process::Output) -> String {
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "confab-keys failed: {stdout}{stderr}");
+    stdout.into_owned()
+}
+
+/// Whether `token` is accepted by every function.
+async fn accepted_everywhere(app: &TestApp, token: &str) -> bool {
+    for path in ["/auth/me", "/sessions", "/v1/models", "/admin/users"] {
+        let status = send(app.bearer(Method::GET, path, token)).await.status();
+        // The admin function answers a valid non-admin token with 403, an invalid one with 401.
+        if status == StatusCode::UNAUTHORIZED {
+            return false;
+        }
+    }
+    true
+}
+
+/// Polls `check` for up to 15 s; the caches under test expire every second.
+async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "not within 15 s: {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotated_signing_keys_are_picked_up_and_old_tokens_verify_until_retired() {
+    let caches = [("CONFAB_KEY_CACHE_SECONDS", "1"), ("CONFAB_SECRETS_CACHE_SECONDS", "1")];
+    let (app, stack) = spawn_lambda_app(None, &caches).await;
+    app.register("ada@example.com").await;
+    let first = app.login("ada@example.com", PASSWORD).await.access_token;
+    assert!(run_ok(stack.keys_tool(&["init"])).contains("already exist"), "init never replaces keys");
+
+    // Rotating again within a token lifetime needs --force: it would retire live tokens' key.
+    let early = stack.keys_tool(&["rotate"]);
+    assert!(!early.status.success() && String::from_utf8_lossy(&early.stderr).contains("--force"));
+    run_ok(stack.keys_tool(&["rotate", "--force", "--propagation-seconds", "2"]));
+
+    let mut second = String::new();
+    eventually("logins sign with the new key", async || {
+        second = app.login("ada@example.com", PASSWORD).await.access_token;
+        kid(&second) != kid(&first)
+    })
+    .await;
+    assert!(accepted_everywhere(&app, &second).await, "the new key verifies on every function at once");
+    assert!(accepted_everywhere(&app, &first).await, "tokens of the previous key keep working");
+    let jwks = app.get_ok(&second, "/auth/jwks.json").await;
+    let kids: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, [kid(&second), kid(&first)]);
+    let signing: Value = serde_json::from_str(&stack.aws.secret("confab-signing-keys").await).unwrap();
+    assert_eq!(signing["keys"].as_array().unwrap().len(), 1, "old private keys are not kept");
+
+    // The next rotation retires the first key: its tokens stop, the second key's still work.
+    run_ok(stack.keys_tool(&["rotate", "--force", "--propagation-seconds", "2"]));
+    eventually("the retired key's tokens are refused", async || !accepted_everywhere(&app, &first).await)
+        .await;
+    assert!(accepted_everywhere(&app, &second).await);
+}

@@ -3,7 +3,8 @@
 //! - [`DynamoStore`]: the key-value store port on one DynamoDB table (single-table
 //!   design; the attribute mapping is in this crate's README);
 //! - [`S3Blobs`]: the blob store port on one S3 bucket, plus presigned downloads;
-//! - [`SecretsManagerSecrets`]: the secrets port on Secrets Manager, cached in memory.
+//! - [`SecretsManagerSecrets`]: the secrets port on Secrets Manager, cached in memory;
+//! - [`KeySecrets`]: creating and rotating the signing-key secrets (the `confab-keys` tool).
 //!
 //! [`AwsClients`] builds the three SDK clients once from the standard AWS environment
 //! (credentials, region, `AWS_ENDPOINT_URL`); construction does no network I/O, and the
@@ -13,6 +14,7 @@
 
 mod clients;
 mod dynamo;
+mod keys;
 mod s3;
 mod secrets;
 #[cfg(feature = "testing")]
@@ -20,6 +22,7 @@ pub mod testing;
 
 pub use clients::{AwsClients, S3Options};
 pub use dynamo::{DynamoStore, GSI1};
+pub use keys::{KeySecrets, KeysError};
 pub use s3::S3Blobs;
 pub use secrets::{DEFAULT_TTL as DEFAULT_SECRETS_TTL, SecretsManagerSecrets};
 

@@ -4,7 +4,7 @@
 //! streaming, the other functions answer whole.
 
 use bytes::Bytes;
-use confab_aws::{AwsClients, DynamoStore, S3Blobs, S3Options, SecretsManagerSecrets};
+use confab_aws::{AwsClients, DEFAULT_SECRETS_TTL, DynamoStore, S3Blobs, S3Options, SecretsManagerSecrets};
 use confab_core::auth::keys::initial_secrets;
 use confab_core::http::{Body as CoreBody, ClientIp};
 use confab_core::ports::{BlobStore, Secrets, Store};
@@ -58,7 +58,7 @@ fn init_tracing() {
 type Storage = (Arc<dyn Store>, Arc<dyn BlobStore>, Arc<dyn Secrets>);
 
 /// DynamoDB, S3 and Secrets Manager when `CONFAB_TABLE` names a table (secret names
-/// behind `CONFAB_SECRETS_PREFIX`); otherwise the embedded adapters, so `cargo lambda
+/// behind `CONFAB_SECRETS_PREFIX`, values cached `CONFAB_SECRETS_CACHE_SECONDS`); otherwise the embedded adapters, so `cargo lambda
 /// watch` works on a bare laptop.
 pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
     let (store, blobs, secrets) = match settings.get("CONFAB_TABLE") {
@@ -79,13 +79,19 @@ pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> 
 async fn aws(settings: &BTreeMap<String, String>, table: &str) -> Result<Storage, Error> {
     let bucket = settings.get("CONFAB_BUCKET").ok_or("CONFAB_TABLE is set, so CONFAB_BUCKET must be too")?;
     let prefix = settings.get("CONFAB_SECRETS_PREFIX").map_or("", String::as_str);
+    let secrets_ttl = match settings.get("CONFAB_SECRETS_CACHE_SECONDS") {
+        Some(raw) => Duration::from_secs(raw.trim().parse().map_err(|_| {
+            format!("setting CONFAB_SECRETS_CACHE_SECONDS: expected whole seconds, got {raw:?}")
+        })?),
+        None => DEFAULT_SECRETS_TTL,
+    };
     // Emulators (moto) are addressed by path, not by bucket subdomain.
     let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
     let clients = AwsClients::from_env(S3Options { force_path_style }).await;
     Ok((
         Arc::new(DynamoStore::new(clients.dynamodb, table)),
         Arc::new(S3Blobs::new(clients.s3, bucket)),
-        Arc::new(SecretsManagerSecrets::new(clients.secrets).with_prefix(prefix)),
+        Arc::new(SecretsManagerSecrets::new(clients.secrets).with_prefix(prefix).with_ttl(secrets_ttl)),
     ))
 }
 

@@ -80,10 +80,37 @@ pub fn new_key(random: &dyn Random, clock: &dyn Clock) -> (SigningKeyEntry, Jwk)
 pub fn initial_secrets(random: &dyn Random, clock: &dyn Clock) -> BTreeMap<String, String> {
     let (entry, jwk) = new_key(random, clock);
     let signing = SigningKeySet { current: entry.kid.clone(), keys: vec![entry] };
-    let verify = Jwks { keys: vec![jwk] };
+    to_secrets(&signing, &Jwks { keys: vec![jwk] })
+}
+
+/// Both key secrets after a rotation: a new key signs from now on; the previous
+/// current key stays in the verification set so the tokens it signed keep working until
+/// they expire, and any older one is dropped. Rotating at most once per access-token
+/// lifetime therefore never cuts a live token short ([`rotation_is_early`] tells).
+pub fn rotated(
+    verify: &Jwks,
+    signing: &SigningKeySet,
+    random: &dyn Random,
+    clock: &dyn Clock,
+) -> (SigningKeySet, Jwks) {
+    let (entry, jwk) = new_key(random, clock);
+    let previous = verify.keys.iter().find(|k| k.kid == signing.current).cloned();
+    let signing = SigningKeySet { current: entry.kid.clone(), keys: vec![entry] };
+    (signing, Jwks { keys: std::iter::once(jwk).chain(previous).collect() })
+}
+
+/// Whether the current key is younger than `access_ttl_seconds`: rotating now would
+/// retire the key before it, whose tokens may still be live.
+pub fn rotation_is_early(signing: &SigningKeySet, access_ttl_seconds: i64, clock: &dyn Clock) -> bool {
+    let current = signing.keys.iter().find(|k| k.kid == signing.current);
+    current.is_some_and(|k| clock.now_unix() - k.created_at < access_ttl_seconds)
+}
+
+/// The key secrets as stored.
+pub fn to_secrets(signing: &SigningKeySet, verify: &Jwks) -> BTreeMap<String, String> {
     BTreeMap::from([
-        (SIGNING_KEYS_SECRET.to_string(), serde_json::to_string(&signing).unwrap_or_default()),
-        (VERIFY_KEYS_SECRET.to_string(), serde_json::to_string(&verify).unwrap_or_default()),
+        (SIGNING_KEYS_SECRET.to_string(), serde_json::to_string(signing).unwrap_or_default()),
+        (VERIFY_KEYS_SECRET.to_string(), serde_json::to_string(verify).unwrap_or_default()),
     ])
 }
 
@@ -155,4 +182,63 @@ pub async fn verifier(app: &App, want_kid: Option<&str>) -> ApiResult<Arc<Verifi
         .filter_map(|k| DecodingKey::from_ed_components(&k.x).ok().map(|d| (k.kid.clone(), d)))
         .collect();
     Ok(app.keys.verifier.put(ONLY, Verifier { jwks, keys }, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{Clock, Random};
+    use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+    use time::OffsetDateTime;
+
+    struct Counter(AtomicU8);
+    impl Random for Counter {
+        fn fill(&self, buf: &mut [u8]) {
+            let n = self.0.fetch_add(1, Ordering::Relaxed);
+            buf.iter_mut().for_each(|b| *b = n);
+        }
+    }
+
+    struct At(AtomicI64);
+    impl Clock for At {
+        fn now(&self) -> OffsetDateTime {
+            OffsetDateTime::from_unix_timestamp(self.0.load(Ordering::Relaxed)).unwrap()
+        }
+        fn sleep(&self, _: std::time::Duration) -> crate::ports::BoxFuture<'static, ()> {
+            Box::pin(async {})
+        }
+    }
+
+    fn sets(secrets: &BTreeMap<String, String>) -> (SigningKeySet, Jwks) {
+        let parse = |name: &str| secrets.get(name).unwrap().clone();
+        (
+            serde_json::from_str(&parse(SIGNING_KEYS_SECRET)).unwrap(),
+            serde_json::from_str(&parse(VERIFY_KEYS_SECRET)).unwrap(),
+        )
+    }
+
+    fn kids(jwks: &Jwks) -> Vec<&str> {
+        jwks.keys.iter().map(|k| k.kid.as_str()).collect()
+    }
+
+    #[test]
+    fn rotation_keeps_the_previous_public_key_and_drops_older_ones() {
+        let (random, clock) = (Counter(AtomicU8::new(1)), At(AtomicI64::new(1_000_000)));
+        let (signing1, verify1) = sets(&initial_secrets(&random, &clock));
+        let (signing2, verify2) = rotated(&verify1, &signing1, &random, &clock);
+        assert_eq!(signing2.keys.len(), 1, "only the current private key is kept");
+        assert_ne!(signing2.current, signing1.current);
+        assert_eq!(kids(&verify2), [signing2.current.as_str(), signing1.current.as_str()]);
+        let (signing3, verify3) = rotated(&verify2, &signing2, &random, &clock);
+        assert_eq!(kids(&verify3), [signing3.current.as_str(), signing2.current.as_str()]);
+    }
+
+    #[test]
+    fn rotating_within_a_token_lifetime_is_early() {
+        let (random, clock) = (Counter(AtomicU8::new(1)), At(AtomicI64::new(1_000_000)));
+        let (signing, _) = sets(&initial_secrets(&random, &clock));
+        assert!(rotation_is_early(&signing, 900, &clock));
+        clock.0.store(1_000_900, Ordering::Relaxed);
+        assert!(!rotation_is_early(&signing, 900, &clock));
+    }
 }

@@ -121,6 +121,28 @@ impl LambdaStack {
         out
     }
 
+    /// `cargo lambda invoke` of the sample event `events/<event>` on `confab-<function>`:
+    /// the function's raw answer (for function URLs, `{statusCode, headers, cookies, body}`).
+    pub fn invoke(&self, function: &str, event: &str) -> serde_json::Value {
+        let port = self.url.rsplit(':').next().expect("port");
+        let output = Command::new(cargo_lambda())
+            .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", port, "--output-format", "json"])
+            .arg("--data-file")
+            .arg(workspace_root().join("events").join(event))
+            .arg(format!("confab-{function}"))
+            .current_dir(workspace_root())
+            .output()
+            .expect("run cargo lambda invoke");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "invoke {event}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("invoke {event} printed no JSON ({e}): {stdout}"))
+    }
+
     /// Runs the `confab-keys` tool against this stack's secrets.
     pub fn keys_tool(&self, args: &[&str]) -> std::process::Output {
         let mut cmd = Command::new(binaries().join("confab-keys"));

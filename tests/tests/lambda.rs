@@ -346,3 +346,23 @@ async fn rotated_signing_keys_are_picked_up_and_old_tokens_verify_until_retired(
         .await;
     assert!(accepted_everywhere(&app, &second).await);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
+    let (_app, stack) = spawn_lambda_app(None, &[]).await;
+    let answer = |function: &str, event: &str| {
+        let raw = stack.invoke(function, event);
+        let body: Value = serde_json::from_str(raw["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+        (raw["statusCode"].as_u64().unwrap_or(0), raw["cookies"].as_array().map_or(0, Vec::len), body)
+    };
+    let (status, cookies, body) = answer("auth", "auth-register.json");
+    assert_eq!((status, cookies), (201, 3), "three Set-Cookie values survive: {body}");
+    assert_eq!(answer("auth", "auth-login-base64.json").0, 200);
+    let (status, _, body) = answer("auth", "auth-register-malformed.json");
+    assert_eq!((status, &body["error"]["code"]), (400, &json!("invalid_request")));
+    let (status, _, body) = answer("session", "sessions-list-anonymous.json");
+    assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
+    assert_eq!(answer("admin", "admin-health-http-api.json").0, 200);
+    // A streaming function's invocation answers with the body alone.
+    assert_eq!(stack.invoke("chat", "chat-health.json"), json!({"function": "chat", "status": "ok"}));
+}

@@ -4,6 +4,7 @@
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use confab_core::auth::keys::{
     self, Jwks, SIGNING_KEYS_SECRET, SigningKeySet, VERIFY_KEYS_SECRET, initial_secrets, rotation_is_early,
@@ -33,19 +34,31 @@ pub struct KeySecrets<'a> {
 }
 
 impl KeySecrets<'_> {
-    /// Creates both key secrets with a fresh key where they don't exist yet. Returns
-    /// whether anything was created; existing keys are never replaced.
+    /// Gives both key secrets a fresh key where they have no value yet: creates them, or
+    /// fills the empty secrets a deployment template declared. Returns whether anything
+    /// was written; existing keys are never replaced.
     pub async fn init(&self, random: &dyn Random, clock: &dyn Clock) -> Result<bool, KeysError> {
-        let mut created = false;
+        let mut written = false;
         for (name, value) in initial_secrets(random, clock) {
             if self.read(&name).await?.is_none() {
-                let id = self.id(&name);
-                let sent = self.client.create_secret().name(&id).secret_string(value).send().await;
-                sent.map_err(|e| KeysError::Service(DisplayErrorContext(&e).to_string()))?;
-                created = true;
+                let created =
+                    self.client.create_secret().name(self.id(&name)).secret_string(&value).send().await;
+                match created {
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.as_service_error(),
+                            Some(CreateSecretError::ResourceExistsException(_))
+                        ) =>
+                    {
+                        self.put(&name, &value).await?;
+                    }
+                    Err(e) => return Err(KeysError::Service(DisplayErrorContext(&e).to_string())),
+                }
+                written = true;
             }
         }
-        Ok(created)
+        Ok(written)
     }
 
     /// Publishes a new public key to every function, waits `propagation` (how long the
@@ -79,7 +92,12 @@ impl KeySecrets<'_> {
     async fn read(&self, name: &str) -> Result<Option<String>, KeysError> {
         match self.client.get_secret_value().secret_id(self.id(name)).send().await {
             Ok(out) => Ok(out.secret_string().map(String::from)),
-            Err(e) if matches!(e.as_service_error(), Some(GetSecretValueError::ResourceNotFoundException(_))) => {
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(GetSecretValueError::ResourceNotFoundException(_))
+                ) =>
+            {
                 Ok(None)
             }
             Err(e) => Err(KeysError::Service(DisplayErrorContext(&e).to_string())),

@@ -105,16 +105,16 @@ fn embedded(settings: &BTreeMap<String, String>) -> Result<Storage, Error> {
     ))
 }
 
-/// The event as the core's request: body bytes, the caller's address from the request
-/// context (Lambda and CloudFront set it; headers could be forged), and the path
+/// The event as the core's request: body bytes, the caller's address, and the path
 /// without an API Gateway stage prefix, which `lambda_http` adds but routes never use.
 fn to_core(req: Request) -> confab_core::http::Request {
-    let (ip, stage) = match req.request_context_ref() {
+    let (source_ip, stage) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => {
             (ctx.http.source_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()), ctx.stage.clone())
         }
         _ => (None, None),
     };
+    let ip = viewer_address(&req).or(source_ip);
     let (mut parts, body) = req.into_parts();
     if let Some(ip) = ip {
         parts.extensions.insert(ClientIp(ip));
@@ -123,6 +123,16 @@ fn to_core(req: Request) -> confab_core::http::Request {
         parts.uri = uri;
     }
     http::Request::from_parts(parts, Bytes::from(body.to_vec()))
+}
+
+/// Behind CloudFront the request context holds CloudFront's address, so the viewer's
+/// comes from `CloudFront-Viewer-Address` (`<ip>:<port>`), which CloudFront sets and
+/// viewers cannot. The function URLs accept only CloudFront (IAM auth with origin access
+/// control, see infra/), so nobody else can send the header.
+fn viewer_address(req: &Request) -> Option<IpAddr> {
+    let value = req.headers().get("cloudfront-viewer-address")?.to_str().ok()?;
+    let (ip, _port) = value.rsplit_once(':')?;
+    ip.trim_start_matches('[').trim_end_matches(']').parse().ok()
 }
 
 fn without_stage(uri: &http::Uri, stage: &str) -> Option<http::Uri> {

@@ -64,3 +64,24 @@ async fn the_client_address_comes_from_the_request_context() {
     assert_eq!(entries[0].action, "auth.register");
     assert_eq!(entries[0].ip, "203.0.113.7");
 }
+
+#[tokio::test]
+async fn behind_cloudfront_the_client_address_is_the_viewer_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(&dir).await;
+    for (viewer, expected) in [("198.51.100.10:46532", "198.51.100.10"), ("2001:db8::7:443", "2001:db8::7")] {
+        // A login for an unknown account: refused, and audited with the caller's address.
+        let mut login = event("auth-login-base64.json");
+        login.headers_mut().insert("cloudfront-viewer-address", viewer.parse().unwrap());
+        let resp = confab_lambda::respond(&app, Function::Auth, login).await.expect("a response");
+        assert_eq!(resp.status(), 401);
+        let filter =
+            confab_core::repo::audit::AuditFilter { user_id: None, action: None, from: None, to: None };
+        let (entries, _) = confab_core::repo::audit::list(&app, filter, 1, None).await.unwrap();
+        assert_eq!(
+            (entries[0].action.as_str(), entries[0].ip.as_str()),
+            ("auth.login_failed", expected),
+            "{viewer}"
+        );
+    }
+}

@@ -1,0 +1,527 @@
+"""Checks infra/template.yaml against what the code needs, offline.
+
+Run by infra/check (python -m unittest discover -s infra/tests). The template is read
+with cfn-lint's decoder, so !Ref, !GetAtt and !Sub parse; the SAM transform runs locally
+(samtranslator, no AWS calls) where generated resources matter. Where the template must
+follow the code (secret names, routes, DynamoDB and S3 operations) the test reads the
+Rust sources, so a change there that needs a template change fails here.
+"""
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import re
+import unittest
+from pathlib import Path
+
+from cfnlint.decode import decode
+
+INFRA = Path(__file__).resolve().parent.parent
+ROOT = INFRA.parent
+TEMPLATE_PATH = INFRA / "template.yaml"
+
+FUNCTIONS = ["Auth", "Chat", "Session", "Admin"]
+PROVIDERS = ["openai", "anthropic", "gemini", "bedrock"]
+PROVIDER_SECRETS = ["OpenaiApiKeySecret", "AnthropicApiKeySecret", "GeminiApiKeySecret", "BedrockApiKeySecret"]
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+
+
+def load_template() -> dict:
+    template, matches = decode(str(TEMPLATE_PATH))
+    if matches:
+        raise AssertionError(f"template does not parse: {matches}")
+    return json.loads(json.dumps(template))  # plain dicts and lists
+
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+
+
+def transformed() -> dict:
+    """The template after the SAM transform, as CloudFormation would receive it."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self):
+            raise AssertionError("the template must not name managed policies (the lookup needs AWS)")
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)  # its unpublished-metrics warning
+    template = json.loads(json.dumps(TEMPLATE))
+    for resource in template["Resources"].values():
+        if "CodeUri" in resource.get("Properties", {}):
+            resource["Properties"]["CodeUri"] = "s3://confab-artifacts/code.zip"  # what sam package puts there
+    return transform(template, {}, NoManagedPolicies())
+
+
+def show(value) -> str:
+    """A short, comparable form of a value that may be an intrinsic function."""
+    if isinstance(value, dict) and len(value) == 1:
+        (name, arg), = value.items()
+        if name == "Ref":
+            return f"Ref({arg})"
+        if name == "Fn::GetAtt":
+            return f"GetAtt({arg if isinstance(arg, str) else '.'.join(arg)})"
+        if name == "Fn::Sub" and isinstance(arg, str):
+            return f"Sub({arg})"
+    return json.dumps(value, sort_keys=True)
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(role: dict) -> set:
+    """(action, resource, condition) for every Allow statement of a role's inline policies."""
+    out = set()
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow", statement
+            assert "NotAction" not in statement and "NotResource" not in statement, statement
+            condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else None
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    out.add((action, show(resource), condition))
+    return out
+
+
+def role_of(function: str) -> dict:
+    role = RESOURCES[f"{function}Function"]["Properties"]["Role"]
+    assert show(role) == f"GetAtt({function}Role.Arn)", role
+    return RESOURCES[f"{function}Role"]
+
+
+def rust(path: str) -> str:
+    return (ROOT / path).read_text()
+
+
+def sdk_operations(path: str) -> set:
+    return set(re.findall(r"client\s*\.\s*([a-z_0-9]+)\(\)", rust(path)))
+
+
+TABLE = "GetAtt(Table.Arn)"
+INDEX = "Sub(${Table.Arn}/index/gsi1)"
+SECRET = "secretsmanager:GetSecretValue"
+LIST_CONDITION = json.dumps({"StringLike": {"s3:prefix": ["users/*", "exports/*"]}}, sort_keys=True)
+
+# SDK operations the functions call → the IAM actions they need. Table setup
+# (create_table, TTL, waiters) and bucket creation only run in tests and first-time setup.
+DYNAMODB_ACTIONS = {
+    "get_item": {"dynamodb:GetItem"},
+    "update_item": {"dynamodb:UpdateItem"},
+    "delete_item": {"dynamodb:DeleteItem"},
+    "query": {"dynamodb:Query"},
+    # Authorized per entry; the adapter builds Update, Delete and ConditionCheck entries.
+    "transact_write_items": {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+}
+DYNAMODB_SETUP = {"create_table", "update_time_to_live", "wait_until_table_exists"}
+S3_ACTIONS = {
+    "get_object": {"s3:GetObject"},  # also what a presigned GET needs
+    "put_object": {"s3:PutObject"},
+    "delete_objects": {"s3:DeleteObject"},  # authorized per key
+    "list_objects_v2": {"s3:ListBucket"},
+}
+S3_SETUP = {"create_bucket", "config"}
+
+
+def expected_grants(function: str) -> set:
+    log_group = f"GetAtt({function}LogGroup.Arn)"
+    dynamodb = set().union(*(DYNAMODB_ACTIONS[op] for op in sdk_operations("shared/aws/src/dynamo.rs") - DYNAMODB_SETUP))
+    out = {("logs:CreateLogStream", log_group, None), ("logs:PutLogEvents", log_group, None)}
+    out |= {(action, TABLE, None) for action in dynamodb}
+    out |= {("dynamodb:Query", INDEX, None)}  # gsi1 is only ever queried
+    out |= {(SECRET, "Ref(VerifyKeysSecret)", None)}
+    if function == "Auth":
+        out |= {(SECRET, "Ref(SigningKeysSecret)", None)}
+    if function == "Chat":
+        out |= {(SECRET, f"Ref({name})", None) for name in PROVIDER_SECRETS}
+    if function == "Session":
+        for op in sdk_operations("shared/aws/src/s3.rs") - S3_SETUP:
+            for action in S3_ACTIONS[op]:
+                if action == "s3:ListBucket":
+                    out.add((action, "GetAtt(Bucket.Arn)", LIST_CONDITION))
+                else:
+                    out |= {(action, "Sub(${Bucket.Arn}/users/*)", None), (action, "Sub(${Bucket.Arn}/exports/*)", None)}
+    return out
+
+
+class Roles(unittest.TestCase):
+    def test_the_adapters_use_only_known_operations(self):
+        dynamodb = sdk_operations("shared/aws/src/dynamo.rs")
+        s3 = sdk_operations("shared/aws/src/s3.rs")
+        self.assertLessEqual(dynamodb, set(DYNAMODB_ACTIONS) | DYNAMODB_SETUP,
+                             "a new DynamoDB operation: grant its IAM action in the template and map it here")
+        self.assertLessEqual(s3, set(S3_ACTIONS) | S3_SETUP,
+                             "a new S3 operation: grant its IAM action in the template and map it here")
+        self.assertEqual(sdk_operations("shared/aws/src/secrets.rs"), {"get_secret_value"})
+
+    def test_each_function_has_exactly_its_grants(self):
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                role = role_of(function)
+                self.assertNotIn("ManagedPolicyArns", role["Properties"])
+                self.assertNotIn("PermissionsBoundary", role["Properties"])
+                self.assertEqual(grants(role), expected_grants(function))
+
+    def test_roles_are_for_lambda_only(self):
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                trust = role_of(function)["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+                self.assertEqual(trust, [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                          "Action": "sts:AssumeRole"}])
+
+    def test_one_role_per_function(self):
+        roles = [show(RESOURCES[f"{f}Function"]["Properties"]["Role"]) for f in FUNCTIONS]
+        self.assertEqual(len(set(roles)), len(FUNCTIONS))
+
+    def test_no_wildcard_actions_or_resources_in_function_roles(self):
+        for function in FUNCTIONS:
+            for action, resource, _ in grants(role_of(function)):
+                self.assertNotIn("*", action)
+                # Object ARNs under a prefix are the only patterns (they name the prefix).
+                if "*" in resource:
+                    self.assertRegex(resource, r"^Sub\(\$\{Bucket\.Arn\}/(users|exports)/\*\)$")
+
+    def test_only_auth_reads_the_signing_keys(self):
+        self.assertEqual(self.readers("SigningKeysSecret"), {"AuthRole"})
+
+    def test_only_chat_reads_provider_keys(self):
+        for secret in PROVIDER_SECRETS:
+            with self.subTest(secret=secret):
+                self.assertEqual(self.readers(secret), {"ChatRole"})
+        admin = {resource for _, resource, _ in grants(RESOURCES["AdminRole"])}
+        self.assertFalse(admin & {f"Ref({s})" for s in PROVIDER_SECRETS}, "admin must not read provider keys")
+
+    def test_every_function_reads_the_verification_keys(self):
+        self.assertEqual(self.readers("VerifyKeysSecret"), {f"{f}Role" for f in FUNCTIONS})
+
+    def readers(self, secret: str) -> set:
+        """Every role or policy anywhere in the template that mentions the secret."""
+        out = set()
+        for name, resource in RESOURCES.items():
+            if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                if secret in json.dumps(resource):
+                    out.add(name)
+        return out
+
+
+class Secrets(unittest.TestCase):
+    PREFIX = "confab/${Environment}/"
+
+    def test_secret_names_are_the_prefix_and_the_apps_names(self):
+        keys = rust("shared/core/src/auth/keys.rs")
+        signing = re.search(r'SIGNING_KEYS_SECRET: &str = "([^"]+)"', keys).group(1)
+        verify = re.search(r'VERIFY_KEYS_SECRET: &str = "([^"]+)"', keys).group(1)
+        self.assertIn('format!("confab-{kind}-api-key")', rust("shared/core/src/chat/models.rs"))
+        expected = {"SigningKeysSecret": signing, "VerifyKeysSecret": verify}
+        expected |= {logical: f"confab-{p}-api-key" for logical, p in zip(PROVIDER_SECRETS, PROVIDERS)}
+        for logical, name in expected.items():
+            with self.subTest(secret=logical):
+                props = RESOURCES[logical]["Properties"]
+                self.assertEqual(show(props["Name"]), f"Sub({self.PREFIX}{name})")
+
+    def test_secrets_carry_no_value(self):
+        for name, resource in RESOURCES.items():
+            if resource["Type"] == "AWS::SecretsManager::Secret":
+                with self.subTest(secret=name):
+                    self.assertNotIn("SecretString", resource["Properties"])
+                    self.assertNotIn("GenerateSecretString", resource["Properties"])
+
+
+class Functions(unittest.TestCase):
+    def test_runtime_build_and_environment(self):
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                resource = RESOURCES[f"{function}Function"]
+                props = resource["Properties"]
+                self.assertEqual(resource["Type"], "AWS::Serverless::Function")
+                self.assertEqual(props["Runtime"], "provided.al2023")
+                self.assertEqual(props["Architectures"], ["arm64"])
+                self.assertEqual(props["Handler"], "bootstrap")
+                # The package's folder: cargo lambda runs there (at the workspace root,
+                # --bin would only search default-members).
+                self.assertEqual(props["CodeUri"], f"../functions/{function.lower()}")
+                self.assertEqual(resource["Metadata"]["BuildMethod"], "rust-cargolambda")
+                binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                self.assertEqual(binary, f"confab-{function.lower()}")
+                cargo = (ROOT / "functions" / function.lower() / "Cargo.toml").read_text()
+                self.assertIn(f'name = "{binary}"', cargo)
+                env = {k: show(v) for k, v in props["Environment"]["Variables"].items()}
+                self.assertEqual(env["CONFAB_TABLE"], "Ref(Table)")
+                self.assertEqual(env["CONFAB_BUCKET"], "Ref(Bucket)")
+                self.assertEqual(env["CONFAB_SECRETS_PREFIX"], "Sub(confab/${Environment}/)")
+                self.assertEqual(env["CONFAB_CORS_ORIGINS"], "Ref(CorsOrigins)")
+                self.assertEqual(env["RUST_LOG"], "Ref(RustLog)")
+
+    def test_function_urls_take_only_signed_requests(self):
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                url = RESOURCES[f"{function}Function"]["Properties"]["FunctionUrlConfig"]
+                self.assertEqual(url["AuthType"], "AWS_IAM")
+                self.assertEqual(url["InvokeMode"], "RESPONSE_STREAM" if function == "Chat" else "BUFFERED")
+                self.assertNotIn("Cors", url)  # the app answers CORS itself
+
+    def test_generated_urls_and_permissions(self):
+        out = transformed()["Resources"]
+        urls = {n: r for n, r in out.items() if r["Type"] == "AWS::Lambda::Url"}
+        self.assertEqual(set(urls), {f"{f}FunctionUrl" for f in FUNCTIONS})
+        for url in urls.values():
+            self.assertEqual(url["Properties"]["AuthType"], "AWS_IAM")
+        distribution = "Sub(arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution})"
+        permissions = [r["Properties"] for r in out.values() if r["Type"] == "AWS::Lambda::Permission"]
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                mine = [p for p in permissions if show(p["FunctionName"]) == f"Ref({function}Function)"]
+                self.assertEqual(len(mine), 2, mine)
+                for p in mine:
+                    self.assertEqual(p["Principal"], "cloudfront.amazonaws.com")
+                    self.assertEqual(show(p["SourceArn"]), distribution)
+                url_perm = [p for p in mine if p["Action"] == "lambda:InvokeFunctionUrl"]
+                invoke = [p for p in mine if p["Action"] == "lambda:InvokeFunction"]
+                self.assertEqual(len(url_perm), 1)
+                self.assertEqual(url_perm[0]["FunctionUrlAuthType"], "AWS_IAM")
+                self.assertEqual(len(invoke), 1)
+                self.assertIs(invoke[0]["InvokedViaFunctionUrl"], True)
+        # Nothing else may invoke anything.
+        self.assertEqual(len(permissions), 2 * len(FUNCTIONS))
+
+    def test_the_transformed_template_lints_clean(self):
+        from cfnlint.api import lint
+
+        matches = lint(json.dumps(transformed()), regions=["us-east-1"])
+        self.assertEqual([str(m) for m in matches], [])
+
+    def test_every_function_logs_to_its_group_with_retention(self):
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                props = RESOURCES[f"{function}Function"]["Properties"]
+                self.assertEqual(show(props["LoggingConfig"]["LogGroup"]), f"Ref({function}LogGroup)")
+                group = RESOURCES[f"{function}LogGroup"]
+                self.assertEqual(group["Type"], "AWS::Logs::LogGroup")
+                self.assertEqual(show(group["Properties"]["RetentionInDays"]), "Ref(LogRetentionDays)")
+
+    def test_alarms_per_function(self):
+        alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        for function in FUNCTIONS:
+            mine = {a["MetricName"]: a for a in alarms
+                    if [show(d["Value"]) for d in a["Dimensions"]] == [f"Ref({function}Function)"]}
+            with self.subTest(function=function):
+                self.assertEqual(set(mine), {"Errors", "Throttles", "Duration"})
+                self.assertEqual(mine["Duration"]["ExtendedStatistic"], "p99")
+
+
+class Edge(unittest.TestCase):
+    """The Lambda@Edge function that lets CloudFront sign request bodies."""
+
+    def setUp(self):
+        code = RESOURCES["BodyHashFunction"]["Properties"]["InlineCode"]
+        scope = {}
+        exec(compile(code, "BodyHashFunction", "exec"), scope)
+        self.handler = scope["handler"]
+
+    def event(self, body):
+        request = {"method": "POST", "uri": "/auth/login", "headers": {"host": [{"key": "Host", "value": "x"}]}}
+        if body is not None:
+            request["body"] = body
+        return {"Records": [{"cf": {"request": request}}]}
+
+    def hash_header(self, result):
+        return result["headers"]["x-amz-content-sha256"][0]["value"]
+
+    def test_hashes_the_body_bytes(self):
+        raw = '{"content":"héllo"}'.encode() + bytes([0, 255])
+        body = {"inputTruncated": False, "action": "read-only", "encoding": "base64",
+                "data": base64.b64encode(raw).decode()}
+        self.assertEqual(self.hash_header(self.handler(self.event(body), None)), hashlib.sha256(raw).hexdigest())
+
+    def test_no_body_is_the_empty_hash(self):
+        for body in (None, {"inputTruncated": False, "action": "read-only", "encoding": "base64", "data": ""}):
+            result = self.handler(self.event(body), None)
+            self.assertEqual(self.hash_header(result), hashlib.sha256(b"").hexdigest())
+            self.assertEqual(result["headers"]["host"], [{"key": "Host", "value": "x"}])
+
+    def test_a_body_cloudfront_cut_short_is_refused(self):
+        body = {"inputTruncated": True, "action": "read-only", "encoding": "base64", "data": "aGk="}
+        result = self.handler(self.event(body), None)
+        self.assertEqual(result["status"], "413")
+        self.assertEqual(json.loads(result["body"])["error"]["code"], "payload_too_large")
+
+    def test_edge_function_shape(self):
+        props = RESOURCES["BodyHashFunction"]["Properties"]
+        self.assertNotIn("Environment", props)  # Lambda@Edge refuses environment variables
+        self.assertNotIn("Architectures", props)  # and arm64
+        self.assertIn("AutoPublishAlias", props)  # and needs a numbered version
+        self.assertLessEqual(props["Timeout"], 30)
+        self.assertNotIn("Globals", TEMPLATE)  # globals would reach the edge function too
+
+
+class Distribution(unittest.TestCase):
+    def setUp(self):
+        self.config = RESOURCES["Distribution"]["Properties"]["DistributionConfig"]
+        self.origin_function = {}
+        for origin in self.config["Origins"]:
+            url = origin["DomainName"]["Fn::Select"][1]["Fn::Split"][1]
+            self.origin_function[origin["Id"]] = re.fullmatch(r"GetAtt\((\w+)FunctionUrl\.FunctionUrl\)", show(url)).group(1)
+
+    def behaviors(self):
+        return [("(default)", self.config["DefaultCacheBehavior"])] + [
+            (b["PathPattern"], b) for b in self.config["CacheBehaviors"]]
+
+    def test_paths_reach_the_right_function(self):
+        routes = {p: self.origin_function[b["TargetOriginId"]] for p, b in self.behaviors()}
+        self.assertEqual(routes, {
+            "(default)": "Auth", "/auth/*": "Auth", "/openapi.json": "Auth",
+            "/chat/*": "Chat", "/v1/*": "Chat",
+            "/sessions": "Session", "/sessions/*": "Session",
+            "/admin/*": "Admin",
+        })
+
+    def test_routes_follow_the_apps_own_routing(self):
+        # Function::for_path in the core: the CDN must route every first segment it names.
+        source = rust("shared/core/src/routes/mod.rs")
+        routes = {p: self.origin_function[b["TargetOriginId"]] for p, b in self.behaviors()}
+        found = 0
+        for line in source.splitlines():
+            m = re.search(r"=> Some\(Function::(\w+)\)", line)
+            if not m:
+                continue
+            for segment in re.findall(r'"([^"]+)"', line.split("=>")[0]):
+                found += 1
+                wanted = m.group(1)
+                matching = [f for p, f in routes.items()
+                            if p in (f"/{segment}", f"/{segment}/*")]
+                self.assertTrue(matching, f"no behavior for /{segment}")
+                self.assertEqual(set(matching), {wanted}, segment)
+        self.assertGreaterEqual(found, 6)
+
+    def test_every_behavior_is_uncached_signed_and_streaming_friendly(self):
+        body_hash = show({"Fn::If": ["CreateBodyHash", {"Ref": "BodyHashFunction.Version"},
+                                     {"Ref": "BodyHashFunctionVersionArn"}]})
+        for path, b in self.behaviors():
+            with self.subTest(path=path):
+                self.assertEqual(b["CachePolicyId"], CACHING_DISABLED)
+                self.assertEqual(b["OriginRequestPolicyId"], ALL_VIEWER_EXCEPT_HOST)
+                self.assertEqual(set(b["AllowedMethods"]), ALL_METHODS)
+                self.assertIn(b["ViewerProtocolPolicy"], ("https-only", "redirect-to-https"))
+                self.assertIs(b["Compress"], False)
+                self.assertEqual(len(b["LambdaFunctionAssociations"]), 1)
+                association = b["LambdaFunctionAssociations"][0]
+                self.assertEqual(association["EventType"], "origin-request")
+                self.assertIs(association["IncludeBody"], True)
+                self.assertEqual(show(association["LambdaFunctionARN"]), body_hash)
+
+    def test_origins_use_origin_access_control(self):
+        oac = RESOURCES["OriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+        self.assertEqual(oac["OriginAccessControlOriginType"], "lambda")
+        self.assertEqual(oac["SigningBehavior"], "always")
+        self.assertEqual(oac["SigningProtocol"], "sigv4")
+        self.assertEqual(set(self.origin_function.values()), set(FUNCTIONS))
+        for origin in self.config["Origins"]:
+            with self.subTest(origin=origin["Id"]):
+                self.assertEqual(show(origin["OriginAccessControlId"]), "GetAtt(OriginAccessControl.Id)")
+                custom = origin["CustomOriginConfig"]
+                self.assertEqual(custom["OriginProtocolPolicy"], "https-only")
+                if self.origin_function[origin["Id"]] == "Chat":
+                    self.assertGreaterEqual(custom["OriginReadTimeout"], 60)
+
+    def test_http3_and_web_acl(self):
+        self.assertEqual(self.config["HttpVersion"], "http2and3")
+        self.assertEqual(show(self.config["WebACLId"]),
+                         show({"Fn::If": ["CreateWebAcl", {"Fn::GetAtt": ["WebAcl", "Arn"]}, {"Ref": "WebAclArn"}]}))
+
+
+class Waf(unittest.TestCase):
+    def setUp(self):
+        self.acl = RESOURCES["WebAcl"]["Properties"]
+        self.rules = {r["Name"]: r for r in self.acl["Rules"]}
+
+    def managed(self):
+        return {r["Statement"]["ManagedRuleGroupStatement"]["Name"]: r
+                for r in self.acl["Rules"] if "ManagedRuleGroupStatement" in r["Statement"]}
+
+    def test_scope_and_managed_groups(self):
+        self.assertEqual(self.acl["Scope"], "CLOUDFRONT")
+        self.assertLessEqual({"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                              "AWSManagedRulesAmazonIpReputationList"}, set(self.managed()))
+        for rule in self.managed().values():
+            self.assertEqual(rule["OverrideAction"], {"None": {}})  # enforced, not count-only
+
+    def test_rate_rule_per_ip(self):
+        rate = [r for r in self.acl["Rules"] if "RateBasedStatement" in r["Statement"]]
+        self.assertEqual(len(rate), 1)
+        self.assertEqual(rate[0]["Statement"]["RateBasedStatement"]["AggregateKeyType"], "IP")
+        self.assertIn("Block", rate[0]["Action"])
+
+    def test_large_chat_bodies_are_not_blocked(self):
+        common = self.managed()["AWSManagedRulesCommonRuleSet"]["Statement"]["ManagedRuleGroupStatement"]
+        overrides = {o["Name"]: o["ActionToUse"] for o in common["RuleActionOverrides"]}
+        self.assertEqual(overrides["SizeRestrictions_BODY"], {"Count": {}})
+
+    def test_priorities_are_unique(self):
+        priorities = [r["Priority"] for r in self.acl["Rules"]]
+        self.assertEqual(len(priorities), len(set(priorities)))
+
+
+class Data(unittest.TestCase):
+    def test_table_matches_the_adapter(self):
+        table = RESOURCES["Table"]
+        props = table["Properties"]
+        self.assertEqual(table["DeletionPolicy"], "Retain")
+        self.assertEqual(table["UpdateReplacePolicy"], "Retain")
+        self.assertEqual(props["BillingMode"], "PAY_PER_REQUEST")
+        self.assertEqual({(a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]},
+                         {("pk", "S"), ("sk", "S"), ("gsi1pk", "S"), ("gsi1sk", "S")})
+        self.assertEqual(props["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"},
+                                              {"AttributeName": "sk", "KeyType": "RANGE"}])
+        self.assertEqual(props["GlobalSecondaryIndexes"], [{
+            "IndexName": "gsi1",
+            "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                          {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"},
+        }])
+        self.assertEqual(props["TimeToLiveSpecification"], {"AttributeName": "expires_at", "Enabled": True})
+        self.assertEqual(props["PointInTimeRecoverySpecification"], {"PointInTimeRecoveryEnabled": True})
+        self.assertEqual(props["SSESpecification"]["SSEEnabled"], True)
+        adapter = rust("shared/aws/src/dynamo.rs")
+        for name in ('"pk"', '"sk"', '"gsi1pk"', '"gsi1sk"', '"gsi1"', '"expires_at"'):
+            self.assertIn(name, adapter)
+
+    def test_bucket_is_private_encrypted_versioned(self):
+        bucket = RESOURCES["Bucket"]["Properties"]
+        self.assertEqual(bucket["PublicAccessBlockConfiguration"], {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True})
+        self.assertEqual(bucket["OwnershipControls"], {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+        self.assertEqual(bucket["VersioningConfiguration"], {"Status": "Enabled"})
+        sse = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+        self.assertEqual(sse["SSEAlgorithm"], "AES256")
+
+    def test_bucket_lifecycle(self):
+        rules = RESOURCES["Bucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        self.assertTrue(all(r["Status"] == "Enabled" for r in rules))
+        exports = [r for r in rules if r.get("Prefix") == "exports/"]
+        self.assertEqual([r["ExpirationInDays"] for r in exports], [1])
+        self.assertIn(30, [r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")
+                           for r in rules if "Prefix" not in r])
+        self.assertTrue(any("AbortIncompleteMultipartUpload" in r for r in rules))
+        # The app writes exports under exports/ and session blobs under users/.
+        sessions = rust("shared/core/src/repo/sessions.rs")
+        self.assertIn('format!("exports/', sessions)
+        self.assertIn('format!("users/', sessions)
+
+    def test_bucket_is_tls_only(self):
+        policy = RESOURCES["BucketPolicy"]["Properties"]
+        self.assertEqual(show(policy["Bucket"]), "Ref(Bucket)")
+        deny = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        self.assertEqual(len(deny), 1)
+        self.assertEqual(deny[0]["Condition"], {"Bool": {"aws:SecureTransport": "false"}})
+        self.assertEqual(deny[0]["Principal"], "*")
+        self.assertEqual({show(r) for r in deny[0]["Resource"]}, {"GetAtt(Bucket.Arn)", "Sub(${Bucket.Arn}/*)"})
+
+
+if __name__ == "__main__":
+    unittest.main()

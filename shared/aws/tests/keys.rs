@@ -50,7 +50,7 @@ async fn init_fills_declared_empty_secrets_and_never_replaces_keys() {
     assert!(keys.init(&random, &Fixed).await.expect("init"));
     let signing: SigningKeySet = read(&clients.secrets, &format!("{prefix}confab-signing-keys")).await;
     let verify: Jwks = read(&clients.secrets, &format!("{prefix}confab-verify-keys")).await;
-    assert_eq!(verify.keys.iter().map(|k| k.kid.clone()).collect::<Vec<_>>(), [signing.current.clone()]);
+    assert_eq!(verify.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), [signing.current.as_str()]);
 
     assert!(!keys.init(&random, &Fixed).await.expect("init again"), "nothing written");
     let again: SigningKeySet = read(&clients.secrets, &format!("{prefix}confab-signing-keys")).await;
@@ -60,7 +60,10 @@ async fn init_fills_declared_empty_secrets_and_never_replaces_keys() {
     assert!(matches!(early, Err(KeysError::TooEarly(900))), "{early:?}");
     let kid = keys.rotate(&random, &Fixed, 900, true, Duration::ZERO).await.expect("forced rotation");
     let verify: Jwks = read(&clients.secrets, &format!("{prefix}confab-verify-keys")).await;
-    assert_eq!(verify.keys.iter().map(|k| k.kid.clone()).collect::<Vec<_>>(), [kid, signing.current]);
+    assert_eq!(
+        verify.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        [kid.as_str(), signing.current.as_str()]
+    );
 }
 
 #[tokio::test]

@@ -206,13 +206,17 @@ async fn requests_are_rate_limited_per_ip() {
     let app = spawn_app_with(&[("CONFAB_RATE_LIMIT_PER_MINUTE", "5")]).await;
     avoid_minute_edge().await;
     for i in 0..5 {
-        let resp = send(app.request(Method::GET, "/auth/health")).await;
+        let resp = send(app.request(Method::GET, "/auth/jwks.json")).await;
         assert_eq!(resp.status(), StatusCode::OK, "request {i}");
     }
-    let resp = send(app.request(Method::GET, "/auth/health")).await;
+    let resp = send(app.request(Method::GET, "/auth/jwks.json")).await;
     assert_security_headers(&resp, "429");
     let retry = assert_throttled(resp, "rate_limited").await;
     assert!(retry <= 60, "Retry-After {retry}");
+    // Health checks stay out of the limiter (they touch no store).
+    for path in ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"] {
+        assert_eq!(send(app.request(Method::GET, path)).await.status(), StatusCode::OK, "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -50,9 +50,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The browser origin allowed by `CONFAB_CORS_ORIGINS` (for the preflight event).
 const ORIGIN: &str = "https://app.example.com";
 
-/// The first event: `GET /<function>/health`, or a CORS preflight for it. Health
-/// passes the admission middleware, whose per-IP rate limit is a store write; the
-/// preflight is answered by the CORS layer before it and touches no storage.
+/// The first event: `GET /<function>/health`, or a CORS preflight for it. Neither
+/// touches storage (health skips the store-backed admission layer; the preflight is
+/// answered by the CORS layer).
 #[derive(Clone, Copy, PartialEq)]
 enum EventKind {
     Health,
@@ -122,7 +122,7 @@ fn options() -> Result<Options, String> {
         modes: vec![Mode::Embedded, Mode::Aws],
         aws_endpoint: "http://127.0.0.1:1".into(),
         embedded_event: EventKind::Health,
-        aws_event: EventKind::Preflight,
+        aws_event: EventKind::Health,
         sizes: Vec::new(),
         env: Vec::new(),
         tmp_dir: None,

@@ -11,8 +11,19 @@ pub struct Health {
     pub function: &'static str,
 }
 
-/// Liveness of one function. It touches no backing service, so it stays cheap enough
-/// for load balancers and synthetic checks.
+/// Whether `req` is a health check: answered without the rate limiter and
+/// authentication, which go to the store.
+pub fn is_check(req: &crate::http::Request) -> bool {
+    let path = req.uri().path().trim_end_matches('/');
+    req.method() == http::Method::GET
+        && path
+            .strip_suffix("/health")
+            .is_some_and(|f| ["/auth", "/chat", "/sessions", "/admin"].contains(&f))
+}
+
+/// Liveness of one function. It touches no backing service (the admission layer lets it
+/// through without its store round trips), so it stays cheap enough for load balancers
+/// and synthetic checks, and answers while the store is down.
 #[utoipa::path(get, path = "/{function}/health", tag = "health",
     params(("function" = String, Path, description = "auth, sessions, admin or chat")),
     responses((status = 200, body = Health)))]

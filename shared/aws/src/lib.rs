@@ -21,7 +21,8 @@ mod secrets;
 pub mod testing;
 
 pub use clients::{AwsClients, S3Options};
-pub use dynamo::{DynamoStore, GSI1};
+pub use confab_dynamo_json::GSI1;
+pub use dynamo::DynamoStore;
 pub use keys::{KeySecrets, KeysError};
 pub use s3::S3Blobs;
 pub use secrets::{DEFAULT_TTL as DEFAULT_SECRETS_TTL, SecretsManagerSecrets};

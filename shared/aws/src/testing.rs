@@ -1,5 +1,7 @@
-//! Test support (feature `testing`): one moto server per test binary, and SDK clients
-//! pointed at it. Used by this crate's tests and by the Lambda end-to-end scenario.
+//! Test support (feature `testing`): one moto server per test binary, SDK clients
+//! pointed at it, and the adapter checks both this crate's and confab-aws-http's tests
+//! run (`dynamo`, `s3`, `secrets`: functions over the ports, so each crate passes its own
+//! adapters). Also used by the Lambda end-to-end scenario.
 //!
 //! moto comes from `CONFAB_MOTO_SERVER` (scripts/test installs `moto[server]` in its
 //! virtualenv and exports the path) or `moto_server` on `PATH`. A missing moto fails the
@@ -8,6 +10,10 @@
 //! The server is a plain process shared by every test of the binary. The SDK clients
 //! are not shared: each `#[tokio::test]` has its own runtime, and a client's connection
 //! pool belongs to the runtime it was first used on.
+
+pub mod dynamo;
+pub mod s3;
+pub mod secrets;
 
 use crate::sdk::aws_config::retry::RetryConfig;
 use crate::sdk::aws_config::{self, BehaviorVersion, SdkConfig};

@@ -1,0 +1,186 @@
+//! The configuration every adapter shares, and SigV4-signed requests over the core's
+//! HTTP client port.
+
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningSettings, UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use confab_core::ports::{Clock, HttpClient, HttpError};
+use futures::StreamExt;
+use http::{HeaderMap, StatusCode};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Static AWS credentials (on Workers, from the environment's secrets). `Debug` shows
+/// only the access key id.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+    }
+}
+
+/// Where and as whom the adapters talk to AWS. Endpoints default to the region's public
+/// ones; [`AwsConfig::with_endpoint`] points every service at one URL (moto), and then
+/// S3 is addressed path-style.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    pub region: String,
+    pub credentials: Credentials,
+    pub dynamodb_endpoint: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub secrets_endpoint: Option<String>,
+}
+
+impl AwsConfig {
+    pub fn new(region: impl Into<String>, credentials: Credentials) -> Self {
+        AwsConfig {
+            region: region.into(),
+            credentials,
+            dynamodb_endpoint: None,
+            s3_endpoint: None,
+            secrets_endpoint: None,
+        }
+    }
+
+    /// Sends every service's requests to `url` (e.g. `http://127.0.0.1:5000`).
+    pub fn with_endpoint(mut self, url: &str) -> Self {
+        let url = url.trim_end_matches('/').to_string();
+        self.dynamodb_endpoint = Some(url.clone());
+        self.s3_endpoint = Some(url.clone());
+        self.secrets_endpoint = Some(url);
+        self
+    }
+}
+
+/// One AWS service's signed requests: its endpoint, signing name, region and
+/// credentials, with the HTTP client and the clock (for signing times) of the runtime.
+#[derive(Clone)]
+pub(crate) struct Service {
+    pub(crate) endpoint: String,
+    name: &'static str,
+    region: String,
+    credentials: Credentials,
+    http: Arc<dyn HttpClient>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Service").field("endpoint", &self.endpoint).field("name", &self.name).finish()
+    }
+}
+
+/// A whole response, body read.
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl Service {
+    pub(crate) fn new(
+        config: &AwsConfig,
+        name: &'static str,
+        endpoint: String,
+        http: Arc<dyn HttpClient>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Service {
+            endpoint,
+            name,
+            region: config.region.clone(),
+            credentials: config.credentials.clone(),
+            http,
+            clock,
+        }
+    }
+
+    /// Signs `request` (headers) and sends it; S3 wants the payload hash as a header
+    /// and its paths signed as they are.
+    pub(crate) async fn send(&self, mut request: http::Request<Bytes>) -> Result<Response, String> {
+        let mut settings = SigningSettings::default();
+        if self.name == "s3" {
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        }
+        let body = request.body().clone();
+        self.sign(&mut request, settings, SignableBody::Bytes(&body))?;
+        let what = format!("{} {}", request.method(), request.uri());
+        let response = self.http.send(request).await.map_err(|e| transport(&what, e))?;
+        let mut body = Vec::new();
+        let mut stream = response.body;
+        while let Some(chunk) = stream.next().await {
+            body.extend_from_slice(&chunk.map_err(|e| transport(&what, e))?);
+        }
+        Ok(Response { status: response.status, headers: response.headers, body: body.into() })
+    }
+
+    /// A GET of `uri` signed in its query string, valid for `expires_in` from now.
+    pub(crate) fn presign_get(&self, uri: &str, expires_in: Duration) -> Result<String, String> {
+        let mut request = http::Request::get(uri).body(Bytes::new()).map_err(|e| e.to_string())?;
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires_in);
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        self.sign(&mut request, settings, SignableBody::UnsignedPayload)?;
+        Ok(request.uri().to_string())
+    }
+
+    fn sign(
+        &self,
+        request: &mut http::Request<Bytes>,
+        settings: SigningSettings,
+        body: SignableBody<'_>,
+    ) -> Result<(), String> {
+        let failed = |e: &dyn fmt::Display| format!("cannot sign the request: {e}");
+        let credentials = &self.credentials;
+        let identity = aws_credential_types::Credentials::new(
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+            credentials.session_token.clone(),
+            None,
+            "confab",
+        )
+        .into();
+        let since_epoch = u64::try_from(self.clock.now_unix()).map_err(|e| failed(&e))?;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(self.name)
+            // SystemTime::now() panics on wasm32; the clock port's time is used instead.
+            .time(SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch))
+            .settings(settings)
+            .build()
+            .map_err(|e| failed(&e))?
+            .into();
+        let uri = request.uri().to_string();
+        let headers =
+            request.headers().iter().map(|(name, value)| (name.as_str(), value.to_str().unwrap_or_default()));
+        let signable =
+            SignableRequest::new(request.method().as_str(), uri, headers, body).map_err(|e| failed(&e))?;
+        let (instructions, _signature) = sign(signable, &params).map_err(|e| failed(&e))?.into_parts();
+        instructions.apply_to_request_http1x(request);
+        for secret in [http::header::AUTHORIZATION.as_str(), "x-amz-security-token"] {
+            if let Some(value) = request.headers_mut().get_mut(secret) {
+                value.set_sensitive(true);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn transport(what: &str, error: HttpError) -> String {
+    format!("{what}: {error}")
+}

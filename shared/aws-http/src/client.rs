@@ -1,33 +1,23 @@
 //! The configuration every adapter shares, and SigV4-signed requests over the core's
 //! HTTP client port.
 
-use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode, sign,
-};
-use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use confab_core::ports::{Clock, HttpClient, HttpError};
+use confab_core::sigv4::{
+    self,
+    http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SignableBody, SignatureLocation, SigningSettings,
+        UriPathNormalizationMode,
+    },
+};
 use futures::StreamExt;
 use http::{HeaderMap, StatusCode};
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-/// Static AWS credentials (on Workers, from the environment's secrets). `Debug` shows
-/// only the access key id.
-#[derive(Clone)]
-pub struct Credentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub session_token: Option<String>,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
-    }
-}
+/// Static AWS credentials (on Workers, from the environment's secrets).
+pub type Credentials = confab_core::sigv4::AwsCredentials;
 
 /// Where and as whom the adapters talk to AWS. Endpoints default to the region's public
 /// ones; [`AwsConfig::with_endpoint`] points every service at one URL (moto), and then
@@ -144,40 +134,13 @@ impl Service {
         settings: SigningSettings,
         body: SignableBody<'_>,
     ) -> Result<(), String> {
-        let failed = |e: &dyn fmt::Display| format!("cannot sign the request: {e}");
-        let credentials = &self.credentials;
-        let identity = aws_credential_types::Credentials::new(
-            &credentials.access_key_id,
-            &credentials.secret_access_key,
-            credentials.session_token.clone(),
-            None,
-            "confab",
-        )
-        .into();
-        let since_epoch = u64::try_from(self.clock.now_unix()).map_err(|e| failed(&e))?;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(self.name)
-            // SystemTime::now() panics on wasm32; the clock port's time is used instead.
-            .time(SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch))
-            .settings(settings)
-            .build()
-            .map_err(|e| failed(&e))?
-            .into();
-        let uri = request.uri().to_string();
-        let headers =
-            request.headers().iter().map(|(name, value)| (name.as_str(), value.to_str().unwrap_or_default()));
-        let signable =
-            SignableRequest::new(request.method().as_str(), uri, headers, body).map_err(|e| failed(&e))?;
-        let (instructions, _signature) = sign(signable, &params).map_err(|e| failed(&e))?.into_parts();
-        instructions.apply_to_request_http1x(request);
-        for secret in [http::header::AUTHORIZATION.as_str(), "x-amz-security-token"] {
-            if let Some(value) = request.headers_mut().get_mut(secret) {
-                value.set_sensitive(true);
-            }
-        }
-        Ok(())
+        let scope = sigv4::Scope {
+            credentials: &self.credentials,
+            region: &self.region,
+            service: self.name,
+            unix_seconds: self.clock.now_unix(),
+        };
+        sigv4::sign(request, &scope, settings, body)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod ports;
 pub mod providers;
 pub mod repo;
 pub mod routes;
+pub mod sigv4;
 
 pub use app::{App, Ports};
 pub use config::Config;

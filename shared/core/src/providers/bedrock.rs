@@ -9,9 +9,10 @@ use super::wire::{
     tuned,
 };
 use super::*;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
-use std::time::SystemTime;
+use crate::sigv4::{
+    self,
+    http_request::{SignableBody, SigningSettings},
+};
 
 pub struct Bedrock;
 
@@ -112,39 +113,11 @@ fn sign_v4(
     region: &str,
     now: OffsetDateTime,
 ) -> Result<(), ProviderError> {
-    let failed = |e: &dyn std::fmt::Display| ProviderError::Config(format!("cannot sign the request: {e}"));
-    let identity = aws_credential_types::Credentials::new(
-        &aws.access_key_id,
-        &aws.secret_access_key,
-        aws.session_token.clone(),
-        None,
-        "confab",
-    )
-    .into();
-    let since_epoch = u64::try_from(now.unix_timestamp()).map_err(|e| failed(&e))?;
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(SIGNING_NAME)
-        .time(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(since_epoch))
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| failed(&e))?
-        .into();
-    let headers =
-        request.headers().iter().map(|(name, value)| (name.as_str(), value.to_str().unwrap_or_default()));
-    let uri = request.uri().to_string();
-    let signable =
-        SignableRequest::new(request.method().as_str(), uri, headers, SignableBody::Bytes(request.body()))
-            .map_err(|e| failed(&e))?;
-    let (instructions, _signature) = sign(signable, &params).map_err(|e| failed(&e))?.into_parts();
-    instructions.apply_to_request_http1x(request);
-    for secret in [http::header::AUTHORIZATION.as_str(), "x-amz-security-token"] {
-        if let Some(value) = request.headers_mut().get_mut(secret) {
-            value.set_sensitive(true);
-        }
-    }
-    Ok(())
+    let scope =
+        sigv4::Scope { credentials: aws, region, service: SIGNING_NAME, unix_seconds: now.unix_timestamp() };
+    let body = request.body().clone();
+    sigv4::sign(request, &scope, SigningSettings::default(), SignableBody::Bytes(&body))
+        .map_err(ProviderError::Config)
 }
 
 #[derive(Deserialize)]

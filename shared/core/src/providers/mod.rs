@@ -183,13 +183,7 @@ pub struct Credentials {
     pub aws: Option<AwsCredentials>,
 }
 
-#[derive(Clone, Deserialize)]
-pub struct AwsCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    #[serde(default)]
-    pub session_token: Option<String>,
-}
+pub use crate::sigv4::AwsCredentials;
 
 /// A provider's HTTP wire format.
 pub trait WireFormat: MaybeSend + MaybeSync {

@@ -216,19 +216,12 @@ fn workspace_root() -> PathBuf {
 }
 
 fn cargo_lambda() -> PathBuf {
-    let help = "cargo-lambda is needed for the Lambda scenario: run scripts/test (it installs it into \
-                its virtualenv and sets CONFAB_CARGO_LAMBDA), or `pip install cargo-lambda`";
-    if let Some(path) = std::env::var_os("CONFAB_CARGO_LAMBDA") {
-        let path = PathBuf::from(path);
-        assert!(path.is_file(), "CONFAB_CARGO_LAMBDA={} is not a file. {help}", path.display());
-        return path;
-    }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("cargo-lambda"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("cargo-lambda is not on PATH and CONFAB_CARGO_LAMBDA is not set. {help}"))
+    testing::tool(
+        "CONFAB_CARGO_LAMBDA",
+        "cargo-lambda",
+        "cargo-lambda is needed for the Lambda scenario: run scripts/test (it installs it into its \
+         virtualenv and sets CONFAB_CARGO_LAMBDA), or `pip install cargo-lambda`",
+    )
 }
 
 fn start_watch(port: u16, logs: &Path) -> Child {

@@ -83,20 +83,28 @@ impl WaitTimeout for Child {
 
 /// moto's `moto_server` script: `CONFAB_MOTO_SERVER`, else the first on `PATH`.
 fn moto_executable() -> PathBuf {
-    let help = "moto is needed for the AWS adapter tests: run scripts/test (it installs \
-                `moto[server]` into its virtualenv and sets CONFAB_MOTO_SERVER), or \
-                `pip install \"moto[server]\"` and put `moto_server` on PATH";
-    if let Some(path) = std::env::var_os("CONFAB_MOTO_SERVER") {
+    tool(
+        "CONFAB_MOTO_SERVER",
+        "moto_server",
+        "moto is needed for the AWS adapter tests: run scripts/test (it installs `moto[server]` into \
+         its virtualenv and sets CONFAB_MOTO_SERVER), or `pip install \"moto[server]\"`",
+    )
+}
+
+/// A test tool: the path in `env_var` (scripts/test sets it), else `name` on `PATH`. A
+/// missing tool fails the test with `help`; tests are never skipped.
+pub fn tool(env_var: &str, name: &str, help: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env_var) {
         let path = PathBuf::from(path);
-        assert!(path.is_file(), "CONFAB_MOTO_SERVER={} is not a file. {help}", path.display());
+        assert!(path.is_file(), "{env_var}={} is not a file. {help}", path.display());
         return path;
     }
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("moto_server"))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("moto_server is not on PATH and CONFAB_MOTO_SERVER is not set. {help}"))
+        .unwrap_or_else(|| panic!("{name} is not on PATH and {env_var} is not set. {help}"))
 }
 
 fn free_port() -> u16 {

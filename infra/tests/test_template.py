@@ -486,7 +486,8 @@ class Data(unittest.TestCase):
         self.assertEqual(props["TimeToLiveSpecification"], {"AttributeName": "expires_at", "Enabled": True})
         self.assertEqual(props["PointInTimeRecoverySpecification"], {"PointInTimeRecoveryEnabled": True})
         self.assertEqual(props["SSESpecification"]["SSEEnabled"], True)
-        adapter = rust("shared/aws/src/dynamo.rs")
+        # The attribute names both store adapters use are defined once, in confab-dynamo-json.
+        adapter = rust("shared/dynamo-json/src/lib.rs")
         for name in ('"pk"', '"sk"', '"gsi1pk"', '"gsi1sk"', '"gsi1"', '"expires_at"'):
             self.assertIn(name, adapter)
 

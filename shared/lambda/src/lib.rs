@@ -58,8 +58,8 @@ fn init_tracing() {
 type Storage = (Arc<dyn Store>, Arc<dyn BlobStore>, Arc<dyn Secrets>);
 
 /// DynamoDB, S3 and Secrets Manager when `CONFAB_TABLE` names a table (secret names
-/// behind `CONFAB_SECRETS_PREFIX`, values cached `CONFAB_SECRETS_CACHE_SECONDS`); otherwise the embedded adapters, so `cargo lambda
-/// watch` works on a bare laptop.
+/// behind `CONFAB_SECRETS_PREFIX`, values cached `CONFAB_SECRETS_CACHE_SECONDS`);
+/// otherwise the embedded adapters, so `cargo lambda watch` works on a bare laptop.
 pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
     let (store, blobs, secrets) = match settings.get("CONFAB_TABLE") {
         Some(table) => aws(settings, table).await?,

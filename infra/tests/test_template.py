@@ -75,17 +75,42 @@ def as_list(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-def grants(role: dict) -> set:
-    """(action, resource, condition) for every Allow statement of a role's inline policies."""
+def document_grants(document: dict) -> set:
+    """(action, resource, condition) for every statement of a policy document (all Allow)."""
     out = set()
-    for policy in role["Properties"].get("Policies", []):
-        for statement in policy["PolicyDocument"]["Statement"]:
-            assert statement["Effect"] == "Allow", statement
-            assert "NotAction" not in statement and "NotResource" not in statement, statement
-            condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else None
-            for action in as_list(statement["Action"]):
-                for resource in as_list(statement["Resource"]):
-                    out.add((action, show(resource), condition))
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow", statement
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        condition = json.dumps(statement["Condition"], sort_keys=True) if "Condition" in statement else None
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                out.add((action, show(resource), condition))
+    return out
+
+
+def inline_grants(principal: dict) -> set:
+    out = set()
+    for policy in principal["Properties"].get("Policies", []):
+        out |= document_grants(policy["PolicyDocument"])
+    return out
+
+
+def managed_policies(principal: dict) -> list:
+    """The template's own managed policies attached to a role or user (nothing else allowed)."""
+    names = []
+    for arn in principal["Properties"].get("ManagedPolicyArns", []):
+        assert set(arn) == {"Ref"}, f"only this template's managed policies may be attached: {arn}"
+        assert RESOURCES[arn["Ref"]]["Type"] == "AWS::IAM::ManagedPolicy", arn
+        names.append(arn["Ref"])
+    return names
+
+
+def grants(principal: dict) -> set:
+    """(action, resource, condition) for everything a role or user is allowed: its inline
+    policies and the managed policies attached to it."""
+    out = inline_grants(principal)
+    for name in managed_policies(principal):
+        out |= document_grants(RESOURCES[name]["Properties"]["PolicyDocument"])
     return out
 
 
@@ -93,6 +118,15 @@ def role_of(function: str) -> dict:
     role = RESOURCES[f"{function}Function"]["Properties"]["Role"]
     assert show(role) == f"GetAtt({function}Role.Arn)", role
     return RESOURCES[f"{function}Role"]
+
+
+def edge_user_of(function: str) -> dict:
+    return RESOURCES[f"{function}EdgeUser"]
+
+
+def principals() -> dict:
+    """Every role and user in the template, by logical name."""
+    return {n: r for n, r in RESOURCES.items() if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::User")}
 
 
 def rust(path: str) -> str:
@@ -128,11 +162,20 @@ S3_ACTIONS = {
 S3_SETUP = {"create_bucket", "config"}
 
 
-def expected_grants(function: str) -> set:
+def log_grants(function: str) -> set:
     log_group = f"GetAtt({function}LogGroup.Arn)"
+    return {("logs:CreateLogStream", log_group, None), ("logs:PutLogEvents", log_group, None)}
+
+
+def expected_grants(function: str) -> set:
+    """The Lambda role's grants: its log group and the function's data access."""
+    return log_grants(function) | expected_data_grants(function)
+
+
+def expected_data_grants(function: str) -> set:
+    """What the function's code does with the data, on either runtime (the Worker's user)."""
     dynamodb = set().union(*(DYNAMODB_ACTIONS[op] for op in sdk_operations("shared/aws/src/dynamo.rs") - DYNAMODB_SETUP))
-    out = {("logs:CreateLogStream", log_group, None), ("logs:PutLogEvents", log_group, None)}
-    out |= {(action, TABLE, None) for action in dynamodb}
+    out = {(action, TABLE, None) for action in dynamodb}
     out |= {("dynamodb:Query", INDEX, None)}  # gsi1 is only ever queried
     out |= {(SECRET, "Ref(VerifyKeysSecret)", None)}
     if function == "Auth":
@@ -159,13 +202,82 @@ class Roles(unittest.TestCase):
                              "a new S3 operation: grant its IAM action in the template and map it here")
         self.assertEqual(sdk_operations("shared/aws/src/secrets.rs"), {"get_secret_value"})
 
+    def test_the_http_adapters_need_nothing_more(self):
+        # The Workers use confab-aws-http (raw HTTP APIs), not the SDK: every operation it
+        # sends must be one the data policies grant.
+        dynamo = rust("shared/aws-http/src/dynamo.rs")
+        operations = set(re.findall(r'call(?:_store)?\(\s*"(\w+)"', dynamo))
+        self.assertEqual(operations, {"GetItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"})
+        entries = set(re.findall(r'\(\s*"(Update|Delete|ConditionCheck|Put)"\s*,', dynamo))
+        self.assertEqual(entries, {"Update", "Delete", "ConditionCheck"})
+        granted = {a for a, _, _ in expected_data_grants("Auth")}
+        needed = {f"dynamodb:{op}" for op in operations - {"TransactWriteItems"}}
+        needed |= {f"dynamodb:{e}Item" for e in entries}
+        self.assertLessEqual(needed, granted)
+        self.assertEqual(re.findall(r'"secretsmanager\.(\w+)"', rust("shared/aws-http/src/secrets.rs")),
+                         ["GetSecretValue"])
+        s3 = rust("shared/aws-http/src/s3.rs")
+        # GET object (and presigned GET), PUT object, POST ?delete (DeleteObject per key),
+        # GET ?list-type=2 (ListBucket).
+        self.assertEqual(set(re.findall(r"http::Request::(\w+)\(", s3)), {"get", "put", "post"})
+        self.assertIn('"{}?delete"', s3)
+        self.assertIn("?list-type=2", s3)
+
     def test_each_function_has_exactly_its_grants(self):
         for function in FUNCTIONS:
             with self.subTest(function=function):
                 role = role_of(function)
-                self.assertNotIn("ManagedPolicyArns", role["Properties"])
                 self.assertNotIn("PermissionsBoundary", role["Properties"])
+                self.assertEqual(managed_policies(role), [f"{function}DataPolicy"])
+                self.assertEqual(inline_grants(role), log_grants(function))
                 self.assertEqual(grants(role), expected_grants(function))
+
+    def test_each_edge_user_has_its_functions_data_grants_only(self):
+        # Workers cannot assume roles: each signs with its own IAM user's key, and that
+        # user may do exactly what the function's Lambda role may, less the Lambda's logs.
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                user = edge_user_of(function)
+                self.assertEqual(user["Type"], "AWS::IAM::User")
+                self.assertEqual(user["Condition"], "CreateEdgeUsers")
+                props = user["Properties"]
+                self.assertEqual(set(props) - {"Path", "Tags", "ManagedPolicyArns"}, set(),
+                                 "no inline policies, groups, login profile or fixed name")
+                self.assertEqual(managed_policies(user), managed_policies(role_of(function)))
+                self.assertEqual(grants(user), expected_data_grants(function))
+                self.assertEqual(grants(user), grants(role_of(function)) - log_grants(function))
+
+    def test_edge_users_only_when_asked(self):
+        params = TEMPLATE["Parameters"]["EdgeWorkers"]
+        self.assertEqual(params["Default"], "false")
+        self.assertEqual(set(params["AllowedValues"]), {"true", "false"})
+        self.assertEqual(TEMPLATE["Conditions"]["CreateEdgeUsers"], {"Fn::Equals": [{"Ref": "EdgeWorkers"}, "true"]})
+        users = {n for n, r in RESOURCES.items() if r["Type"] == "AWS::IAM::User"}
+        self.assertEqual(users, {f"{f}EdgeUser" for f in FUNCTIONS})
+
+    def test_no_access_keys_in_the_template(self):
+        # Keys are made at deploy time (infra/deploy-edge keys) and go straight into Worker
+        # secrets: never a resource, so never in outputs or the stack's state.
+        for name, resource in RESOURCES.items():
+            self.assertNotEqual(resource["Type"], "AWS::IAM::AccessKey", name)
+        outputs = json.dumps(TEMPLATE["Outputs"])
+        self.assertNotIn("SecretAccessKey", outputs)
+        self.assertNotIn("AccessKey", outputs)
+
+    def test_outputs_the_edge_deploy_reads(self):
+        outputs = TEMPLATE["Outputs"]
+        self.assertEqual(show(outputs["TableName"]["Value"]), "Ref(Table)")
+        self.assertEqual(show(outputs["BucketName"]["Value"]), "Ref(Bucket)")
+        self.assertEqual(show(outputs["SecretsPrefix"]["Value"]), "Sub(confab/${Environment}/)")
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                output = outputs[f"{function}EdgeUserName"]
+                self.assertEqual(output["Condition"], "CreateEdgeUsers")
+                self.assertEqual(show(output["Value"]), f"Ref({function}EdgeUser)")
+        # What infra/deploy-edge reads from the stack (the users as <Function>EdgeUserName).
+        script = (INFRA / "deploy-edge").read_text()
+        for name in ("TableName", "BucketName", "SecretsPrefix", "EdgeUserName"):
+            self.assertIn(name, script)
 
     def test_roles_are_for_lambda_only(self):
         for function in FUNCTIONS:
@@ -180,33 +292,41 @@ class Roles(unittest.TestCase):
 
     def test_no_wildcard_actions_or_resources_in_function_roles(self):
         for function in FUNCTIONS:
-            for action, resource, _ in grants(role_of(function)):
+            for action, resource, _ in grants(role_of(function)) | grants(edge_user_of(function)):
                 self.assertNotIn("*", action)
                 # Object ARNs under a prefix are the only patterns (they name the prefix).
                 if "*" in resource:
                     self.assertRegex(resource, r"^Sub\(\$\{Bucket\.Arn\}/(users|exports)/\*\)$")
 
     def test_only_auth_reads_the_signing_keys(self):
-        self.assertEqual(self.readers("SigningKeysSecret"), {"AuthRole"})
+        self.assertEqual(self.readers("SigningKeysSecret"), {"AuthRole", "AuthEdgeUser"})
 
     def test_only_chat_reads_provider_keys(self):
         for secret in PROVIDER_SECRETS:
             with self.subTest(secret=secret):
-                self.assertEqual(self.readers(secret), {"ChatRole"})
-        admin = {resource for _, resource, _ in grants(RESOURCES["AdminRole"])}
-        self.assertFalse(admin & {f"Ref({s})" for s in PROVIDER_SECRETS}, "admin must not read provider keys")
+                self.assertEqual(self.readers(secret), {"ChatRole", "ChatEdgeUser"})
+        for principal in ("AdminRole", "AdminEdgeUser"):
+            admin = {resource for _, resource, _ in grants(RESOURCES[principal])}
+            self.assertFalse(admin & {f"Ref({s})" for s in PROVIDER_SECRETS}, "admin must not read provider keys")
 
     def test_every_function_reads_the_verification_keys(self):
-        self.assertEqual(self.readers("VerifyKeysSecret"), {f"{f}Role" for f in FUNCTIONS})
+        self.assertEqual(self.readers("VerifyKeysSecret"),
+                         {f"{f}Role" for f in FUNCTIONS} | {f"{f}EdgeUser" for f in FUNCTIONS})
+
+    def test_policies_reach_principals_only_as_read_here(self):
+        # readers() follows inline policies and ManagedPolicyArns; nothing may attach a
+        # policy another way (AWS::IAM::Policy, a group, a managed policy's Roles/Users).
+        for name, resource in RESOURCES.items():
+            with self.subTest(resource=name):
+                self.assertNotIn(resource["Type"], ("AWS::IAM::Policy", "AWS::IAM::Group",
+                                                    "AWS::IAM::UserToGroupAddition"))
+                if resource["Type"] == "AWS::IAM::ManagedPolicy":
+                    self.assertEqual(set(resource["Properties"]) & {"Roles", "Users", "Groups"}, set())
 
     def readers(self, secret: str) -> set:
-        """Every role or policy anywhere in the template that mentions the secret."""
-        out = set()
-        for name, resource in RESOURCES.items():
-            if resource["Type"] in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-                if secret in json.dumps(resource):
-                    out.add(name)
-        return out
+        """Every role or user in the template that may read the secret, by any policy."""
+        return {name for name, principal in principals().items()
+                if (SECRET, f"Ref({secret})", None) in grants(principal)}
 
 
 class Secrets(unittest.TestCase):

@@ -26,7 +26,7 @@ pub const FUNCTIONS: [&str; 4] = ["auth", "chat", "session", "admin"];
 /// other is still streaming the reply (Lambda runs concurrent requests side by side).
 const INSTANCES: usize = 2;
 /// The fake credentials every process signs moto requests with.
-const MOTO_KEY: (&str, &str) = ("testing", "testing");
+pub(crate) const MOTO_KEY: (&str, &str) = ("testing", "testing");
 
 /// The AWS resources of one stack: its own table, bucket and secret names in moto.
 pub struct AwsStack {
@@ -159,17 +159,7 @@ pub async fn spawn_lambda_app(
 ) -> (TestApp, LambdaStack) {
     let binaries = binaries();
     let aws = AwsStack::create().await;
-    let mut settings = aws.settings();
-    settings.extend(HIGH_LIMITS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    if let Some(p) = provider {
-        let secret = default_secret_name(p.kind);
-        aws.put_secret(&secret, &p.api_key).await;
-        let prefix = p.settings_prefix;
-        settings.insert(format!("CONFAB_{prefix}_BASE_URL"), p.base_url.clone());
-        settings.insert(format!("CONFAB_{prefix}_MODELS"), p.models.clone());
-        settings.insert(format!("CONFAB_{prefix}_API_KEY_SECRET"), secret);
-    }
-    settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings = function_settings(&aws, provider, overrides).await;
 
     let logs = tempfile::tempdir().expect("log dir");
     let port = free_port();
@@ -188,6 +178,28 @@ pub async fn spawn_lambda_app(
         wait_healthy(&app, function, &stack).await;
     }
     (app, stack)
+}
+
+/// What every function process (or Worker) of a test stack reads: its AWS resources,
+/// limits no test trips by accident, the provider (its key stored as a secret), and the
+/// test's `overrides`.
+pub async fn function_settings(
+    aws: &AwsStack,
+    provider: Option<&ProviderSetup>,
+    overrides: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let mut settings = aws.settings();
+    settings.extend(HIGH_LIMITS.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    if let Some(p) = provider {
+        let secret = default_secret_name(p.kind);
+        aws.put_secret(&secret, &p.api_key).await;
+        let prefix = p.settings_prefix;
+        settings.insert(format!("CONFAB_{prefix}_BASE_URL"), p.base_url.clone());
+        settings.insert(format!("CONFAB_{prefix}_MODELS"), p.models.clone());
+        settings.insert(format!("CONFAB_{prefix}_API_KEY_SECRET"), secret);
+    }
+    settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    settings
 }
 
 /// `target/<profile>`, with `confab-<function>` and `confab-keys` built now so that the
@@ -211,7 +223,7 @@ fn binaries() -> PathBuf {
         .clone()
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
@@ -276,7 +288,7 @@ fn aws_env(cmd: &mut Command) -> &mut Command {
         .env("AWS_ENDPOINT_URL", &moto().url)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 

@@ -6,7 +6,9 @@
 //! to the server, so that each request shape is written once.
 
 pub mod lambda;
+pub mod scenario;
 pub mod sse;
+pub mod workers;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -172,14 +174,17 @@ impl Registered {
 impl TestApp {
     /// The functions behind `cargo lambda watch` at `base_url`.
     pub fn for_lambda_urls(base_url: &str) -> TestApp {
+        TestApp::remote(base_url, true)
+    }
+
+    /// Every function behind one URL (the edge router under `wrangler dev`).
+    pub fn at(base_url: &str) -> TestApp {
+        TestApp::remote(base_url, false)
+    }
+
+    fn remote(base_url: &str, lambda_urls: bool) -> TestApp {
         let data_dir = tempfile::tempdir().expect("create temp dir");
-        TestApp {
-            base_url: base_url.into(),
-            client: http_client(),
-            lambda_urls: true,
-            data_dir,
-            _server: None,
-        }
+        TestApp { base_url: base_url.into(), client: http_client(), lambda_urls, data_dir, _server: None }
     }
 
     /// Where `path` is served: as is locally; under `cargo lambda watch` behind the

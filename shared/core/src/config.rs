@@ -45,6 +45,9 @@ pub struct Config {
     /// The address clients reach the API at (`https://chat.example.com`), for links
     /// the API hands out; without it, they are built from the request's `Host`.
     pub public_url: Option<String>,
+    /// How long a secret's value is reused before it is read again (key rotation and
+    /// provider keys show up within this time).
+    pub secrets_cache_seconds: u64,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             stream_flush_bytes: 2048,
             resume_grace_seconds: 15,
             public_url: None,
+            secrets_cache_seconds: 10,
         }
     }
 }
@@ -120,6 +124,7 @@ impl Config {
             stream_flush_bytes: r.positive("CONFAB_STREAM_FLUSH_BYTES", d.stream_flush_bytes)?,
             resume_grace_seconds: r.positive("CONFAB_RESUME_GRACE_SECONDS", d.resume_grace_seconds)?,
             public_url: r.base_url("CONFAB_PUBLIC_URL")?,
+            secrets_cache_seconds: r.number("CONFAB_SECRETS_CACHE_SECONDS", d.secrets_cache_seconds)?,
         })
     }
 }

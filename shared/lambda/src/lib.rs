@@ -4,7 +4,7 @@
 //! streaming, the other functions answer whole.
 
 use bytes::Bytes;
-use confab_aws::{AwsClients, DEFAULT_SECRETS_TTL, DynamoStore, S3Blobs, S3Options, SecretsManagerSecrets};
+use confab_aws::{AwsClients, DynamoStore, S3Blobs, S3Options, SecretsManagerSecrets};
 use confab_core::auth::keys::initial_secrets;
 use confab_core::http::{Body as CoreBody, ClientIp};
 use confab_core::ports::{BlobStore, Secrets, Store};
@@ -35,7 +35,8 @@ pub async fn run(function: Function) -> Result<(), Error> {
     init_tracing();
     let settings: BTreeMap<String, String> =
         std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
-    let app = Arc::new(App::new(ports(&settings).await?, Config::from_settings(&settings)?));
+    let config = Config::from_settings(&settings)?;
+    let app = Arc::new(App::new(ports(&settings, &config).await?, config));
     if function == Function::Chat {
         let handler = service_fn(move |req| streamed(app.clone(), function, req));
         lambda_http::run_with_streaming_response(handler).await
@@ -58,11 +59,11 @@ fn init_tracing() {
 type Storage = (Arc<dyn Store>, Arc<dyn BlobStore>, Arc<dyn Secrets>);
 
 /// DynamoDB, S3 and Secrets Manager when `CONFAB_TABLE` names a table (secret names
-/// behind `CONFAB_SECRETS_PREFIX`, values cached `CONFAB_SECRETS_CACHE_SECONDS`);
-/// otherwise the embedded adapters, so `cargo lambda watch` works on a bare laptop.
-pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> {
+/// behind `CONFAB_SECRETS_PREFIX`, values cached as `config` says); otherwise the
+/// embedded adapters, so `cargo lambda watch` works on a bare laptop.
+pub async fn ports(settings: &BTreeMap<String, String>, config: &Config) -> Result<Ports, Error> {
     let (store, blobs, secrets) = match settings.get("CONFAB_TABLE") {
-        Some(table) => aws(settings, table).await?,
+        Some(table) => aws(settings, table, config).await?,
         None => embedded(settings)?,
     };
     Ok(Ports {
@@ -76,15 +77,10 @@ pub async fn ports(settings: &BTreeMap<String, String>) -> Result<Ports, Error> 
     })
 }
 
-async fn aws(settings: &BTreeMap<String, String>, table: &str) -> Result<Storage, Error> {
+async fn aws(settings: &BTreeMap<String, String>, table: &str, config: &Config) -> Result<Storage, Error> {
     let bucket = settings.get("CONFAB_BUCKET").ok_or("CONFAB_TABLE is set, so CONFAB_BUCKET must be too")?;
     let prefix = settings.get("CONFAB_SECRETS_PREFIX").map_or("", String::as_str);
-    let secrets_ttl = match settings.get("CONFAB_SECRETS_CACHE_SECONDS") {
-        Some(raw) => Duration::from_secs(raw.trim().parse().map_err(|_| {
-            format!("setting CONFAB_SECRETS_CACHE_SECONDS: expected whole seconds, got {raw:?}")
-        })?),
-        None => DEFAULT_SECRETS_TTL,
-    };
+    let secrets_ttl = Duration::from_secs(config.secrets_cache_seconds);
     // Emulators (moto) are addressed by path, not by bucket subdomain.
     let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
     let clients = AwsClients::from_env(S3Options { force_path_style }).await;

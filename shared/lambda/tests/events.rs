@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 async fn app(dir: &tempfile::TempDir) -> Arc<App> {
     let settings = BTreeMap::from([("CONFAB_DATA_DIR".to_string(), dir.path().display().to_string())]);
-    let ports = confab_lambda::ports(&settings).await.expect("embedded ports");
-    Arc::new(App::new(ports, Config::from_settings(&settings).unwrap()))
+    let config = Config::from_settings(&settings).unwrap();
+    let ports = confab_lambda::ports(&settings, &config).await.expect("embedded ports");
+    Arc::new(App::new(ports, config))
 }
 
 fn event(name: &str) -> lambda_http::Request {

@@ -31,6 +31,15 @@ pub struct BodyTooLarge;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// The header that carries a request's id, in and out.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Whether a caller's (or the edge router's) request id may be kept as is: short, and
+/// safe in logs and headers.
+pub fn request_id_is_well_formed(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 pub fn client_ip(req: &Request) -> IpAddr {
     req.extensions().get::<ClientIp>().map(|c| c.0).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }

@@ -1,19 +1,13 @@
 use super::{Middleware, Next};
 use crate::app::App;
-use crate::http::{Request, RequestId, Response};
+use crate::http::{REQUEST_ID_HEADER as HEADER, Request, RequestId, Response, request_id_is_well_formed};
 use http::HeaderValue;
 use std::sync::Arc;
 use tracing::Instrument;
 
-const HEADER: &str = "x-request-id";
-
 /// Gives every request an id (the caller's, when well-formed) and a tracing span, and
 /// logs one line when it completes.
 pub struct RequestIdLayer;
-
-fn well_formed(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-}
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
@@ -23,7 +17,7 @@ impl Middleware for RequestIdLayer {
             .headers()
             .get(HEADER)
             .and_then(|v| v.to_str().ok())
-            .filter(|v| well_formed(v))
+            .filter(|v| request_id_is_well_formed(v))
             .map(String::from)
             .unwrap_or_else(|| app.new_id().to_string());
         req.extensions_mut().insert(RequestId(id.clone()));

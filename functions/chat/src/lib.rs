@@ -1,0 +1,9 @@
+//! The chat function as a Cloudflare Worker. All wiring is in `confab-edge`.
+#![cfg(target_arch = "wasm32")]
+
+use worker::{Context, Env, Request, Response, event};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    confab_edge::serve(confab_core::Function::Chat, req, env, ctx).await
+}

@@ -1,0 +1,125 @@
+//! The edge router's checks, made before any function Worker runs: which function
+//! serves the path, whether that function answers the method at all, and whether a
+//! declared body fits. The functions check again; the router saves them the work.
+
+use confab_core::Function;
+use confab_core::error::ApiError;
+use http::Method;
+
+/// The service binding (in the top-level wrangler.toml) of each function Worker.
+pub fn binding(function: Function) -> &'static str {
+    match function {
+        Function::Auth => "AUTH",
+        Function::Chat => "CHAT",
+        Function::Session => "SESSION",
+        Function::Admin => "ADMIN",
+    }
+}
+
+/// Every method some route of `function` answers, and OPTIONS for CORS preflights.
+pub fn methods(function: Function) -> &'static [Method] {
+    match function {
+        Function::Auth => &[Method::GET, Method::POST, Method::DELETE, Method::OPTIONS],
+        Function::Chat => &[Method::GET, Method::POST, Method::OPTIONS],
+        Function::Session => &[Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS],
+        Function::Admin => &[Method::GET, Method::PUT, Method::PATCH, Method::OPTIONS],
+    }
+}
+
+/// The `Allow` header of a 405 from `function`.
+pub fn allow(function: Function) -> String {
+    methods(function).iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// The function for a request, or the error the router answers itself.
+pub fn admit(method: &Method, path: &str) -> Result<Function, Rejected> {
+    let function = Function::for_path(path).ok_or(Rejected { error: ApiError::NotFound, allow: None })?;
+    if methods(function).contains(method) {
+        Ok(function)
+    } else {
+        Err(Rejected { error: ApiError::MethodNotAllowed, allow: Some(allow(function)) })
+    }
+}
+
+/// A request the router answers without calling a function.
+#[derive(Debug)]
+pub struct Rejected {
+    pub error: ApiError,
+    /// For 405: the methods the path's function answers.
+    pub allow: Option<String>,
+}
+
+/// Refuses a body whose declared length is over `max`, before reading any of it.
+pub fn check_declared_length(content_length: Option<&str>, max: usize) -> Result<(), ApiError> {
+    match content_length.map(|v| v.trim().parse::<u64>()) {
+        None => Ok(()),
+        Some(Ok(len)) if len <= max as u64 => Ok(()),
+        Some(Ok(_)) => Err(ApiError::PayloadTooLarge(max)),
+        Some(Err(_)) => Err(ApiError::InvalidRequest("content-length is not a number".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use confab_core::routes::openapi::ApiDoc;
+    use utoipa::OpenApi;
+
+    #[test]
+    fn every_documented_operation_passes_the_router() {
+        let doc = ApiDoc::openapi();
+        let mut checked = 0;
+        let concrete_paths = doc.paths.paths.iter().flat_map(|(path, item)| {
+            let prefixes: &[&str] =
+                if path.starts_with("/{function}") { &["auth", "chat", "sessions", "admin"] } else { &[""] };
+            prefixes
+                .iter()
+                .map(move |prefix| (path.replace("{function}", prefix).replace(['{', '}'], ""), item))
+        });
+        for (concrete, item) in concrete_paths {
+            let path = &concrete;
+            let operations = [
+                (Method::GET, item.get.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+            ];
+            for (method, _) in operations.iter().filter(|(_, present)| *present) {
+                let function = admit(method, &concrete).unwrap_or_else(|r| panic!("{method} {path}: {r:?}"));
+                assert!(admit(&Method::OPTIONS, &concrete).is_ok(), "preflight of {path}");
+                assert_eq!(Some(function), Function::for_path(&concrete));
+                checked += 1;
+            }
+        }
+        assert!(checked > 25, "only {checked} operations in the document");
+    }
+
+    #[test]
+    fn methods_no_route_answers_are_refused_with_allow() {
+        let rejected = admit(&Method::DELETE, "/admin/users").unwrap_err();
+        assert!(matches!(rejected.error, ApiError::MethodNotAllowed));
+        assert_eq!(rejected.allow.as_deref(), Some("GET, PUT, PATCH, OPTIONS"));
+        for method in [Method::TRACE, Method::CONNECT, Method::HEAD] {
+            assert!(admit(&method, "/auth/login").is_err(), "{method}");
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in ["/", "/authx", "/.env", "/wp-admin/setup.php"] {
+            let rejected = admit(&Method::GET, path).unwrap_err();
+            assert!(matches!(rejected.error, ApiError::NotFound), "{path}");
+            assert!(rejected.allow.is_none());
+        }
+    }
+
+    #[test]
+    fn declared_lengths_are_checked_before_reading() {
+        assert!(check_declared_length(None, 10).is_ok());
+        assert!(check_declared_length(Some("10"), 10).is_ok());
+        assert!(matches!(check_declared_length(Some("11"), 10), Err(ApiError::PayloadTooLarge(10))));
+        assert!(matches!(check_declared_length(Some("-1"), 10), Err(ApiError::InvalidRequest(_))));
+        assert!(matches!(check_declared_length(Some("lots"), 10), Err(ApiError::InvalidRequest(_))));
+    }
+}

@@ -1,0 +1,275 @@
+//! The end-to-end scenario every deployment shape runs (Lambda under `cargo lambda
+//! watch`, Workers under `wrangler dev`), on DynamoDB, S3 and Secrets Manager in moto,
+//! chatting with the mock provider: what a user does, and what strangers and bad input
+//! get.
+
+use crate::lambda::ProviderSetup;
+use crate::sse::{Event, all_events, events, ids, text};
+use crate::*;
+use confab_core::providers::ProviderKind;
+use confab_mock_provider::{MockHandle, MockProvider, Scenario};
+use futures::StreamExt;
+use std::time::{Duration, Instant};
+
+pub const MODEL: &str = "oa-model";
+const API_KEY: &str = "sk-mock-for-the-scenario";
+
+pub async fn mock() -> MockHandle {
+    MockProvider::builder().spawn("127.0.0.1:0").await.expect("mock provider")
+}
+
+pub fn openai(mock: &MockHandle) -> ProviderSetup {
+    ProviderSetup {
+        kind: ProviderKind::Openai,
+        settings_prefix: "OPENAI",
+        base_url: format!("{}/v1", mock.base_url()),
+        models: MODEL.into(),
+        api_key: API_KEY.into(),
+    }
+}
+
+pub async fn chat(app: &TestApp, token: &str, session: &str, content: &str) -> Response {
+    let path = format!("/chat/sessions/{session}/messages");
+    send(app.bearer(Method::POST, &path, token).json(&json!({"content": content}))).await
+}
+
+/// Reads a reply's events, noting when each arrived.
+async fn timed_events(resp: Response) -> Vec<(Instant, Event)> {
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "content-type").as_deref(), Some("text/event-stream"));
+    events(resp).map(|e| (Instant::now(), e)).collect().await
+}
+
+/// Register, log in, refresh, chat (streamed incrementally), drop and resume, read the
+/// conversation, export it through a presigned URL of `bucket`, and see usage and audit
+/// as the admin. The app needs the mock's provider settings and a short stream flush.
+pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
+    // Register (the first account is the admin) and log in; every cookie survives the
+    // function URL's response (Lambda carries Set-Cookie values in a separate list).
+    let admin = app.register("admin@example.com").await;
+    assert_eq!(admin.user()["role"], "admin");
+    for cookie in [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE] {
+        assert!(!admin.cookies.value(cookie).is_empty(), "{cookie} set by register");
+    }
+    app.register("ada@example.com").await;
+    let ada = app.login("ada@example.com", PASSWORD).await;
+    assert_eq!(ada.user()["role"], "user");
+
+    // Refresh rotates the refresh token; presenting the old one again is refused.
+    let refreshed = app.refresh_raw(&ada.cookies).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let token = str_field(&refreshed.json::<Value>().await.expect("refresh body"), "access_token");
+    let reused = app.refresh_raw(&ada.cookies).await;
+    assert_error(reused, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+    // A session, and a reply that streams through Lambda response streaming: the mock
+    // sends a token every 60 ms, and the deltas must arrive spread over that time.
+    let session = str_field(&app.create_session(&token, json!({"title": "Lambda trip"})).await, "id");
+    mock.set_scenario(MODEL, Scenario::tokens(12).with_token_delay_ms(60));
+    let reply = timed_events(chat(&app, &token, &session, "plan a trip").await).await;
+    let deltas: Vec<Instant> = reply.iter().filter(|(_, e)| e.event == "delta").map(|(t, _)| *t).collect();
+    assert!(deltas.len() >= 6, "{} deltas", deltas.len());
+    let spread = *deltas.last().unwrap() - deltas[0];
+    assert!(
+        spread >= Duration::from_millis(300),
+        "deltas arrived together ({spread:?}): the reply was buffered"
+    );
+    let reply: Vec<Event> = reply.into_iter().map(|(_, e)| e).collect();
+    assert_eq!(ids(&reply), (0..reply.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        reply.last().map(|e| (e.event.as_str(), e.data["status"].clone())),
+        Some(("message_end", json!("complete")))
+    );
+    assert_eq!(mock.requests(MODEL).last().and_then(|r| r.api_key.clone()).as_deref(), Some(API_KEY));
+
+    // A client that drops mid-reply resumes from another chat instance, without gap or repeat.
+    mock.set_scenario(MODEL, Scenario::tokens(20).with_token_delay_ms(40));
+    let mut stream = events(chat(&app, &token, &session, "and the way back").await);
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        seen.push(stream.next().await.expect("an event before the drop"));
+    }
+    drop(stream);
+    let message = str_field(&seen[0].data, "message_id");
+    let path = format!("/chat/sessions/{session}/messages/{message}/stream");
+    let last = seen.last().and_then(|e| e.id).expect("event id");
+    let rest = all_events(
+        send(app.bearer(Method::GET, &path, &token).header("last-event-id", last.to_string())).await,
+    )
+    .await;
+    let whole: Vec<Event> = seen.into_iter().chain(rest).collect();
+    assert_eq!(ids(&whole), (0..whole.len() as u64).collect::<Vec<_>>(), "no gap, no repeat");
+    assert_eq!(text(&whole).split_whitespace().count(), 20);
+
+    // The conversation as stored.
+    let messages = app.get_ok(&token, &format!("/sessions/{session}/messages")).await;
+    let items = messages["items"].as_array().expect("items");
+    let shape: Vec<_> =
+        items.iter().map(|m| (m["role"].as_str().unwrap(), m["status"].as_str().unwrap())).collect();
+    assert_eq!(
+        shape,
+        [("user", "complete"), ("assistant", "complete"), ("user", "complete"), ("assistant", "complete")]
+    );
+    assert_eq!(items[3]["content"], json!(text(&whole)));
+
+    // Export, downloaded through the presigned S3 URL with no other credentials.
+    for (format, content_type) in [("json", "application/json"), ("markdown", "text/markdown; charset=utf-8")]
+    {
+        let path = format!("/sessions/{session}/export");
+        let created = assert_json(
+            send(app.bearer(Method::POST, &path, &token).json(&json!({"format": format}))).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let url = str_field(&created, "url");
+        assert!(url.contains("X-Amz-Signature=") && url.contains(&bucket), "{url}");
+        let file = reqwest::get(&url).await.expect("download the export");
+        assert_eq!(file.status(), StatusCode::OK, "{url}");
+        assert_eq!(header(&file, "content-type").as_deref(), Some(content_type));
+        let body = file.text().await.expect("export body");
+        assert!(
+            body.contains("plan a trip") && body.contains(items[3]["content"].as_str().unwrap()),
+            "{body}"
+        );
+    }
+
+    // Admin: usage counts the provider's tokens; the audit log has the sign-ins.
+    let usage = app.get_ok(&admin.access_token, "/admin/usage").await;
+    let row = usage["items"].as_array().expect("usage items").iter().find(|r| r["model"] == MODEL).cloned();
+    let row = row.unwrap_or_else(|| panic!("no usage for {MODEL}: {usage}"));
+    assert_eq!(row["requests"], 2, "{row}");
+    assert!(row["output_tokens"].as_u64().unwrap_or(0) >= 32, "{row}");
+    let audit = app.get_ok(&admin.access_token, "/admin/audit?limit=100").await;
+    let actions: Vec<&str> =
+        audit["items"].as_array().expect("audit items").iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in ["auth.register", "auth.login", "auth.refresh_reuse"] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+}
+
+/// Malformed, oversized and mistyped bodies, missing and forged tokens, other users'
+/// sessions, bad ids and admin routes: clear JSON errors, nothing written. The app must
+/// cap bodies at 4096 bytes.
+pub async fn strangers_and_bad_input(app: &TestApp) {
+    let admin = app.register("admin@example.com").await;
+    let ada = app.register("ada@example.com").await;
+    let eve = app.register("eve@example.com").await;
+    let session = str_field(&app.create_session(&ada.access_token, json!({"title": "mine"})).await, "id");
+
+    // Malformed, mistyped, oversized, wrongly typed bodies: clear 4xx JSON, nothing written.
+    let cases: [(&str, Vec<u8>, &str, StatusCode, &str); 4] = [
+        (
+            "malformed",
+            b"{\"email\":".to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "wrong types",
+            br#"{"email":7,"password":[]}"#.to_vec(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            "oversized",
+            vec![b' '; 8192],
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            "not JSON",
+            b"email=x".to_vec(),
+            "application/x-www-form-urlencoded",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+    ];
+    for (ctx, body, content_type, status, code) in cases {
+        let resp =
+            send(app.request(Method::POST, "/auth/register").header("content-type", content_type).body(body))
+                .await;
+        assert_error_ctx(resp, status, code, ctx).await;
+    }
+    let weak = app.register_raw("weak@example.com", "short").await;
+    assert_error(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_error(
+        app.login_raw("weak@example.com", "short").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+
+    // No token, a forged one, alg none: 401 on every function.
+    let forged = format!("{}x", &ada.access_token[..ada.access_token.len() - 1]);
+    let none_alg = format!(
+        "{}.{}.",
+        b64(r#"{"alg":"none","typ":"at+jwt"}"#),
+        ada.access_token.split('.').nth(1).unwrap()
+    );
+    for path in ["/auth/me", "/sessions", "/admin/users", "/v1/models"] {
+        assert_error_ctx(
+            send(app.request(Method::GET, path)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            path,
+        )
+        .await;
+        for bad in [&forged, &none_alg] {
+            assert_error_ctx(
+                send(app.bearer(Method::GET, path, bad)).await,
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                path,
+            )
+            .await;
+        }
+    }
+
+    // Someone else's session is not found, whichever function is asked; bad ids too.
+    let theirs = [
+        (Method::GET, format!("/sessions/{session}"), None),
+        (Method::GET, format!("/sessions/{session}/messages"), None),
+        (Method::POST, format!("/sessions/{session}/export"), Some(json!({"format": "json"}))),
+        (Method::POST, format!("/chat/sessions/{session}/messages"), Some(json!({"content": "hi"}))),
+        (Method::GET, format!("/sessions/{UNKNOWN_ID}"), None),
+        (Method::GET, "/sessions/not-an-id".to_string(), None),
+    ];
+    for (method, path, body) in theirs {
+        let mut req = app.bearer(method.clone(), &path, &eve.access_token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        assert_error_ctx(send(req).await, StatusCode::NOT_FOUND, "not_found", &format!("{method} {path}"))
+            .await;
+    }
+    assert_eq!(
+        app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await["items"],
+        json!([])
+    );
+
+    // Admin routes are for admins only; unknown routes are JSON 404s.
+    for path in ["/admin/users", "/admin/audit", "/admin/usage"] {
+        assert_error_ctx(
+            send(app.bearer(Method::GET, path, &ada.access_token)).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            path,
+        )
+        .await;
+        app.get_ok(&admin.access_token, path).await;
+    }
+    assert_error(
+        send(app.bearer(Method::GET, "/sessions/x/y/z", &ada.access_token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}

@@ -66,7 +66,7 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     // sends a token every 60 ms, and the deltas must arrive spread over that time.
     let session = str_field(&app.create_session(&token, json!({"title": "Lambda trip"})).await, "id");
     mock.set_scenario(MODEL, Scenario::tokens(12).with_token_delay_ms(60));
-    let reply = timed_events(chat(&app, &token, &session, "plan a trip").await).await;
+    let reply = timed_events(chat(app, &token, &session, "plan a trip").await).await;
     let deltas: Vec<Instant> = reply.iter().filter(|(_, e)| e.event == "delta").map(|(t, _)| *t).collect();
     assert!(deltas.len() >= 6, "{} deltas", deltas.len());
     let spread = *deltas.last().unwrap() - deltas[0];
@@ -84,7 +84,7 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
 
     // A client that drops mid-reply resumes from another chat instance, without gap or repeat.
     mock.set_scenario(MODEL, Scenario::tokens(20).with_token_delay_ms(40));
-    let mut stream = events(chat(&app, &token, &session, "and the way back").await);
+    let mut stream = events(chat(app, &token, &session, "and the way back").await);
     let mut seen = Vec::new();
     while seen.len() < 4 {
         seen.push(stream.next().await.expect("an event before the drop"));
@@ -122,7 +122,7 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
         )
         .await;
         let url = str_field(&created, "url");
-        assert!(url.contains("X-Amz-Signature=") && url.contains(&bucket), "{url}");
+        assert!(url.contains("X-Amz-Signature=") && url.contains(bucket), "{url}");
         let file = reqwest::get(&url).await.expect("download the export");
         assert_eq!(file.status(), StatusCode::OK, "{url}");
         assert_eq!(header(&file, "content-type").as_deref(), Some(content_type));

@@ -97,7 +97,7 @@ async fn lambda_and_workers_share_one_data_set() {
     assert_eq!(on_edge.user()["id"], ada.user()["id"]);
     let read = edge.get_ok(&on_edge.access_token, &format!("/sessions/{session}")).await;
     assert_eq!(read["title"], "both ways");
-    assert_eq!(edge.get_ok(&ada.access_token, "/auth/me").await["email"], "ada@example.com");
+    assert_eq!(edge.get_ok(&ada.access_token, "/auth/me").await["user"]["email"], "ada@example.com");
 
     // And back: what the Workers write, Lambda reads, with tokens either side signed.
     let renamed = send(

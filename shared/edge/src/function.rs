@@ -39,6 +39,10 @@ pub async fn serve(function: Function, mut req: Request, env: Env, ctx: Context)
     to_worker(resp, Some(guard))
 }
 
+#[allow(
+    clippy::arc_with_non_send_sync,
+    reason = "the core's ports are Arcs on every target; a Worker's isolate has one thread"
+)]
 fn build(env: &Env) -> Result<Arc<App>, String> {
     let settings = Settings::parse(&vars(env)).map_err(|e| e.to_string())?;
     let http: Arc<dyn HttpClient> = Arc::new(FetchClient);

@@ -44,8 +44,8 @@ async fn timed_events(resp: Response) -> Vec<(Instant, Event)> {
 /// conversation, export it through a presigned URL of `bucket`, and see usage and audit
 /// as the admin. The app needs the mock's provider settings and a short stream flush.
 pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
-    // Register (the first account is the admin) and log in; every cookie survives the
-    // function URL's response (Lambda carries Set-Cookie values in a separate list).
+    // Register (the first account is the admin) and log in; every cookie survives (Lambda
+    // carries Set-Cookie values in a separate list, Workers in one header each).
     let admin = app.register("admin@example.com").await;
     assert_eq!(admin.user()["role"], "admin");
     for cookie in [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE] {
@@ -62,9 +62,10 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     let reused = app.refresh_raw(&ada.cookies).await;
     assert_error(reused, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
-    // A session, and a reply that streams through Lambda response streaming: the mock
-    // sends a token every 60 ms, and the deltas must arrive spread over that time.
-    let session = str_field(&app.create_session(&token, json!({"title": "Lambda trip"})).await, "id");
+    // A session, and a reply that streams (Lambda response streaming, a Worker's stream
+    // through the router): the mock sends a token every 60 ms, and the deltas must
+    // arrive spread over that time.
+    let session = str_field(&app.create_session(&token, json!({"title": "A trip"})).await, "id");
     mock.set_scenario(MODEL, Scenario::tokens(12).with_token_delay_ms(60));
     let reply = timed_events(chat(app, &token, &session, "plan a trip").await).await;
     let deltas: Vec<Instant> = reply.iter().filter(|(_, e)| e.event == "delta").map(|(t, _)| *t).collect();

@@ -115,8 +115,10 @@ fn write_config(dir: &Path, name: &str, vars: &BTreeMap<String, String>, rate_li
         for limit in limits {
             limit["simple"]["limit"] = rate_limit.into();
         }
-        if let Some(max) = vars.get("CONFAB_MAX_BODY_BYTES") {
-            config["vars"]["CONFAB_MAX_BODY_BYTES"] = max.clone().into();
+        for name in ["CONFAB_MAX_BODY_BYTES", "CONFAB_CORS_ORIGINS"] {
+            if let Some(value) = vars.get(name) {
+                config["vars"][name] = value.clone().into();
+            }
         }
     } else {
         let table: toml::Table = vars.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
@@ -145,8 +147,11 @@ fn edge_tools() -> BTreeMap<String, String> {
 /// `export NAME='value'` lines, as scripts/edge-tools prints them.
 fn parse_exports(text: &str) -> BTreeMap<String, String> {
     text.lines()
-        .filter_map(|line| line.strip_prefix("export ")?.split_once('='))
-        .map(|(name, value)| (name.to_string(), value.trim_matches('\'').replace("'\\''", "'")))
+        .filter_map(|line| {
+            let (name, quoted) = line.strip_prefix("export ")?.split_once('=')?;
+            let value = quoted.strip_prefix('\'')?.strip_suffix('\'')?;
+            Some((name.to_string(), value.replace("'\\''", "'")))
+        })
         .collect()
 }
 
@@ -187,8 +192,9 @@ mod tests {
 
     #[test]
     fn exports_are_read_as_the_shell_would() {
-        let vars = parse_exports("export A='x y'\nexport B='it'\\''s'\nnoise\n");
+        let vars = parse_exports("export A='x y'\nexport B='it'\\''s'\nexport C='ends with '\\'''\nnoise\n");
         assert_eq!(vars["A"], "x y");
         assert_eq!(vars["B"], "it's");
+        assert_eq!(vars["C"], "ends with '");
     }
 }

@@ -28,10 +28,13 @@ async fn strangers_and_bad_input_are_refused_on_workers() {
     drop(stack);
 }
 
+const APP_ORIGIN: &str = "https://app.example.com";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_router_refuses_by_itself_and_ids_every_request() {
     let aws = AwsStack::create().await;
-    let (app, stack) = spawn_worker_app(&aws, None, &[("CONFAB_MAX_BODY_BYTES", "4096")], 40).await;
+    let settings = [("CONFAB_MAX_BODY_BYTES", "4096"), ("CONFAB_CORS_ORIGINS", APP_ORIGIN)];
+    let (app, stack) = spawn_worker_app(&aws, None, &settings, 40).await;
 
     // Paths no function serves, and methods no route of the path's function answers.
     for path in ["/", "/.env", "/wp-login.php", "/authx"] {
@@ -55,12 +58,35 @@ async fn the_router_refuses_by_itself_and_ids_every_request() {
         "payload_too_large",
     )
     .await;
-    let chunks = stream::iter((0..10).map(|_| Ok::<_, std::io::Error>(vec![b' '; 1000])));
-    let streamed = app
-        .request(Method::POST, "/auth/register")
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(chunks));
-    assert_error(send(streamed).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let spaces = (0..10).map(|_| vec![b' '; 1000]);
+    assert_error(send(chunked(&app, spaces)).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+
+    // A streamed body under the cap reaches the function whole; a 204 keeps its cookies.
+    let body = br#"{"email":"chunked@example.com","password":"correct horse battery"}"#;
+    let created =
+        assert_json(send(chunked(&app, body.chunks(7).map(<[u8]>::to_vec))).await, StatusCode::CREATED).await;
+    assert_eq!(created["user"]["email"], "chunked@example.com");
+    let user = app.login("chunked@example.com", PASSWORD).await;
+    let all = [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE];
+    let out =
+        send(app.with_cookies(Method::POST, "/auth/logout", &user.cookies, &all, Some(user.csrf()))).await;
+    let cleared = Cookies::from_response(&out);
+    assert_no_content(out).await;
+    for name in [ACCESS_COOKIE, REFRESH_COOKIE] {
+        assert_eq!(cleared.get(name).attr("Max-Age"), Some("0"), "{name} cleared through the router");
+    }
+
+    // CORS: preflights reach the functions; the router's own refusals carry CORS too.
+    let preflight = app
+        .request(Method::OPTIONS, "/sessions")
+        .header("origin", APP_ORIGIN)
+        .header("access-control-request-method", "POST");
+    let preflight = send(preflight).await;
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&preflight, "access-control-allow-origin").as_deref(), Some(APP_ORIGIN));
+    let refused = send(app.request(Method::GET, "/nowhere").header("origin", APP_ORIGIN)).await;
+    assert_eq!(header(&refused, "access-control-allow-origin").as_deref(), Some(APP_ORIGIN));
+    assert_eq!(header(&refused, "x-content-type-options").as_deref(), Some("nosniff"));
 
     // Request ids: the caller's when well formed, else the router's, the same the function logs.
     let given = send(app.request(Method::GET, "/auth/health").header("x-request-id", "trace-42")).await;
@@ -68,20 +94,31 @@ async fn the_router_refuses_by_itself_and_ids_every_request() {
     let replaced = send(app.request(Method::GET, "/auth/health").header("x-request-id", "no spaces")).await;
     let made = header(&replaced, "x-request-id").expect("an id");
     assert!(made.len() == 26 && made != "no spaces", "{made}");
-    let refused = send(app.request(Method::GET, "/nowhere")).await;
     assert!(header(&refused, "x-request-id").is_some(), "the router's own answers carry ids");
     assert!(stack.logs().contains("trace-42"), "the function logged the caller's id");
 
-    // The per-address limit (40 a minute here) stops requests before any function runs.
-    let mut statuses = Vec::new();
-    for _ in 0..60 {
-        statuses.push(send(app.request(Method::GET, "/sessions/health")).await);
+    // The per-address limit (40 a minute here, in fixed windows) stops requests before
+    // any function runs: well over twice the limit finds the refusal in any window.
+    let mut limited = None;
+    for _ in 0..100 {
+        let resp = send(app.request(Method::GET, "/sessions/health")).await;
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(resp);
+            break;
+        }
     }
-    let limited = statuses.into_iter().find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS);
-    let limited = limited.expect("the 41st request in a minute is refused");
+    let limited = limited.expect("a request over 40 a minute is refused");
     assert_eq!(header(&limited, "retry-after").as_deref(), Some("60"));
     assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     drop(stack);
+}
+
+/// A JSON registration whose body is sent in `chunks`, without a declared length.
+fn chunked(app: &TestApp, chunks: impl Iterator<Item = Vec<u8>> + Send + 'static) -> RequestBuilder {
+    let stream = stream::iter(chunks.map(Ok::<_, std::io::Error>));
+    app.request(Method::POST, "/auth/register")
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
 }
 
 #[tokio::test(flavor = "multi_thread")]

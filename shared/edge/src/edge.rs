@@ -10,9 +10,11 @@ use confab_core::Config;
 use confab_core::domain::Id;
 use confab_core::error::ApiError;
 use confab_core::http::{REQUEST_ID_HEADER, error_response, request_id_is_well_formed};
+use confab_core::middleware::outer_headers;
 use futures::StreamExt;
 use http::{HeaderValue, header};
 use std::cell::OnceCell;
+use std::rc::Rc;
 use worker::{Env, Request, RequestInit, Response};
 
 /// The rate-limit binding (`[[ratelimits]]` in wrangler.toml).
@@ -21,7 +23,7 @@ const RATE_LIMITER: &str = "PER_IP";
 const RATE_PERIOD_SECONDS: u64 = 60;
 
 thread_local! {
-    static CONFIG: OnceCell<Result<Config, String>> = const { OnceCell::new() };
+    static CONFIG: OnceCell<Result<Rc<Config>, String>> = const { OnceCell::new() };
 }
 
 /// Routes one request.
@@ -29,48 +31,67 @@ pub async fn route(mut req: Request, env: Env) -> worker::Result<Response> {
     crate::logging::init();
     let id = req
         .headers()
-        .get(REQUEST_ID_HEADER)?
+        .get(REQUEST_ID_HEADER)
+        .ok()
+        .flatten()
         .filter(|id| request_id_is_well_formed(id))
         .unwrap_or_else(|| Id::new(&WorkerClock, &WorkerRandom).to_string());
-    match forward(&mut req, &env, &id).await {
+    let config = CONFIG.with(|c| {
+        c.get_or_init(|| Config::from_settings(&vars(&env)).map(Rc::new).map_err(|e| e.to_string())).clone()
+    });
+    let forwarded = match &config {
+        Ok(config) => forward(&mut req, &env, &id, config.max_body_bytes).await,
+        Err(problem) => Err(misconfigured(problem)),
+    };
+    match forwarded {
         Ok(resp) => Ok(resp),
-        Err(rejected) => rejection(rejected, &id),
+        Err(rejected) => {
+            let origin = req.headers().get(header::ORIGIN.as_str()).ok().flatten();
+            let cors_origins = config.as_ref().map_or(&[][..], |c| &c.cors_origins);
+            rejection(rejected, &id, origin.as_deref(), cors_origins)
+        }
     }
 }
 
-async fn forward(req: &mut Request, env: &Env, id: &str) -> Result<Response, Rejected> {
-    let function = router::admit(&method(req), &req.path())?;
-    let config = CONFIG
-        .with(|c| c.get_or_init(|| Config::from_settings(&vars(env)).map_err(|e| e.to_string())).clone());
-    let max_body = config.map_err(|problem| misconfigured(&problem))?.max_body_bytes;
+async fn forward(req: &mut Request, env: &Env, id: &str, max_body: usize) -> Result<Response, Rejected> {
+    let method = http::Method::from_bytes(req.method().as_ref().as_bytes())
+        .map_err(|_| rejected(ApiError::MethodNotAllowed))?;
+    let function = router::admit(&method, &req.path())?;
     admit_client(req, env).await?;
-    let body = read_capped(req, max_body).await?;
+    let body = if router::forwards_body(&method) { read_capped(req, max_body).await? } else { Vec::new() };
     let headers = req.headers().clone();
-    headers.set(REQUEST_ID_HEADER, id).map_err(|e| unavailable(&e))?;
+    headers.set(REQUEST_ID_HEADER, id).map_err(|e| internal(&e))?;
     let mut init = RequestInit::new();
     init.with_method(req.method()).with_headers(headers);
     if !body.is_empty() {
         init.with_body(Some(worker::js_sys::Uint8Array::from(&body[..]).into()));
     }
-    let url = req.url().map_err(|e| unavailable(&e))?;
-    let forwarded = Request::new_with_init(url.as_str(), &init).map_err(|e| unavailable(&e))?;
+    let url = req.url().map_err(|e| internal(&e))?;
+    let forwarded = Request::new_with_init(url.as_str(), &init).map_err(|e| internal(&e))?;
     let service = env.service(router::binding(function)).map_err(|e| misconfigured(&e.to_string()))?;
-    service.fetch_request(forwarded).await.map_err(|e| unavailable(&e))
+    service.fetch_request(forwarded).await.map_err(|e| {
+        tracing::error!(error = %e, function = function.name(), "the function could not be reached");
+        rejected(ApiError::Unavailable("the function could not be reached".into()))
+    })
 }
 
-fn method(req: &Request) -> http::Method {
-    http::Method::from_bytes(req.method().as_ref().as_bytes()).unwrap_or(http::Method::TRACE)
-}
-
-/// Counts the request against its client address; over the limit, it goes no further.
+/// Counts the request against its client; over the limit, it goes no further. A
+/// limiter that fails lets requests through (the functions keep per-user limits).
 async fn admit_client(req: &Request, env: &Env) -> Result<(), Rejected> {
-    let limiter = env.rate_limiter(RATE_LIMITER).map_err(|e| misconfigured(&e.to_string()))?;
-    let key = client_ip(req.headers()).map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
-    let outcome = limiter.limit(key).await.map_err(|e| unavailable(&e))?;
-    if outcome.success {
-        Ok(())
-    } else {
-        Err(rejected(ApiError::RateLimited { retry_after: RATE_PERIOD_SECONDS }))
+    let key = router::rate_key(client_ip(req.headers()));
+    let outcome = match env.rate_limiter(RATE_LIMITER) {
+        Ok(limiter) => limiter.limit(key).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(outcome) if !outcome.success => {
+            Err(rejected(ApiError::RateLimited { retry_after: RATE_PERIOD_SECONDS }))
+        }
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "the rate limiter failed; the request goes on uncounted");
+            Ok(())
+        }
     }
 }
 
@@ -96,9 +117,8 @@ fn rejected(error: ApiError) -> Rejected {
     Rejected { error, allow: None }
 }
 
-fn unavailable(e: &dyn std::fmt::Display) -> Rejected {
-    tracing::error!(error = %e, "the function could not be reached");
-    rejected(ApiError::Unavailable("the function could not be reached".into()))
+fn internal(e: &dyn std::fmt::Display) -> Rejected {
+    rejected(ApiError::Internal(format!("forwarding the request: {e}")))
 }
 
 fn misconfigured(problem: &str) -> Rejected {
@@ -106,7 +126,14 @@ fn misconfigured(problem: &str) -> Rejected {
     rejected(ApiError::Unavailable("the service is not configured".into()))
 }
 
-fn rejection(rejected: Rejected, id: &str) -> worker::Result<Response> {
+/// The router's own answer, with the id, security and CORS headers a function's has.
+fn rejection(
+    rejected: Rejected,
+    id: &str,
+    origin: Option<&str>,
+    cors_origins: &[String],
+) -> worker::Result<Response> {
+    tracing::info!(request_id = %id, status = rejected.error.status().as_u16(), code = rejected.error.code(), "refused at the edge");
     let mut resp = error_response(&rejected.error);
     if let Ok(id) = HeaderValue::from_str(id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, id);
@@ -114,5 +141,6 @@ fn rejection(rejected: Rejected, id: &str) -> worker::Result<Response> {
     if let Some(allow) = rejected.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
         resp.headers_mut().insert(header::ALLOW, allow);
     }
+    outer_headers(&mut resp, origin, cors_origins);
     to_worker(resp, None)
 }

@@ -26,9 +26,9 @@ pub async fn serve(function: Function, mut req: Request, env: Env, ctx: Context)
     crate::logging::init();
     let guard = in_flight().enter();
     let resp = match APP.with(|app| app.get_or_init(|| build(&env)).clone()) {
-        Ok(app) => match req.bytes().await {
-            Ok(body) => confab_core::serve(&app, function, to_core(&req, Bytes::from(body))?).await,
-            Err(e) => error_response(&ApiError::InvalidRequest(format!("the body could not be read: {e}"))),
+        Ok(app) => match core_request(&mut req).await {
+            Ok(core) => confab_core::serve(&app, function, core).await,
+            Err(e) => error_response(&e),
         },
         Err(problem) => {
             tracing::error!(%problem, "the Worker's settings are wrong");
@@ -37,6 +37,14 @@ pub async fn serve(function: Function, mut req: Request, env: Env, ctx: Context)
     };
     ctx.wait_until(in_flight().idle());
     to_worker(resp, Some(guard))
+}
+
+async fn core_request(req: &mut Request) -> Result<confab_core::http::Request, ApiError> {
+    let body = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::InvalidRequest(format!("the body could not be read: {e}")))?;
+    to_core(req, Bytes::from(body)).map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
 #[allow(

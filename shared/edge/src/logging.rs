@@ -1,6 +1,8 @@
 //! Logs on Workers: the core's tracing events as JSON lines on the console.
 
 use std::cell::OnceCell;
+use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
 
 /// Installs the subscriber, once per isolate; Workers Logs collects the console.
 pub fn init() {
@@ -14,18 +16,37 @@ pub fn init() {
                 .flatten_event(true)
                 .without_time()
                 .with_ansi(false)
-                .with_writer(|| ConsoleLine(Vec::new()))
+                .with_writer(Console)
                 .try_init();
         });
     });
 }
 
+/// Warnings and errors to `console.error`, the rest to `console.log`, so that Workers
+/// Logs can filter by level.
+struct Console;
+
+impl<'a> MakeWriter<'a> for Console {
+    type Writer = ConsoleLine;
+
+    fn make_writer(&'a self) -> ConsoleLine {
+        ConsoleLine { text: Vec::new(), error: false }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> ConsoleLine {
+        ConsoleLine { text: Vec::new(), error: *meta.level() <= Level::WARN }
+    }
+}
+
 /// One log line, written to the console when the subscriber drops it.
-struct ConsoleLine(Vec<u8>);
+struct ConsoleLine {
+    text: Vec<u8>,
+    error: bool,
+}
 
 impl std::io::Write for ConsoleLine {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        self.text.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -36,7 +57,11 @@ impl std::io::Write for ConsoleLine {
 
 impl Drop for ConsoleLine {
     fn drop(&mut self) {
-        let line = String::from_utf8_lossy(&self.0);
-        worker::console_log!("{}", line.trim_end());
+        let line = String::from_utf8_lossy(&self.text);
+        if self.error {
+            worker::console_error!("{}", line.trim_end());
+        } else {
+            worker::console_log!("{}", line.trim_end());
+        }
     }
 }

@@ -5,6 +5,7 @@
 use confab_core::Function;
 use confab_core::error::ApiError;
 use http::Method;
+use std::net::IpAddr;
 
 /// The service binding (in the top-level wrangler.toml) of each function Worker.
 pub fn binding(function: Function) -> &'static str {
@@ -49,6 +50,24 @@ pub struct Rejected {
     pub allow: Option<String>,
 }
 
+/// What the per-address limit counts a client by: its IPv4 address, or its IPv6 /64,
+/// since one IPv6 subscriber usually holds a whole /64.
+pub fn rate_key(client: Option<IpAddr>) -> String {
+    match client {
+        Some(IpAddr::V6(v6)) => {
+            let network = u128::from(v6) & !u128::from(u64::MAX);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        None => "unknown".into(),
+    }
+}
+
+/// Whether the request may carry a body to the function (`fetch` refuses one on GET).
+pub fn forwards_body(method: &Method) -> bool {
+    method != Method::GET
+}
+
 /// Refuses a body whose declared length is over `max`, before reading any of it.
 pub fn check_declared_length(content_length: Option<&str>, max: usize) -> Result<(), ApiError> {
     match content_length.map(|v| v.trim().parse::<u64>()) {
@@ -76,8 +95,7 @@ mod tests {
                 .iter()
                 .map(move |prefix| (path.replace("{function}", prefix).replace(['{', '}'], ""), item))
         });
-        for (concrete, item) in concrete_paths {
-            let path = &concrete;
+        for (path, item) in concrete_paths {
             let operations = [
                 (Method::GET, item.get.is_some()),
                 (Method::POST, item.post.is_some()),
@@ -86,9 +104,9 @@ mod tests {
                 (Method::DELETE, item.delete.is_some()),
             ];
             for (method, _) in operations.iter().filter(|(_, present)| *present) {
-                let function = admit(method, &concrete).unwrap_or_else(|r| panic!("{method} {path}: {r:?}"));
-                assert!(admit(&Method::OPTIONS, &concrete).is_ok(), "preflight of {path}");
-                assert_eq!(Some(function), Function::for_path(&concrete));
+                let function = admit(method, &path).unwrap_or_else(|r| panic!("{method} {path}: {r:?}"));
+                assert!(admit(&Method::OPTIONS, &path).is_ok(), "preflight of {path}");
+                assert_eq!(Some(function), Function::for_path(&path));
                 checked += 1;
             }
         }
@@ -112,6 +130,22 @@ mod tests {
             assert!(matches!(rejected.error, ApiError::NotFound), "{path}");
             assert!(rejected.allow.is_none());
         }
+    }
+
+    #[test]
+    fn clients_are_counted_by_address_or_ipv6_network() {
+        let key = |ip: &str| rate_key(Some(ip.parse().unwrap()));
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"), "one /64, one count");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(rate_key(None), "unknown");
+    }
+
+    #[test]
+    fn get_bodies_are_not_forwarded() {
+        assert!(!forwards_body(&Method::GET));
+        assert!(forwards_body(&Method::POST) && forwards_body(&Method::DELETE));
     }
 
     #[test]

@@ -39,7 +39,7 @@ impl Settings {
             _ => Credentials {
                 access_key_id: required("AWS_ACCESS_KEY_ID")?,
                 secret_access_key: required("AWS_SECRET_ACCESS_KEY")?,
-                session_token: vars.get("AWS_SESSION_TOKEN").cloned(),
+                session_token: vars.get("AWS_SESSION_TOKEN").filter(|t| !t.is_empty()).cloned(),
             },
         };
         let mut aws = AwsConfig::new(required("AWS_REGION")?, credentials);

@@ -17,7 +17,7 @@ const EXPOSE_HEADERS: &str = "x-request-id, retry-after";
 impl Middleware for Cors {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let origin = header_str(&req, header::ORIGIN).map(String::from);
-        let allowed = origin.as_ref().filter(|o| app.config.cors_origins.iter().any(|a| a == *o)).cloned();
+        let allowed = origin.as_ref().filter(|o| app.config.cors_origins.contains(o));
         let preflight = req.method() == Method::OPTIONS
             && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let mut resp = match (preflight, &allowed) {
@@ -25,17 +25,21 @@ impl Middleware for Cors {
             (true, None) => error_response(&ApiError::Forbidden("origin not allowed")),
             (false, _) => next.run(app, req).await,
         };
-        if let Some(origin) = allowed.and_then(|o| HeaderValue::from_str(&o).ok()) {
-            let h = resp.headers_mut();
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-            h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
-        }
-        if origin.is_some() {
-            resp.headers_mut().append(header::VARY, HeaderValue::from_static("Origin"));
-        }
+        expose(&mut resp, origin.as_deref(), &app.config.cors_origins);
         resp
     }
+}
+
+/// Lets an allowed `origin` read the response (with credentials).
+pub fn expose(resp: &mut Response, origin: Option<&str>, allowed: &[String]) {
+    let Some(origin) = origin else { return };
+    let h = resp.headers_mut();
+    if let Some(value) = allowed.iter().find(|a| *a == origin).and_then(|o| HeaderValue::from_str(o).ok()) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+    }
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
 fn preflight_response() -> Response {

@@ -39,6 +39,13 @@ impl Next<'_> {
     }
 }
 
+/// The headers the chain puts on every response, for answers made outside it (the edge
+/// router's refusals): the security headers, and CORS for an allowed `origin`.
+pub fn outer_headers(resp: &mut Response, origin: Option<&str>, cors_origins: &[String]) {
+    security_headers::apply(resp.headers_mut());
+    cors::expose(resp, origin, cors_origins);
+}
+
 /// Serves one request to `function` through the whole chain.
 pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response {
     let chain: [&dyn Middleware; 6] = [

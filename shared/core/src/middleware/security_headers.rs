@@ -1,7 +1,7 @@
 use super::{Middleware, Next};
 use crate::app::App;
 use crate::http::{Request, Response};
-use http::{HeaderValue, header};
+use http::{HeaderMap, HeaderValue, header};
 use std::sync::Arc;
 
 /// Headers every API response carries: the API serves JSON and event streams only, so
@@ -13,18 +13,22 @@ pub struct SecurityHeaders;
 impl Middleware for SecurityHeaders {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let mut resp = next.run(app, req).await;
-        let h = resp.headers_mut();
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        );
-        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        apply(resp.headers_mut());
         resp
     }
+}
+
+/// Puts the security headers on `h`.
+pub fn apply(h: &mut HeaderMap) {
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }

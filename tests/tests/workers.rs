@@ -62,9 +62,9 @@ async fn the_router_refuses_by_itself_and_ids_every_request() {
     assert_error(send(chunked(&app, spaces)).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
     // A streamed body under the cap reaches the function whole; a 204 keeps its cookies.
-    let body = br#"{"email":"chunked@example.com","password":"correct horse battery"}"#;
-    let created =
-        assert_json(send(chunked(&app, body.chunks(7).map(<[u8]>::to_vec))).await, StatusCode::CREATED).await;
+    let body = json!({"email": "chunked@example.com", "password": PASSWORD}).to_string().into_bytes();
+    let pieces: Vec<Vec<u8>> = body.chunks(7).map(<[u8]>::to_vec).collect();
+    let created = assert_json(send(chunked(&app, pieces.into_iter())).await, StatusCode::CREATED).await;
     assert_eq!(created["user"]["email"], "chunked@example.com");
     let user = app.login("chunked@example.com", PASSWORD).await;
     let all = [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE];

@@ -88,6 +88,9 @@ class Environments(unittest.TestCase):
                     self.assertEqual(services[binding], deployed_name(FUNCTION_CONFIGS[fn], env))
 
     def test_router_rate_limit_in_every_environment(self):
+        # The router tells limited clients to retry after this many seconds.
+        edge = (ROOT / "shared/edge/src/edge.rs").read_text()
+        retry_after = int(re.search(r"const RATE_PERIOD_SECONDS: u64 = (\d+);", edge).group(1))
         namespaces = []
         for where, config in [("top", ROUTER)] + [(env, ROUTER["env"][env]) for env in ENVS]:
             with self.subTest(env=where):
@@ -95,6 +98,7 @@ class Environments(unittest.TestCase):
                 self.assertEqual(set(limits), {"PER_IP"})
                 simple = limits["PER_IP"]["simple"]
                 self.assertIn(simple["period"], (10, 60))  # the only periods the binding allows
+                self.assertEqual(simple["period"], retry_after, "Retry-After matches the period")
                 self.assertGreater(simple["limit"], 0)
                 namespaces.append(limits["PER_IP"]["namespace_id"])
         self.assertEqual(len(namespaces), len(set(namespaces)), "each environment counts in its own namespace")

@@ -2,7 +2,9 @@
 //! reply's producer, usage records) and streamed response bodies. The runtime may stop
 //! an isolate once its responses are sent, so each request hands [`InFlight::idle`] to
 //! `waitUntil`: the isolate then stays until nothing is in flight (within the
-//! platform's grace period).
+//! platform's grace period). The count is the isolate's, not the request's, so one
+//! request's `waitUntil` may also wait for another's work; that only keeps the isolate
+//! longer, up to the same limit.
 
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};

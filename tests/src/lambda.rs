@@ -174,9 +174,7 @@ pub async fn spawn_lambda_app(
         }
     }
     let app = TestApp::for_lambda_urls(&url);
-    for function in FUNCTIONS {
-        wait_healthy(&app, function, &stack).await;
-    }
+    app.wait_healthy(Duration::from_secs(60), || stack.function_logs()).await;
     (app, stack)
 }
 
@@ -301,19 +299,5 @@ fn wait_for_port(port: u16, watch: &mut Child, logs: &Path) {
         }
         assert!(Instant::now() < deadline, "cargo lambda watch did not listen within 60 s:\n{}", log());
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Every function answers its health check (its processes have found the runtime API).
-async fn wait_healthy(app: &TestApp, function: &str, stack: &LambdaStack) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let path = format!("/{}/health", if function == "session" { "sessions" } else { function });
-    loop {
-        let answer = app.client.get(app.url(&path)).timeout(Duration::from_secs(5)).send().await;
-        if answer.is_ok_and(|r| r.status().is_success()) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{function} not healthy within 60 s:\n{}", stack.function_logs());
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

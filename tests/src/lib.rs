@@ -12,7 +12,7 @@ pub mod workers;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -195,6 +195,22 @@ impl TestApp {
                 format!("{}/lambda-url/confab-{}{path}", self.base_url, function.name())
             }
             _ => format!("{}{path}", self.base_url),
+        }
+    }
+
+    /// Waits until every function answers its health check (its processes or Workers
+    /// are up), failing with `logs()` after `within`.
+    pub(crate) async fn wait_healthy(&self, within: Duration, logs: impl Fn() -> String) {
+        let deadline = Instant::now() + within;
+        for path in ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"] {
+            loop {
+                let answer = self.client.get(self.url(path)).timeout(Duration::from_secs(5)).send().await;
+                if answer.is_ok_and(|r| r.status().is_success()) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{path} not healthy within {within:?}:\n{}", logs());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
 

@@ -18,7 +18,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Workers' crates under functions/, the router first: wrangler serves the first
 /// config's Worker and reaches the others through its service bindings.
@@ -93,7 +93,7 @@ pub async fn spawn_worker_app(
         .expect("start wrangler dev");
     let stack = WorkerStack { url: format!("http://127.0.0.1:{port}"), dir, wrangler };
     let app = TestApp::at(&stack.url);
-    wait_healthy(&app, &stack).await;
+    app.wait_healthy(Duration::from_secs(90), || stack.logs()).await;
     (app, stack)
 }
 
@@ -170,21 +170,6 @@ fn built() {
             .expect("run scripts/worker-build");
         assert!(status.success(), "building the Workers failed");
     });
-}
-
-/// Every function answers its health check through the router.
-async fn wait_healthy(app: &TestApp, stack: &WorkerStack) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    for path in ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"] {
-        loop {
-            let answer = app.client.get(app.url(path)).timeout(Duration::from_secs(5)).send().await;
-            if answer.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{path} not healthy within 90 s:\n{}", stack.logs());
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
 }
 
 #[cfg(test)]

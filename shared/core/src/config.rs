@@ -129,6 +129,20 @@ impl Config {
     }
 }
 
+/// The setting `name` as an http(s) origin (`https://host[:port]`, no path), without a
+/// trailing slash.
+pub fn origin(name: &str, raw: &str) -> Result<String, ConfigError> {
+    let url = raw.trim().trim_end_matches('/');
+    let ok = url.parse::<http::Uri>().is_ok_and(|u| {
+        matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() && u.path() == "/"
+    });
+    if ok {
+        Ok(url.to_string())
+    } else {
+        Err(ConfigError { name: name.into(), problem: format!("expected an http(s) origin, got {raw:?}") })
+    }
+}
+
 struct Reader<'a>(&'a BTreeMap<String, String>);
 
 impl Reader<'_> {
@@ -145,19 +159,7 @@ impl Reader<'_> {
 
     /// An absolute http(s) URL with nothing after the host, without a trailing `/`.
     fn base_url(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        let Some(raw) = self.0.get(name) else { return Ok(None) };
-        let url = raw.trim().trim_end_matches('/');
-        let ok = url.parse::<http::Uri>().is_ok_and(|u| {
-            matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some() && u.path() == "/"
-        });
-        if ok {
-            Ok(Some(url.to_string()))
-        } else {
-            Err(ConfigError {
-                name: name.into(),
-                problem: format!("expected an http(s) origin, got {raw:?}"),
-            })
-        }
+        self.0.get(name).map(|raw| origin(name, raw)).transpose()
     }
 
     fn positive<T: FromStr + PartialOrd + Default>(&self, name: &str, default: T) -> Result<T, ConfigError> {

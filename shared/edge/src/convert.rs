@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use worker::wasm_bindgen::JsCast;
-use worker::{Env, Headers, Request, Response};
+use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 /// The address Cloudflare saw the client connect from. Clients can't set it at the
 /// edge; the function Workers are reached only through the router, which passes it on.
@@ -21,6 +21,16 @@ pub fn header_map(headers: &Headers) -> HeaderMap {
             Some((HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_str(&value).ok()?))
         })
         .collect()
+}
+
+/// A runtime request to `url`; an empty body is sent as none.
+pub fn request(url: &str, method: Method, headers: Headers, body: &[u8]) -> worker::Result<Request> {
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if !body.is_empty() {
+        init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
+    }
+    Request::new_with_init(url, &init)
 }
 
 pub fn client_ip(headers: &Headers) -> Option<IpAddr> {

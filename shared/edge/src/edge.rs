@@ -3,7 +3,7 @@
 //! request an id; then it hands the request to the function's Worker through a
 //! service binding and passes the response (streamed, for chat) back as it comes.
 
-use crate::convert::{client_ip, to_worker, vars};
+use crate::convert::{client_ip, request, to_worker, vars};
 use crate::router::{self, Rejected};
 use crate::runtime::{WorkerClock, WorkerRandom};
 use confab_core::Config;
@@ -15,7 +15,7 @@ use futures::StreamExt;
 use http::{HeaderValue, header};
 use std::cell::OnceCell;
 use std::rc::Rc;
-use worker::{Env, Request, RequestInit, Response};
+use worker::{Env, Request, Response};
 
 /// The rate-limit binding (`[[ratelimits]]` in wrangler.toml).
 const RATE_LIMITER: &str = "PER_IP";
@@ -61,13 +61,8 @@ async fn forward(req: &mut Request, env: &Env, id: &str, max_body: usize) -> Res
     let body = if router::forwards_body(&method) { read_capped(req, max_body).await? } else { Vec::new() };
     let headers = req.headers().clone();
     headers.set(REQUEST_ID_HEADER, id).map_err(|e| internal(&e))?;
-    let mut init = RequestInit::new();
-    init.with_method(req.method()).with_headers(headers);
-    if !body.is_empty() {
-        init.with_body(Some(worker::js_sys::Uint8Array::from(&body[..]).into()));
-    }
     let url = req.url().map_err(|e| internal(&e))?;
-    let forwarded = Request::new_with_init(url.as_str(), &init).map_err(|e| internal(&e))?;
+    let forwarded = request(url.as_str(), req.method(), headers, &body).map_err(|e| internal(&e))?;
     let service = env.service(router::binding(function)).map_err(|e| misconfigured(&e.to_string()))?;
     service.fetch_request(forwarded).await.map_err(|e| {
         tracing::error!(error = %e, function = function.name(), "the function could not be reached");

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use std::rc::Rc;
 use std::time::Duration;
 use time::OffsetDateTime;
-use worker::{Date, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Date, Delay, Fetch, Headers, Method, Request};
 
 /// `Date.now()`: on Workers it advances only across I/O, which is all the core times.
 #[derive(Debug, Clone, Copy, Default)]
@@ -93,10 +93,5 @@ fn to_fetch(req: http::Request<Bytes>) -> worker::Result<Request> {
             value.to_str().map_err(|_| worker::Error::RustError(format!("header {name} is not text")))?;
         headers.append(name.as_str(), value)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(parts.method.to_string())).with_headers(headers);
-    if !body.is_empty() {
-        init.with_body(Some(worker::js_sys::Uint8Array::from(&body[..]).into()));
-    }
-    Request::new_with_init(&parts.uri.to_string(), &init)
+    crate::convert::request(&parts.uri.to_string(), Method::from(parts.method.to_string()), headers, &body)
 }

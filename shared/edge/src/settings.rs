@@ -3,7 +3,7 @@
 
 use confab_aws_http::{AwsConfig, Credentials};
 use confab_core::Config;
-use confab_core::config::ConfigError;
+use confab_core::config::{ConfigError, origin};
 use std::collections::BTreeMap;
 
 /// Everything a function Worker is built from.
@@ -29,7 +29,7 @@ impl Settings {
                 problem: "required on Workers (a var or a secret in the Worker's wrangler config)".into(),
             })
         };
-        let endpoint = vars.get("AWS_ENDPOINT_URL").map(|raw| endpoint(raw)).transpose()?;
+        let endpoint = vars.get("AWS_ENDPOINT_URL").map(|raw| origin("AWS_ENDPOINT_URL", raw)).transpose()?;
         let credentials = match (vars.get("AWS_ACCESS_KEY_ID"), &endpoint) {
             (None, Some(_)) => Credentials {
                 access_key_id: "emulator".into(),
@@ -52,20 +52,6 @@ impl Settings {
             table: required("CONFAB_TABLE")?,
             bucket: required("CONFAB_BUCKET")?,
             secrets_prefix: vars.get("CONFAB_SECRETS_PREFIX").cloned().unwrap_or_default(),
-        })
-    }
-}
-
-fn endpoint(raw: &str) -> Result<String, ConfigError> {
-    let ok = raw
-        .parse::<http::Uri>()
-        .is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
-    if ok {
-        Ok(raw.trim_end_matches('/').to_string())
-    } else {
-        Err(ConfigError {
-            name: "AWS_ENDPOINT_URL".into(),
-            problem: format!("expected an http(s) URL, got {raw:?}"),
         })
     }
 }

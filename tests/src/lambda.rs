@@ -9,8 +9,7 @@
 
 use crate::{HIGH_LIMITS, TestApp};
 use confab_aws::testing::{self, moto};
-use confab_aws::{AwsClients, DynamoStore, S3Blobs, S3Options};
-use confab_core::auth::keys::initial_secrets;
+use confab_aws::{AwsClients, S3Options, resources};
 use confab_core::chat::models::default_secret_name;
 use confab_core::providers::ProviderKind;
 use confab_native::{OsRandom, SystemClock};
@@ -48,14 +47,10 @@ impl AwsStack {
             secrets_prefix: format!("{}/", testing::unique_name("stack")),
             clients,
         };
-        DynamoStore::new(stack.clients.dynamodb.clone(), &stack.table)
-            .create_table()
+        let names = (stack.table.as_str(), stack.bucket.as_str(), stack.secrets_prefix.as_str());
+        resources::ensure(&stack.clients, names, &OsRandom, &SystemClock)
             .await
-            .expect("create table");
-        S3Blobs::new(stack.clients.s3.clone(), &stack.bucket).create_bucket().await.expect("create bucket");
-        for (name, value) in initial_secrets(&OsRandom, &SystemClock) {
-            stack.put_secret(&name, &value).await;
-        }
+            .expect("create the resources");
         stack
     }
 

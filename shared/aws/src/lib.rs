@@ -4,7 +4,8 @@
 //!   design; the attribute mapping is in this crate's README);
 //! - [`S3Blobs`]: the blob store port on one S3 bucket, plus presigned downloads;
 //! - [`SecretsManagerSecrets`]: the secrets port on Secrets Manager, cached in memory;
-//! - [`KeySecrets`]: creating and rotating the signing-key secrets (the `confab-keys` tool).
+//! - [`KeySecrets`]: creating and rotating the signing-key secrets (the `confab-keys` tool);
+//! - [`resources::ensure`]: the table, bucket and keys where no template makes them.
 //!
 //! [`AwsClients`] builds the three SDK clients once from the standard AWS environment
 //! (credentials, region, `AWS_ENDPOINT_URL`); construction does no network I/O, and the
@@ -15,6 +16,7 @@
 mod clients;
 mod dynamo;
 mod keys;
+pub mod resources;
 mod s3;
 mod secrets;
 #[cfg(feature = "testing")]

@@ -4,7 +4,7 @@
 //! before every `wrangler dev` (scripts/edge-dev does). It refuses to run without
 //! `AWS_ENDPOINT_URL`: real deployments get their resources from infra/.
 
-use confab_aws::{AwsClients, DynamoStore, KeySecrets, S3Blobs, S3Options};
+use confab_aws::{AwsClients, S3Options, resources};
 use confab_native::{OsRandom, SystemClock};
 use std::process::ExitCode;
 
@@ -28,26 +28,12 @@ async fn run() -> Result<String, String> {
     let (table, bucket) = (setting("CONFAB_TABLE")?, setting("CONFAB_BUCKET")?);
     let prefix = std::env::var("CONFAB_SECRETS_PREFIX").unwrap_or_default();
     let clients = AwsClients::from_env(S3Options { force_path_style: true }).await;
-
-    let store = DynamoStore::new(clients.dynamodb.clone(), &table);
-    let table_exists = clients.dynamodb.describe_table().table_name(&table).send().await.is_ok();
-    if !table_exists {
-        store.create_table().await.map_err(|e| format!("table {table}: {e}"))?;
-    }
-    let bucket_exists = clients.s3.head_bucket().bucket(&bucket).send().await.is_ok();
-    if !bucket_exists {
-        S3Blobs::new(clients.s3.clone(), &bucket)
-            .create_bucket()
-            .await
-            .map_err(|e| format!("bucket {bucket}: {e}"))?;
-    }
-    let keys = KeySecrets { client: &clients.secrets, prefix: &prefix };
-    let keys_written = keys.init(&OsRandom, &SystemClock).await.map_err(|e| format!("signing keys: {e}"))?;
-    let state = |existed: bool| if existed { "kept" } else { "created" };
+    let created = resources::ensure(&clients, (&table, &bucket, &prefix), &OsRandom, &SystemClock).await?;
+    let state = |created: bool| if created { "created" } else { "kept" };
     Ok(format!(
         "{endpoint}: table {table} {}, bucket {bucket} {}, signing keys under {prefix:?} {}",
-        state(table_exists),
-        state(bucket_exists),
-        state(!keys_written)
+        state(created.table),
+        state(created.bucket),
+        state(created.keys)
     ))
 }

@@ -55,17 +55,18 @@ impl Server {
 /// Starts the server from `CONFAB_*` settings; the process environment is not read here.
 pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Result<Server, StartError> {
     let settings: BTreeMap<String, String> = settings.into_iter().collect();
-    let config = Config::from_settings(&settings)?;
+    let mut config = Config::from_settings(&settings)?;
     let listen = settings.get("CONFAB_LISTEN").map_or(DEFAULT_LISTEN, String::as_str);
     let listen: SocketAddr = listen.parse().map_err(|_| StartError::Listen(listen.to_string()))?;
     let data_dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
     log_model_setup(&config);
-    let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
     let addr =
         listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
+    config.public_url.get_or_insert_with(|| own_url(addr));
+    let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
     let router = axum::Router::new().fallback(handle).with_state(app);
     // Streamed replies are many small writes: without TCP_NODELAY, Nagle's algorithm
     // and delayed ACKs hold the last ones back for ~40 ms.
@@ -81,6 +82,15 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
         }
     });
     Ok(Server { addr, data_dir })
+}
+
+/// The server's own address, for links when `CONFAB_PUBLIC_URL` is unset; an
+/// unspecified listen address (`0.0.0.0`) is reached through loopback.
+fn own_url(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
 }
 
 /// Provider keys given as settings (`CONFAB_OPENAI_API_KEY`…), served as the secrets

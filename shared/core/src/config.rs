@@ -43,11 +43,16 @@ pub struct Config {
     /// client to resume, before it stops and is saved as `interrupted`.
     pub resume_grace_seconds: i64,
     /// The address clients reach the API at (`https://chat.example.com`), for links
-    /// the API hands out; without it, they are built from the request's `Host`.
+    /// the API hands out. The local server defaults it to its own address.
     pub public_url: Option<String>,
     /// How long a secret's value is reused before it is read again (key rotation and
     /// provider keys show up within this time).
     pub secrets_cache_seconds: u64,
+    /// Most sessions one user may keep.
+    pub max_sessions_per_user: i64,
+    /// How long a rotated refresh token still returns its successor (two tabs
+    /// refreshing at once) instead of counting as reuse.
+    pub refresh_grace_seconds: i64,
 }
 
 impl Default for Config {
@@ -79,6 +84,8 @@ impl Default for Config {
             resume_grace_seconds: 15,
             public_url: None,
             secrets_cache_seconds: 10,
+            max_sessions_per_user: 10_000,
+            refresh_grace_seconds: 30,
         }
     }
 }
@@ -125,6 +132,8 @@ impl Config {
             resume_grace_seconds: r.positive("CONFAB_RESUME_GRACE_SECONDS", d.resume_grace_seconds)?,
             public_url: r.base_url("CONFAB_PUBLIC_URL")?,
             secrets_cache_seconds: r.number("CONFAB_SECRETS_CACHE_SECONDS", d.secrets_cache_seconds)?,
+            max_sessions_per_user: r.positive("CONFAB_MAX_SESSIONS_PER_USER", d.max_sessions_per_user)?,
+            refresh_grace_seconds: r.number("CONFAB_REFRESH_GRACE_SECONDS", d.refresh_grace_seconds)?,
         })
     }
 }

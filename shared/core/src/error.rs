@@ -18,6 +18,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The credential works but may not do this (an API key outside its scope).
+    #[error("{0}")]
+    InsufficientScope(&'static str),
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("missing or mismatched CSRF token")]
@@ -56,7 +59,7 @@ impl ApiError {
             InvalidRequest(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
+            Forbidden(_) | InsufficientScope(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
             NotFound | UnknownModel(_) => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
@@ -83,6 +86,7 @@ impl ApiError {
             Unauthorized => "unauthorized",
             InvalidCredentials => "invalid_credentials",
             Forbidden(_) => "forbidden",
+            InsufficientScope(_) => "insufficient_scope",
             AccountDisabled => "account_disabled",
             CsrfFailed => "csrf_failed",
             NotFound => "not_found",

@@ -93,9 +93,30 @@ impl Owned {
     }
 }
 
+/// Where a user's session count is kept.
+fn count_key(user_id: Id) -> (String, &'static str) {
+    (format!("USER#{user_id}"), "SESSIONS")
+}
+
+/// Changes the user's session count by `delta`; returns the new count.
+async fn count_sessions(app: &App, user_id: Id, delta: i64) -> ApiResult<i64> {
+    let (pk, sk) = count_key(user_id);
+    Ok(app.store.add(&pk, sk, &[("count", delta)], None).await?.int("count").unwrap_or(0))
+}
+
+/// Creates the session unless the user already has `max_sessions_per_user`: the count
+/// is taken first, atomically, so parallel creates cannot overshoot it.
 pub async fn create(app: &App, owned: &Owned) -> ApiResult<()> {
-    app.store.put(owned.item(), Condition::NotExists).await?;
-    Ok(())
+    let count = count_sessions(app, owned.user_id, 1).await?;
+    let created = if count > app.config.max_sessions_per_user {
+        Err(ApiError::Conflict("session limit reached; delete old sessions first"))
+    } else {
+        app.store.put(owned.item(), Condition::NotExists).await.map(|_| ()).map_err(ApiError::from)
+    };
+    if created.is_err() {
+        count_sessions(app, owned.user_id, -1).await?;
+    }
+    created
 }
 
 /// The user's session `id` and its version; anyone else's is 404.
@@ -155,6 +176,7 @@ pub async fn all_messages(app: &App, id: Id) -> ApiResult<Vec<Message>> {
 pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     let id = owned.session.id;
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
+    count_sessions(app, owned.user_id, -1).await?;
     let rest = all_items(app, Query::new(pk(id), SkRange::All)).await?;
     for chunk in rest.chunks(MAX_TRANSACTION_WRITES) {
         let writes = chunk

@@ -37,6 +37,9 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let newly_disabled = body.disabled == Some(true) && !user.disabled;
     user.role = body.role.unwrap_or(user.role);
     user.disabled = body.disabled.unwrap_or(user.disabled);
+    if newly_disabled {
+        user.not_before = Some(app.clock.now_unix());
+    }
     if let Some(quota) = body.quota {
         if [quota.requests_per_minute, quota.tokens_per_day].iter().flatten().any(|v| *v <= 0) {
             return Err(ApiError::Validation("quota limits must be positive".into()));

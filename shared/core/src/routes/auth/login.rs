@@ -3,7 +3,7 @@ use crate::app::App;
 use crate::auth::{passwords, refresh, session_tokens, throttle};
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Request, Response, error_response, parse_json};
+use crate::http::{Request, Response, client_ip, error_response, parse_json};
 use crate::repo::audit::AuditEvent;
 use crate::repo::users;
 use crate::routes::audited;
@@ -31,7 +31,8 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     throttle_credentials(app, &req).await?;
     let body: LoginRequest = parse_json(&req)?;
     let email = Email::parse(&body.email)?;
-    throttle::begin_attempt(app, &email).await?;
+    let ip = client_ip(&req);
+    throttle::begin_attempt(app, &email, ip).await?;
     let found = users::by_email(app, &email).await?;
     let stored_hash = found.as_ref().map(|(u, _)| u.password_hash.as_str());
     let refused = |error: ApiError, reason: &str| {
@@ -43,16 +44,17 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
         };
         audited(error_response(&error), event)
     };
-    if !passwords::verify(app, &body.password, stored_hash) {
+    if !passwords::verify(app, &body.password, stored_hash).await? {
+        throttle::record_failure(app, &email).await?;
         return Ok(refused(ApiError::InvalidCredentials, "bad_credentials"));
     }
     let Some((user, _)) = found.as_ref() else { return Err(ApiError::InvalidCredentials) };
     if user.disabled {
         return Ok(refused(ApiError::AccountDisabled, "disabled"));
     }
-    throttle::clear_failures(app, &email).await?;
-    let refresh = refresh::start_family(app, user.id).await?;
-    let resp = session_tokens::respond(app, StatusCode::OK, user, refresh).await?;
+    throttle::clear_failures(app, &email, ip).await?;
+    let login = refresh::start_family(app, user.id).await?;
+    let resp = session_tokens::respond(app, StatusCode::OK, user, login).await?;
     let event = AuditEvent {
         action: "auth.login",
         user_id: Some(user.id),

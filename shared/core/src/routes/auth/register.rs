@@ -36,10 +36,10 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     if users::by_email(app, &email).await?.is_some() {
         return Err(ApiError::EmailTaken);
     }
-    let password_hash = passwords::hash(app, &password)?;
+    let password_hash = passwords::hash(app, &password).await?;
     let user = users::create(app, NewUser { email, name, password_hash }).await?;
-    let refresh = refresh::start_family(app, user.id).await?;
-    let resp = session_tokens::respond(app, StatusCode::CREATED, &user, refresh).await?;
+    let login = refresh::start_family(app, user.id).await?;
+    let resp = session_tokens::respond(app, StatusCode::CREATED, &user, login).await?;
     let event = AuditEvent {
         action: "auth.register",
         user_id: Some(user.id),

@@ -81,6 +81,32 @@ async fn resume_replays_after_the_last_event_without_gap_or_repeat() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_longest_message_outgrows_no_store_item() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    // 100,000 characters of four bytes each: 400 KB of UTF-8, and one long "word".
+    let content = "😀".repeat(100_000);
+    let events =
+        all_events(send_message(&app, &ada.access_token, &session, json!({"content": content})).await).await;
+    assert_eq!(events.last().unwrap().data["status"], "complete", "{:?}", events.last());
+    assert_eq!(text(&events), content);
+    let message = events[0].data["message_id"].as_str().unwrap().to_string();
+    let path = format!("/chat/sessions/{session}/messages/{message}/stream");
+    let replay = all_events(send(app.bearer(Method::GET, &path, &ada.access_token)).await).await;
+    assert_eq!(replay, events, "every batch of the stream was saved");
+    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
+    let items = messages["items"].as_array().unwrap();
+    assert_eq!(
+        (items[0]["content"].as_str(), items[1]["content"].as_str()),
+        (Some(&*content), Some(&*content))
+    );
+    let next =
+        all_events(send_message(&app, &ada.access_token, &session, json!({"content": "and now?"})).await)
+            .await;
+    assert_eq!(next.last().unwrap().data["status"], "complete");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_context_carries_earlier_turns() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;

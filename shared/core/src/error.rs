@@ -37,6 +37,8 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("request body must be application/json")]
     UnsupportedMediaType,
     #[error("too many requests; retry after {retry_after} s")]
@@ -63,7 +65,7 @@ impl ApiError {
             NotFound | UnknownModel(_) => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
-            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge(_) | TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } | AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -94,7 +96,7 @@ impl ApiError {
             MethodNotAllowed => "method_not_allowed",
             EmailTaken => "email_taken",
             Conflict(_) => "conflict",
-            PayloadTooLarge(_) => "payload_too_large",
+            PayloadTooLarge(_) | TooLarge(_) => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             RateLimited { .. } => "rate_limited",
             AccountLocked { .. } => "account_locked",
@@ -144,6 +146,7 @@ impl From<StoreError> for ApiError {
             StoreError::BadCursor => ApiError::InvalidCursor,
             StoreError::ConditionFailed => ApiError::Conflict("the resource was changed concurrently; retry"),
             StoreError::Invalid(m) => ApiError::Internal(format!("store: {m}")),
+            StoreError::TooLarge(_) => ApiError::TooLarge("too large to store".into()),
             StoreError::Unavailable(m) => ApiError::Unavailable(format!("store: {m}")),
         }
     }

@@ -58,6 +58,40 @@ impl Ending {
     }
 }
 
+/// Longest text one `delta` event carries. A provider's huge chunk (or echo's one long
+/// word) goes out as several, so each saved batch stays far below a store item's limit.
+const MAX_DELTA_BYTES: usize = 16 * 1024;
+
+fn split_texts(events: EventStream) -> EventStream {
+    Box::pin(events.flat_map(|event| {
+        let events = match event {
+            Ok(ProviderEvent::Text(text)) if text.len() > MAX_DELTA_BYTES => {
+                pieces(&text, MAX_DELTA_BYTES).map(|p| Ok(ProviderEvent::Text(p.to_string()))).collect()
+            }
+            other => vec![other],
+        };
+        futures::stream::iter(events)
+    }))
+}
+
+/// `text` in pieces of at most `max` bytes (at least one character each), cut at
+/// character boundaries.
+fn pieces(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let mut end = max.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            end = rest.chars().next()?.len_utf8();
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
+}
+
 struct Producer {
     app: Arc<App>,
     turn: Turn,
@@ -93,10 +127,8 @@ impl Producer {
         self.emit("message_start", start);
         let ending = match router::open(&self.app, &self.turn.route, &self.turn.request).await {
             Ok(opened) => {
-                for event in opened.first {
-                    self.apply(event);
-                }
-                self.relay(opened.rest).await
+                let first = futures::stream::iter(opened.first.into_iter().map(Ok));
+                self.relay(split_texts(Box::pin(first.chain(opened.rest)))).await
             }
             Err(e) => self.fail(&e),
         };
@@ -214,10 +246,11 @@ impl Producer {
         reply.status = ending.status().into();
         reply.usage = Some(usage);
         let model = self.turn.route.name;
-        let (saved, counted) = futures::join!(
-            app.store.transact(vec![reply.put(session_id, Condition::Exists)]),
-            super::quota::record(&app, user_id, &model, usage),
-        );
+        let save = async {
+            let write = reply.write(&app, user_id, session_id, Condition::Exists).await?;
+            app.store.transact(vec![write]).await.map_err(crate::error::ApiError::from)
+        };
+        let (saved, counted) = futures::join!(save, super::quota::record(&app, user_id, &model, usage));
         if let Err(e) = saved {
             tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
         }
@@ -231,5 +264,20 @@ impl Producer {
             input_tokens: estimate_prompt(&self.turn.request),
             output_tokens: estimate_tokens(&self.turn.reply.content),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pieces;
+
+    #[test]
+    fn long_texts_split_at_character_boundaries() {
+        let text = "ab😀cd😀".repeat(3);
+        let parts: Vec<&str> = pieces(&text, 5).collect();
+        assert_eq!(parts.concat(), text);
+        assert!(parts.iter().all(|p| p.len() <= 5 && !p.is_empty()), "{parts:?}");
+        assert_eq!(pieces("😀", 1).collect::<Vec<_>>(), ["😀"], "one character even over the limit");
+        assert_eq!(pieces("", 5).count(), 0);
     }
 }

@@ -77,8 +77,8 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
     owned.session.updated_at = now;
     let writes = vec![
         crate::ports::Write::Put { item: owned.item(), condition: Condition::Version(version) },
-        user_message.put(session_id, Condition::NotExists),
-        reply.put(session_id, Condition::NotExists),
+        user_message.write(app, user.id, session_id, Condition::NotExists).await?,
+        reply.write(app, user.id, session_id, Condition::NotExists).await?,
     ];
     app.store.transact(writes).await?;
     let turn = Turn { user_id: user.id, session_id, user_message_id: user_message.id, reply, route, request };

@@ -13,8 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use confab_core::ports::Clock;
 use confab_core::ports::store::{
-    Condition, Index, Item, MAX_ITEM_BYTES, MAX_PAGE, MAX_TRANSACTION_WRITES, Page, Query, SkRange, Store,
-    StoreError, Write,
+    Condition, Index, Item, MAX_PAGE, MAX_TRANSACTION_WRITES, Page, Query, SkRange, Store, StoreError, Write,
 };
 use confab_native::SystemClock;
 use readers::Readers;
@@ -274,9 +273,7 @@ fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
 
 fn validate_item(item: &Item) -> Result<(), StoreError> {
     validate_key(&item.pk, &item.sk)?;
-    if item.size() > MAX_ITEM_BYTES {
-        return Err(StoreError::TooLarge(format!("{} bytes, at most {MAX_ITEM_BYTES}", item.size())));
-    }
+    item.check_size()?;
     match &item.gsi1 {
         Some((pk, sk)) if pk.is_empty() || sk.is_empty() => Err(StoreError::Invalid("empty GSI1 key".into())),
         _ => Ok(()),

@@ -62,6 +62,18 @@ impl Item {
         self.pk.len() + self.sk.len() + gsi + data
     }
 
+    /// `TooLarge` unless the item fits a store's size limit; every adapter checks this
+    /// before writing.
+    pub fn check_size(&self) -> Result<(), StoreError> {
+        match self.size() {
+            size if size > MAX_ITEM_BYTES => Err(StoreError::TooLarge(format!(
+                "({:?}, {:?}) is {size} bytes, at most {MAX_ITEM_BYTES}",
+                self.pk, self.sk
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub fn str(&self, field: &str) -> Option<&str> {
         self.data.get(field).and_then(Value::as_str)
     }

@@ -6,6 +6,7 @@ use super::buffer;
 use super::sse::StreamEvent;
 use crate::app::App;
 use crate::domain::Id;
+use crate::error::{ApiError, ApiResult};
 use crate::http::ByteStream;
 use crate::repo::sessions;
 use bytes::Bytes;
@@ -14,6 +15,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(250);
+/// Far more events than any reply has; a larger last event id is a client's mistake
+/// (and would overflow the id of the closing event).
+const MAX_EVENT_ID: u64 = u32::MAX as u64;
+
+/// A client's last event id (`Last-Event-ID` or `?after=`): a number up to [`MAX_EVENT_ID`].
+pub fn parse_after(raw: &str) -> ApiResult<u64> {
+    match raw.trim().parse::<u64>() {
+        Ok(id) if id <= MAX_EVENT_ID => Ok(id),
+        _ => Err(ApiError::InvalidRequest(format!(
+            "the last event id must be a whole number from 0 to {MAX_EVENT_ID}"
+        ))),
+    }
+}
 
 struct Follow {
     app: Arc<App>,
@@ -118,7 +132,21 @@ impl Follow {
 
     fn close(&mut self, event: &str, data: serde_json::Value) -> Bytes {
         self.done = true;
-        let id = self.after.map_or(0, |a| a + 1);
+        let id = self.after.map_or(0, |a| a.saturating_add(1));
         StreamEvent { id, event: event.into(), data }.encode()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_EVENT_ID, parse_after};
+
+    #[test]
+    fn last_event_ids_are_bounded_numbers() {
+        assert_eq!(parse_after(" 17 ").unwrap(), 17);
+        assert_eq!(parse_after(&MAX_EVENT_ID.to_string()).unwrap(), MAX_EVENT_ID);
+        for bad in ["18446744073709551615", "18446744073709551616", "4294967296", "-1", "x", "", "1e3"] {
+            assert!(parse_after(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -147,7 +147,7 @@ impl Producer {
 
     fn fail(&mut self, e: &ProviderError) -> Ending {
         tracing::warn!(error = %e, message_id = %self.turn.reply.id, "reply failed");
-        self.emit("error", json!({ "code": e.code(), "message": e.to_string() }));
+        self.emit("error", json!({ "code": e.code(), "message": e.public_message() }));
         Ending::Failed
     }
 

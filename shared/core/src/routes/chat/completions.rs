@@ -261,7 +261,9 @@ impl Reply {
                     (None, None) => Bytes::new(),
                 },
                 Err(e) => {
-                    let error = json!({ "error": { "message": e.to_string(), "type": "api_error", "code": e.code() } });
+                    tracing::warn!(error = %e, "completion failed mid-stream");
+                    let error =
+                        json!({ "error": { "message": e.public_message(), "type": "api_error", "code": e.code() } });
                     return Some((
                         [data_only(&error.to_string()), data_only("[DONE]")].concat().into(),
                         None,

@@ -241,14 +241,17 @@ mod tests {
     #[test]
     fn targets_may_name_provider_secrets_only() {
         assert!(openai_config("confab-provider-openrouter").validate().is_ok());
-        for bad in ["confab-signing-keys", "confab-verify-keys", "confab-provider-", "confab-openai-api-key"] {
+        for bad in ["confab-signing-keys", "confab-verify-keys", "confab-provider-", "confab-openai-api-key"]
+        {
             assert!(openai_config(bad).validate().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn default_secret_names_are_provider_secrets() {
-        for kind in [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Bedrock] {
+        for kind in
+            [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Bedrock]
+        {
             let name = default_secret_name(kind);
             assert!(check_secret_name(&name).is_ok(), "{name}");
         }

@@ -2,13 +2,12 @@
 //! the buffer until the reply ends. Works from any instance, since everything it
 //! reads is in the store; while it follows, it tells the producer someone is watching.
 
-use super::buffer;
 use super::sse::StreamEvent;
+use super::{buffer, lease};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ByteStream;
-use crate::repo::sessions;
 use bytes::Bytes;
 use serde_json::json;
 use std::sync::Arc;
@@ -99,9 +98,10 @@ impl Follow {
     }
 
     /// A closing event when the reply will never produce more: it is final without a
-    /// saved end (its buffer expired), or its producer went silent for too long.
+    /// saved end (its buffer expired, or it was ended past its lease), or its producer
+    /// went silent for too long.
     async fn stalled(&mut self) -> Option<Bytes> {
-        let status = match sessions::message(&self.app, self.session_id, self.message_id).await {
+        let status = match lease::check(&self.app, self.session_id, self.message_id).await {
             Ok(m) => m.status,
             Err(e) => {
                 return Some(self.close("error", json!({ "code": e.code(), "message": e.public_message() })));

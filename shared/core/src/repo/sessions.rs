@@ -60,7 +60,7 @@ pub fn pk(id: Id) -> String {
     format!("SESSION#{id}")
 }
 
-fn message_sk(id: Id) -> String {
+pub fn message_sk(id: Id) -> String {
     format!("{MESSAGE_PREFIX}{id}")
 }
 

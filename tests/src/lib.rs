@@ -6,6 +6,7 @@
 //! to the server, so that each request shape is written once.
 
 pub mod lambda;
+pub mod process;
 pub mod scenario;
 pub mod sse;
 pub mod workers;
@@ -382,6 +383,14 @@ impl TestApp {
 pub struct ServerKey {
     pub kid: String,
     pub pkcs8_der: Vec<u8>,
+}
+
+/// An item as the server stored it, read straight from the SQLite file in `data_dir`
+/// (for what the API does not show, and to look without triggering readers).
+pub async fn stored_item(data_dir: &Path, pk: &str, sk: &str) -> Option<confab_core::ports::Item> {
+    use confab_core::ports::Store;
+    let store = confab_embedded::SqliteStore::open(data_dir.join("confab.db")).expect("open the store");
+    store.get(pk, sk).await.expect("read the store")
 }
 
 /// Sends a request; a transport failure fails the test.

@@ -393,6 +393,14 @@ pub async fn stored_item(data_dir: &Path, pk: &str, sk: &str) -> Option<confab_c
     store.get(pk, sk).await.expect("read the store")
 }
 
+/// Writes an item straight into the SQLite file in `data_dir`, as an older version of
+/// the server (or a direct edit) could have left it.
+pub async fn put_stored_item(data_dir: &Path, item: confab_core::ports::Item) {
+    use confab_core::ports::{Condition, Store};
+    let store = confab_embedded::SqliteStore::open(data_dir.join("confab.db")).expect("open the store");
+    store.put(item, Condition::Always).await.expect("write the store");
+}
+
 /// Sends a request; a transport failure fails the test.
 pub async fn send(builder: RequestBuilder) -> Response {
     builder.send().await.expect("request reached the server")

@@ -53,6 +53,16 @@ async fn reply_under_way(server: &LocalProcess, token: &str) -> (String, String)
     (session, seen[0].data["message_id"].as_str().unwrap().to_string())
 }
 
+/// Starts a reply on a server that is then killed with SIGKILL mid-reply. Returns the
+/// user, the session and the reply's id.
+async fn killed_mid_reply(data_dir: &Path, mock: &MockHandle) -> (Registered, String, String) {
+    let first = start(data_dir, mock, "3600").await;
+    let ada = first.app.register("ada@example.com").await;
+    let (session, message) = reply_under_way(&first, &ada.access_token).await;
+    first.kill();
+    (ada, session, message)
+}
+
 async fn stored_status(data_dir: &Path, session: &str, message: &str) -> String {
     let (session, message) = (Id::parse(session).unwrap(), Id::parse(message).unwrap());
     let item = stored_item(data_dir, &pk(session), &message_sk(message)).await.expect("the reply is stored");
@@ -63,10 +73,7 @@ async fn stored_status(data_dir: &Path, session: &str, message: &str) -> String 
 async fn a_reply_whose_server_was_killed_ends_interrupted_with_its_saved_text() {
     let mock = slow_mock().await;
     let data = tempfile::tempdir().unwrap();
-    let first = start(data.path(), &mock, "3600").await;
-    let ada = first.app.register("ada@example.com").await;
-    let (session, message) = reply_under_way(&first, &ada.access_token).await;
-    first.kill();
+    let (ada, session, message) = killed_mid_reply(data.path(), &mock).await;
     assert_eq!(stored_status(data.path(), &session, &message).await, "streaming");
 
     let second = start(data.path(), &mock, "3600").await;
@@ -95,10 +102,7 @@ async fn a_reply_whose_server_was_killed_ends_interrupted_with_its_saved_text() 
 async fn the_sweep_ends_a_dead_reply_that_nobody_reads() {
     let mock = slow_mock().await;
     let data = tempfile::tempdir().unwrap();
-    let first = start(data.path(), &mock, "3600").await;
-    let ada = first.app.register("ada@example.com").await;
-    let (session, message) = reply_under_way(&first, &ada.access_token).await;
-    first.kill();
+    let (_, session, message) = killed_mid_reply(data.path(), &mock).await;
 
     let second = start(data.path(), &mock, "1").await;
     let deadline = Instant::now() + Duration::from_secs(15);

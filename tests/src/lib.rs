@@ -357,6 +357,26 @@ impl TestApp {
         panic!("pagination of {path} did not end");
     }
 
+    /// The user's tokens counted today against their quota, as stored (reservations
+    /// included).
+    pub async fn tokens_counted(&self, user: &Registered) -> i64 {
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let item = stored_item(self.data_dir(), &format!("QUOTA#{}", user.id), &today).await;
+        item.and_then(|i| i.int("tokens")).unwrap_or(0)
+    }
+
+    /// Waits until the user's stored count settles at `expected` (settlements and
+    /// releases land just after the responses end).
+    pub async fn assert_tokens_settle_at(&self, user: &Registered, expected: i64) {
+        for _ in 0..100 {
+            if self.tokens_counted(user).await == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.tokens_counted(user).await, expected, "the day's tokens");
+    }
+
     /// The server's current Ed25519 signing key, read from `<data_dir>/secrets.json`.
     pub fn read_signing_key(&self) -> ServerKey {
         let path = self.data_dir().join("secrets.json");

@@ -267,25 +267,6 @@ async fn set_echo_reply_budget(app: &TestApp, admin: &Registered, tokens: u32) {
     assert_json(resp, StatusCode::OK).await;
 }
 
-/// The user's tokens counted today, as stored (reservations included).
-async fn tokens_counted(app: &TestApp, user: &Registered) -> i64 {
-    let today = time::OffsetDateTime::now_utc().date().to_string();
-    let item = stored_item(app.data_dir(), &format!("QUOTA#{}", user.id), &today).await;
-    item.and_then(|i| i.int("tokens")).unwrap_or(0)
-}
-
-/// Waits until the stored count settles at `expected` (settlements and releases land
-/// just after the responses end).
-async fn assert_tokens_settle_at(app: &TestApp, user: &Registered, expected: i64) {
-    for _ in 0..100 {
-        if tokens_counted(app, user).await == expected {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(tokens_counted(app, user).await, expected, "the day's tokens");
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_completions_cannot_outrun_the_daily_token_quota() {
     let app = spawn_app_with(&[("CONFAB_TOKENS_PER_DAY", "50")]).await;
@@ -307,7 +288,7 @@ async fn concurrent_completions_cannot_outrun_the_daily_token_quota() {
     }
     assert!(refused > 0 && used > 0, "{refused} refused, {used} tokens used");
     assert!(used <= 50, "{used} tokens used against a quota of 50");
-    assert_tokens_settle_at(&app, &ada, used).await;
+    app.assert_tokens_settle_at(&ada, used).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -334,7 +315,7 @@ async fn a_turn_refused_as_busy_holds_no_tokens() {
         .filter(|m| m["role"] == "assistant")
         .map(|m| m["usage"]["input_tokens"].as_i64().unwrap() + m["usage"]["output_tokens"].as_i64().unwrap())
         .sum();
-    assert_tokens_settle_at(&app, &ada, used).await;
+    app.assert_tokens_settle_at(&ada, used).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

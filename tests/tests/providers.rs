@@ -352,6 +352,9 @@ async fn callers_see_a_summary_of_provider_errors_never_their_body() {
     let body = assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable").await;
     assert_eq!(body["error"]["message"], "the provider answered 401");
     assert!(!body.to_string().contains("sk-live"), "{body}");
+    // The failed turn counts its prompt's estimate (1 token); the completion that failed
+    // before the provider answered gives its reservation back.
+    s.app.assert_tokens_settle_at(&s.user, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

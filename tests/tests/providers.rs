@@ -374,3 +374,26 @@ async fn a_stored_route_naming_another_secret_is_refused_on_use() {
     ends_with(&events, "failed");
     assert!(s.mock.requests("oa-model").is_empty(), "nothing was sent to the target");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_reply_keeps_its_lease_through_a_slow_provider() {
+    let s = setup(&[("CONFAB_STREAM_LEASE_SECONDS", "1"), ("CONFAB_STREAM_FLUSH_MS", "20")]).await;
+    // Silent for longer than a lease before the first token, and between tokens.
+    s.mock.set_scenario(
+        "oa-model",
+        Scenario::reply("slow but alive").with_ttft_ms(2500).with_token_delay_ms(1500),
+    );
+    let reply = tokio::spawn(all_events(s.chat("oa-model", "x").await));
+    let mut polls = 0;
+    while !reply.is_finished() {
+        let status = s.messages().await.last().unwrap()["status"].clone();
+        assert!(status == "streaming" || status == "complete", "a reader ended a live reply: {status}");
+        polls += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(polls > 10, "the reply was read while the provider was silent");
+    let events = reply.await.unwrap();
+    assert_eq!(text(&events), "slow but alive");
+    ends_with(&events, "complete");
+    assert_eq!(s.settled_reply().await["status"], "complete");
+}

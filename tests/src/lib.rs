@@ -6,6 +6,7 @@
 //! to the server, so that each request shape is written once.
 
 pub mod lambda;
+pub mod process;
 pub mod scenario;
 pub mod sse;
 pub mod workers;
@@ -356,6 +357,26 @@ impl TestApp {
         panic!("pagination of {path} did not end");
     }
 
+    /// The user's tokens counted today against their quota, as stored (reservations
+    /// included).
+    pub async fn tokens_counted(&self, user: &Registered) -> i64 {
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let item = stored_item(self.data_dir(), &format!("QUOTA#{}", user.id), &today).await;
+        item.and_then(|i| i.int("tokens")).unwrap_or(0)
+    }
+
+    /// Waits until the user's stored count settles at `expected` (settlements and
+    /// releases land just after the responses end).
+    pub async fn assert_tokens_settle_at(&self, user: &Registered, expected: i64) {
+        for _ in 0..100 {
+            if self.tokens_counted(user).await == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.tokens_counted(user).await, expected, "the day's tokens");
+    }
+
     /// The server's current Ed25519 signing key, read from `<data_dir>/secrets.json`.
     pub fn read_signing_key(&self) -> ServerKey {
         let path = self.data_dir().join("secrets.json");
@@ -382,6 +403,22 @@ impl TestApp {
 pub struct ServerKey {
     pub kid: String,
     pub pkcs8_der: Vec<u8>,
+}
+
+/// An item as the server stored it, read straight from the SQLite file in `data_dir`
+/// (for what the API does not show, and to look without triggering readers).
+pub async fn stored_item(data_dir: &Path, pk: &str, sk: &str) -> Option<confab_core::ports::Item> {
+    use confab_core::ports::Store;
+    let store = confab_embedded::SqliteStore::open(data_dir.join("confab.db")).expect("open the store");
+    store.get(pk, sk).await.expect("read the store")
+}
+
+/// Writes an item straight into the SQLite file in `data_dir`, as an older version of
+/// the server (or a direct edit) could have left it.
+pub async fn put_stored_item(data_dir: &Path, item: confab_core::ports::Item) {
+    use confab_core::ports::{Condition, Store};
+    let store = confab_embedded::SqliteStore::open(data_dir.join("confab.db")).expect("open the store");
+    store.put(item, Condition::Always).await.expect("write the store");
 }
 
 /// Sends a request; a transport failure fails the test.

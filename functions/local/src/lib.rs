@@ -67,6 +67,7 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
         listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
     config.public_url.get_or_insert_with(|| own_url(addr));
     let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
+    tokio::spawn(sweep_leases(app.clone()));
     let router = axum::Router::new().fallback(handle).with_state(app);
     // Streamed replies are many small writes: without TCP_NODELAY, Nagle's algorithm
     // and delayed ACKs hold the last ones back for ~40 ms.
@@ -91,6 +92,18 @@ fn own_url(mut addr: SocketAddr) -> String {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     format!("http://{addr}")
+}
+
+/// Ends replies whose producer died (their lease ran out) even when nobody reads them,
+/// every `CONFAB_STREAM_SWEEP_SECONDS`.
+async fn sweep_leases(app: Arc<App>) {
+    let every = Duration::from_secs(app.config.stream_sweep_seconds);
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = confab_core::chat::lease::sweep(&app).await {
+            tracing::warn!(error = %e, "stream lease sweep failed");
+        }
+    }
 }
 
 /// Provider keys given as settings (`CONFAB_OPENAI_API_KEY`…), served as the secrets

@@ -135,6 +135,7 @@ impl ApiError {
         match self {
             ApiError::Unavailable(_) => "a backing service is unavailable; try again".into(),
             ApiError::Internal(_) => "internal error".into(),
+            ApiError::Upstream(e) => e.public_message(),
             other => other.to_string(),
         }
     }

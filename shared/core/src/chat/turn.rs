@@ -5,7 +5,9 @@
 
 use super::buffer::{self, Check, Saved};
 use super::context::{estimate_prompt, estimate_tokens};
+use super::lease;
 use super::models::ModelRoute;
+use super::quota::Reservation;
 use super::router::{self, timeout};
 use super::sse::StreamEvent;
 use crate::app::App;
@@ -29,6 +31,8 @@ pub struct Turn {
     pub reply: Message,
     pub route: ModelRoute,
     pub request: ChatRequest,
+    /// The tokens held for this turn, settled when it ends.
+    pub reservation: Reservation,
 }
 
 /// Starts producing the reply and returns the client's event stream.
@@ -101,6 +105,8 @@ struct Producer {
     unsaved_bytes: usize,
     last_save_ms: i64,
     detached_at_ms: Option<i64>,
+    /// When the lease on the reply was last renewed (the turn granted it).
+    lease_renewed_ms: i64,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
 }
@@ -117,6 +123,7 @@ impl Producer {
             unsaved_bytes: 0,
             last_save_ms: now,
             detached_at_ms: None,
+            lease_renewed_ms: now,
             usage: None,
             finish: None,
         }
@@ -125,7 +132,7 @@ impl Producer {
     async fn run(mut self) {
         let start = json!({ "user_message_id": self.turn.user_message_id, "message_id": self.turn.reply.id });
         self.emit("message_start", start);
-        let ending = match router::open(&self.app, &self.turn.route, &self.turn.request).await {
+        let ending = match self.open().await {
             Ok(opened) => {
                 let first = futures::stream::iter(opened.first.into_iter().map(Ok));
                 self.relay(split_texts(Box::pin(first.chain(opened.rest)))).await
@@ -133,6 +140,22 @@ impl Producer {
             Err(e) => self.fail(&e),
         };
         self.finish(ending).await;
+    }
+
+    /// Asks the provider for the reply, renewing the lease while it waits (retries and
+    /// fallbacks can take longer than a lease).
+    async fn open(&mut self) -> Result<router::Opened, ProviderError> {
+        let (app, session, message) = (self.app.clone(), self.turn.session_id, self.turn.reply.id);
+        let mut opening = std::pin::pin!(router::open(&app, &self.turn.route, &self.turn.request));
+        let mut renewed = None;
+        let opened = loop {
+            match timeout(&*app.clock, lease::renew_every(&app), opening.as_mut()).await {
+                Some(opened) => break opened,
+                None => renewed = renew(&app, session, message).await.or(renewed),
+            }
+        };
+        self.lease_renewed_ms = renewed.unwrap_or(self.lease_renewed_ms);
+        opened
     }
 
     /// Relays provider events until the reply ends one way or another.
@@ -179,7 +202,7 @@ impl Producer {
 
     fn fail(&mut self, e: &ProviderError) -> Ending {
         tracing::warn!(error = %e, message_id = %self.turn.reply.id, "reply failed");
-        self.emit("error", json!({ "code": e.code(), "message": e.to_string() }));
+        self.emit("error", json!({ "code": e.code(), "message": e.public_message() }));
         Ending::Failed
     }
 
@@ -201,17 +224,30 @@ impl Producer {
 
     /// Saves the unsaved events. Returns how the reply must end, if it must: it was
     /// cancelled, or its client left and nobody resumed within the grace period.
+    /// A batch save renews the lease; with nothing to save, it is renewed on its own
+    /// when due.
     async fn save(&mut self) -> Option<Ending> {
-        self.last_save_ms = self.app.now_ms();
+        let now = self.app.now_ms();
+        self.last_save_ms = now;
         self.unsaved_bytes = 0;
         let (session, message) = (self.turn.session_id, self.turn.reply.id);
-        match buffer::save(&self.app, session, message, &self.unsaved, Check::Cancel).await {
-            // The batch stays unsaved, to go out with the last one.
-            Ok(Saved::Cancelled) => return Some(Ending::Cancelled),
-            Ok(Saved::Yes) => self.unsaved.clear(),
-            Err(e) => {
-                tracing::error!(error = %e, "stream batch could not be saved");
-                self.unsaved.clear();
+        if self.unsaved.is_empty() {
+            if now - self.lease_renewed_ms >= lease::renew_every(&self.app).as_millis() as i64 {
+                self.lease_renewed_ms =
+                    renew(&self.app, session, message).await.unwrap_or(self.lease_renewed_ms);
+            }
+        } else {
+            match buffer::save(&self.app, session, message, &self.unsaved, Check::Cancel).await {
+                // The batch stays unsaved, to go out with the last one.
+                Ok(Saved::Cancelled) => return Some(Ending::Cancelled),
+                Ok(Saved::Yes) => {
+                    self.unsaved.clear();
+                    self.lease_renewed_ms = now;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "stream batch could not be saved");
+                    self.unsaved.clear();
+                }
             }
         }
         let grace_ms = self.app.config.resume_grace_seconds * 1000;
@@ -237,20 +273,20 @@ impl Producer {
         }
         self.emit("message_end", end);
         let app = self.app.clone();
-        let (session_id, user_id) = (self.turn.session_id, self.turn.user_id);
+        let session_id = self.turn.session_id;
         let events = std::mem::take(&mut self.unsaved);
         if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events, Check::Nothing).await {
             tracing::error!(error = %e, "final stream batch could not be saved");
         }
-        let mut reply = self.turn.reply;
+        let Turn { mut reply, route, reservation, user_id, .. } = self.turn;
         reply.status = ending.status().into();
         reply.usage = Some(usage);
-        let model = self.turn.route.name;
         let save = async {
             let write = reply.write(&app, user_id, session_id, Condition::Exists).await?;
-            app.store.transact(vec![write]).await.map_err(crate::error::ApiError::from)
+            let release = lease::release(session_id, reply.id);
+            app.store.transact(vec![write, release]).await.map_err(crate::error::ApiError::from)
         };
-        let (saved, counted) = futures::join!(save, super::quota::record(&app, user_id, &model, usage));
+        let (saved, counted) = futures::join!(save, reservation.settle(&route.name, usage));
         if let Err(e) = saved {
             tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
         }
@@ -263,6 +299,19 @@ impl Producer {
         Usage {
             input_tokens: estimate_prompt(&self.turn.request),
             output_tokens: estimate_tokens(&self.turn.reply.content),
+        }
+    }
+}
+
+/// Renews the lease on a reply; returns when, or `None` if the write failed (the lease
+/// then runs out unless a later renewal succeeds).
+async fn renew(app: &App, session_id: Id, message_id: Id) -> Option<i64> {
+    let now = app.now_ms();
+    match app.store.transact(vec![lease::grant(app, session_id, message_id)]).await {
+        Ok(()) => Some(now),
+        Err(e) => {
+            tracing::error!(error = %e, "stream lease could not be renewed");
+            None
         }
     }
 }

@@ -60,7 +60,7 @@ pub fn pk(id: Id) -> String {
     format!("SESSION#{id}")
 }
 
-fn message_sk(id: Id) -> String {
+pub fn message_sk(id: Id) -> String {
     format!("{MESSAGE_PREFIX}{id}")
 }
 
@@ -92,7 +92,7 @@ impl Message {
 }
 
 /// A stored message, with its text read back from its blob if it was long.
-async fn load(app: &App, item: &Item) -> ApiResult<Message> {
+pub async fn load(app: &App, item: &Item) -> ApiResult<Message> {
     let mut message: Message = from_item(item)?;
     if let Some(key) = item.str(CONTENT_BLOB) {
         let text =
@@ -153,6 +153,12 @@ pub async fn create(app: &App, owned: &Owned) -> ApiResult<()> {
         count_sessions(app, owned.user_id, -1).await?;
     }
     created
+}
+
+/// Who owns session `id`, for work no request names a user for (the lease sweep).
+pub async fn owner(app: &App, id: Id) -> ApiResult<Id> {
+    let item = app.store.get(&pk(id), SK).await?.ok_or(ApiError::NotFound)?;
+    Ok(from_item::<Owned>(&item)?.user_id)
 }
 
 /// The user's session `id` and its version; anyone else's is 404.

@@ -1,6 +1,6 @@
 use crate::app::App;
 use crate::auth::principal;
-use crate::chat::buffer;
+use crate::chat::{buffer, lease};
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json};
@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub async fn handle(app: &Arc<App>, session_id: Id, message_id: Id, req: Request) -> ApiResult<Response> {
     let user_id = principal(&req)?.user.id;
     sessions::get_owned(app, user_id, session_id).await?;
-    let message = sessions::message(app, session_id, message_id).await?;
+    let message = lease::check(app, session_id, message_id).await?;
     if message.status != "streaming" {
         return Err(ApiError::Conflict("the reply has already ended"));
     }

@@ -2,7 +2,7 @@ use crate::app::App;
 use crate::auth::principal;
 use crate::chat::{resume, sse};
 use crate::domain::Id;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::http::{Request, Response, header_str, parse_query};
 use crate::repo::sessions;
 use serde::Deserialize;
@@ -28,13 +28,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, message_id: Id, req: Request
     let query: ResumeQuery = parse_query(&req)?;
     let raw =
         header_str(&req, http::HeaderName::from_static("last-event-id")).map(String::from).or(query.after);
-    let after = raw
-        .map(|r| {
-            r.trim()
-                .parse::<u64>()
-                .map_err(|_| ApiError::InvalidRequest("the last event id must be a number".into()))
-        })
-        .transpose()?;
+    let after = raw.as_deref().map(resume::parse_after).transpose()?;
     sessions::get_owned(app, user_id, session_id).await?;
     sessions::message(app, session_id, message_id).await?;
     Ok(sse::response(resume::stream(app.clone(), session_id, message_id, after)))

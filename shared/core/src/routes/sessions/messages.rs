@@ -1,5 +1,6 @@
 use crate::app::App;
 use crate::auth::principal;
+use crate::chat::lease;
 use crate::domain::Id;
 use crate::error::ApiResult;
 use crate::http::pagination::PageRequest;
@@ -27,5 +28,6 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let page = PageRequest::parse(query.limit.as_deref(), query.cursor)?;
     sessions::get_owned(app, user_id, id).await?;
     let (items, next_cursor) = sessions::messages(app, id, page.limit, page.cursor).await?;
+    let items = lease::check_all(app, id, items).await?;
     Ok(json(StatusCode::OK, &Listing { items, next_cursor }))
 }

@@ -167,6 +167,11 @@ impl Registered {
         self.cookies.value(CSRF_COOKIE)
     }
 
+    /// The login (refresh family) their access token belongs to.
+    pub fn login_id(&self) -> String {
+        str_field(&peek_claims(&self.access_token), "sid")
+    }
+
     pub fn user(&self) -> &Value {
         &self.body["user"]
     }
@@ -584,11 +589,11 @@ pub fn b64url_decode(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).expect("base64url")
 }
 
-/// Claims the server should accept for `sub` (valid for ten minutes).
-pub fn access_claims(sub: &str) -> Value {
+/// Claims the server should accept for `sub` in the login `sid` (valid for ten minutes).
+pub fn access_claims(sub: &str, sid: &str) -> Value {
     let t = now();
     json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": sub,
+        "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "sid": sid,
         "exp": t + 600, "nbf": t - 10, "iat": t - 10,
         "jti": format!("test-{t}-{sub}"),
     })

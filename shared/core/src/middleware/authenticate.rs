@@ -72,9 +72,10 @@ async fn signed_in_user(
     let (user, family) =
         futures::join!(users::get(app, access.user_id), refresh::active_family(app, access.family_id));
     let (user, family) = (user?, family?);
+    let login_ok = family.as_ref().is_some_and(|f| f.user_id == access.user_id);
     let principal = user
         .map(|(user, _)| user)
-        .filter(|u| u.accepts(access.issued_at) && family.is_some())
+        .filter(|u| login_ok && u.accepts(access.issued_at))
         .map(|user| Principal { user, via, family_id: Some(access.family_id) });
     Ok((principal, family))
 }

@@ -77,6 +77,13 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 
 const INTERNAL_ERROR_BODY: &[u8] = br#"{"error":{"code":"internal_error","message":"internal error"}}"#;
 
+/// Marks a public answer (keys, the API description) cacheable for five minutes; every
+/// other answer is `no-store` (the security-headers layer).
+pub fn cacheable(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    resp
+}
+
 pub fn no_content() -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -93,6 +100,11 @@ pub fn error_response(err: &ApiError) -> Response {
     let mut resp = json(err.status(), &body);
     if let Some(secs) = err.retry_after() {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let ApiError::MethodNotAllowed { allow } = err
+        && let Ok(allow) = HeaderValue::from_str(allow)
+    {
+        resp.headers_mut().insert(header::ALLOW, allow);
     }
     resp
 }

@@ -1,6 +1,6 @@
 use super::{admin, auth, chat, health, sessions};
 use crate::error::ApiResult;
-use crate::http::{Response, json};
+use crate::http::{Response, cacheable, json};
 use http::StatusCode;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -38,5 +38,5 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI 3.1 document of the whole API, generated from the handlers.
 pub async fn handle() -> ApiResult<Response> {
-    Ok(json(StatusCode::OK, &ApiDoc::openapi()))
+    Ok(cacheable(json(StatusCode::OK, &ApiDoc::openapi())))
 }

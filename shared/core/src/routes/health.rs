@@ -28,9 +28,11 @@ const PROBE: (&str, &str) = ("HEALTH", "PROBE");
 /// Whether one function can serve: one point read of the store (the admission layer
 /// lets health checks through without its own round trips, so this is the only one),
 /// 503 when the store cannot be read.
-#[utoipa::path(get, path = "/{function}/health", tag = "health",
-    params(("function" = String, Path, description = "auth, sessions, admin or chat")),
+#[utoipa::path(get, path = "/{function}/health", tag = "health", operation_id = "health",
+    params(("function" = String, Path, description = "auth, sessions, admin or chat",
+        pattern = "^(auth|sessions|admin|chat)$")),
     responses((status = 200, body = Health),
+        (status = 404, description = "no function by that name", body = crate::http::ErrorBody),
         (status = 503, description = "the store cannot be read", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, function: Function) -> ApiResult<Response> {
     app.store.get(PROBE.0, PROBE.1).await?;

@@ -8,7 +8,7 @@ use crate::routes::audited;
 use serde_json::json;
 
 /// Revokes the refresh token's whole family and clears the cookies.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "auth_logout",
     responses((status = 204, description = "logged out"),
         (status = 403, description = "CSRF token missing", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {

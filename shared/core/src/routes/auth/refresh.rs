@@ -11,7 +11,7 @@ use http::StatusCode;
 use serde_json::json;
 
 /// Exchanges the refresh cookie for a new access token and a rotated refresh cookie.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "auth_refresh",
     responses((status = 200, body = crate::auth::session_tokens::AuthResponse),
         (status = 401, description = "no valid refresh token", body = crate::http::ErrorBody),
         (status = 403, description = "CSRF token missing", body = crate::http::ErrorBody)))]

@@ -214,7 +214,7 @@ async fn requests_are_rate_limited_per_ip() {
     assert_security_headers(&resp, "429");
     let retry = assert_throttled(resp, "rate_limited").await;
     assert!(retry <= 60, "Retry-After {retry}");
-    // Health checks stay out of the limiter (they touch no store).
+    // Health checks stay out of the limiter (their one store read is their own).
     for path in ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"] {
         assert_eq!(send(app.request(Method::GET, path)).await.status(), StatusCode::OK, "{path}");
     }

@@ -480,3 +480,41 @@ async fn an_unreachable_store_fails_health_opens_the_ip_limit_and_closes_credent
         assert_eq!(status_on(&app, Method::POST, path, credentials).await, 503, "{path}");
     }
 }
+
+/// What the server answers to `raw` bytes, as text.
+async fn raw_exchange(app: &TestApp, raw: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base_url.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(raw).await.expect("send");
+    let mut answer = Vec::new();
+    let read = conn.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(5), read).await.expect("an answer").expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_hyper_refuses_itself_get_the_security_headers_too() {
+    let app = spawn_app().await;
+    let malformed: [&[u8]; 4] = [
+        b"GET /auth/he alth HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /auth/health HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+        b"GET /auth/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET /auth/health HTTP/9.1\r\nHost: x\r\n\r\n",
+    ];
+    for raw in malformed {
+        let answer = raw_exchange(&app, raw).await;
+        let ctx = String::from_utf8_lossy(raw);
+        assert!(answer.starts_with("HTTP/1.1 400 "), "[{ctx}] {answer}");
+        let head = answer.to_ascii_lowercase();
+        for expected in
+            ["x-content-type-options: nosniff", "x-frame-options: deny", "content-security-policy: "]
+        {
+            assert!(head.contains(expected), "[{ctx}] no {expected}: {answer}");
+        }
+    }
+    // Well-formed requests on the same kind of connection are untouched.
+    let answer =
+        raw_exchange(&app, b"GET /auth/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200 ") && answer.matches("nosniff").count() == 1, "{answer}");
+}

@@ -203,6 +203,37 @@ async fn openapi_document_lists_every_route() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn openapi_operations_have_unique_ids_and_parameters_where_they_are_sent() {
+    let app = spawn_app().await;
+    let doc = assert_json(send(app.request(Method::GET, "/openapi.json")).await, StatusCode::OK).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let ctx = format!("{method} {path}");
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("[{ctx}] no operationId"));
+            assert!(ids.insert(id.to_string()), "[{ctx}] operationId {id} is not unique");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    parameter["in"] == "path",
+                    in_path,
+                    "[{ctx}] parameter {name} is {}",
+                    parameter["in"]
+                );
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            if operation.get("security").is_some() {
+                assert!(responses.contains_key("401") && responses.contains_key("403"), "[{ctx}] 401/403");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("400"), "[{ctx}] 400 undocumented");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn requests_are_rate_limited_per_ip() {
     let app = spawn_app_with(&[("CONFAB_RATE_LIMIT_PER_MINUTE", "5")]).await;
     avoid_minute_edge().await;

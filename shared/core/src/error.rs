@@ -29,8 +29,9 @@ pub enum ApiError {
     NotFound,
     #[error("no model named {0:?}; GET /v1/models lists them")]
     UnknownModel(String),
+    /// `allow` is the `Allow` header: the methods the path does answer.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("{0}")]
@@ -63,7 +64,7 @@ impl ApiError {
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
             Forbidden(_) | InsufficientScope(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
             NotFound | UnknownModel(_) => StatusCode::NOT_FOUND,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
             PayloadTooLarge(_) | TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -93,7 +94,7 @@ impl ApiError {
             CsrfFailed => "csrf_failed",
             NotFound => "not_found",
             UnknownModel(_) => "model_not_found",
-            MethodNotAllowed => "method_not_allowed",
+            MethodNotAllowed { .. } => "method_not_allowed",
             EmailTaken => "email_taken",
             Conflict(_) => "conflict",
             PayloadTooLarge(_) | TooLarge(_) => "payload_too_large",
@@ -116,6 +117,18 @@ impl ApiError {
             400..=499 => "invalid_request_error",
             _ => "api_error",
         }
+    }
+
+    /// 405 for a path that answers `methods`; a path that answers GET answers HEAD too.
+    pub fn method_not_allowed(methods: &[http::Method]) -> ApiError {
+        let mut names = Vec::new();
+        for method in methods {
+            names.push(method.as_str());
+            if method == http::Method::GET {
+                names.push(http::Method::HEAD.as_str());
+            }
+        }
+        ApiError::MethodNotAllowed { allow: names.join(", ") }
     }
 
     pub fn retry_after(&self) -> Option<u64> {

@@ -13,10 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 const MAX_DAYS: i64 = 92;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// First day, `YYYY-MM-DD` (UTC); default: 30 days before `to`.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Last day, inclusive; default: today.
+    #[param(format = Date)]
     pub to: Option<String>,
     pub user_id: Option<String>,
 }
@@ -49,7 +52,8 @@ fn range(from: Option<&str>, to: Option<&str>, today: Date) -> ApiResult<(Date, 
 }
 
 /// Requests and tokens per user, model and day.
-#[utoipa::path(get, path = "/admin/usage", tag = "admin", security(("bearer" = [])), params(UsageQuery),
+#[utoipa::path(get, path = "/admin/usage", tag = "admin", operation_id = "admin_usage",
+    security(("bearer" = [])), params(UsageQuery),
     responses((status = 200, body = UsageReport), (status = 400, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     let q: UsageQuery = parse_query(&req)?;

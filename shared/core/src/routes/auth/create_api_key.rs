@@ -15,6 +15,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// 1 to 100 characters.
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub name: String,
 }
 
@@ -29,7 +33,8 @@ pub struct CreatedApiKey {
     pub created_at: OffsetDateTime,
 }
 
-#[utoipa::path(post, path = "/auth/api-keys", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/auth/api-keys", tag = "auth", operation_id = "auth_create_api_key",
+    security(("bearer" = [])),
     request_body = CreateApiKeyRequest,
     responses((status = 201, body = CreatedApiKey), (status = 401, body = crate::http::ErrorBody),
         (status = 403, description = "called with an API key", body = crate::http::ErrorBody),

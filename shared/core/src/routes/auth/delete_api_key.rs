@@ -7,7 +7,8 @@ use crate::repo::audit::AuditEvent;
 use crate::routes::audited;
 use serde_json::json;
 
-#[utoipa::path(delete, path = "/auth/api-keys/{id}", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/auth/api-keys/{id}", tag = "auth", operation_id = "auth_delete_api_key",
+    security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 204, description = "revoked"), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {

@@ -12,7 +12,8 @@ pub struct ApiKeyList {
     pub items: Vec<ApiKeyView>,
 }
 
-#[utoipa::path(get, path = "/auth/api-keys", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/api-keys", tag = "auth", operation_id = "auth_list_api_keys",
+    security(("bearer" = [])),
     responses((status = 200, body = ApiKeyList), (status = 401, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     let keys = api_keys::list(app, signed_in(&req)?.user.id).await?;

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     pub password: String,
     /// A TOTP code, for accounts with MFA enabled.
@@ -22,10 +23,11 @@ pub struct LoginRequest {
     pub totp: Option<String>,
 }
 
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "auth_login", request_body = LoginRequest,
     responses((status = 200, body = crate::auth::session_tokens::AuthResponse),
         (status = 401, description = "wrong email or password", body = crate::http::ErrorBody),
         (status = 403, description = "account disabled", body = crate::http::ErrorBody),
+        (status = 422, description = "not an email address", body = crate::http::ErrorBody),
         (status = 429, description = "throttled or locked", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     throttle_credentials(app, &req).await?;

@@ -9,7 +9,7 @@ use serde_json::json;
 
 /// Ends the login — the refresh cookie's, else the access token's — and clears the
 /// cookies: its refresh and access tokens stop working at once.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "auth_logout",
     responses((status = 204, description = "logged out"),
         (status = 403, description = "CSRF token missing", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {

@@ -14,7 +14,7 @@ use serde_json::json;
 /// The CSRF header must carry the login's CSRF token. A token rotated less than 30 s
 /// ago returns the same successor (two tabs refreshing at once); later, it revokes the
 /// login.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", operation_id = "auth_refresh",
     responses((status = 200, body = crate::auth::session_tokens::AuthResponse),
         (status = 401, description = "no valid refresh token", body = crate::http::ErrorBody),
         (status = 403, description = "CSRF token missing", body = crate::http::ErrorBody)))]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 /// Asks the reply to stop. The instance producing it stops the provider call at its
 /// next save (within `CONFAB_STREAM_FLUSH_MS`) and ends the stream as `cancelled`.
-#[utoipa::path(post, path = "/chat/sessions/{id}/messages/{message_id}/cancel", tag = "chat",
+#[utoipa::path(post, path = "/chat/sessions/{id}/messages/{message_id}/cancel", tag = "chat", operation_id = "chat_cancel",
     security(("bearer" = [])), params(("id" = String, Path), ("message_id" = String, Path)),
     responses((status = 202, description = "cancelling"), (status = 404, body = crate::http::ErrorBody),
         (status = 409, description = "the reply has already ended", body = crate::http::ErrorBody)))]

@@ -129,7 +129,8 @@ fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<Ch
     })
 }
 
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
+    security(("bearer" = [])),
     request_body = CompletionRequest,
     responses((status = 200, description = "a chat.completion object, or chat.completion.chunk events when streaming"),
         (status = 400, body = crate::http::ErrorBody), (status = 404, description = "unknown model", body = crate::http::ErrorBody),

@@ -10,17 +10,19 @@ use std::sync::Arc;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResumeQuery {
     /// The id of the last event received; `Last-Event-ID` takes precedence.
+    #[param(value_type = Option<u64>)]
     pub after: Option<String>,
 }
 
 /// Resumes a reply's event stream after the last event the client received, with no
 /// gap and no repeat; without one it replays the reply from the start.
-#[utoipa::path(get, path = "/chat/sessions/{id}/messages/{message_id}/stream", tag = "chat",
+#[utoipa::path(get, path = "/chat/sessions/{id}/messages/{message_id}/stream", tag = "chat", operation_id = "chat_resume",
     security(("bearer" = [])),
     params(("id" = String, Path), ("message_id" = String, Path), ResumeQuery,
-        ("Last-Event-ID" = Option<String>, Header, description = "the id of the last event received")),
+        ("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "the id of the last event received")),
     responses((status = 200, description = "the rest of the reply, as text/event-stream", content_type = "text/event-stream"),
         (status = 400, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &Arc<App>, session_id: Id, message_id: Id, req: Request) -> ApiResult<Response> {

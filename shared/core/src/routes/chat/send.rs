@@ -21,16 +21,22 @@ const TITLE_CHARS: usize = 80;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessageRequest {
-    /// Up to 100,000 characters.
+    /// 1 to 100,000 characters, not all blank.
+    #[schema(
+        max_length = 100000,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub content: String,
     /// Overrides the session's model for this turn.
+    #[schema(max_length = 100, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub model: Option<String>,
 }
 
 /// Sends a message and streams the reply as Server-Sent Events: `message_start`
 /// `{user_message_id, message_id}`, `delta` `{text}`…, `usage`, `message_end`
 /// `{status}`, or `error` `{code, message}`. Every event has an `id:` for resuming.
-#[utoipa::path(post, path = "/chat/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(post, path = "/chat/sessions/{id}/messages", tag = "chat", operation_id = "chat_send",
+    security(("bearer" = [])),
     params(("id" = String, Path)), request_body = SendMessageRequest,
     responses((status = 200, description = "the reply, as text/event-stream", content_type = "text/event-stream"),
         (status = 404, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody),

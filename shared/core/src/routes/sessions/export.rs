@@ -19,7 +19,8 @@ pub struct ExportRequest {
 
 /// Exports the conversation as a file and returns a download link that expires in 15
 /// minutes (presigned S3 on AWS). The link needs no credentials: share it with care.
-#[utoipa::path(post, path = "/sessions/{id}/export", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/sessions/{id}/export", tag = "sessions", operation_id = "sessions_export",
+    security(("bearer" = [])),
     params(("id" = String, Path)), request_body = ExportRequest,
     responses((status = 201, body = Export), (status = 404, body = crate::http::ErrorBody),
         (status = 422, body = crate::http::ErrorBody)))]
@@ -33,7 +34,7 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
 
 /// Downloads an export through the link `POST /sessions/{id}/export` returned, where
 /// the blob store cannot sign links itself (the embedded store).
-#[utoipa::path(get, path = "/sessions/{id}/export/{token}", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{id}/export/{token}", tag = "sessions", operation_id = "sessions_export_download",
     params(("id" = String, Path), ("token" = String, Path)),
     responses((status = 200, description = "the exported file"), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn download(app: &App, id: Id, token: &str) -> ApiResult<Response> {

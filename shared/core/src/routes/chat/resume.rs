@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 #[into_params(parameter_in = Query)]
 pub struct ResumeQuery {
     /// The id of the last event received; `Last-Event-ID` takes precedence.
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 2147483647)]
     pub after: Option<String>,
 }
 
@@ -22,7 +22,7 @@ pub struct ResumeQuery {
 #[utoipa::path(get, path = "/chat/sessions/{id}/messages/{message_id}/stream", tag = "chat", operation_id = "chat_resume",
     security(("bearer" = [])),
     params(("id" = String, Path), ("message_id" = String, Path), ResumeQuery,
-        ("Last-Event-ID" = Option<u64>, Header, nullable = false, description = "the id of the last event received")),
+        ("Last-Event-ID" = Option<u32>, Header, nullable = false, minimum = 0, maximum = 2147483647, description = "the id of the last event received")),
     responses((status = 200, description = "the rest of the reply, as text/event-stream", content_type = "text/event-stream"),
         (status = 400, body = crate::http::ErrorBody), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &Arc<App>, session_id: Id, message_id: Id, req: Request) -> ApiResult<Response> {

@@ -14,9 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(250);
-/// Far more events than any reply has (and what OpenAPI can state as an integer); a
-/// larger last event id is a client's mistake
-/// (and would overflow the id of the closing event).
+/// Far more events than any reply has, and what the OpenAPI document can state; a
+/// larger last event id is a client's mistake (and would overflow the closing event's).
 const MAX_EVENT_ID: u64 = i32::MAX as u64;
 
 /// A client's last event id (`Last-Event-ID` or `?after=`): a number up to [`MAX_EVENT_ID`].

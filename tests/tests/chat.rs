@@ -104,6 +104,13 @@ async fn the_longest_message_outgrows_no_store_item() {
         all_events(send_message(&app, &ada.access_token, &session, json!({"content": "and now?"})).await)
             .await;
     assert_eq!(next.last().unwrap().data["status"], "complete");
+    // A lost text blob empties that message; the conversation still reads.
+    let blobs = app.data_dir().join("blobs/users");
+    let removed =
+        std::process::Command::new("find").arg(&blobs).args(["-path", "*/messages/*", "-delete"]).status();
+    assert!(removed.expect("find runs").success());
+    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
+    assert_eq!(messages["items"][0]["content"], "", "{}", messages["items"][0]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -146,6 +146,9 @@ async fn every_wire_format_serves_the_openai_api() {
         let whole = assert_json(resp, StatusCode::OK).await;
         assert_eq!(whole["choices"][0]["message"]["content"], "Mock reply to: hi", "{model}");
         assert_eq!(whole["usage"]["completion_tokens"], 4, "{model}");
+        // The quota reserved a reply limit; the provider is held to it.
+        let upstream = s.mock.requests(model).pop().expect("a request reached the provider").body;
+        assert!(upstream.to_string().contains("4096"), "{model}: no reply limit in {upstream}");
     }
 }
 

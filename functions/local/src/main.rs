@@ -9,9 +9,25 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const CONFIG_FILE: &str = "confab.toml";
+/// Password hashing (Argon2id, 19 MiB each) runs on blocking threads: bounded, a flood
+/// of logins queues instead of taking the machine's memory.
+const MAX_BLOCKING_THREADS: usize = 16;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build();
+    match runtime {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
     init_tracing();
     let settings = match settings() {
         Ok(s) => s,

@@ -48,14 +48,7 @@ pub struct Rejected {
 /// What the per-address limit counts a client by: its IPv4 address, or its IPv6 /64,
 /// since one IPv6 subscriber usually holds a whole /64.
 pub fn rate_key(client: Option<IpAddr>) -> String {
-    match client {
-        Some(IpAddr::V6(v6)) => {
-            let network = u128::from(v6) & !u128::from(u64::MAX);
-            format!("{}/64", std::net::Ipv6Addr::from(network))
-        }
-        Some(IpAddr::V4(v4)) => v4.to_string(),
-        None => "unknown".into(),
-    }
+    client.map_or_else(|| "unknown".into(), confab_core::http::client_key)
 }
 
 /// Whether the request may carry a body to the function (`fetch` refuses one on GET

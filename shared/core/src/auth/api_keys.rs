@@ -93,10 +93,10 @@ pub fn parse(presented: &str) -> Option<(Id, Id, &str)> {
     Some((Id::parse(user)?, Id::parse(id)?, secret))
 }
 
-/// Whether key `id` exists, belongs to `user_id` and has this secret.
-pub async fn verify(app: &App, user_id: Id, id: Id, secret: &str) -> ApiResult<bool> {
-    let Some(item) = app.store.get(&pk(id), SK).await? else { return Ok(false) };
+/// Key `id` if it exists, belongs to `user_id` and has this secret.
+pub async fn verify(app: &App, user_id: Id, id: Id, secret: &str) -> ApiResult<Option<ApiKey>> {
+    let Some(item) = app.store.get(&pk(id), SK).await? else { return Ok(None) };
     let key: ApiKey = from_item(&item)?;
     let matches: bool = key.secret_hash.as_bytes().ct_eq(secret_hash(secret).as_bytes()).into();
-    Ok(matches && key.user_id == user_id)
+    Ok((matches && key.user_id == user_id).then_some(key))
 }

@@ -3,6 +3,7 @@
 use crate::app::App;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
+use crate::http::client_key;
 use crate::ports::{Condition, Item};
 use std::net::IpAddr;
 
@@ -27,7 +28,7 @@ fn failures_pk(email: &Email) -> String {
 const ACCOUNT_SK: &str = "FAIL";
 
 fn client_sk(ip: IpAddr) -> String {
-    format!("IP#{ip}")
+    format!("IP#{}", client_key(ip))
 }
 
 /// Counts a login attempt before the password is checked, so that concurrent guesses
@@ -48,13 +49,15 @@ pub async fn begin_attempt(app: &App, email: &Email, ip: IpAddr) -> ApiResult<()
         app.store.get(&pk, ACCOUNT_SK),
     );
     let attempts = client?.int("count").unwrap_or(0);
-    if attempts > app.config.login_max_failures {
-        return Err(ApiError::AccountLocked { retry_after: app.config.lockout_seconds.max(1) as u64 });
-    }
-    match account?.and_then(|item| backoff_left(app, &item, now)) {
-        Some(wait) if attempts > 1 => Err(ApiError::AccountLocked { retry_after: wait }),
-        _ => Ok(()),
-    }
+    let refusal = if attempts > app.config.login_max_failures {
+        Some(app.config.lockout_seconds.max(1) as u64)
+    } else {
+        account?.and_then(|item| backoff_left(app, &item, now)).filter(|_| attempts > 1)
+    };
+    let Some(retry_after) = refusal else { return Ok(()) };
+    // A refused attempt checks no password, so it does not count against the client.
+    app.store.add(&pk, &sk, &[("count", -1)], None).await?;
+    Err(ApiError::AccountLocked { retry_after })
 }
 
 /// Seconds until the account's backoff ends, if it is in one. The item expires

@@ -18,8 +18,13 @@ pub fn estimate_prompt(req: &ChatRequest) -> u64 {
 /// Tokens left for the prompt: the window minus what the reply may use (a quarter of
 /// the window when the model sets no limit).
 fn prompt_budget(route: &ModelRoute) -> u64 {
-    let reserve = route.max_output_tokens.unwrap_or(route.context_tokens / 4);
-    u64::from(route.context_tokens.saturating_sub(reserve))
+    u64::from(route.context_tokens.saturating_sub(reply_budget(route)))
+}
+
+/// Most tokens a reply may have: the model's limit, else a quarter of its window. The
+/// provider is held to it, so the quota's reservation is a true upper bound.
+fn reply_budget(route: &ModelRoute) -> u32 {
+    route.max_output_tokens.unwrap_or(route.context_tokens / 4)
 }
 
 /// Builds the request from `history`, oldest first, whose last message is the new
@@ -42,7 +47,7 @@ pub fn fit(system: Option<&str>, history: &[ChatMessage], route: &ModelRoute) ->
     ChatRequest {
         system: system.map(String::from),
         messages: alternate(&kept[start..]),
-        max_tokens: route.max_output_tokens,
+        max_tokens: Some(reply_budget(route)),
         ..Default::default()
     }
 }

@@ -11,7 +11,7 @@ use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item, Query, SkRange, StoreError, Write};
 use crate::repo::sessions::{self, Message, message_sk, pk};
-use crate::repo::{all_items, from_item, to_data};
+use crate::repo::{from_item, to_data};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -106,18 +106,38 @@ async fn interrupt(
     }
 }
 
-/// Ends every reply whose lease has run out, as a reader would. Returns how many
-/// leases it found expired. Entry points run it on a timer.
+/// Most expired leases one sweep ends; the next sweep takes the rest.
+const SWEEP_BATCH: u32 = 200;
+/// Leases a sweep ends at once.
+const SWEEP_PARALLEL: usize = 8;
+
+/// Ends replies whose lease has run out, as a reader would, and drops leases whose
+/// reply is gone (its session was deleted) or already ended. Returns how many expired
+/// leases it found. Entry points run it on a timer.
 pub async fn sweep(app: &App) -> ApiResult<usize> {
     let now = app.now_ms();
     let expired = SkRange::Between("0".into(), format!("{now:013}~"));
-    let items = all_items(app, Query::new(LEASES, expired).on_gsi1()).await?;
-    let leases = items.iter().map(from_item::<Lease>).collect::<ApiResult<Vec<_>>>()?;
-    let checked = futures::future::join_all(leases.iter().map(|l| check(app, l.session_id, l.message_id)));
-    for (lease, result) in leases.iter().zip(checked.await) {
-        if let Err(e) = result {
-            tracing::warn!(error = %e, message_id = %lease.message_id, "expired lease could not be ended");
+    let page = app.store.query(Query::new(LEASES, expired).on_gsi1().limit(SWEEP_BATCH)).await?;
+    let leases = page.items.iter().map(from_item::<Lease>).collect::<ApiResult<Vec<_>>>()?;
+    for chunk in leases.chunks(SWEEP_PARALLEL) {
+        for (lease, result) in
+            chunk.iter().zip(futures::future::join_all(chunk.iter().map(|l| end(app, l))).await)
+        {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, message_id = %lease.message_id, "expired lease could not be ended");
+            }
         }
     }
     Ok(leases.len())
+}
+
+async fn end(app: &App, lease: &Lease) -> ApiResult<()> {
+    match check(app, lease.session_id, lease.message_id).await {
+        Ok(message) if message.status == "streaming" => Ok(()),
+        Ok(_) | Err(ApiError::NotFound) => {
+            let (pk, sk) = (pk(lease.session_id), lease_sk(lease.message_id));
+            Ok(app.store.delete(&pk, &sk, Condition::Always).await?)
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -29,8 +29,8 @@ pub struct Quota {
     pub tokens_per_day: Option<i64>,
 }
 
-/// Reply tokens reserved for a request that names no limit and whose model sets none.
-pub const DEFAULT_REPLY_TOKENS: u64 = 1024;
+/// The reply limit of a `/v1` request that names none and whose model sets none.
+pub const DEFAULT_REPLY_TOKENS: u32 = 4096;
 
 pub fn day(t: OffsetDateTime) -> String {
     t.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
@@ -43,7 +43,7 @@ fn tokens_pk(user_id: Id) -> String {
 /// The tokens a request may use at most, as far as can be known before it is sent: its
 /// prompt, plus its reply limit (the client's, else the model's, else a default).
 pub fn estimate(req: &ChatRequest) -> u64 {
-    estimate_prompt(req).saturating_add(req.max_tokens.map_or(DEFAULT_REPLY_TOKENS, u64::from))
+    estimate_prompt(req).saturating_add(u64::from(req.max_tokens.unwrap_or(DEFAULT_REPLY_TOKENS)))
 }
 
 /// Admits a request: counts it against the per-minute limit while `prepare` readies it

@@ -44,6 +44,18 @@ pub fn client_ip(req: &Request) -> IpAddr {
     req.extensions().get::<ClientIp>().map(|c| c.0).unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
+/// What per-client limits count a client by: its IPv4 address, or its IPv6 /64, since
+/// one IPv6 subscriber usually holds a whole /64 (and could otherwise be 2^64 clients).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => {
+            let network = u128::from(v6) & !u128::from(u64::MAX);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+        IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
 pub fn request_id(req: &Request) -> String {
     req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default()
 }

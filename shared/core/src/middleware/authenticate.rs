@@ -53,8 +53,10 @@ async fn api_key_user(app: &App, token: &str) -> ApiResult<Principal> {
     let (user_id, key_id, secret) = api_keys::parse(token).ok_or(ApiError::Unauthorized)?;
     let (key_ok, user) =
         futures::join!(api_keys::verify(app, user_id, key_id, secret), users::get(app, user_id));
+    // A key from before the account was last disabled stays dead, even if its
+    // revocation did not finish.
     match (key_ok?, user?) {
-        (true, Some((user, _))) if !user.disabled => {
+        (Some(key), Some((user, _))) if user.accepts(key.created_at.unix_timestamp()) => {
             Ok(Principal { user, via: Via::ApiKey, family_id: None })
         }
         _ => Err(ApiError::Unauthorized),

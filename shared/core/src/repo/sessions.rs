@@ -81,7 +81,9 @@ impl Message {
     ) -> ApiResult<Write> {
         let mut item = Item::new(pk(session_id), message_sk(self.id), to_data(self));
         if self.content.len() > INLINE_CONTENT_BYTES {
-            let key = format!("{}messages/{}", blob_prefix(owner, session_id), self.id);
+            // A key of its own per write: a losing conditional write never overwrites
+            // the text of the one that won (the leftover goes with the session).
+            let key = format!("{}messages/{}-{}", blob_prefix(owner, session_id), self.id, app.new_id());
             let text = bytes::Bytes::from(self.content.clone());
             app.blobs.put(&key, "text/plain; charset=utf-8", text).await?;
             item.data.insert("content".into(), String::new().into());
@@ -91,19 +93,28 @@ impl Message {
     }
 }
 
-/// A stored message, with its text read back from its blob if it was long.
+/// A stored message, with its text read back from its blob if it was long. A lost
+/// blob leaves the text empty (and is logged) rather than breaking the conversation.
 pub async fn load(app: &App, item: &Item) -> ApiResult<Message> {
     let mut message: Message = from_item(item)?;
     if let Some(key) = item.str(CONTENT_BLOB) {
-        let text =
-            app.blobs.get(key).await?.ok_or_else(|| ApiError::Internal(format!("blob {key} is missing")))?;
-        message.content = String::from_utf8_lossy(&text).into_owned();
+        match app.blobs.get(key).await? {
+            Some(text) => message.content = String::from_utf8_lossy(&text).into_owned(),
+            None => tracing::error!(blob = key, message_id = %message.id, "a message's text is missing"),
+        }
     }
     Ok(message)
 }
 
+/// Blobs read at once when loading many messages.
+const PARALLEL_LOADS: usize = 8;
+
 async fn load_all(app: &App, items: &[Item]) -> ApiResult<Vec<Message>> {
-    futures::future::try_join_all(items.iter().map(|item| load(app, item))).await
+    let mut messages = Vec::with_capacity(items.len());
+    for chunk in items.chunks(PARALLEL_LOADS) {
+        messages.extend(futures::future::try_join_all(chunk.iter().map(|item| load(app, item))).await?);
+    }
+    Ok(messages)
 }
 
 pub async fn message(app: &App, session_id: Id, id: Id) -> ApiResult<Message> {
@@ -134,10 +145,22 @@ fn count_key(user_id: Id) -> (String, &'static str) {
     (format!("USER#{user_id}"), "SESSIONS")
 }
 
-/// Changes the user's session count by `delta`; returns the new count.
+/// Changes the user's session count by `delta`; returns the new count. The count never
+/// stays below zero (sessions from before it was kept are not in it).
 async fn count_sessions(app: &App, user_id: Id, delta: i64) -> ApiResult<i64> {
     let (pk, sk) = count_key(user_id);
-    Ok(app.store.add(&pk, sk, &[("count", delta)], None).await?.int("count").unwrap_or(0))
+    let count = app.store.add(&pk, sk, &[("count", delta)], None).await?.int("count").unwrap_or(0);
+    if count < 0 {
+        app.store.add(&pk, sk, &[("count", -count)], None).await?;
+    }
+    Ok(count.max(0))
+}
+
+/// Gives back a counted session; a failure only leaves the count high, so it is logged.
+async fn uncount_session(app: &App, user_id: Id) {
+    if let Err(e) = count_sessions(app, user_id, -1).await {
+        tracing::warn!(error = %e, "a user's session count could not be lowered");
+    }
 }
 
 /// Creates the session unless the user already has `max_sessions_per_user`: the count
@@ -150,7 +173,7 @@ pub async fn create(app: &App, owned: &Owned) -> ApiResult<()> {
         app.store.put(owned.item(), Condition::NotExists).await.map(|_| ()).map_err(ApiError::from)
     };
     if created.is_err() {
-        count_sessions(app, owned.user_id, -1).await?;
+        uncount_session(app, owned.user_id).await;
     }
     created
 }
@@ -218,7 +241,7 @@ pub async fn all_messages(app: &App, id: Id) -> ApiResult<Vec<Message>> {
 pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     let id = owned.session.id;
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
-    count_sessions(app, owned.user_id, -1).await?;
+    uncount_session(app, owned.user_id).await;
     let rest = all_items(app, Query::new(pk(id), SkRange::All)).await?;
     for chunk in rest.chunks(MAX_TRANSACTION_WRITES) {
         let writes = chunk

@@ -52,8 +52,8 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     // The user record first: from here every request of theirs is refused.
     users::save(app, &user, version).await?;
     if newly_disabled {
-        refresh::revoke_all(app, id).await?;
         api_keys::revoke_all(app, id).await?;
+        refresh::revoke_all(app, id).await?;
     }
     let event = AuditEvent {
         action: "admin.user_updated",

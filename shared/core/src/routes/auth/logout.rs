@@ -14,13 +14,15 @@ use serde_json::json;
         (status = 403, description = "CSRF token missing", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     let principal = crate::auth::principal(&req).ok();
-    if let Some(token) = cookies::get(&req, REFRESH) {
-        if let Some((family_id, family)) = refresh::family_of(app, token).await? {
-            if !family.csrf_matches(cookies::csrf_presented(&req)) {
-                return Err(ApiError::CsrfFailed);
-            }
-            refresh::revoke(app, family_id).await?;
+    let by_cookie = match cookies::get(&req, REFRESH) {
+        Some(token) => refresh::family_of(app, token).await?,
+        None => None,
+    };
+    if let Some((family_id, family)) = by_cookie {
+        if !family.csrf_matches(cookies::csrf_presented(&req)) {
+            return Err(ApiError::CsrfFailed);
         }
+        refresh::revoke(app, family_id).await?;
     } else if let Some(family_id) = principal.and_then(|p| p.family_id) {
         refresh::revoke(app, family_id).await?;
     }

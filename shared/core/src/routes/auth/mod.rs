@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::auth::throttle::fixed_window;
 use crate::by_method;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Request, Response, client_ip};
+use crate::http::{Request, Response, client_ip, client_key};
 
 pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Response> {
     match segments {
@@ -38,5 +38,5 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
 
 /// Per-IP limit on credential attempts (login and register), well below the general one.
 async fn throttle_credentials(app: &App, req: &Request) -> ApiResult<()> {
-    fixed_window(app, "login", &client_ip(req).to_string(), app.config.login_max_per_minute, 60).await
+    fixed_window(app, "login", &client_key(client_ip(req)), app.config.login_max_per_minute, 60).await
 }

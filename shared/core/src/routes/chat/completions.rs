@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::auth::principal;
 use crate::chat::context::estimate_prompt;
 use crate::chat::models;
-use crate::chat::quota::{self, Reservation};
+use crate::chat::quota::{self, DEFAULT_REPLY_TOKENS, Reservation};
 use crate::chat::router::{self, Opened};
 use crate::chat::sse::{self, data_only};
 use crate::error::{ApiError, ApiResult};
@@ -118,7 +118,10 @@ fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<Ch
     Ok(ChatRequest {
         system: (!system.is_empty()).then(|| system.join("\n\n")),
         messages,
-        max_tokens: body.max_completion_tokens.or(body.max_tokens).or(max_output),
+        // Always a limit: the quota reserves it, so the provider must be held to it.
+        max_tokens: Some(
+            body.max_completion_tokens.or(body.max_tokens).or(max_output).unwrap_or(DEFAULT_REPLY_TOKENS),
+        ),
         temperature: body.temperature,
         top_p: body.top_p,
         stop: match &body.stop {

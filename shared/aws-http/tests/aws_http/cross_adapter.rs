@@ -1,7 +1,7 @@
 //! confab-aws (on the SDK) and confab-aws-http on the same table and bucket: each reads
 //! what the other wrote, exactly; cursors continue across them; presigned URLs match.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use confab_aws::sdk::s3::presigning::PresigningConfig;

@@ -2,7 +2,7 @@
 //! `SecretsManagerSecrets` passes (`confab_aws::testing::secrets`); secrets are made
 //! through the SDK.
 
-mod common;
+use crate::common;
 
 use confab_aws::testing::secrets::{self as check, TTL};
 use confab_aws::testing::{Moto, sdk_config_for};

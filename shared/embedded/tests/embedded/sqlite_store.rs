@@ -157,7 +157,7 @@ fn separate_processes_share_one_file() {
     let children: Vec<_> = (0..3)
         .map(|_| {
             std::process::Command::new(&exe)
-                .args(["--exact", "child_process_worker", "--ignored", "--quiet"])
+                .args(["--exact", "sqlite_store::child_process_worker", "--ignored", "--quiet"])
                 .env(CHILD_DB, &db)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

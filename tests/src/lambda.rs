@@ -202,10 +202,14 @@ fn binaries() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            // `--workspace` and a test target: the feature set of `cargo test --workspace`
+            // (dev-dependencies' features included), so its libraries are reused and only
+            // the binaries link. `-p confab-auth …` resolved features differently and
+            // rebuilt some 70 crates (the AWS SDK, tokio, the core) first.
             let mut cmd = Command::new(env!("CARGO"));
-            cmd.arg("build").current_dir(workspace_root());
-            for package in FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(["confab-keys".into()]) {
-                cmd.args(["-p", &package]);
+            cmd.args(["build", "--workspace", "--test", "e2e"]).current_dir(workspace_root());
+            for binary in FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(["confab-keys".into()]) {
+                cmd.args(["--bin", &binary]);
             }
             let status = cmd.status().expect("run cargo build");
             assert!(status.success(), "building the Lambda binaries failed");

@@ -202,22 +202,29 @@ fn binaries() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            // `--workspace` and a test target: the feature set of `cargo test --workspace`
-            // (dev-dependencies' features included), so its libraries are reused and only
-            // the binaries link. `-p confab-auth …` resolved features differently and
-            // rebuilt some 70 crates (the AWS SDK, tokio, the core) first.
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--workspace", "--test", "e2e"]).current_dir(workspace_root());
-            for binary in FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(["confab-keys".into()]) {
-                cmd.args(["--bin", &binary]);
-            }
-            let status = cmd.status().expect("run cargo build");
-            assert!(status.success(), "building the Lambda binaries failed");
-            // The test binary is target/<profile>/deps/<name>; the functions sit beside deps/.
-            let exe = std::env::current_exe().expect("test executable path");
-            exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+            let binaries: Vec<String> =
+                FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(["confab-keys".into()]).collect();
+            build(&binaries)
         })
         .clone()
+}
+
+/// Builds the workspace's `binaries` and returns `target/<profile>`, where they are.
+/// `--workspace` and a test target give the feature set of `cargo test --workspace`
+/// (dev-dependencies' features included), so its libraries are reused and only the
+/// binaries link; `-p confab-auth …` resolved features differently and rebuilt some 70
+/// crates (the AWS SDK, tokio, the core) first.
+pub(crate) fn build(binaries: &[String]) -> PathBuf {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--workspace", "--test", "e2e"]).current_dir(workspace_root());
+    for binary in binaries {
+        cmd.args(["--bin", binary]);
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "building {binaries:?} failed");
+    // The test binary is target/<profile>/deps/<name>; the binaries sit beside deps/.
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
 }
 
 pub(crate) fn workspace_root() -> PathBuf {
@@ -274,15 +281,21 @@ fn start_function(
 /// moto's endpoint and fake credentials, and nothing of the developer's own AWS or
 /// confab setup.
 fn aws_env(cmd: &mut Command) -> &mut Command {
+    clean_env(cmd)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", MOTO_KEY.0)
+        .env("AWS_SECRET_ACCESS_KEY", MOTO_KEY.1)
+        .env("AWS_ENDPOINT_URL", &moto().url)
+}
+
+/// Nothing of the developer's own AWS or confab setup.
+pub(crate) fn clean_env(cmd: &mut Command) -> &mut Command {
     for (key, _) in std::env::vars() {
         if key.starts_with("AWS_") || key.starts_with("CONFAB_") {
             cmd.env_remove(key);
         }
     }
-    cmd.env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", MOTO_KEY.0)
-        .env("AWS_SECRET_ACCESS_KEY", MOTO_KEY.1)
-        .env("AWS_ENDPOINT_URL", &moto().url)
+    cmd
 }
 
 pub(crate) fn free_port() -> u16 {

@@ -6,6 +6,7 @@
 //! to the server, so that each request shape is written once.
 
 pub mod lambda;
+pub mod process;
 pub mod scenario;
 pub mod sse;
 pub mod workers;
@@ -164,6 +165,11 @@ impl Registered {
 
     pub fn csrf(&self) -> &str {
         self.cookies.value(CSRF_COOKIE)
+    }
+
+    /// The login (refresh family) their access token belongs to.
+    pub fn login_id(&self) -> String {
+        str_field(&peek_claims(&self.access_token), "sid")
     }
 
     pub fn user(&self) -> &Value {
@@ -356,6 +362,26 @@ impl TestApp {
         panic!("pagination of {path} did not end");
     }
 
+    /// The user's tokens counted today against their quota, as stored (reservations
+    /// included).
+    pub async fn tokens_counted(&self, user: &Registered) -> i64 {
+        let today = time::OffsetDateTime::now_utc().date().to_string();
+        let item = stored_item(self.data_dir(), &format!("QUOTA#{}", user.id), &today).await;
+        item.and_then(|i| i.int("tokens")).unwrap_or(0)
+    }
+
+    /// Waits until the user's stored count settles at `expected` (settlements and
+    /// releases land just after the responses end).
+    pub async fn assert_tokens_settle_at(&self, user: &Registered, expected: i64) {
+        for _ in 0..100 {
+            if self.tokens_counted(user).await == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.tokens_counted(user).await, expected, "the day's tokens");
+    }
+
     /// The server's current Ed25519 signing key, read from `<data_dir>/secrets.json`.
     pub fn read_signing_key(&self) -> ServerKey {
         let path = self.data_dir().join("secrets.json");
@@ -382,6 +408,22 @@ impl TestApp {
 pub struct ServerKey {
     pub kid: String,
     pub pkcs8_der: Vec<u8>,
+}
+
+/// An item as the server stored it, read straight from the SQLite file in `data_dir`
+/// (for what the API does not show, and to look without triggering readers).
+pub async fn stored_item(data_dir: &Path, pk: &str, sk: &str) -> Option<confab_core::ports::Item> {
+    use confab_core::ports::Store;
+    let store = confab_embedded::SqliteStore::open(data_dir.join("confab.db")).expect("open the store");
+    store.get(pk, sk).await.expect("read the store")
+}
+
+/// Writes an item straight into the SQLite file in `data_dir`, as an older version of
+/// the server (or a direct edit) could have left it.
+pub async fn put_stored_item(data_dir: &Path, item: confab_core::ports::Item) {
+    use confab_core::ports::{Condition, Store};
+    let store = confab_embedded::SqliteStore::open(data_dir.join("confab.db")).expect("open the store");
+    store.put(item, Condition::Always).await.expect("write the store");
 }
 
 /// Sends a request; a transport failure fails the test.
@@ -547,11 +589,11 @@ pub fn b64url_decode(text: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(text).expect("base64url")
 }
 
-/// Claims the server should accept for `sub` (valid for ten minutes).
-pub fn access_claims(sub: &str) -> Value {
+/// Claims the server should accept for `sub` in the login `sid` (valid for ten minutes).
+pub fn access_claims(sub: &str, sid: &str) -> Value {
     let t = now();
     json!({
-        "iss": ISSUER, "aud": AUDIENCE, "sub": sub,
+        "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "sid": sid,
         "exp": t + 600, "nbf": t - 10, "iat": t - 10,
         "jti": format!("test-{t}-{sub}"),
     })

@@ -1,9 +1,11 @@
 //! The local server: every function mounted by path on one port, on the embedded
 //! adapters. `cargo run` starts it; tests start it in-process with [`start`].
 
+mod malformed;
+
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
-use axum::serve::ListenerExt;
+use axum::serve::IncomingStream;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::{PROVIDER_SETTINGS, default_secret_name, echo_only};
@@ -13,6 +15,7 @@ use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
 use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
 use futures::StreamExt;
+use malformed::GuardedListener;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -55,32 +58,49 @@ impl Server {
 /// Starts the server from `CONFAB_*` settings; the process environment is not read here.
 pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Result<Server, StartError> {
     let settings: BTreeMap<String, String> = settings.into_iter().collect();
-    let config = Config::from_settings(&settings)?;
+    let mut config = Config::from_settings(&settings)?;
     let listen = settings.get("CONFAB_LISTEN").map_or(DEFAULT_LISTEN, String::as_str);
     let listen: SocketAddr = listen.parse().map_err(|_| StartError::Listen(listen.to_string()))?;
     let data_dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
     log_model_setup(&config);
-    let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
     let addr =
         listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
+    config.public_url.get_or_insert_with(|| own_url(addr));
+    let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
+    tokio::spawn(sweep_leases(app.clone()));
     let router = axum::Router::new().fallback(handle).with_state(app);
-    // Streamed replies are many small writes: without TCP_NODELAY, Nagle's algorithm
-    // and delayed ACKs hold the last ones back for ~40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
+    let listener = GuardedListener(listener);
     tokio::spawn(async move {
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let service = router.into_make_service_with_connect_info::<Peer>();
         if let Err(e) = axum::serve(listener, service).await {
             tracing::error!(error = %e, "server stopped");
         }
     });
     Ok(Server { addr, data_dir })
+}
+
+/// The server's own address, for links when `CONFAB_PUBLIC_URL` is unset; an
+/// unspecified listen address (`0.0.0.0`) is reached through loopback.
+fn own_url(mut addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
+/// Ends replies whose producer died (their lease ran out) even when nobody reads them,
+/// every `CONFAB_STREAM_SWEEP_SECONDS`.
+async fn sweep_leases(app: Arc<App>) {
+    let every = Duration::from_secs(app.config.stream_sweep_seconds);
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = confab_core::chat::lease::sweep(&app).await {
+            tracing::warn!(error = %e, "stream lease sweep failed");
+        }
+    }
 }
 
 /// Provider keys given as settings (`CONFAB_OPENAI_API_KEY`…), served as the secrets
@@ -150,11 +170,21 @@ impl Secrets for WithOverrides {
     }
 }
 
+/// The client's address, as the listener accepted it.
+#[derive(Clone, Copy)]
+struct Peer(SocketAddr);
+
+impl axum::extract::connect_info::Connected<IncomingStream<'_, GuardedListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, GuardedListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// Adapts one axum request to the core and back. Paths outside every function's prefix
 /// go to auth, whose router answers them 404 through the full middleware chain.
 async fn handle(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     req: http::Request<Body>,
 ) -> http::Response<Body> {
     let (mut parts, body) = req.into_parts();

@@ -2,6 +2,7 @@
 //! (CONFAB_DATA_DIR). Settings come from `CONFAB_*` environment variables, over
 //! `confab.toml` in the working directory when present.
 
+use confab_native::LogWriter;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -35,10 +36,11 @@ async fn main() -> ExitCode {
 }
 
 /// JSON lines when the output is not a terminal (containers, log shippers), readable
-/// text otherwise.
+/// text otherwise; written so that a full disk or a stuck pipe loses log lines, never
+/// requests (`LogWriter`).
 fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(LogWriter::stdout());
     if std::io::stdout().is_terminal() {
         builder.init();
     } else {

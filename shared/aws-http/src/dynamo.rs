@@ -10,7 +10,7 @@ use bytes::Bytes;
 use confab_core::ports::store::{Condition, Item, Page, Query, Store, StoreError, Write};
 use confab_core::ports::{Clock, HttpClient};
 use confab_dynamo_json::{
-    Attrs, CONDITION_FAILED, Expressions, QueryAnswer, TransactionFailure, Updated, build, check_item_keys,
+    Attrs, CONDITION_FAILED, Expressions, QueryAnswer, TransactionFailure, Updated, build, check_item,
     check_key, decode_optional, index_keys, is_expired, key,
 };
 use serde_json::{Map, Value, json};
@@ -188,7 +188,7 @@ impl Store for DynamoHttpStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
-        check_item_keys(&item)?;
+        check_item(&item)?;
         let mut request = self.request(&item.pk, &item.sk, build::put(&item, condition, self.now()));
         request.insert("ReturnValues".into(), "UPDATED_NEW".into());
         let out = self.call_store("UpdateItem", request).await?;

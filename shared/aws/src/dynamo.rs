@@ -24,8 +24,8 @@ use aws_sdk_dynamodb::types::{
 };
 use confab_core::ports::store::{Condition, Item, Page, Query, Store, StoreError, Write};
 use confab_dynamo_json::{
-    Attrs, Expressions, GSI1, QueryAnswer, TransactionFailure, Updated, attr, build, check_item_keys,
-    check_key, decode_optional, is_expired,
+    Attrs, Expressions, GSI1, QueryAnswer, TransactionFailure, Updated, attr, build, check_item, check_key,
+    decode_optional, is_expired,
 };
 use json::{SdkAttrs, from_sdk_map, to_sdk_map};
 use serde_json::Value;
@@ -262,7 +262,7 @@ impl Store for DynamoStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
-        check_item_keys(&item)?;
+        check_item(&item)?;
         let out = self
             .update_item(&item.pk, &item.sk, build::put(&item, condition, unix_now()))?
             .return_values(ReturnValue::UpdatedNew)

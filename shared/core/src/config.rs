@@ -2,7 +2,8 @@
 //! `confab.toml`, Worker vars). Parsing takes a map so the core never reads the process
 //! environment itself.
 
-use crate::chat::models::{ModelConfig, seed_from_settings};
+use crate::chat::models::{ModelConfig, PROVIDER_SETTINGS, seed_from_settings};
+use crate::providers::check_secret_name;
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -42,12 +43,22 @@ pub struct Config {
     /// How long a reply keeps streaming after its client disconnects, waiting for the
     /// client to resume, before it stops and is saved as `interrupted`.
     pub resume_grace_seconds: i64,
+    /// How long a reply's producer holds its lease without renewing it; a `streaming`
+    /// reply past its lease is ended as `interrupted` by whoever reads it.
+    pub stream_lease_seconds: i64,
+    /// How often runtimes with a timer sweep for replies past their lease.
+    pub stream_sweep_seconds: u64,
     /// The address clients reach the API at (`https://chat.example.com`), for links
-    /// the API hands out; without it, they are built from the request's `Host`.
+    /// the API hands out. The local server defaults it to its own address.
     pub public_url: Option<String>,
     /// How long a secret's value is reused before it is read again (key rotation and
     /// provider keys show up within this time).
     pub secrets_cache_seconds: u64,
+    /// Most sessions one user may keep.
+    pub max_sessions_per_user: i64,
+    /// How long a rotated refresh token still returns its successor (two tabs
+    /// refreshing at once) instead of counting as reuse.
+    pub refresh_grace_seconds: i64,
 }
 
 impl Default for Config {
@@ -77,8 +88,12 @@ impl Default for Config {
             stream_flush_ms: 200,
             stream_flush_bytes: 2048,
             resume_grace_seconds: 15,
+            stream_lease_seconds: 30,
+            stream_sweep_seconds: 60,
             public_url: None,
             secrets_cache_seconds: 10,
+            max_sessions_per_user: 10_000,
+            refresh_grace_seconds: 30,
         }
     }
 }
@@ -110,7 +125,7 @@ impl Config {
             login_max_failures: r.positive("CONFAB_LOGIN_MAX_FAILURES", d.login_max_failures)?,
             lockout_seconds: r.positive("CONFAB_LOCKOUT_SECONDS", d.lockout_seconds)?,
             key_cache_seconds: r.positive("CONFAB_KEY_CACHE_SECONDS", d.key_cache_seconds)?,
-            seed_models: seed_from_settings(settings),
+            seed_models: seed_from_settings(provider_secret_settings(settings)?),
             provider_retries: r.number("CONFAB_PROVIDER_RETRIES", d.provider_retries)?,
             retry_base_ms: r.positive("CONFAB_RETRY_BASE_MS", d.retry_base_ms)?,
             first_token_timeout_ms: r.positive("CONFAB_FIRST_TOKEN_TIMEOUT_MS", d.first_token_timeout_ms)?,
@@ -123,10 +138,28 @@ impl Config {
             stream_flush_ms: r.positive("CONFAB_STREAM_FLUSH_MS", d.stream_flush_ms)?,
             stream_flush_bytes: r.positive("CONFAB_STREAM_FLUSH_BYTES", d.stream_flush_bytes)?,
             resume_grace_seconds: r.positive("CONFAB_RESUME_GRACE_SECONDS", d.resume_grace_seconds)?,
+            stream_lease_seconds: r.positive("CONFAB_STREAM_LEASE_SECONDS", d.stream_lease_seconds)?,
+            stream_sweep_seconds: r.positive("CONFAB_STREAM_SWEEP_SECONDS", d.stream_sweep_seconds)?,
             public_url: r.base_url("CONFAB_PUBLIC_URL")?,
             secrets_cache_seconds: r.number("CONFAB_SECRETS_CACHE_SECONDS", d.secrets_cache_seconds)?,
+            max_sessions_per_user: r.positive("CONFAB_MAX_SESSIONS_PER_USER", d.max_sessions_per_user)?,
+            refresh_grace_seconds: r.number("CONFAB_REFRESH_GRACE_SECONDS", d.refresh_grace_seconds)?,
         })
     }
+}
+
+/// `settings`, once every `CONFAB_<PROVIDER>_API_KEY_SECRET` is checked to name a
+/// provider secret.
+fn provider_secret_settings(
+    settings: &BTreeMap<String, String>,
+) -> Result<&BTreeMap<String, String>, ConfigError> {
+    for (prefix, _) in PROVIDER_SETTINGS {
+        let name = format!("CONFAB_{prefix}_API_KEY_SECRET");
+        if let Some(value) = settings.get(&name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            check_secret_name(value).map_err(|problem| ConfigError { name, problem })?;
+        }
+    }
+    Ok(settings)
 }
 
 /// The setting `name` as an http(s) origin (`https://host[:port]`, no path), without a
@@ -218,6 +251,16 @@ mod tests {
         for bad in ["0", "-5", "ten", ""] {
             let err = Config::from_settings(&settings(&[("CONFAB_RATE_LIMIT_PER_MINUTE", bad)])).unwrap_err();
             assert_eq!(err.name, "CONFAB_RATE_LIMIT_PER_MINUTE");
+        }
+    }
+
+    #[test]
+    fn provider_secret_settings_must_name_provider_secrets() {
+        let ok = settings(&[("CONFAB_OPENAI_API_KEY_SECRET", "confab-provider-openai")]);
+        assert!(Config::from_settings(&ok).is_ok());
+        for bad in ["confab-signing-keys", "confab-provider-", "confab-provider-../x", "openai"] {
+            let err = Config::from_settings(&settings(&[("CONFAB_GEMINI_API_KEY_SECRET", bad)])).unwrap_err();
+            assert_eq!(err.name, "CONFAB_GEMINI_API_KEY_SECRET", "{bad:?}");
         }
     }
 

@@ -59,6 +59,7 @@ macro_rules! __store_conformance {
             put_conditions,
             delete_conditions,
             empty_keys_are_invalid,
+            oversized_items_are_refused,
             expired_items_are_absent,
             add_over_expired_item_starts_fresh,
             query_sk_ranges,
@@ -416,6 +417,18 @@ pub async fn delete_conditions(store: &dyn Store) {
     put(store, item(&p, "c"), Condition::Always).await;
     store.delete(&p, "c", Condition::Always).await.expect("delete Always of an existing item");
     assert_eq!(get(store, &p, "c").await, None);
+}
+
+pub async fn oversized_items_are_refused(store: &dyn Store) {
+    let p = unique_prefix("oversized");
+    let big = obj(json!({ "text": "x".repeat(crate::ports::store::MAX_ITEM_BYTES + 1) }));
+    match store.put(Item::new(&p, "big", big), Condition::Always).await {
+        Err(StoreError::TooLarge(_)) => {}
+        other => panic!("put of an item over the size limit: {other:?}"),
+    }
+    assert_eq!(get(store, &p, "big").await, None, "an oversized item was written");
+    let fits = obj(json!({ "text": "x".repeat(crate::ports::store::MAX_ITEM_BYTES / 2) }));
+    put(store, Item::new(&p, "fits", fits), Condition::Always).await;
 }
 
 pub async fn empty_keys_are_invalid(store: &dyn Store) {

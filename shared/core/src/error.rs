@@ -18,6 +18,9 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The credential works but may not do this (an API key outside its scope).
+    #[error("{0}")]
+    InsufficientScope(&'static str),
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("missing or mismatched CSRF token")]
@@ -26,14 +29,17 @@ pub enum ApiError {
     NotFound,
     #[error("no model named {0:?}; GET /v1/models lists them")]
     UnknownModel(String),
+    /// `allow` is the `Allow` header: the methods the path does answer.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     #[error("an account with this email already exists")]
     EmailTaken,
     #[error("{0}")]
     Conflict(&'static str),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("{0}")]
+    TooLarge(String),
     #[error("request body must be application/json")]
     UnsupportedMediaType,
     #[error("too many requests; retry after {retry_after} s")]
@@ -56,11 +62,11 @@ impl ApiError {
             InvalidRequest(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
+            Forbidden(_) | InsufficientScope(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
             NotFound | UnknownModel(_) => StatusCode::NOT_FOUND,
-            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
-            PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge(_) | TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } | AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -83,14 +89,15 @@ impl ApiError {
             Unauthorized => "unauthorized",
             InvalidCredentials => "invalid_credentials",
             Forbidden(_) => "forbidden",
+            InsufficientScope(_) => "insufficient_scope",
             AccountDisabled => "account_disabled",
             CsrfFailed => "csrf_failed",
             NotFound => "not_found",
             UnknownModel(_) => "model_not_found",
-            MethodNotAllowed => "method_not_allowed",
+            MethodNotAllowed { .. } => "method_not_allowed",
             EmailTaken => "email_taken",
             Conflict(_) => "conflict",
-            PayloadTooLarge(_) => "payload_too_large",
+            PayloadTooLarge(_) | TooLarge(_) => "payload_too_large",
             UnsupportedMediaType => "unsupported_media_type",
             RateLimited { .. } => "rate_limited",
             AccountLocked { .. } => "account_locked",
@@ -112,6 +119,18 @@ impl ApiError {
         }
     }
 
+    /// 405 for a path that answers `methods`; a path that answers GET answers HEAD too.
+    pub fn method_not_allowed(methods: &[http::Method]) -> ApiError {
+        let mut names = Vec::new();
+        for method in methods {
+            names.push(method.as_str());
+            if method == http::Method::GET {
+                names.push(http::Method::HEAD.as_str());
+            }
+        }
+        ApiError::MethodNotAllowed { allow: names.join(", ") }
+    }
+
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after } | ApiError::AccountLocked { retry_after } => {
@@ -129,6 +148,7 @@ impl ApiError {
         match self {
             ApiError::Unavailable(_) => "a backing service is unavailable; try again".into(),
             ApiError::Internal(_) => "internal error".into(),
+            ApiError::Upstream(e) => e.public_message(),
             other => other.to_string(),
         }
     }
@@ -140,6 +160,7 @@ impl From<StoreError> for ApiError {
             StoreError::BadCursor => ApiError::InvalidCursor,
             StoreError::ConditionFailed => ApiError::Conflict("the resource was changed concurrently; retry"),
             StoreError::Invalid(m) => ApiError::Internal(format!("store: {m}")),
+            StoreError::TooLarge(_) => ApiError::TooLarge("too large to store".into()),
             StoreError::Unavailable(m) => ApiError::Unavailable(format!("store: {m}")),
         }
     }

@@ -1,4 +1,4 @@
-//! What both adapters refuse before sending anything (`Invalid`).
+//! What both adapters refuse before sending anything (`Invalid`, `TooLarge`).
 
 use confab_core::ports::store::{Item, MAX_TRANSACTION_WRITES, StoreError, Write};
 use std::collections::HashSet;
@@ -10,8 +10,11 @@ pub fn check_key(pk: &str, sk: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn check_item_keys(item: &Item) -> Result<(), StoreError> {
+/// An item's keys, and its size: DynamoDB refuses an item over its limit, but an
+/// emulator may write part of it, so the adapters refuse it first.
+pub fn check_item(item: &Item) -> Result<(), StoreError> {
     check_key(&item.pk, &item.sk)?;
+    item.check_size()?;
     match &item.gsi1 {
         Some((gpk, gsk)) if gpk.is_empty() || gsk.is_empty() => Err(StoreError::Invalid(format!(
             "empty gsi1 key part in ({gpk:?}, {gsk:?}) of ({:?}, {:?})",
@@ -44,7 +47,7 @@ pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
     for write in writes {
         let (pk, sk) = match write {
             Write::Put { item, .. } => {
-                check_item_keys(item)?;
+                check_item(item)?;
                 (item.pk.as_str(), item.sk.as_str())
             }
             Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => {

@@ -12,10 +12,17 @@ pub const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 pub fn error_for_code(code: &str, message: Option<&str>) -> Option<StoreError> {
     match code {
         CONDITION_FAILED => Some(StoreError::ConditionFailed),
-        "ValidationException" => {
-            Some(StoreError::Invalid(message.unwrap_or("refused as invalid by DynamoDB").to_string()))
-        }
+        "ValidationException" => Some(invalid(message.unwrap_or("refused as invalid by DynamoDB"))),
         _ => None,
+    }
+}
+
+/// DynamoDB reports an item over its size limit as a validation error.
+fn invalid(message: &str) -> StoreError {
+    if message.to_lowercase().contains("item size") {
+        StoreError::TooLarge(message.to_string())
+    } else {
+        StoreError::Invalid(message.to_string())
     }
 }
 
@@ -62,8 +69,7 @@ pub fn cancelled_transaction(
     if codes.contains(&"ConditionalCheckFailed") {
         TransactionFailure::Other(StoreError::ConditionFailed)
     } else if codes.contains(&"ValidationError") {
-        let message = message.unwrap_or("a write was refused as invalid").to_string();
-        TransactionFailure::Other(StoreError::Invalid(message))
+        TransactionFailure::Other(invalid(message.unwrap_or("a write was refused as invalid")))
     } else if codes.contains(&"TransactionConflict") {
         TransactionFailure::Conflict(StoreError::Unavailable(unavailable))
     } else {

@@ -16,7 +16,7 @@ mod expressions;
 mod operations;
 
 pub use attrs::{Attrs, decode_optional, is_expired, key, version_of};
-pub use checks::{check_item_keys, check_key};
+pub use checks::{check_item, check_key};
 pub use cursor::{decode_cursor, encode_cursor};
 pub use errors::{CONDITION_FAILED, TransactionFailure, cancelled_transaction, error_for_code};
 pub use expressions::{Expressions, index_keys};

@@ -55,7 +55,7 @@ pub async fn route(mut req: Request, env: Env) -> worker::Result<Response> {
 
 async fn forward(req: &mut Request, env: &Env, id: &str, max_body: usize) -> Result<Response, Rejected> {
     let method = http::Method::from_bytes(req.method().as_ref().as_bytes())
-        .map_err(|_| rejected(ApiError::MethodNotAllowed))?;
+        .map_err(|_| rejected(ApiError::method_not_allowed(&[])))?;
     let function = router::admit(&method, &req.path())?;
     admit_client(req, env).await?;
     let body = if router::forwards_body(&method) { read_capped(req, max_body).await? } else { Vec::new() };
@@ -109,7 +109,7 @@ async fn read_capped(req: &mut Request, max: usize) -> Result<Vec<u8>, Rejected>
 }
 
 fn rejected(error: ApiError) -> Rejected {
-    Rejected { error, allow: None }
+    Rejected { error }
 }
 
 fn internal(e: &dyn std::fmt::Display) -> Rejected {
@@ -132,9 +132,6 @@ fn rejection(
     let mut resp = error_response(&rejected.error);
     if let Ok(id) = HeaderValue::from_str(id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, id);
-    }
-    if let Some(allow) = rejected.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
-        resp.headers_mut().insert(header::ALLOW, allow);
     }
     outer_headers(&mut resp, origin, cors_origins);
     to_worker(resp, None)

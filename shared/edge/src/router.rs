@@ -17,7 +17,8 @@ pub fn binding(function: Function) -> &'static str {
     }
 }
 
-/// Every method some route of `function` answers, and OPTIONS for CORS preflights.
+/// Every method some route of `function` answers (HEAD with GET), and OPTIONS for
+/// CORS preflights.
 pub fn methods(function: Function) -> &'static [Method] {
     match function {
         Function::Auth => &[Method::GET, Method::POST, Method::DELETE, Method::OPTIONS],
@@ -27,18 +28,14 @@ pub fn methods(function: Function) -> &'static [Method] {
     }
 }
 
-/// The `Allow` header of a 405 from `function`.
-pub fn allow(function: Function) -> String {
-    methods(function).iter().map(Method::as_str).collect::<Vec<_>>().join(", ")
-}
-
 /// The function for a request, or the error the router answers itself.
 pub fn admit(method: &Method, path: &str) -> Result<Function, Rejected> {
-    let function = Function::for_path(path).ok_or(Rejected { error: ApiError::NotFound, allow: None })?;
-    if methods(function).contains(method) {
+    let function = Function::for_path(path).ok_or(Rejected { error: ApiError::NotFound })?;
+    let answered = methods(function);
+    if answered.contains(method) || (method == Method::HEAD && answered.contains(&Method::GET)) {
         Ok(function)
     } else {
-        Err(Rejected { error: ApiError::MethodNotAllowed, allow: Some(allow(function)) })
+        Err(Rejected { error: ApiError::method_not_allowed(answered) })
     }
 }
 
@@ -46,8 +43,6 @@ pub fn admit(method: &Method, path: &str) -> Result<Function, Rejected> {
 #[derive(Debug)]
 pub struct Rejected {
     pub error: ApiError,
-    /// For 405: the methods the path's function answers.
-    pub allow: Option<String>,
 }
 
 /// What the per-address limit counts a client by: its IPv4 address, or its IPv6 /64,
@@ -63,9 +58,10 @@ pub fn rate_key(client: Option<IpAddr>) -> String {
     }
 }
 
-/// Whether the request may carry a body to the function (`fetch` refuses one on GET).
+/// Whether the request may carry a body to the function (`fetch` refuses one on GET
+/// and HEAD).
 pub fn forwards_body(method: &Method) -> bool {
-    method != Method::GET
+    method != Method::GET && method != Method::HEAD
 }
 
 /// Refuses a body whose declared length is over `max`, before reading any of it.
@@ -116,11 +112,12 @@ mod tests {
     #[test]
     fn methods_no_route_answers_are_refused_with_allow() {
         let rejected = admit(&Method::DELETE, "/admin/users").unwrap_err();
-        assert!(matches!(rejected.error, ApiError::MethodNotAllowed));
-        assert_eq!(rejected.allow.as_deref(), Some("GET, PUT, PATCH, OPTIONS"));
-        for method in [Method::TRACE, Method::CONNECT, Method::HEAD] {
+        let ApiError::MethodNotAllowed { allow } = rejected.error else { panic!("{rejected:?}") };
+        assert_eq!(allow, "GET, HEAD, PUT, PATCH, OPTIONS");
+        for method in [Method::TRACE, Method::CONNECT] {
             assert!(admit(&method, "/auth/login").is_err(), "{method}");
         }
+        assert!(admit(&Method::HEAD, "/sessions").is_ok(), "HEAD goes wherever GET does");
     }
 
     #[test]
@@ -128,7 +125,6 @@ mod tests {
         for path in ["/", "/authx", "/.env", "/wp-admin/setup.php"] {
             let rejected = admit(&Method::GET, path).unwrap_err();
             assert!(matches!(rejected.error, ApiError::NotFound), "{path}");
-            assert!(rejected.allow.is_none());
         }
     }
 
@@ -144,7 +140,7 @@ mod tests {
 
     #[test]
     fn get_bodies_are_not_forwarded() {
-        assert!(!forwards_body(&Method::GET));
+        assert!(!forwards_body(&Method::GET) && !forwards_body(&Method::HEAD));
         assert!(forwards_body(&Method::POST) && forwards_body(&Method::DELETE));
     }
 

@@ -72,6 +72,16 @@ pub struct SqliteStore {
     clock: Arc<dyn Clock>,
 }
 
+/// Creates the store file, if missing, readable by its owner only: it holds password
+/// and token hashes. SQLite gives its WAL and shared-memory files the same mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::File::options();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed, with its parent folders) the store file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -80,6 +90,7 @@ impl SqliteStore {
             std::fs::create_dir_all(parent)
                 .map_err(|e| unavailable(format!("creating {}: {e}", parent.display())))?;
         }
+        create_private(path).map_err(|e| unavailable(format!("creating {}: {e}", path.display())))?;
         let conn =
             Connection::open(path).map_err(|e| unavailable(format!("opening {}: {e}", path.display())))?;
         configure(&conn)?;
@@ -262,6 +273,7 @@ fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
 
 fn validate_item(item: &Item) -> Result<(), StoreError> {
     validate_key(&item.pk, &item.sk)?;
+    item.check_size()?;
     match &item.gsi1 {
         Some((pk, sk)) if pk.is_empty() || sk.is_empty() => Err(StoreError::Invalid("empty GSI1 key".into())),
         _ => Ok(()),

@@ -11,7 +11,7 @@ use confab_core::ports::secrets::Cached;
 use confab_core::ports::{BlobStore, Secrets, Store};
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
-use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
+use confab_native::{LogWriter, OsRandom, ReqwestClient, SystemClock, TokioSpawner};
 use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -50,11 +50,18 @@ pub async fn run(function: Function) -> Result<(), Error> {
     }
 }
 
-/// JSON lines, as CloudWatch Logs Insights reads them.
+/// JSON lines, as CloudWatch Logs Insights reads them, through a writer that never
+/// blocks or panics (`LogWriter`).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().json().with_env_filter(filter).flatten_event(true).without_time().init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .flatten_event(true)
+        .without_time()
+        .with_writer(LogWriter::stdout())
+        .init();
 }
 
 type Storage = (Arc<dyn Store>, Arc<dyn BlobStore>, Arc<dyn Secrets>);

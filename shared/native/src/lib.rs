@@ -4,10 +4,13 @@
 //! - [`SystemClock`]: the host's clock, with tokio timers;
 //! - [`OsRandom`]: the operating system's CSPRNG;
 //! - [`TokioSpawner`]: background tasks on the current tokio runtime;
-//! - [`ReqwestClient`]: outbound HTTP with rustls.
+//! - [`ReqwestClient`]: outbound HTTP with rustls;
+//! - [`LogWriter`]: log output that never blocks or panics.
 
 mod http;
+mod logging;
 mod system;
 
 pub use http::ReqwestClient;
+pub use logging::LogWriter;
 pub use system::{OsRandom, SystemClock, TokioSpawner};

@@ -26,6 +26,13 @@ impl Spawner for TokioSpawner {
     fn spawn(&self, task: BoxFuture<'static, ()>) {
         tokio::spawn(task);
     }
+
+    fn run_blocking(&self, work: Box<dyn FnOnce() + Send>) -> BoxFuture<'static, ()> {
+        // A panic in `work` drops its result sender, which the core reports.
+        Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(work).await;
+        })
+    }
 }
 
 /// The operating system's CSPRNG (`getrandom(2)` and its equivalents).
@@ -69,6 +76,15 @@ mod tests {
             let _ = tx.send(42);
         }));
         assert_eq!(rx.await.unwrap(), 42);
+    }
+
+    #[tokio::test]
+    async fn blocking_work_runs_off_the_request_thread() {
+        let request_thread = std::thread::current().id();
+        let work = || (std::thread::current().id(), 6 * 7);
+        let (thread, answer) = confab_core::ports::spawner::blocking(&TokioSpawner, work).await.unwrap();
+        assert_eq!(answer, 42);
+        assert_ne!(thread, request_thread, "hashing a password must not hold up other requests");
     }
 
     #[test]

@@ -50,9 +50,8 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 /// The browser origin allowed by `CONFAB_CORS_ORIGINS` (for the preflight event).
 const ORIGIN: &str = "https://app.example.com";
 
-/// The first event: `GET /<function>/health`, or a CORS preflight for it. Neither
-/// touches storage (health skips the store-backed admission layer; the preflight is
-/// answered by the CORS layer).
+/// The first event: `GET /<function>/health` (one point read of the store), or a CORS
+/// preflight for it, which touches no storage (the CORS layer answers it).
 #[derive(Clone, Copy, PartialEq)]
 enum EventKind {
     Health,

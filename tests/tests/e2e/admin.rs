@@ -132,6 +132,8 @@ async fn disabled_user_loses_access_at_once() {
     assert_eq!(enabled["disabled"], false);
     let fresh = app.login(&user.email, PASSWORD).await;
     app.get_ok(&fresh.access_token, "/auth/me").await;
+    let resp = send(app.bearer(Method::GET, "/auth/me", &user.access_token)).await;
+    assert_error_ctx(resp, StatusCode::UNAUTHORIZED, "unauthorized", "access token from before").await;
     let resp = send(app.bearer(Method::GET, "/auth/me", &key)).await;
     assert_error_ctx(resp, StatusCode::UNAUTHORIZED, "unauthorized", "revoked key").await;
     let resp = app.refresh_raw(&user.cookies).await;

@@ -81,6 +81,32 @@ async fn resume_replays_after_the_last_event_without_gap_or_repeat() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_longest_message_outgrows_no_store_item() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    // 100,000 characters of four bytes each: 400 KB of UTF-8, and one long "word".
+    let content = "😀".repeat(100_000);
+    let events =
+        all_events(send_message(&app, &ada.access_token, &session, json!({"content": content})).await).await;
+    assert_eq!(events.last().unwrap().data["status"], "complete", "{:?}", events.last());
+    assert_eq!(text(&events), content);
+    let message = events[0].data["message_id"].as_str().unwrap().to_string();
+    let path = format!("/chat/sessions/{session}/messages/{message}/stream");
+    let replay = all_events(send(app.bearer(Method::GET, &path, &ada.access_token)).await).await;
+    assert_eq!(replay, events, "every batch of the stream was saved");
+    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
+    let items = messages["items"].as_array().unwrap();
+    assert_eq!(
+        (items[0]["content"].as_str(), items[1]["content"].as_str()),
+        (Some(&*content), Some(&*content))
+    );
+    let next =
+        all_events(send_message(&app, &ada.access_token, &session, json!({"content": "and now?"})).await)
+            .await;
+    assert_eq!(next.last().unwrap().data["status"], "complete");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_context_carries_earlier_turns() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
@@ -179,9 +205,14 @@ async fn resume_and_cancel_check_ownership_and_ids() {
         "not_found",
     )
     .await;
-    let bad_after =
-        send(app.bearer(Method::GET, &stream, &ada.access_token).header("last-event-id", "x")).await;
-    assert_error(bad_after, StatusCode::BAD_REQUEST, "invalid_request").await;
+    for bad in ["x", "-1", "18446744073709551615", "18446744073709551616", "99999999999"] {
+        let by_header =
+            send(app.bearer(Method::GET, &stream, &ada.access_token).header("last-event-id", bad)).await;
+        assert_error_ctx(by_header, StatusCode::BAD_REQUEST, "invalid_request", bad).await;
+        let by_query =
+            send(app.bearer(Method::GET, &format!("{stream}?after={bad}"), &ada.access_token)).await;
+        assert_error_ctx(by_query, StatusCode::BAD_REQUEST, "invalid_request", bad).await;
+    }
     let finished = send(app.bearer(Method::POST, &cancel, &ada.access_token)).await;
     assert_error(finished, StatusCode::CONFLICT, "conflict").await;
 }
@@ -211,9 +242,12 @@ async fn requests_per_minute_quota_with_admin_override() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_per_day_quota_and_the_usage_report() {
-    let app = spawn_app_with(&[("CONFAB_TOKENS_PER_DAY", "5")]).await;
+    let app = spawn_app_with(&[("CONFAB_TOKENS_PER_DAY", "30")]).await;
     let admin = app.register("admin@example.com").await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    // Each turn reserves its prompt and the model's reply budget: 8 + 8 tokens for the
+    // first; the second (its context is the first turn too) no longer fits.
+    set_echo_reply_budget(&app, &admin, 8).await;
     all_events(
         send_message(
             &app,
@@ -224,7 +258,6 @@ async fn tokens_per_day_quota_and_the_usage_report() {
         .await,
     )
     .await;
-    // Usage is recorded as the reply is saved, just after the stream ends.
     let mut refused = None;
     for _ in 0..50 {
         let resp = send_message(&app, &ada.access_token, &session, json!({"content": "again"})).await;
@@ -251,6 +284,64 @@ async fn tokens_per_day_quota_and_the_usage_report() {
     }
     let resp = send(app.bearer(Method::GET, "/admin/usage", &ada.access_token)).await;
     assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+async fn set_echo_reply_budget(app: &TestApp, admin: &Registered, tokens: u32) {
+    let mut config = app.get_ok(&admin.access_token, "/admin/models").await;
+    config["models"][0]["max_output_tokens"] = json!(tokens);
+    let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&config)).await;
+    assert_json(resp, StatusCode::OK).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_completions_cannot_outrun_the_daily_token_quota() {
+    let app = spawn_app_with(&[("CONFAB_TOKENS_PER_DAY", "50")]).await;
+    let ada = app.register("ada@example.com").await;
+    // Reserves 2 + 10 tokens; uses 4.
+    let body =
+        json!({"model": "echo", "max_tokens": 10, "messages": [{"role": "user", "content": "hi there"}]});
+    let attempts = (0..20)
+        .map(|_| send(app.bearer(Method::POST, "/v1/chat/completions", &ada.access_token).json(&body)));
+    let mut used = 0;
+    let mut refused = 0;
+    for resp in futures::future::join_all(attempts).await {
+        if resp.status() == StatusCode::OK {
+            used += assert_json(resp, StatusCode::OK).await["usage"]["total_tokens"].as_i64().unwrap();
+        } else {
+            assert_throttled(resp, "rate_limited").await;
+            refused += 1;
+        }
+    }
+    assert!(refused > 0 && used > 0, "{refused} refused, {used} tokens used");
+    assert!(used <= 50, "{used} tokens used against a quota of 50");
+    app.assert_tokens_settle_at(&ada, used).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_turn_refused_as_busy_holds_no_tokens() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    let attempts = (0..8)
+        .map(|i| send_message(&app, &ada.access_token, &session, json!({"content": format!("turn {i}")})));
+    let mut conflicts = 0;
+    for resp in futures::future::join_all(attempts).await {
+        if resp.status() == StatusCode::OK {
+            all_events(resp).await;
+        } else {
+            assert_error(resp, StatusCode::CONFLICT, "conflict").await;
+            conflicts += 1;
+        }
+    }
+    assert!(conflicts > 0, "concurrent turns on one session conflict");
+    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
+    let used: i64 = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .map(|m| m["usage"]["input_tokens"].as_i64().unwrap() + m["usage"]["output_tokens"].as_i64().unwrap())
+        .sum();
+    app.assert_tokens_settle_at(&ada, used).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -334,6 +425,16 @@ async fn admins_read_and_replace_model_routing() {
     assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let resp = send(app.bearer(Method::PUT, "/admin/models", &user.access_token).json(&edited)).await;
     assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+    for secret in ["confab-signing-keys", "confab-verify-keys", "confab-provider-", "confab-provider-a/b"] {
+        let mut bad = edited.clone();
+        bad["models"][0]["targets"] = json!([{"provider": "openai", "base_url": "http://127.0.0.1:9/v1",
+                                               "model": "m", "api_key_secret": secret}]);
+        let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&bad)).await;
+        let body =
+            assert_error_ctx(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", secret).await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("confab-provider-"), "{body}");
+    }
+    assert_eq!(app.get_ok(&admin.access_token, "/admin/models").await, edited, "nothing was saved");
     let health = app.get_ok(&admin.access_token, "/admin/providers/health").await;
     assert_eq!(health["items"][0]["state"], "closed");
 }

@@ -88,6 +88,16 @@ async fn export_links_use_the_configured_public_url() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn export_links_ignore_the_host_header() {
+    let app = spawn_app().await;
+    let (ada, session) = conversation(&app).await;
+    let req = app.bearer(Method::POST, &format!("/sessions/{session}/export"), &ada.access_token);
+    let resp = send(req.header("host", "evil.example.com").json(&json!({"format": "json"}))).await;
+    let url = str_field(&assert_json(resp, StatusCode::CREATED).await, "url");
+    assert!(url.starts_with(&app.base_url), "the link goes to the server's own address: {url}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_export_requests_are_refused_and_write_nothing() {
     let app = spawn_app().await;
     let (ada, session) = conversation(&app).await;

@@ -1,6 +1,7 @@
 //! Cross-cutting behaviour: security headers, request ids, CORS, routing errors,
 //! health, OpenAPI and the global per-IP rate limit.
 
+use confab_core::ports::{Condition, Item, Page, Query, StoreError, Write};
 use confab_tests::*;
 
 const CSP: &str = "default-src 'none'; frame-ancestors 'none'";
@@ -202,6 +203,37 @@ async fn openapi_document_lists_every_route() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn openapi_operations_have_unique_ids_and_parameters_where_they_are_sent() {
+    let app = spawn_app().await;
+    let doc = assert_json(send(app.request(Method::GET, "/openapi.json")).await, StatusCode::OK).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let ctx = format!("{method} {path}");
+            let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("[{ctx}] no operationId"));
+            assert!(ids.insert(id.to_string()), "[{ctx}] operationId {id} is not unique");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    parameter["in"] == "path",
+                    in_path,
+                    "[{ctx}] parameter {name} is {}",
+                    parameter["in"]
+                );
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            if operation.get("security").is_some() {
+                assert!(responses.contains_key("401") && responses.contains_key("403"), "[{ctx}] 401/403");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("400"), "[{ctx}] 400 undocumented");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn requests_are_rate_limited_per_ip() {
     let app = spawn_app_with(&[("CONFAB_RATE_LIMIT_PER_MINUTE", "5")]).await;
     avoid_minute_edge().await;
@@ -213,7 +245,7 @@ async fn requests_are_rate_limited_per_ip() {
     assert_security_headers(&resp, "429");
     let retry = assert_throttled(resp, "rate_limited").await;
     assert!(retry <= 60, "Retry-After {retry}");
-    // Health checks stay out of the limiter (they touch no store).
+    // Health checks stay out of the limiter (their one store read is their own).
     for path in ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"] {
         assert_eq!(send(app.request(Method::GET, path)).await.status(), StatusCode::OK, "{path}");
     }
@@ -269,24 +301,251 @@ async fn csrf_is_enforced_on_every_cookie_authenticated_write() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn wrong_methods_get_405() {
+async fn wrong_methods_get_405_with_allow() {
     let app = spawn_app().await;
     let admin = app.register("admin@example.com").await;
     let target = format!("/admin/users/{}", admin.id);
     let table = [
-        (Method::PUT, "/sessions"),
-        (Method::DELETE, "/auth/login"),
-        (Method::GET, "/auth/register"),
-        (Method::GET, "/auth/refresh"),
-        (Method::POST, "/auth/me"),
-        (Method::POST, "/auth/jwks.json"),
-        (Method::PUT, target.as_str()),
-        (Method::POST, "/admin/audit"),
-        (Method::DELETE, "/admin/health"),
+        (Method::PUT, "/sessions", "POST, GET, HEAD"),
+        (Method::DELETE, "/auth/login", "POST"),
+        (Method::GET, "/auth/register", "POST"),
+        (Method::HEAD, "/auth/refresh", "POST"),
+        (Method::POST, "/auth/me", "GET, HEAD"),
+        (Method::POST, "/auth/jwks.json", "GET, HEAD"),
+        (Method::PUT, target.as_str(), "PATCH"),
+        (Method::POST, "/admin/audit", "GET, HEAD"),
+        (Method::DELETE, "/admin/health", "GET, HEAD"),
+        (Method::TRACE, "/admin/models", "GET, HEAD, PUT"),
     ];
-    for (method, path) in table {
+    for (method, path, allow) in table {
         let resp = send(app.bearer(method.clone(), path, &admin.access_token)).await;
         let ctx = format!("{method} {path}");
-        assert_error_ctx(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &ctx).await;
+        assert_eq!(header(&resp, "allow").as_deref(), Some(allow), "[{ctx}]");
+        if method != Method::HEAD {
+            assert_error_ctx(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &ctx).await;
+        }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn head_answers_every_get_route_like_get_without_a_body() {
+    let app = spawn_app().await;
+    let admin = app.register("admin@example.com").await;
+    let session = app.create_session(&admin.access_token, json!({})).await;
+    let paths = [
+        "/openapi.json".to_string(),
+        "/auth/health".into(),
+        "/auth/me".into(),
+        "/auth/jwks.json".into(),
+        "/auth/api-keys".into(),
+        "/sessions".into(),
+        format!("/sessions/{}", session["id"].as_str().unwrap()),
+        format!("/sessions/{}/messages", session["id"].as_str().unwrap()),
+        "/v1/models".into(),
+        "/admin/users".into(),
+        "/admin/models".into(),
+        "/no/such/route".into(),
+    ];
+    for path in paths {
+        let get = send(app.bearer(Method::GET, &path, &admin.access_token)).await;
+        let head = send(app.bearer(Method::HEAD, &path, &admin.access_token)).await;
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        for name in ["content-type", "cache-control", "x-content-type-options"] {
+            assert_eq!(header(&head, name), header(&get, name), "HEAD {path}: {name}");
+        }
+        let length = get.bytes().await.unwrap().len().to_string();
+        assert_eq!(header(&head, "content-length"), Some(length), "HEAD {path}: content-length");
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path} has a body");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn private_answers_are_no_store_and_public_ones_cacheable() {
+    let app = spawn_app().await;
+    let admin = app.register("admin@example.com").await;
+    let private = ["/auth/me", "/auth/api-keys", "/sessions", "/admin/users", "/admin/audit", "/v1/models"];
+    for path in private.into_iter().chain(["/sessions/nope", "/auth/nothing"]) {
+        let resp = send(app.bearer(Method::GET, path, &admin.access_token)).await;
+        assert_eq!(header(&resp, "cache-control").as_deref(), Some("no-store"), "{path}");
+    }
+    for path in ["/auth/jwks.json", "/openapi.json"] {
+        let resp = send(app.request(Method::GET, path)).await;
+        assert_eq!(header(&resp, "cache-control").as_deref(), Some("public, max-age=300"), "{path}");
+    }
+}
+
+/// A small tmpfs, unmounted when dropped; `None` where this machine does not allow
+/// mounting one (not root, no mount namespace).
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().expect("a mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(Tmpfs(dir))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.0.path()
+    }
+
+    /// Writes a file until the disk refuses more.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.path().join("filler")).expect("create filler");
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).and_then(|()| file.sync_all()).is_ok() {}
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(self.path()).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_data_dir_still_serves_reads_but_not_credentials() {
+    let Some(disk) = Tmpfs::mount("16m") else {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    };
+    let data_dir = disk.path().join("data");
+    let app = spawn_app_with(&[("CONFAB_DATA_DIR", data_dir.to_str().unwrap())]).await;
+    let user = app.register("ada@example.com").await;
+    app.create_session(&user.access_token, json!({"title": "before"})).await;
+    disk.fill();
+    // Every request counts toward the per-IP limit; a store that cannot count lets it
+    // through rather than refusing everyone.
+    let sessions =
+        assert_json(send(app.bearer(Method::GET, "/sessions", &user.access_token)).await, StatusCode::OK)
+            .await;
+    assert_eq!(sessions["items"][0]["title"], "before");
+    assert_json(send(app.bearer(Method::GET, "/auth/me", &user.access_token)).await, StatusCode::OK).await;
+    assert_json(send(app.request(Method::GET, "/auth/health")).await, StatusCode::OK).await;
+    // Credential throttles stay closed: no uncounted password guessing.
+    let login = app.login_raw(&user.email, &user.password).await;
+    assert_error(login, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    let register = app.register_raw("bob@example.com", PASSWORD).await;
+    assert_error(register, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+}
+
+/// A store that cannot be reached: every call fails as a down DynamoDB's would.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl confab_core::ports::Store for Unreachable {
+    async fn get(&self, _: &str, _: &str) -> Result<Option<Item>, StoreError> {
+        Err(down())
+    }
+    async fn put(&self, _: Item, _: Condition) -> Result<u64, StoreError> {
+        Err(down())
+    }
+    async fn delete(&self, _: &str, _: &str, _: Condition) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn query(&self, _: Query) -> Result<Page, StoreError> {
+        Err(down())
+    }
+    async fn add(&self, _: &str, _: &str, _: &[(&str, i64)], _: Option<i64>) -> Result<Item, StoreError> {
+        Err(down())
+    }
+    async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {
+        Err(down())
+    }
+}
+
+fn down() -> StoreError {
+    StoreError::Unavailable("injected: connection refused".into())
+}
+
+/// The core on the store above (the other ports real), requests served in-process.
+fn app_on_unreachable_store(dir: &std::path::Path) -> std::sync::Arc<confab_core::App> {
+    use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
+    use std::sync::Arc;
+    let secrets = confab_embedded::LocalSecrets::open(&dir.join("secrets.json"), || {
+        confab_core::auth::keys::initial_secrets(&OsRandom, &SystemClock)
+    })
+    .expect("key file");
+    let ports = confab_core::Ports {
+        store: Arc::new(Unreachable),
+        blobs: Arc::new(confab_embedded::LocalBlobs::open(dir.join("blobs")).expect("blobs")),
+        secrets: Arc::new(secrets),
+        clock: Arc::new(SystemClock),
+        random: Arc::new(OsRandom),
+        http: Arc::new(ReqwestClient::new(std::time::Duration::from_secs(1)).expect("http client")),
+        spawner: Arc::new(TokioSpawner),
+    };
+    let config = confab_core::Config::from_settings(&Default::default()).expect("default config");
+    Arc::new(confab_core::App::new(ports, config))
+}
+
+async fn status_on(app: &std::sync::Arc<confab_core::App>, method: Method, path: &str, body: &str) -> u16 {
+    let mut req = confab_core::http::Request::new(bytes::Bytes::from(body.to_string()));
+    *req.method_mut() = method;
+    *req.uri_mut() = path.parse().unwrap();
+    req.headers_mut().insert("content-type", "application/json".parse().unwrap());
+    req.extensions_mut().insert(confab_core::http::ClientIp([127, 0, 0, 1].into()));
+    let function = confab_core::Function::for_path(path).unwrap();
+    confab_core::serve(app, function, req).await.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_store_fails_health_opens_the_ip_limit_and_closes_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_on_unreachable_store(dir.path());
+    for path in ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"] {
+        assert_eq!(status_on(&app, Method::GET, path, "").await, 503, "{path}");
+    }
+    // Past the per-IP limit (which cannot count) to authentication, which finds no
+    // credentials.
+    assert_eq!(status_on(&app, Method::GET, "/sessions", "").await, 401);
+    assert_eq!(status_on(&app, Method::GET, "/openapi.json", "").await, 200);
+    let credentials = r#"{"email":"ada@example.com","password":"correct horse battery"}"#;
+    for path in ["/auth/login", "/auth/register"] {
+        assert_eq!(status_on(&app, Method::POST, path, credentials).await, 503, "{path}");
+    }
+}
+
+/// What the server answers to `raw` bytes, as text.
+async fn raw_exchange(app: &TestApp, raw: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base_url.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(raw).await.expect("send");
+    let mut answer = Vec::new();
+    let read = conn.read_to_end(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(5), read).await.expect("an answer").expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_hyper_refuses_itself_get_the_security_headers_too() {
+    let app = spawn_app().await;
+    let malformed: [&[u8]; 4] = [
+        b"GET /auth/he alth HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /auth/health HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+        b"GET /auth/health HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET /auth/health HTTP/9.1\r\nHost: x\r\n\r\n",
+    ];
+    for raw in malformed {
+        let answer = raw_exchange(&app, raw).await;
+        let ctx = String::from_utf8_lossy(raw);
+        assert!(answer.starts_with("HTTP/1.1 400 "), "[{ctx}] {answer}");
+        let head = answer.to_ascii_lowercase();
+        for expected in
+            ["x-content-type-options: nosniff", "x-frame-options: deny", "content-security-policy: "]
+        {
+            assert!(head.contains(expected), "[{ctx}] no {expected}: {answer}");
+        }
+    }
+    // Well-formed requests on the same kind of connection are untouched.
+    let answer =
+        raw_exchange(&app, b"GET /auth/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 200 ") && answer.matches("nosniff").count() == 1, "{answer}");
 }

@@ -334,3 +334,66 @@ async fn a_client_that_leaves_gets_an_interrupted_reply_with_its_messages_saved(
     let user_message = &s.messages().await[0];
     assert_eq!((&user_message["role"], &user_message["content"]), (&json!("user"), &json!("bye")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn callers_see_a_summary_of_provider_errors_never_their_body() {
+    let s = setup(&[("CONFAB_PROVIDER_RETRIES", "0")]).await;
+    let body_text = "invalid key sk-live-1234 for org internal-billing";
+    let fault = Fault::Status { status: 401, retry_after_s: None, message: Some(body_text.into()) };
+    s.mock.set_scenario("oa-model", Scenario::default().always(fault));
+
+    let events = all_events(s.chat("oa-model", "x").await).await;
+    let error = events.iter().find(|e| e.event == "error").expect("an error event");
+    assert_eq!(error.data, json!({"code": "upstream_unavailable", "message": "the provider answered 401"}));
+
+    let key = str_field(&s.app.create_api_key(&s.user.access_token, "sdk").await, "key");
+    let request = json!({"model": "oa-model", "messages": [{"role": "user", "content": "x"}]});
+    let resp = send(s.app.bearer(Method::POST, "/v1/chat/completions", &key).json(&request)).await;
+    let body = assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable").await;
+    assert_eq!(body["error"]["message"], "the provider answered 401");
+    assert!(!body.to_string().contains("sk-live"), "{body}");
+    // The failed turn counts its prompt's estimate (1 token); the completion that failed
+    // before the provider answered gives its reservation back.
+    s.app.assert_tokens_settle_at(&s.user, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stored_route_naming_another_secret_is_refused_on_use() {
+    use confab_core::ports::Item;
+    let s = setup(&[]).await;
+    // Routing saved before provider secrets had their own namespace, or edited in place.
+    let target = json!({"provider": "openai", "base_url": format!("{}/v1", s.mock.base_url()),
+                        "model": "oa-model", "api_key_secret": "confab-signing-keys"});
+    let config = json!({"edited_by_admin": true, "default_model": "leaky",
+                        "models": [{"name": "leaky", "context_tokens": 8192, "targets": [target]}]});
+    let data = config.as_object().unwrap().clone();
+    put_stored_item(s.app.data_dir(), Item::new("CONFIG", "MODELS", data)).await;
+
+    let events = all_events(s.chat("leaky", "x").await).await;
+    assert_eq!(error_code(&events).as_deref(), Some("upstream_misconfigured"), "{events:?}");
+    ends_with(&events, "failed");
+    assert!(s.mock.requests("oa-model").is_empty(), "nothing was sent to the target");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_reply_keeps_its_lease_through_a_slow_provider() {
+    let s = setup(&[("CONFAB_STREAM_LEASE_SECONDS", "1"), ("CONFAB_STREAM_FLUSH_MS", "20")]).await;
+    // Silent for longer than a lease before the first token, and between tokens.
+    s.mock.set_scenario(
+        "oa-model",
+        Scenario::reply("slow but alive").with_ttft_ms(2500).with_token_delay_ms(1500),
+    );
+    let reply = tokio::spawn(all_events(s.chat("oa-model", "x").await));
+    let mut polls = 0;
+    while !reply.is_finished() {
+        let status = s.messages().await.last().unwrap()["status"].clone();
+        assert!(status == "streaming" || status == "complete", "a reader ended a live reply: {status}");
+        polls += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(polls > 10, "the reply was read while the provider was silent");
+    let events = reply.await.unwrap();
+    assert_eq!(text(&events), "slow but alive");
+    ends_with(&events, "complete");
+    assert_eq!(s.settled_reply().await["status"], "complete");
+}

@@ -103,6 +103,28 @@ async fn sessions_list_newest_first_with_pagination() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sessions_per_user_are_capped_even_when_created_at_once() {
+    let app = spawn_app_with(&[("CONFAB_MAX_SESSIONS_PER_USER", "3")]).await;
+    let (ada, bob) = app.admin_and_user().await;
+    let attempts =
+        (0..6).map(|_| send(app.bearer(Method::POST, "/sessions", &ada.access_token).json(&json!({}))));
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all(attempts).await.iter().map(|r| r.status()).collect();
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    assert_eq!(created, 3, "{statuses:?}");
+    assert!(statuses.iter().all(|s| [StatusCode::CREATED, StatusCode::CONFLICT].contains(s)), "{statuses:?}");
+    assert_eq!(list_ids(&app, &ada.access_token, "").await.len(), 3);
+    // Another user has a cap of their own; deleting makes room again.
+    app.create_session(&bob.access_token, json!({})).await;
+    let first = list_ids(&app, &ada.access_token, "").await.remove(0);
+    assert_no_content(
+        send(app.bearer(Method::DELETE, &format!("/sessions/{first}"), &ada.access_token)).await,
+    )
+    .await;
+    app.create_session(&ada.access_token, json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn new_session_has_no_messages() {
     let app = spawn_app().await;
     let token = app.register("first@example.com").await.access_token;

@@ -10,12 +10,8 @@ struct Attack {
 
 /// Every token an attacker might try, given the server's key material and two users.
 fn attacks(key: &ServerKey, jwks_x: &str, victim: &Registered, other: &Registered) -> Vec<Attack> {
-    let claims = access_claims(&victim.id);
-    let with = |patch: Value| {
-        let mut c = claims.clone();
-        c.as_object_mut().unwrap().extend(patch.as_object().unwrap().clone());
-        c
-    };
+    let claims = access_claims(&victim.id, &victim.login_id());
+    let with = |patch: Value| with_claims(victim, patch);
     let t = now();
     let server = |typ: &str, c: &Value| sign_eddsa(&key.pkcs8_der, &key.kid, typ, c);
     let mut tampered = peek_claims(&victim.access_token);
@@ -57,6 +53,12 @@ fn attacks(key: &ServerKey, jwks_x: &str, victim: &Registered, other: &Registere
         Attack { name: "wrong aud", token: server("at+jwt", &with(json!({"aud": "some-other-api"}))) },
         Attack { name: "wrong iss", token: server("at+jwt", &with(json!({"iss": "https://evil.example"}))) },
         Attack { name: "wrong typ", token: server("JWT", &claims) },
+        Attack { name: "no login", token: server("at+jwt", &with(json!({"sid": null}))) },
+        Attack { name: "unknown login", token: server("at+jwt", &with(json!({"sid": UNKNOWN_ID}))) },
+        Attack {
+            name: "another user's login",
+            token: server("at+jwt", &with(json!({"sid": other.login_id()}))),
+        },
         Attack {
             name: "tampered payload (sub swapped, signature kept)",
             token: with_payload(&victim.access_token, &tampered),
@@ -71,6 +73,13 @@ fn attacks(key: &ServerKey, jwks_x: &str, victim: &Registered, other: &Registere
             token: victim.access_token[..victim.access_token.len() - 4].to_string(),
         },
     ]
+}
+
+/// `who`'s valid claims with some replaced.
+fn with_claims(who: &Registered, patch: Value) -> Value {
+    let mut claims = access_claims(&who.id, &who.login_id());
+    claims.as_object_mut().unwrap().extend(patch.as_object().unwrap().clone());
+    claims
 }
 
 async fn get_me(app: &TestApp, token: &str) -> Response {
@@ -92,7 +101,8 @@ async fn forged_and_misused_tokens_are_rejected() {
         .clone();
 
     // Control: our own correctly signed token is accepted, for the right user.
-    let control = sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &access_claims(&victim.id));
+    let control =
+        sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &access_claims(&victim.id, &victim.login_id()));
     let body = assert_json(get_me(&app, &control).await, StatusCode::OK).await;
     assert_eq!(body["user"]["id"], victim.id.as_str());
 
@@ -100,8 +110,15 @@ async fn forged_and_misused_tokens_are_rejected() {
         let resp = get_me(&app, &attack.token).await;
         assert_error_ctx(resp, StatusCode::UNAUTHORIZED, "unauthorized", attack.name).await;
     }
+    // Extreme time claims are judged without overflowing (a panic would drop the request).
+    let extreme = with_claims(&victim, json!({"exp": i64::MAX, "nbf": i64::MIN}));
+    let resp = get_me(&app, &sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &extreme)).await;
+    assert_json(resp, StatusCode::OK).await;
     // An admin-only route is no easier to reach with a forged token.
-    let none = unsigned_token(&json!({"alg": "none", "typ": "at+jwt"}), &access_claims(&victim.id));
+    let none = unsigned_token(
+        &json!({"alg": "none", "typ": "at+jwt"}),
+        &access_claims(&victim.id, &victim.login_id()),
+    );
     let resp = send(app.bearer(Method::GET, "/admin/users", &none)).await;
     assert_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
@@ -126,9 +143,9 @@ async fn malformed_authorization_headers_are_rejected() {
 async fn valid_signature_for_an_unknown_user_is_rejected() {
     // A valid token for a user id that does not exist is no way in either.
     let app = spawn_app().await;
-    app.register("first@example.com").await;
+    let reg = app.register("first@example.com").await;
     let key = app.read_signing_key();
-    let token = sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &access_claims(UNKNOWN_ID));
+    let token = sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &access_claims(UNKNOWN_ID, &reg.login_id()));
     assert_error(get_me(&app, &token).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -148,12 +165,12 @@ async fn token_settings_are_honoured() {
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 120);
 
     let key = app.read_signing_key();
-    let mut custom = access_claims(&reg.id);
+    let mut custom = access_claims(&reg.id, &reg.login_id());
     custom["iss"] = json!("issuer-x");
     custom["aud"] = json!("audience-x");
     let accepted = sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &custom);
     assert_json(get_me(&app, &accepted).await, StatusCode::OK).await;
     // The defaults are now the wrong issuer and audience.
-    let defaults = sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &access_claims(&reg.id));
+    let defaults = sign_eddsa(&key.pkcs8_der, &key.kid, "at+jwt", &access_claims(&reg.id, &reg.login_id()));
     assert_error(get_me(&app, &defaults).await, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }

@@ -1,6 +1,7 @@
 //! Access tokens: short-lived EdDSA JWTs (RFC 9068 `at+jwt`). The algorithm is fixed by
 //! the server, never taken from the token; time claims are checked against the clock
-//! port because `SystemTime` is unavailable on wasm32.
+//! port because `SystemTime` is unavailable on wasm32. Each token names the login
+//! (refresh family) it belongs to, so logging out ends it at once.
 
 use super::keys::{signer, verifier};
 use crate::app::App;
@@ -23,9 +24,19 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub iat: i64,
     pub jti: String,
+    /// The login (refresh family) the token was issued for.
+    pub sid: String,
 }
 
-pub async fn issue(app: &App, user_id: Id) -> ApiResult<String> {
+/// What a valid access token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    pub user_id: Id,
+    pub family_id: Id,
+    pub issued_at: i64,
+}
+
+pub async fn issue(app: &App, user_id: Id, family_id: Id) -> ApiResult<String> {
     let signer = signer(app).await?;
     let now = app.clock.now_unix();
     let claims = AccessClaims {
@@ -36,14 +47,15 @@ pub async fn issue(app: &App, user_id: Id) -> ApiResult<String> {
         nbf: now,
         iat: now,
         jti: app.new_id().to_string(),
+        sid: family_id.to_string(),
     };
     let header =
         Header { typ: Some(TYP.into()), kid: Some(signer.kid.clone()), ..Header::new(Algorithm::EdDSA) };
     encode(&header, &claims, &signer.key).map_err(|e| ApiError::Internal(format!("sign: {e}")))
 }
 
-/// The user id of a valid access token; any defect is 401.
-pub async fn verify(app: &App, token: &str) -> ApiResult<Id> {
+/// What a valid access token says; any defect is 401.
+pub async fn verify(app: &App, token: &str) -> ApiResult<Access> {
     let header = decode_header(token).map_err(|_| ApiError::Unauthorized)?;
     if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(TYP) {
         return Err(ApiError::Unauthorized);
@@ -54,10 +66,15 @@ pub async fn verify(app: &App, token: &str) -> ApiResult<Id> {
     let claims =
         decode::<AccessClaims>(token, key, &validation(app)).map_err(|_| ApiError::Unauthorized)?.claims;
     let now = app.clock.now_unix();
-    if claims.exp + LEEWAY <= now || claims.nbf - LEEWAY > now {
+    // Saturating: the claims are the token's, and a forged number must not overflow.
+    if claims.exp.saturating_add(LEEWAY) <= now || claims.nbf.saturating_sub(LEEWAY) > now {
         return Err(ApiError::Unauthorized);
     }
-    Id::parse(&claims.sub).ok_or(ApiError::Unauthorized)
+    let (user_id, family_id) = (Id::parse(&claims.sub), Id::parse(&claims.sid));
+    match (user_id, family_id) {
+        (Some(user_id), Some(family_id)) => Ok(Access { user_id, family_id, issued_at: claims.iat }),
+        _ => Err(ApiError::Unauthorized),
+    }
 }
 
 fn validation(app: &App) -> Validation {

@@ -117,6 +117,8 @@ pub fn to_secrets(signing: &SigningKeySet, verify: &Jwks) -> BTreeMap<String, St
 pub struct Signer {
     pub kid: String,
     pub key: EncodingKey,
+    /// A key for MACs that only auth may compute, derived from the private key.
+    pub secret: [u8; 32],
 }
 
 pub struct Verifier {
@@ -162,7 +164,9 @@ pub async fn signer(app: &App) -> ApiResult<Arc<Signer>> {
     let der = STANDARD
         .decode(&entry.private_key_pkcs8)
         .map_err(|e| ApiError::Internal(format!("signing key encoding: {e}")))?;
-    Ok(app.keys.signer.put(ONLY, Signer { kid: entry.kid.clone(), key: EncodingKey::from_ed_der(&der) }, now))
+    let secret = Sha256::new().chain_update(b"confab mac key v1").chain_update(&der).finalize().into();
+    let signer = Signer { kid: entry.kid.clone(), key: EncodingKey::from_ed_der(&der), secret };
+    Ok(app.keys.signer.put(ONLY, signer, now))
 }
 
 /// The verification keys; `want_kid` forces a re-read (rate-limited) when it is unknown,

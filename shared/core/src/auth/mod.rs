@@ -10,7 +10,7 @@ pub mod refresh;
 pub mod session_tokens;
 pub mod throttle;
 
-pub use principal::{Principal, admin, principal};
+pub use principal::{Principal, admin, principal, signed_in};
 
 use sha2::{Digest, Sha256};
 

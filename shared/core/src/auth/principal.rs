@@ -1,6 +1,6 @@
 //! Who is calling: set on the request by the authentication middleware.
 
-use crate::domain::Role;
+use crate::domain::{Id, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::Request;
 use crate::repo::users::User;
@@ -16,11 +16,24 @@ pub enum Via {
 pub struct Principal {
     pub user: User,
     pub via: Via,
+    /// The login an access token belongs to; none for API keys.
+    pub family_id: Option<Id>,
 }
 
 /// The authenticated caller, or 401.
 pub fn principal(req: &Request) -> ApiResult<&Principal> {
     req.extensions().get::<Principal>().ok_or(ApiError::Unauthorized)
+}
+
+/// The authenticated caller if signed in as a person: API keys are for programs and
+/// never manage credentials (keys, password, MFA, logins, the account itself), so a
+/// leaked key cannot make itself permanent.
+pub fn signed_in(req: &Request) -> ApiResult<&Principal> {
+    let p = principal(req)?;
+    if p.via == Via::ApiKey {
+        return Err(ApiError::InsufficientScope("API keys cannot manage credentials; sign in to do this"));
+    }
+    Ok(p)
 }
 
 /// The authenticated caller if an admin; 401 when anonymous, 403 otherwise.

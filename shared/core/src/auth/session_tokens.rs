@@ -25,14 +25,15 @@ pub async fn respond(
     app: &App,
     status: StatusCode,
     user: &User,
-    refresh: refresh::Issued,
+    login: refresh::Login,
 ) -> ApiResult<Response> {
-    let access_token = jwt::issue(app, user.id).await?;
+    let access_token = jwt::issue(app, user.id, login.family_id).await?;
     let ttl = app.config.access_ttl_seconds;
+    let max_age = login.refresh.max_age;
     let cookies = [
         ACCESS_COOKIE.set(&access_token, ttl),
-        REFRESH_COOKIE.set(&refresh.token, refresh.max_age),
-        CSRF_COOKIE.set(&app.random_token(), refresh.max_age),
+        REFRESH_COOKIE.set(&login.refresh.token, max_age),
+        CSRF_COOKIE.set(&login.csrf, max_age),
     ];
     let body = AuthResponse { user: user.view(), access_token, token_type: "Bearer", expires_in: ttl };
     Ok(with_cookies(json(status, &body), &cookies))

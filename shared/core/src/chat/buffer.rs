@@ -40,6 +40,7 @@ pub enum Saved {
 /// Whether a save also checks for a cancel request.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Check {
+    /// A save while the reply streams: it also renews the producer's lease.
     Cancel,
     /// The reply's last batch is saved whatever happened, so resuming readers see its end.
     Nothing,
@@ -66,6 +67,7 @@ pub async fn save(
             sk: cancel_sk(message_id),
             condition: Condition::NotExists,
         });
+        writes.push(super::lease::grant(app, session_id, message_id));
     }
     match app.store.transact(writes).await {
         Ok(()) => Ok(Saved::Yes),

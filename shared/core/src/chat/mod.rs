@@ -3,6 +3,7 @@
 pub mod breaker;
 pub mod buffer;
 pub mod context;
+pub mod lease;
 pub mod models;
 pub mod quota;
 pub mod resume;

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::domain::BoundedText;
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item};
-use crate::providers::{ProviderKind, Target};
+use crate::providers::{ProviderKind, SECRET_PREFIX, Target, check_secret_name};
 use crate::repo::{from_item, to_data};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -90,6 +90,9 @@ fn validate_target(t: &Target) -> ApiResult<()> {
             t.model
         )));
     }
+    if let Some(name) = &t.api_key_secret {
+        check_secret_name(name).map_err(|m| ApiError::Validation(format!("target {}: {m}", t.model)))?;
+    }
     if t.model.trim().is_empty() {
         return Err(ApiError::Validation("every target needs a model".into()));
     }
@@ -100,7 +103,7 @@ fn validate_target(t: &Target) -> ApiResult<()> {
 pub fn default_secret_name(provider: ProviderKind) -> String {
     let kind =
         serde_json::to_value(provider).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    format!("confab-{kind}-api-key")
+    format!("{SECRET_PREFIX}{kind}")
 }
 
 /// Whether routing is only the built-in `echo` model (nothing configured).
@@ -218,4 +221,40 @@ pub async fn save(app: &App, config: ModelConfig) -> ApiResult<()> {
         .await?;
     app.models.put("", config, app.clock.now_unix());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ModelConfig, default_secret_name, seed_from_settings};
+    use crate::providers::{ProviderKind, check_secret_name};
+    use std::collections::BTreeMap;
+
+    fn openai_config(secret: &str) -> ModelConfig {
+        let settings = [("BASE_URL", "http://127.0.0.1:1/v1"), ("MODELS", "m"), ("API_KEY", "k")];
+        let settings: BTreeMap<_, _> =
+            settings.iter().map(|(k, v)| (format!("CONFAB_OPENAI_{k}"), v.to_string())).collect();
+        let mut config = seed_from_settings(&settings);
+        config.models[0].targets[0].api_key_secret = Some(secret.into());
+        config
+    }
+
+    #[test]
+    fn targets_may_name_provider_secrets_only() {
+        assert!(openai_config("confab-provider-openrouter").validate().is_ok());
+        for bad in ["confab-signing-keys", "confab-verify-keys", "confab-provider-", "confab-openai-api-key"]
+        {
+            assert!(openai_config(bad).validate().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn default_secret_names_are_provider_secrets() {
+        for kind in
+            [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Bedrock]
+        {
+            let name = default_secret_name(kind);
+            assert!(check_secret_name(&name).is_ok(), "{name}");
+        }
+        assert_eq!(default_secret_name(ProviderKind::Openai), "confab-provider-openai");
+    }
 }

@@ -1,13 +1,18 @@
 //! Per-user quotas (requests per minute, tokens per day), checked before a provider is
-//! called, and usage accounting per user, model and day.
+//! called, and usage accounting per user, model and day. Tokens are reserved (an
+//! estimate) before the call and settled to the real count after, so concurrent
+//! requests cannot together go over the day's quota.
 
+use super::context::estimate_prompt;
 use crate::app::App;
 use crate::auth::throttle::fixed_window;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::Usage;
+use crate::providers::{ChatRequest, Usage};
 use crate::repo::users::User;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use time::macros::format_description;
 use utoipa::ToSchema;
@@ -16,9 +21,16 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
+    #[serde(default, deserialize_with = "crate::http::whole_number")]
+    #[schema(minimum = 1)]
     pub requests_per_minute: Option<i64>,
+    #[serde(default, deserialize_with = "crate::http::whole_number")]
+    #[schema(minimum = 1)]
     pub tokens_per_day: Option<i64>,
 }
+
+/// Reply tokens reserved for a request that names no limit and whose model sets none.
+pub const DEFAULT_REPLY_TOKENS: u64 = 1024;
 
 pub fn day(t: OffsetDateTime) -> String {
     t.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
@@ -28,45 +40,116 @@ fn tokens_pk(user_id: Id) -> String {
     format!("QUOTA#{user_id}")
 }
 
-/// Refuses the request (429 with `Retry-After`) when the user is over either limit.
-/// Counts the request against the per-minute limit.
-pub async fn check(app: &App, user: &User) -> ApiResult<()> {
+/// The tokens a request may use at most, as far as can be known before it is sent: its
+/// prompt, plus its reply limit (the client's, else the model's, else a default).
+pub fn estimate(req: &ChatRequest) -> u64 {
+    estimate_prompt(req).saturating_add(req.max_tokens.map_or(DEFAULT_REPLY_TOKENS, u64::from))
+}
+
+/// Admits a request: counts it against the per-minute limit while `prepare` readies it
+/// (concurrently: both are store round trips), then reserves the tokens `prepare`
+/// estimated. Refused (429 with `Retry-After`) when either limit is reached; a refused
+/// or failed admission holds no tokens.
+pub async fn admit<T>(
+    app: &Arc<App>,
+    user: &User,
+    prepare: impl Future<Output = ApiResult<(T, u64)>>,
+) -> ApiResult<(T, Reservation)> {
+    let reserved = async {
+        let (prepared, tokens) = prepare.await?;
+        Ok::<_, ApiError>((prepared, reserve(app, user, tokens).await?))
+    };
     let rpm = user.quota.requests_per_minute.unwrap_or(app.config.requests_per_minute);
+    let key = user.id.to_string();
+    let (minute, reserved) = futures::join!(fixed_window(app, "chat", &key, rpm, 60), reserved);
+    minute?;
+    reserved
+}
+
+/// Adds `tokens` to the user's day in one atomic step, and takes them back at once if
+/// that goes over the day's quota, so concurrent requests cannot all pass one check.
+async fn reserve(app: &Arc<App>, user: &User, tokens: u64) -> ApiResult<Reservation> {
     let per_day = user.quota.tokens_per_day.unwrap_or(app.config.tokens_per_day);
     let now = app.clock.now();
-    let today = day(now);
-    let pk = tokens_pk(user.id);
-    let user_key = user.id.to_string();
-    let (minute, used) =
-        futures::join!(fixed_window(app, "chat", &user_key, rpm, 60), app.store.get(&pk, &today));
-    minute?;
-    if used?.and_then(|i| i.int("tokens")).unwrap_or(0) >= per_day {
+    let mut reservation = Reservation {
+        app: app.clone(),
+        user_id: user.id,
+        day: day(now),
+        tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+        held: false,
+    };
+    let total = reservation.add(reservation.tokens).await?.int("tokens").unwrap_or(0);
+    if total > per_day {
+        reservation.add(-reservation.tokens).await?;
         let midnight = now.date().next_day().map(|d| d.midnight().assume_utc()).unwrap_or(now);
         let retry_after = (midnight - now).whole_seconds().max(1) as u64;
         return Err(ApiError::RateLimited { retry_after });
     }
-    Ok(())
+    reservation.held = true;
+    Ok(reservation)
 }
 
-/// Adds one request's usage to the user's daily tokens and the usage report.
-pub async fn record(app: &App, user_id: Id, model: &str, usage: Usage) -> ApiResult<()> {
-    let now = app.clock.now();
-    let today = day(now);
-    let total = (usage.input_tokens + usage.output_tokens) as i64;
-    let expires = now.unix_timestamp() + 2 * 86_400;
-    let report_sk = format!("{user_id}#{model}");
+/// Tokens counted against a user's day before the provider is called. [`settle`]
+/// replaces them with the real count; dropped unsettled (the request failed or was
+/// refused before the provider answered), they are given back.
+///
+/// [`settle`]: Reservation::settle
+pub struct Reservation {
+    app: Arc<App>,
+    user_id: Id,
+    /// The day the tokens were counted on, which the settlement corrects.
+    day: String,
+    tokens: i64,
+    held: bool,
+}
+
+impl Reservation {
+    async fn add(&self, tokens: i64) -> ApiResult<crate::ports::Item> {
+        let expires = self.app.clock.now_unix() + 2 * 86_400;
+        let item = self
+            .app
+            .store
+            .add(&tokens_pk(self.user_id), &self.day, &[("tokens", tokens)], Some(expires))
+            .await?;
+        Ok(item)
+    }
+
+    /// Counts the request's real usage: corrects the user's day by the difference from
+    /// the reservation and adds the usage to the report.
+    pub async fn settle(mut self, model: &str, usage: Usage) -> ApiResult<()> {
+        self.held = false;
+        let used = usage.input_tokens.saturating_add(usage.output_tokens);
+        let correction = i64::try_from(used).unwrap_or(i64::MAX).saturating_sub(self.tokens);
+        let (quota, report) =
+            futures::join!(self.add(correction), record(&self.app, self.user_id, model, usage));
+        quota?;
+        report
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !std::mem::replace(&mut self.held, false) {
+            return;
+        }
+        let unheld = Reservation { app: self.app.clone(), day: std::mem::take(&mut self.day), ..*self };
+        self.app.spawner.spawn(Box::pin(async move {
+            if let Err(e) = unheld.add(-unheld.tokens).await {
+                tracing::error!(error = %e, "reserved tokens could not be given back");
+            }
+        }));
+    }
+}
+
+/// Adds one request's usage to the report (per user, model and day).
+async fn record(app: &App, user_id: Id, model: &str, usage: Usage) -> ApiResult<()> {
+    let today = day(app.clock.now());
     let deltas = [
         ("requests", 1),
-        ("input_tokens", usage.input_tokens as i64),
-        ("output_tokens", usage.output_tokens as i64),
+        ("input_tokens", i64::try_from(usage.input_tokens).unwrap_or(i64::MAX)),
+        ("output_tokens", i64::try_from(usage.output_tokens).unwrap_or(i64::MAX)),
     ];
-    let (quota_pk, report_pk, tokens) = (tokens_pk(user_id), format!("USAGE#{today}"), [("tokens", total)]);
-    let (quota, report) = futures::join!(
-        app.store.add(&quota_pk, &today, &tokens, Some(expires)),
-        app.store.add(&report_pk, &report_sk, &deltas, None),
-    );
-    quota?;
-    report?;
+    app.store.add(&format!("USAGE#{today}"), &format!("{user_id}#{model}"), &deltas, None).await?;
     Ok(())
 }
 

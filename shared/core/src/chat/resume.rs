@@ -2,18 +2,31 @@
 //! the buffer until the reply ends. Works from any instance, since everything it
 //! reads is in the store; while it follows, it tells the producer someone is watching.
 
-use super::buffer;
 use super::sse::StreamEvent;
+use super::{buffer, lease};
 use crate::app::App;
 use crate::domain::Id;
+use crate::error::{ApiError, ApiResult};
 use crate::http::ByteStream;
-use crate::repo::sessions;
 use bytes::Bytes;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_millis(250);
+/// Far more events than any reply has, and what the OpenAPI document can state; a
+/// larger last event id is a client's mistake (and would overflow the closing event's).
+const MAX_EVENT_ID: u64 = i32::MAX as u64;
+
+/// A client's last event id (`Last-Event-ID` or `?after=`): a number up to [`MAX_EVENT_ID`].
+pub fn parse_after(raw: &str) -> ApiResult<u64> {
+    match raw.trim().parse::<u64>() {
+        Ok(id) if id <= MAX_EVENT_ID => Ok(id),
+        _ => Err(ApiError::InvalidRequest(format!(
+            "the last event id must be a whole number from 0 to {MAX_EVENT_ID}"
+        ))),
+    }
+}
 
 struct Follow {
     app: Arc<App>,
@@ -85,9 +98,10 @@ impl Follow {
     }
 
     /// A closing event when the reply will never produce more: it is final without a
-    /// saved end (its buffer expired), or its producer went silent for too long.
+    /// saved end (its buffer expired, or it was ended past its lease), or its producer
+    /// went silent for too long.
     async fn stalled(&mut self) -> Option<Bytes> {
-        let status = match sessions::message(&self.app, self.session_id, self.message_id).await {
+        let status = match lease::check(&self.app, self.session_id, self.message_id).await {
             Ok(m) => m.status,
             Err(e) => {
                 return Some(self.close("error", json!({ "code": e.code(), "message": e.public_message() })));
@@ -118,7 +132,21 @@ impl Follow {
 
     fn close(&mut self, event: &str, data: serde_json::Value) -> Bytes {
         self.done = true;
-        let id = self.after.map_or(0, |a| a + 1);
+        let id = self.after.map_or(0, |a| a.saturating_add(1));
         StreamEvent { id, event: event.into(), data }.encode()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_EVENT_ID, parse_after};
+
+    #[test]
+    fn last_event_ids_are_bounded_numbers() {
+        assert_eq!(parse_after(" 17 ").unwrap(), 17);
+        assert_eq!(parse_after(&MAX_EVENT_ID.to_string()).unwrap(), MAX_EVENT_ID);
+        for bad in ["18446744073709551615", "18446744073709551616", "4294967296", "-1", "x", "", "1e3"] {
+            assert!(parse_after(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -5,7 +5,9 @@
 
 use super::buffer::{self, Check, Saved};
 use super::context::{estimate_prompt, estimate_tokens};
+use super::lease;
 use super::models::ModelRoute;
+use super::quota::Reservation;
 use super::router::{self, timeout};
 use super::sse::StreamEvent;
 use crate::app::App;
@@ -29,6 +31,8 @@ pub struct Turn {
     pub reply: Message,
     pub route: ModelRoute,
     pub request: ChatRequest,
+    /// The tokens held for this turn, settled when it ends.
+    pub reservation: Reservation,
 }
 
 /// Starts producing the reply and returns the client's event stream.
@@ -58,6 +62,40 @@ impl Ending {
     }
 }
 
+/// Longest text one `delta` event carries. A provider's huge chunk (or echo's one long
+/// word) goes out as several, so each saved batch stays far below a store item's limit.
+const MAX_DELTA_BYTES: usize = 16 * 1024;
+
+fn split_texts(events: EventStream) -> EventStream {
+    Box::pin(events.flat_map(|event| {
+        let events = match event {
+            Ok(ProviderEvent::Text(text)) if text.len() > MAX_DELTA_BYTES => {
+                pieces(&text, MAX_DELTA_BYTES).map(|p| Ok(ProviderEvent::Text(p.to_string()))).collect()
+            }
+            other => vec![other],
+        };
+        futures::stream::iter(events)
+    }))
+}
+
+/// `text` in pieces of at most `max` bytes (at least one character each), cut at
+/// character boundaries.
+fn pieces(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let mut end = max.min(rest.len());
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            end = rest.chars().next()?.len_utf8();
+        }
+        let (piece, tail) = rest.split_at(end);
+        rest = tail;
+        Some(piece)
+    })
+}
+
 struct Producer {
     app: Arc<App>,
     turn: Turn,
@@ -67,6 +105,8 @@ struct Producer {
     unsaved_bytes: usize,
     last_save_ms: i64,
     detached_at_ms: Option<i64>,
+    /// When the lease on the reply was last renewed (the turn granted it).
+    lease_renewed_ms: i64,
     usage: Option<Usage>,
     finish: Option<FinishReason>,
 }
@@ -83,6 +123,7 @@ impl Producer {
             unsaved_bytes: 0,
             last_save_ms: now,
             detached_at_ms: None,
+            lease_renewed_ms: now,
             usage: None,
             finish: None,
         }
@@ -91,16 +132,30 @@ impl Producer {
     async fn run(mut self) {
         let start = json!({ "user_message_id": self.turn.user_message_id, "message_id": self.turn.reply.id });
         self.emit("message_start", start);
-        let ending = match router::open(&self.app, &self.turn.route, &self.turn.request).await {
+        let ending = match self.open().await {
             Ok(opened) => {
-                for event in opened.first {
-                    self.apply(event);
-                }
-                self.relay(opened.rest).await
+                let first = futures::stream::iter(opened.first.into_iter().map(Ok));
+                self.relay(split_texts(Box::pin(first.chain(opened.rest)))).await
             }
             Err(e) => self.fail(&e),
         };
         self.finish(ending).await;
+    }
+
+    /// Asks the provider for the reply, renewing the lease while it waits (retries and
+    /// fallbacks can take longer than a lease).
+    async fn open(&mut self) -> Result<router::Opened, ProviderError> {
+        let (app, session, message) = (self.app.clone(), self.turn.session_id, self.turn.reply.id);
+        let mut opening = std::pin::pin!(router::open(&app, &self.turn.route, &self.turn.request));
+        let mut renewed = None;
+        let opened = loop {
+            match timeout(&*app.clock, lease::renew_every(&app), opening.as_mut()).await {
+                Some(opened) => break opened,
+                None => renewed = renew(&app, session, message).await.or(renewed),
+            }
+        };
+        self.lease_renewed_ms = renewed.unwrap_or(self.lease_renewed_ms);
+        opened
     }
 
     /// Relays provider events until the reply ends one way or another.
@@ -147,7 +202,7 @@ impl Producer {
 
     fn fail(&mut self, e: &ProviderError) -> Ending {
         tracing::warn!(error = %e, message_id = %self.turn.reply.id, "reply failed");
-        self.emit("error", json!({ "code": e.code(), "message": e.to_string() }));
+        self.emit("error", json!({ "code": e.code(), "message": e.public_message() }));
         Ending::Failed
     }
 
@@ -169,17 +224,30 @@ impl Producer {
 
     /// Saves the unsaved events. Returns how the reply must end, if it must: it was
     /// cancelled, or its client left and nobody resumed within the grace period.
+    /// A batch save renews the lease; with nothing to save, it is renewed on its own
+    /// when due.
     async fn save(&mut self) -> Option<Ending> {
-        self.last_save_ms = self.app.now_ms();
+        let now = self.app.now_ms();
+        self.last_save_ms = now;
         self.unsaved_bytes = 0;
         let (session, message) = (self.turn.session_id, self.turn.reply.id);
-        match buffer::save(&self.app, session, message, &self.unsaved, Check::Cancel).await {
-            // The batch stays unsaved, to go out with the last one.
-            Ok(Saved::Cancelled) => return Some(Ending::Cancelled),
-            Ok(Saved::Yes) => self.unsaved.clear(),
-            Err(e) => {
-                tracing::error!(error = %e, "stream batch could not be saved");
-                self.unsaved.clear();
+        if self.unsaved.is_empty() {
+            if now - self.lease_renewed_ms >= lease::renew_every(&self.app).as_millis() as i64 {
+                self.lease_renewed_ms =
+                    renew(&self.app, session, message).await.unwrap_or(self.lease_renewed_ms);
+            }
+        } else {
+            match buffer::save(&self.app, session, message, &self.unsaved, Check::Cancel).await {
+                // The batch stays unsaved, to go out with the last one.
+                Ok(Saved::Cancelled) => return Some(Ending::Cancelled),
+                Ok(Saved::Yes) => {
+                    self.unsaved.clear();
+                    self.lease_renewed_ms = now;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "stream batch could not be saved");
+                    self.unsaved.clear();
+                }
             }
         }
         let grace_ms = self.app.config.resume_grace_seconds * 1000;
@@ -205,19 +273,20 @@ impl Producer {
         }
         self.emit("message_end", end);
         let app = self.app.clone();
-        let (session_id, user_id) = (self.turn.session_id, self.turn.user_id);
+        let session_id = self.turn.session_id;
         let events = std::mem::take(&mut self.unsaved);
         if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events, Check::Nothing).await {
             tracing::error!(error = %e, "final stream batch could not be saved");
         }
-        let mut reply = self.turn.reply;
+        let Turn { mut reply, route, reservation, user_id, .. } = self.turn;
         reply.status = ending.status().into();
         reply.usage = Some(usage);
-        let model = self.turn.route.name;
-        let (saved, counted) = futures::join!(
-            app.store.transact(vec![reply.put(session_id, Condition::Exists)]),
-            super::quota::record(&app, user_id, &model, usage),
-        );
+        let save = async {
+            let write = reply.write(&app, user_id, session_id, Condition::Exists).await?;
+            let release = lease::release(session_id, reply.id);
+            app.store.transact(vec![write, release]).await.map_err(crate::error::ApiError::from)
+        };
+        let (saved, counted) = futures::join!(save, reservation.settle(&route.name, usage));
         if let Err(e) = saved {
             tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
         }
@@ -231,5 +300,33 @@ impl Producer {
             input_tokens: estimate_prompt(&self.turn.request),
             output_tokens: estimate_tokens(&self.turn.reply.content),
         }
+    }
+}
+
+/// Renews the lease on a reply; returns when, or `None` if the write failed (the lease
+/// then runs out unless a later renewal succeeds).
+async fn renew(app: &App, session_id: Id, message_id: Id) -> Option<i64> {
+    let now = app.now_ms();
+    match app.store.transact(vec![lease::grant(app, session_id, message_id)]).await {
+        Ok(()) => Some(now),
+        Err(e) => {
+            tracing::error!(error = %e, "stream lease could not be renewed");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pieces;
+
+    #[test]
+    fn long_texts_split_at_character_boundaries() {
+        let text = "ab😀cd😀".repeat(3);
+        let parts: Vec<&str> = pieces(&text, 5).collect();
+        assert_eq!(parts.concat(), text);
+        assert!(parts.iter().all(|p| p.len() <= 5 && !p.is_empty()), "{parts:?}");
+        assert_eq!(pieces("😀", 1).collect::<Vec<_>>(), ["😀"], "one character even over the limit");
+        assert_eq!(pieces("", 5).count(), 0);
     }
 }

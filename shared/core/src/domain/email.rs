@@ -1,12 +1,15 @@
 use crate::error::ApiError;
+use unicode_normalization::UnicodeNormalization;
 
-/// A lower-cased email address of plausible shape (RFC 5321 length limits).
+/// An email address of plausible shape (RFC 5321 length limits), in one canonical
+/// form: NFKC-normalised and lower-cased, so that lookalike spellings (full-width
+/// letters, ligatures, other cases) name the same account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Email, ApiError> {
-        let s = raw.trim().to_lowercase();
+        let s: String = raw.trim().nfkc().collect::<String>().to_lowercase().nfkc().collect();
         let invalid = || ApiError::Validation("email is not a valid address".into());
         let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
         let domain_ok = domain.len() <= 253
@@ -38,6 +41,17 @@ mod tests {
     fn accepts_and_lowercases() {
         assert_eq!(Email::parse(" Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
         assert!(Email::parse("a.b+tag@sub.example.org").is_ok());
+    }
+
+    #[test]
+    fn lookalike_forms_are_one_address() {
+        for form in
+            ["ＡＤＡ@ｅｘａｍｐｌｅ.ｃｏｍ", "ada@example.com", "ADA@EXAMPLE.COM", "\u{FB00}@example.com"]
+        {
+            let parsed = Email::parse(form).unwrap();
+            let expected = if form.contains('\u{FB00}') { "ff@example.com" } else { "ada@example.com" };
+            assert_eq!(parsed.as_str(), expected, "{form}");
+        }
     }
 
     #[test]

@@ -6,15 +6,15 @@ use crate::error::ApiError;
 pub struct BoundedText(String);
 
 impl BoundedText {
+    /// The limit counts what was sent, before trimming, as the API description says.
     pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<BoundedText, ApiError> {
-        let s = raw.trim();
-        if s.chars().count() > max_chars {
+        if raw.chars().count() > max_chars {
             return Err(ApiError::Validation(format!("{field} must be at most {max_chars} characters")));
         }
-        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
             return Err(ApiError::Validation(format!("{field} must not contain control characters")));
         }
-        Ok(BoundedText(s.to_string()))
+        Ok(BoundedText(raw.trim().to_string()))
     }
 
     pub fn into_string(self) -> String {

@@ -32,7 +32,8 @@ pub const ACCESS_COOKIE: CookieSpec =
 // Only the auth endpoints ever see the refresh token.
 pub const REFRESH_COOKIE: CookieSpec =
     CookieSpec { name: REFRESH, path: "/auth", http_only: true, same_site: "Strict" };
-// Readable by the page's script so it can echo it in X-CSRF-Token (double submit).
+// Readable by the page's script so it can echo it in X-CSRF-Token; the value is bound
+// to the login, so a cookie planted by a sibling domain does not pass.
 pub const CSRF_COOKIE: CookieSpec =
     CookieSpec { name: CSRF, path: "/", http_only: false, same_site: "Strict" };
 
@@ -50,14 +51,12 @@ impl CookieSpec {
     }
 }
 
-/// Whether the request carries the CSRF header matching the CSRF cookie.
-pub fn csrf_ok(req: &Request) -> bool {
-    match (get(req, CSRF), header_str(req, header::HeaderName::from_static("x-csrf-token"))) {
-        (Some(cookie), Some(sent)) => {
-            subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent.as_bytes()).into()
-        }
-        _ => false,
-    }
+/// The CSRF token the request presents: its header, when it equals its cookie (double
+/// submit). Callers then check it is the login's own.
+pub fn csrf_presented(req: &Request) -> Option<&str> {
+    let sent = header_str(req, header::HeaderName::from_static("x-csrf-token"))?;
+    let cookie = get(req, CSRF)?;
+    bool::from(subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), sent.as_bytes())).then_some(sent)
 }
 
 #[cfg(test)]
@@ -82,11 +81,10 @@ mod tests {
 
     #[test]
     fn csrf_needs_matching_header_and_cookie() {
-        assert!(csrf_ok(&request("confab_csrf=abc", Some("abc"))));
-        assert!(!csrf_ok(&request("confab_csrf=abc", Some("abd"))));
-        assert!(!csrf_ok(&request("confab_csrf=abc", None)));
-        assert!(!csrf_ok(&request("confab_csrf=", Some(""))));
-        assert!(!csrf_ok(&request("other=abc", Some("abc"))));
+        assert_eq!(csrf_presented(&request("confab_csrf=abc", Some("abc"))), Some("abc"));
+        assert_eq!(csrf_presented(&request("confab_csrf=abc", Some("abd"))), None);
+        assert_eq!(csrf_presented(&request("confab_csrf=abc", None)), None);
+        assert_eq!(csrf_presented(&request("other=abc", Some("abc"))), None);
     }
 
     #[test]

@@ -77,6 +77,13 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 
 const INTERNAL_ERROR_BODY: &[u8] = br#"{"error":{"code":"internal_error","message":"internal error"}}"#;
 
+/// Marks a public answer (keys, the API description) cacheable for five minutes; every
+/// other answer is `no-store` (the security-headers layer).
+pub fn cacheable(mut resp: Response) -> Response {
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    resp
+}
+
 pub fn no_content() -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -94,6 +101,11 @@ pub fn error_response(err: &ApiError) -> Response {
     if let Some(secs) = err.retry_after() {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    if let ApiError::MethodNotAllowed { allow } = err
+        && let Ok(allow) = HeaderValue::from_str(allow)
+    {
+        resp.headers_mut().insert(header::ALLOW, allow);
+    }
     resp
 }
 
@@ -105,14 +117,42 @@ fn with_json_type(status: StatusCode, body: Bytes) -> Response {
 }
 
 /// Parses a JSON body into `T`. Size and content type were checked by middleware.
+/// Every body is an object: serde would also read a struct from an array of its field
+/// values, which no client means and the API description does not allow.
 pub fn parse_json<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
     if req.body().is_empty() {
         return Err(ApiError::InvalidRequest("request body is required".into()));
+    }
+    if req.body().trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::InvalidRequest("the body must be a JSON object".into()));
     }
     serde_json::from_slice(req.body()).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::InvalidRequest(format!("invalid body: {e}")),
         _ => ApiError::InvalidRequest(format!("malformed JSON: {e}")),
     })
+}
+
+/// For a field holding a struct: only a JSON object, not the array of field values
+/// serde would also take (see [`parse_json`]). Use with `#[serde(default, deserialize_with = "…")]`.
+pub fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    let fields = Option::<serde_json::Map<String, serde_json::Value>>::deserialize(d)?;
+    fields.map(|f| serde_json::from_value(serde_json::Value::Object(f)).map_err(D::Error::custom)).transpose()
+}
+
+/// An optional integer, also when JSON spells it as a whole float (`3.0`), which JSON
+/// Schema's `integer` (and so the API description) allows.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    let whole = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e18).map(|f| f as i64);
+    n.as_i64().or(whole).map(Some).ok_or_else(|| D::Error::custom(format!("{n} is not a whole number")))
 }
 
 /// Parses the query string into `T`.

@@ -1,7 +1,8 @@
 use crate::app::App;
+use crate::auth::jwt::Access;
 use crate::auth::principal::Via;
+use crate::auth::refresh::{self, Family};
 use crate::auth::{Principal, api_keys, jwt};
-use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::cookies::{self, ACCESS};
 use crate::http::{Request, header_str};
@@ -10,53 +11,71 @@ use http::{Method, header};
 
 /// The caller from `Authorization: Bearer` (access token or API key) or the access
 /// cookie. A bad bearer credential is 401 at once; a stale cookie is ignored so a
-/// browser can still log in. Cookie-authenticated writes need the CSRF header.
+/// browser can still log in. Cookie-authenticated writes need the login's CSRF token.
 pub async fn caller(app: &App, req: &Request) -> ApiResult<Option<Principal>> {
-    let principal = resolve(app, req).await?;
-    if principal.as_ref().is_some_and(|p| p.via == Via::Cookie)
-        && !is_safe(req.method())
-        && !cookies::csrf_ok(req)
-    {
-        return Err(ApiError::CsrfFailed);
+    if let Some(value) = header_str(req, header::AUTHORIZATION) {
+        let token = bearer(value).ok_or(ApiError::Unauthorized)?;
+        if token.starts_with(api_keys::PREFIX) {
+            return api_key_user(app, token).await.map(Some);
+        }
+        let access = jwt::verify(app, token).await?;
+        let (principal, _) = signed_in_user(app, access, Via::Bearer).await?;
+        return principal.map(Some).ok_or(ApiError::Unauthorized);
     }
-    Ok(principal)
+    let Some(token) = cookies::get(req, ACCESS) else { return Ok(None) };
+    let access = match jwt::verify(app, token).await {
+        Ok(access) => access,
+        Err(ApiError::Unauthorized) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match signed_in_user(app, access, Via::Cookie).await? {
+        (Some(_), Some(family))
+            if !is_safe(req.method()) && !family.csrf_matches(cookies::csrf_presented(req)) =>
+        {
+            Err(ApiError::CsrfFailed)
+        }
+        (principal, _) => Ok(principal),
+    }
+}
+
+/// The token of an `Authorization: Bearer` value; the scheme is case-insensitive
+/// (RFC 9110 §11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-async fn resolve(app: &App, req: &Request) -> ApiResult<Option<Principal>> {
-    if let Some(value) = header_str(req, header::AUTHORIZATION) {
-        let token = value.strip_prefix("Bearer ").map(str::trim).ok_or(ApiError::Unauthorized)?;
-        if token.starts_with(api_keys::PREFIX) {
-            let (user_id, key_id, secret) = api_keys::parse(token).ok_or(ApiError::Unauthorized)?;
-            let (key_ok, user) = futures::join!(
-                api_keys::verify(app, user_id, key_id, secret),
-                active_user(app, user_id, Via::ApiKey)
-            );
-            return match (key_ok?, user?) {
-                (true, Some(principal)) => Ok(Some(principal)),
-                _ => Err(ApiError::Unauthorized),
-            };
+async fn api_key_user(app: &App, token: &str) -> ApiResult<Principal> {
+    let (user_id, key_id, secret) = api_keys::parse(token).ok_or(ApiError::Unauthorized)?;
+    let (key_ok, user) =
+        futures::join!(api_keys::verify(app, user_id, key_id, secret), users::get(app, user_id));
+    match (key_ok?, user?) {
+        (true, Some((user, _))) if !user.disabled => {
+            Ok(Principal { user, via: Via::ApiKey, family_id: None })
         }
-        let user_id = jwt::verify(app, token).await?;
-        return active_user(app, user_id, Via::Bearer).await?.map(Some).ok_or(ApiError::Unauthorized);
-    }
-    let Some(token) = cookies::get(req, ACCESS) else { return Ok(None) };
-    match jwt::verify(app, token).await {
-        Ok(user_id) => active_user(app, user_id, Via::Cookie).await,
-        Err(ApiError::Unauthorized) => Ok(None),
-        Err(e) => Err(e),
+        _ => Err(ApiError::Unauthorized),
     }
 }
 
-/// Reads the user on every request, so disabling an account or changing a role takes
-/// effect at once, not when the access token expires.
-async fn active_user(app: &App, user_id: Id, via: Via) -> ApiResult<Option<Principal>> {
-    Ok(users::get(app, user_id)
-        .await?
+/// The user of an access token and its login, read at once: a disabled user, a token
+/// from before the account was last disabled, or a revoked login is refused on the
+/// spot, not when the token expires.
+async fn signed_in_user(
+    app: &App,
+    access: Access,
+    via: Via,
+) -> ApiResult<(Option<Principal>, Option<Family>)> {
+    let (user, family) =
+        futures::join!(users::get(app, access.user_id), refresh::active_family(app, access.family_id));
+    let (user, family) = (user?, family?);
+    let login_ok = family.as_ref().is_some_and(|f| f.user_id == access.user_id);
+    let principal = user
         .map(|(user, _)| user)
-        .filter(|u| !u.disabled)
-        .map(|user| Principal { user, via }))
+        .filter(|u| login_ok && u.accepts(access.issued_at))
+        .map(|user| Principal { user, via, family_id: Some(access.family_id) });
+    Ok((principal, family))
 }

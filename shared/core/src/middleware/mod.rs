@@ -6,6 +6,7 @@ mod audit;
 mod authenticate;
 mod body_limit;
 mod cors;
+mod head;
 mod rate_limit;
 mod request_id;
 mod security_headers;
@@ -40,7 +41,8 @@ impl Next<'_> {
 }
 
 /// The headers the chain puts on every response, for answers made outside it (the edge
-/// router's refusals): the security headers, and CORS for an allowed `origin`.
+/// router's refusals): the security headers (with `no-store`), and CORS for an allowed
+/// `origin`.
 pub fn outer_headers(resp: &mut Response, origin: Option<&str>, cors_origins: &[String]) {
     security_headers::apply(resp.headers_mut());
     cors::expose(resp, origin, cors_origins);
@@ -48,10 +50,11 @@ pub fn outer_headers(resp: &mut Response, origin: Option<&str>, cors_origins: &[
 
 /// Serves one request to `function` through the whole chain.
 pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response {
-    let chain: [&dyn Middleware; 6] = [
+    let chain: [&dyn Middleware; 7] = [
         &request_id::RequestIdLayer,
         &security_headers::SecurityHeaders,
         &cors::Cors,
+        &head::Head,
         &body_limit::BodyLimit,
         &admission::Admission,
         &audit::AuditLog,

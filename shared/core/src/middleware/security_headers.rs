@@ -5,7 +5,9 @@ use http::{HeaderMap, HeaderValue, header};
 use std::sync::Arc;
 
 /// Headers every API response carries: the API serves JSON and event streams only, so
-/// nothing may be framed, sniffed or loaded from it.
+/// nothing may be framed, sniffed or loaded from it; and nothing may be cached unless
+/// its handler said so (the public JWKS, OpenAPI document and health checks do), since
+/// most answers are someone's private data.
 pub struct SecurityHeaders;
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
@@ -18,8 +20,9 @@ impl Middleware for SecurityHeaders {
     }
 }
 
-/// Puts the security headers on `h`.
+/// Puts the security headers on `h`, and `Cache-Control: no-store` where none is set.
 pub fn apply(h: &mut HeaderMap) {
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     h.insert(
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=63072000; includeSubDomains"),

@@ -9,6 +9,9 @@
 //!   in `data` are free: adapters keep them apart from their own key attributes.
 //! - A version counts only while its item exists: after a delete the next put starts
 //!   again at 1 (over an expired item DynamoDB has not removed yet, it may continue).
+//! - An item larger than [`MAX_ITEM_BYTES`] (by [`Item::size`]) is refused as
+//!   `TooLarge`, as DynamoDB refuses one over 400 KB: the repo layer spills what can
+//!   grow that large to blobs, and the embedded store catches what it missed.
 
 use super::{MaybeSend, MaybeSync};
 use serde_json::{Map, Value};
@@ -17,6 +20,8 @@ use serde_json::{Map, Value};
 pub const MAX_TRANSACTION_WRITES: usize = 25;
 /// Most items one query page may return.
 pub const MAX_PAGE: u32 = 1000;
+/// Largest item a store keeps (DynamoDB's limit).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 /// One stored item. `data` holds the item's own fields; numbers in it that are updated
 /// with [`Store::add`] must be integers.
@@ -47,6 +52,26 @@ impl Item {
     pub fn expiring_at(mut self, unix_seconds: i64) -> Self {
         self.expires_at = Some(unix_seconds);
         self
+    }
+
+    /// The item's size as the store limit counts it: keys and the data as JSON (close
+    /// to DynamoDB's count of attribute names and values).
+    pub fn size(&self) -> usize {
+        let gsi = self.gsi1.as_ref().map_or(0, |(pk, sk)| pk.len() + sk.len());
+        let data = serde_json::to_vec(&self.data).map_or(usize::MAX, |d| d.len());
+        self.pk.len() + self.sk.len() + gsi + data
+    }
+
+    /// `TooLarge` unless the item fits a store's size limit; every adapter checks this
+    /// before writing.
+    pub fn check_size(&self) -> Result<(), StoreError> {
+        match self.size() {
+            size if size > MAX_ITEM_BYTES => Err(StoreError::TooLarge(format!(
+                "({:?}, {:?}) is {size} bytes, at most {MAX_ITEM_BYTES}",
+                self.pk, self.sk
+            ))),
+            _ => Ok(()),
+        }
     }
 
     pub fn str(&self, field: &str) -> Option<&str> {
@@ -162,6 +187,8 @@ pub enum StoreError {
     BadCursor,
     #[error("invalid request: {0}")]
     Invalid(String),
+    #[error("item too large: {0}")]
+    TooLarge(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }

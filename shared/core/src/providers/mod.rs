@@ -150,6 +150,21 @@ impl ProviderError {
         }
     }
 
+    /// What a caller is told: the kind of failure and the provider's status, never the
+    /// provider's own words (its error body may quote keys or internal details; the
+    /// full error goes to the log).
+    pub fn public_message(&self) -> String {
+        match self {
+            ProviderError::Connect(_) => "the provider could not be reached".into(),
+            ProviderError::Status { status, .. } => format!("the provider answered {status}"),
+            ProviderError::Timeout(what) => format!("timed out waiting for {what}"),
+            ProviderError::Transport(_) => "the connection to the provider was lost".into(),
+            ProviderError::Upstream(_) => "the provider reported an error".into(),
+            ProviderError::Protocol(_) => "the provider's reply could not be read".into(),
+            ProviderError::Config(_) => "the model's provider is misconfigured".into(),
+        }
+    }
+
     /// Whether another attempt (on this target or the next) may succeed.
     pub fn retryable(&self) -> bool {
         match self {
@@ -173,6 +188,28 @@ impl From<HttpError> for ProviderError {
 
 pub type EventStream = BoxStream<'static, Result<ProviderEvent, ProviderError>>;
 pub type BodyStream = BoxStream<'static, Result<Bytes, HttpError>>;
+
+/// Every provider secret's name starts with this: a target may name no other secret
+/// (the signing keys, say), because its key is sent to the target's URL.
+pub const SECRET_PREFIX: &str = "confab-provider-";
+const MAX_SECRET_NAME: usize = 128;
+
+/// Checks that `name` is in the provider secrets' namespace: [`SECRET_PREFIX`] and then
+/// letters, digits, `-`, `_` or `.`.
+pub fn check_secret_name(name: &str) -> Result<(), String> {
+    let rest = name.strip_prefix(SECRET_PREFIX).unwrap_or_default();
+    let ok = !rest.is_empty()
+        && name.len() <= MAX_SECRET_NAME
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "provider secret names must start with {SECRET_PREFIX:?} followed by letters, digits, '-', '_' or \
+             '.' (at most {MAX_SECRET_NAME} characters), got {name:?}"
+        ))
+    }
+}
 
 /// What a target authenticates with, read from its secret.
 #[derive(Clone, Default)]
@@ -244,6 +281,7 @@ async fn read_prefix(mut body: BodyStream, max: usize) -> Vec<u8> {
 /// The target's credentials, cached like every secret.
 async fn credentials(app: &App, target: &Target) -> Result<std::sync::Arc<Credentials>, ProviderError> {
     let Some(name) = &target.api_key_secret else { return Ok(Default::default()) };
+    check_secret_name(name).map_err(ProviderError::Config)?;
     let now = app.clock.now_unix();
     if let Some(c) = app.credentials.get(name, now, app.config.key_cache_seconds) {
         return Ok(c);

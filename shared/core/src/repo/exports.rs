@@ -70,9 +70,8 @@ pub struct Download {
     pub filename: String,
 }
 
-/// Renders the session, stores the file and returns its download link. `base_url` is
-/// where this API is reached, for links the session function serves itself.
-pub async fn create(app: &App, owned: &Owned, format: Format, base_url: &str) -> ApiResult<Export> {
+/// Renders the session, stores the file and returns its download link.
+pub async fn create(app: &App, owned: &Owned, format: Format) -> ApiResult<Export> {
     let session = &owned.session;
     let messages = sessions::all_messages(app, session.id).await?;
     let now = app.now();
@@ -85,18 +84,18 @@ pub async fn create(app: &App, owned: &Owned, format: Format, base_url: &str) ->
         None => {
             let link =
                 Link { session_id: session.id, key, filename, content_type: format.content_type().into() };
-            capability_link(app, link, base_url, expires_at).await?
+            capability_link(app, link, expires_at).await?
         }
     };
     Ok(Export { url, expires_at })
 }
 
-async fn capability_link(
-    app: &App,
-    link: Link,
-    base_url: &str,
-    expires_at: OffsetDateTime,
-) -> ApiResult<String> {
+/// A link the session function serves itself, at the configured public URL: never
+/// one built from the request's `Host`, which the caller controls.
+async fn capability_link(app: &App, link: Link, expires_at: OffsetDateTime) -> ApiResult<String> {
+    let base_url = app.config.public_url.as_deref().ok_or_else(|| {
+        ApiError::Unavailable("CONFAB_PUBLIC_URL must be set for this store to hand out links".into())
+    })?;
     let token = app.random_token();
     let item = Item::new(link_pk(&token), LINK_SK, to_data(&link)).expiring_at(expires_at.unix_timestamp());
     app.store.put(item, Condition::NotExists).await?;

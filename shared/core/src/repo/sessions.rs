@@ -60,25 +60,61 @@ pub fn pk(id: Id) -> String {
     format!("SESSION#{id}")
 }
 
-fn message_sk(id: Id) -> String {
+pub fn message_sk(id: Id) -> String {
     format!("{MESSAGE_PREFIX}{id}")
 }
 
+/// Message text longer than this (in bytes) is kept in a blob, so that no message
+/// outgrows a store item (a 100,000-character message can be 400 KB of UTF-8).
+const INLINE_CONTENT_BYTES: usize = 64 * 1024;
+/// The item field naming the blob that holds a long message's text.
+const CONTENT_BLOB: &str = "content_blob";
+
 impl Message {
-    pub fn put(&self, session_id: Id, condition: Condition) -> Write {
-        Write::Put { item: Item::new(pk(session_id), message_sk(self.id), to_data(self)), condition }
+    /// The write that stores this message; a long text is put in a blob first.
+    pub async fn write(
+        &self,
+        app: &App,
+        owner: Id,
+        session_id: Id,
+        condition: Condition,
+    ) -> ApiResult<Write> {
+        let mut item = Item::new(pk(session_id), message_sk(self.id), to_data(self));
+        if self.content.len() > INLINE_CONTENT_BYTES {
+            let key = format!("{}messages/{}", blob_prefix(owner, session_id), self.id);
+            let text = bytes::Bytes::from(self.content.clone());
+            app.blobs.put(&key, "text/plain; charset=utf-8", text).await?;
+            item.data.insert("content".into(), String::new().into());
+            item.data.insert(CONTENT_BLOB.into(), key.into());
+        }
+        Ok(Write::Put { item, condition })
     }
+}
+
+/// A stored message, with its text read back from its blob if it was long.
+pub async fn load(app: &App, item: &Item) -> ApiResult<Message> {
+    let mut message: Message = from_item(item)?;
+    if let Some(key) = item.str(CONTENT_BLOB) {
+        let text =
+            app.blobs.get(key).await?.ok_or_else(|| ApiError::Internal(format!("blob {key} is missing")))?;
+        message.content = String::from_utf8_lossy(&text).into_owned();
+    }
+    Ok(message)
+}
+
+async fn load_all(app: &App, items: &[Item]) -> ApiResult<Vec<Message>> {
+    futures::future::try_join_all(items.iter().map(|item| load(app, item))).await
 }
 
 pub async fn message(app: &App, session_id: Id, id: Id) -> ApiResult<Message> {
     let item = app.store.get(&pk(session_id), &message_sk(id)).await?.ok_or(ApiError::NotFound)?;
-    from_item(&item)
+    load(app, &item).await
 }
 
 /// The newest `limit` messages, newest first (for the context window).
 pub async fn recent_messages(app: &App, session_id: Id, limit: u32) -> ApiResult<Vec<Message>> {
     let query = Query::new(pk(session_id), SkRange::Prefix(MESSAGE_PREFIX.into())).backward().limit(limit);
-    app.store.query(query).await?.items.iter().map(from_item).collect()
+    load_all(app, &app.store.query(query).await?.items).await
 }
 
 fn user_index(user_id: Id, archived: bool) -> String {
@@ -93,9 +129,36 @@ impl Owned {
     }
 }
 
+/// Where a user's session count is kept.
+fn count_key(user_id: Id) -> (String, &'static str) {
+    (format!("USER#{user_id}"), "SESSIONS")
+}
+
+/// Changes the user's session count by `delta`; returns the new count.
+async fn count_sessions(app: &App, user_id: Id, delta: i64) -> ApiResult<i64> {
+    let (pk, sk) = count_key(user_id);
+    Ok(app.store.add(&pk, sk, &[("count", delta)], None).await?.int("count").unwrap_or(0))
+}
+
+/// Creates the session unless the user already has `max_sessions_per_user`: the count
+/// is taken first, atomically, so parallel creates cannot overshoot it.
 pub async fn create(app: &App, owned: &Owned) -> ApiResult<()> {
-    app.store.put(owned.item(), Condition::NotExists).await?;
-    Ok(())
+    let count = count_sessions(app, owned.user_id, 1).await?;
+    let created = if count > app.config.max_sessions_per_user {
+        Err(ApiError::Conflict("session limit reached; delete old sessions first"))
+    } else {
+        app.store.put(owned.item(), Condition::NotExists).await.map(|_| ()).map_err(ApiError::from)
+    };
+    if created.is_err() {
+        count_sessions(app, owned.user_id, -1).await?;
+    }
+    created
+}
+
+/// Who owns session `id`, for work no request names a user for (the lease sweep).
+pub async fn owner(app: &App, id: Id) -> ApiResult<Id> {
+    let item = app.store.get(&pk(id), SK).await?.ok_or(ApiError::NotFound)?;
+    Ok(from_item::<Owned>(&item)?.user_id)
 }
 
 /// The user's session `id` and its version; anyone else's is 404.
@@ -141,13 +204,13 @@ pub async fn messages(
 ) -> ApiResult<(Vec<Message>, Option<String>)> {
     let query = Query::new(pk(id), SkRange::Prefix(MESSAGE_PREFIX.into())).limit(limit).after(cursor);
     let page = app.store.query(query).await?;
-    Ok((page.items.iter().map(from_item).collect::<ApiResult<_>>()?, page.cursor))
+    Ok((load_all(app, &page.items).await?, page.cursor))
 }
 
 /// Every message, oldest first (exports).
 pub async fn all_messages(app: &App, id: Id) -> ApiResult<Vec<Message>> {
     let items = all_items(app, Query::new(pk(id), SkRange::Prefix(MESSAGE_PREFIX.into()))).await?;
-    items.iter().map(from_item).collect()
+    load_all(app, &items).await
 }
 
 /// Deletes the session first (so it is gone at once), then everything in its partition
@@ -155,6 +218,7 @@ pub async fn all_messages(app: &App, id: Id) -> ApiResult<Vec<Message>> {
 pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     let id = owned.session.id;
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
+    count_sessions(app, owned.user_id, -1).await?;
     let rest = all_items(app, Query::new(pk(id), SkRange::All)).await?;
     for chunk in rest.chunks(MAX_TRANSACTION_WRITES) {
         let writes = chunk

@@ -24,6 +24,10 @@ pub struct User {
     pub password_hash: String,
     #[serde(default)]
     pub quota: Quota,
+    /// Unix seconds: logins and access tokens from before it are refused (set when the
+    /// account is disabled, so enabling it again revives none of them).
+    #[serde(default)]
+    pub not_before: Option<i64>,
 }
 
 /// A user as the API shows them: never any secret.
@@ -57,6 +61,11 @@ impl User {
             role: self.role,
             created_at: self.created_at,
         }
+    }
+
+    /// Whether a token or login issued at `issued_at` (unix seconds) may act for this user.
+    pub fn accepts(&self, issued_at: i64) -> bool {
+        !self.disabled && self.not_before.is_none_or(|cutoff| issued_at >= cutoff)
     }
 
     pub fn admin_view(&self) -> AdminUserView {
@@ -100,6 +109,7 @@ pub async fn create(app: &App, new: NewUser) -> ApiResult<User> {
         disabled: false,
         password_hash: new.password_hash,
         quota: Quota::default(),
+        not_before: None,
     };
     match insert(app, &user).await {
         Err(ApiError::Conflict(_)) if user.role == Role::Admin && !email_taken(app, &user.email).await? => {

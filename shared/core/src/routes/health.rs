@@ -1,4 +1,5 @@
 use super::Function;
+use crate::app::App;
 use crate::error::ApiResult;
 use crate::http::{Response, json};
 use http::StatusCode;
@@ -21,12 +22,19 @@ pub fn is_check(req: &crate::http::Request) -> bool {
             .is_some_and(|f| ["/auth", "/chat", "/sessions", "/admin"].contains(&f))
 }
 
-/// Liveness of one function. It touches no backing service (the admission layer lets it
-/// through without its store round trips), so it stays cheap enough for load balancers
-/// and synthetic checks, and answers while the store is down.
-#[utoipa::path(get, path = "/{function}/health", tag = "health",
-    params(("function" = String, Path, description = "auth, sessions, admin or chat")),
-    responses((status = 200, body = Health)))]
-pub async fn handle(function: Function) -> ApiResult<Response> {
+/// The key health reads: one that never exists, so the read is as cheap as any.
+const PROBE: (&str, &str) = ("HEALTH", "PROBE");
+
+/// Whether one function can serve: one point read of the store (the admission layer
+/// lets health checks through without its own round trips, so this is the only one),
+/// 503 when the store cannot be read.
+#[utoipa::path(get, path = "/{function}/health", tag = "health", operation_id = "health",
+    params(("function" = String, Path, description = "auth, sessions, admin or chat",
+        pattern = "^(auth|sessions|admin|chat)$")),
+    responses((status = 200, body = Health),
+        (status = 404, description = "no function by that name", body = crate::http::ErrorBody),
+        (status = 503, description = "the store cannot be read", body = crate::http::ErrorBody)))]
+pub async fn handle(app: &App, function: Function) -> ApiResult<Response> {
+    app.store.get(PROBE.0, PROBE.1).await?;
     Ok(json(StatusCode::OK, &Health { status: "ok", function: function.name() }))
 }

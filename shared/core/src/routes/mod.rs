@@ -60,13 +60,13 @@ pub async fn dispatch(app: &Arc<App>, function: Function, req: Request) -> Respo
     result.unwrap_or_else(|e| error_response(&e))
 }
 
-/// Picks the handler for the request's method, or answers 405.
+/// Picks the handler for the request's method, or answers 405 with `Allow`.
 #[macro_export]
 macro_rules! by_method {
     ($req:expr, { $($method:ident => $handler:expr),+ $(,)? }) => {{
         let method = $req.method().clone();
         $(if method == http::Method::$method { $handler.await } else)+ {
-            Err($crate::error::ApiError::MethodNotAllowed)
+            Err($crate::error::ApiError::method_not_allowed(&[$(http::Method::$method),+]))
         }
     }};
 }

@@ -12,17 +12,23 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only events about this user.
     pub user_id: Option<String>,
     /// Only this action, e.g. `auth.login_failed`.
     pub action: Option<String>,
     /// RFC 3339; inclusive.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339; inclusive.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// 1 to 100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the page before.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
 }
 
@@ -35,7 +41,8 @@ fn instant(name: &str, raw: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
 }
 
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", operation_id = "admin_audit",
+    security(("bearer" = [])),
     params(AuditQuery),
     responses((status = 200, body = Listing<AuditEntry>), (status = 400, body = crate::http::ErrorBody),
         (status = 403, body = crate::http::ErrorBody)))]

@@ -14,7 +14,7 @@ use crate::http::{Request, Response};
 
 pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Response> {
     if segments == ["admin", "health"] {
-        return by_method!(req, { GET => health::handle(Function::Admin) });
+        return by_method!(req, { GET => health::handle(app, Function::Admin) });
     }
     // Every other admin route needs the admin role, checked before the path is even
     // looked at so nothing about them leaks to others.

@@ -9,14 +9,16 @@ use serde_json::json;
 
 /// The model routing: each model's ordered provider targets. Provider keys appear
 /// only as the names of the secrets that hold them.
-#[utoipa::path(get, path = "/admin/models", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/models", tag = "admin", operation_id = "admin_get_models",
+    security(("bearer" = [])),
     responses((status = 200, body = ModelConfig), (status = 403, body = crate::http::ErrorBody)))]
 pub async fn get(app: &App) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, &*models::load(app).await?))
 }
 
 /// Replaces the model routing. Instances pick it up within seconds.
-#[utoipa::path(put, path = "/admin/models", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(put, path = "/admin/models", tag = "admin", operation_id = "admin_put_models",
+    security(("bearer" = [])),
     request_body = ModelConfig,
     responses((status = 200, body = ModelConfig), (status = 422, body = crate::http::ErrorBody)))]
 pub async fn put(app: &App, req: Request) -> ApiResult<Response> {

@@ -14,7 +14,8 @@ pub struct ProvidersHealth {
 }
 
 /// Every configured target's circuit state, recent errors and latency.
-#[utoipa::path(get, path = "/admin/providers/health", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/admin/providers/health", tag = "admin", operation_id = "admin_providers_health",
+    security(("bearer" = [])),
     responses((status = 200, body = ProvidersHealth)))]
 pub async fn handle(app: &App) -> ApiResult<Response> {
     let config = models::load(app).await?;

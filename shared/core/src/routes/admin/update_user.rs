@@ -19,13 +19,16 @@ pub struct UpdateUserRequest {
     /// Disabling revokes every refresh token and API key of the user at once.
     pub disabled: Option<bool>,
     /// Replaces the user's own limits; absent fields use the deployment's defaults.
+    #[serde(default, deserialize_with = "crate::http::object")]
     pub quota: Option<Quota>,
 }
 
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", operation_id = "admin_update_user",
+    security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateUserRequest,
     responses((status = 200, body = crate::repo::users::AdminUserView),
         (status = 404, body = crate::http::ErrorBody),
+        (status = 422, description = "a quota limit below 1", body = crate::http::ErrorBody),
         (status = 409, description = "admins cannot change their own role or status", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let actor = admin(&req)?.user.id;
@@ -37,6 +40,9 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let newly_disabled = body.disabled == Some(true) && !user.disabled;
     user.role = body.role.unwrap_or(user.role);
     user.disabled = body.disabled.unwrap_or(user.disabled);
+    if newly_disabled {
+        user.not_before = Some(app.clock.now_unix());
+    }
     if let Some(quota) = body.quota {
         if [quota.requests_per_minute, quota.tokens_per_day].iter().flatten().any(|v| *v <= 0) {
             return Err(ApiError::Validation("quota limits must be positive".into()));

@@ -1,5 +1,5 @@
 use crate::app::App;
-use crate::auth::{api_keys, principal};
+use crate::auth::{api_keys, signed_in};
 use crate::domain::BoundedText;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
@@ -15,6 +15,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
     /// 1 to 100 characters.
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub name: String,
 }
 
@@ -29,12 +33,14 @@ pub struct CreatedApiKey {
     pub created_at: OffsetDateTime,
 }
 
-#[utoipa::path(post, path = "/auth/api-keys", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/auth/api-keys", tag = "auth", operation_id = "auth_create_api_key",
+    security(("bearer" = [])),
     request_body = CreateApiKeyRequest,
     responses((status = 201, body = CreatedApiKey), (status = 401, body = crate::http::ErrorBody),
+        (status = 403, description = "called with an API key", body = crate::http::ErrorBody),
         (status = 422, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
-    let user_id = principal(&req)?.user.id;
+    let user_id = signed_in(&req)?.user.id;
     let body: CreateApiKeyRequest = parse_json(&req)?;
     let name = BoundedText::parse("name", &body.name, 100)?.into_string();
     if name.is_empty() {

@@ -3,7 +3,7 @@ use crate::app::App;
 use crate::auth::{passwords, refresh, session_tokens, throttle};
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Request, Response, error_response, parse_json};
+use crate::http::{Request, Response, client_ip, error_response, parse_json};
 use crate::repo::audit::AuditEvent;
 use crate::repo::users;
 use crate::routes::audited;
@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     pub password: String,
     /// A TOTP code, for accounts with MFA enabled.
@@ -22,16 +23,18 @@ pub struct LoginRequest {
     pub totp: Option<String>,
 }
 
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "auth_login", request_body = LoginRequest,
     responses((status = 200, body = crate::auth::session_tokens::AuthResponse),
         (status = 401, description = "wrong email or password", body = crate::http::ErrorBody),
         (status = 403, description = "account disabled", body = crate::http::ErrorBody),
+        (status = 422, description = "not an email address", body = crate::http::ErrorBody),
         (status = 429, description = "throttled or locked", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     throttle_credentials(app, &req).await?;
     let body: LoginRequest = parse_json(&req)?;
     let email = Email::parse(&body.email)?;
-    throttle::begin_attempt(app, &email).await?;
+    let ip = client_ip(&req);
+    throttle::begin_attempt(app, &email, ip).await?;
     let found = users::by_email(app, &email).await?;
     let stored_hash = found.as_ref().map(|(u, _)| u.password_hash.as_str());
     let refused = |error: ApiError, reason: &str| {
@@ -43,16 +46,17 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
         };
         audited(error_response(&error), event)
     };
-    if !passwords::verify(app, &body.password, stored_hash) {
+    if !passwords::verify(app, &body.password, stored_hash).await? {
+        throttle::record_failure(app, &email).await?;
         return Ok(refused(ApiError::InvalidCredentials, "bad_credentials"));
     }
     let Some((user, _)) = found.as_ref() else { return Err(ApiError::InvalidCredentials) };
     if user.disabled {
         return Ok(refused(ApiError::AccountDisabled, "disabled"));
     }
-    throttle::clear_failures(app, &email).await?;
-    let refresh = refresh::start_family(app, user.id).await?;
-    let resp = session_tokens::respond(app, StatusCode::OK, user, refresh).await?;
+    throttle::clear_failures(app, &email, ip).await?;
+    let login = refresh::start_family(app, user.id).await?;
+    let resp = session_tokens::respond(app, StatusCode::OK, user, login).await?;
     let event = AuditEvent {
         action: "auth.login",
         user_id: Some(user.id),

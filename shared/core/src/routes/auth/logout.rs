@@ -7,18 +7,24 @@ use crate::repo::audit::AuditEvent;
 use crate::routes::audited;
 use serde_json::json;
 
-/// Revokes the refresh token's whole family and clears the cookies.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+/// Ends the login — the refresh cookie's, else the access token's — and clears the
+/// cookies: its refresh and access tokens stop working at once.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", operation_id = "auth_logout",
     responses((status = 204, description = "logged out"),
         (status = 403, description = "CSRF token missing", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
+    let principal = crate::auth::principal(&req).ok();
     if let Some(token) = cookies::get(&req, REFRESH) {
-        if !cookies::csrf_ok(&req) {
-            return Err(ApiError::CsrfFailed);
+        if let Some((family_id, family)) = refresh::family_of(app, token).await? {
+            if !family.csrf_matches(cookies::csrf_presented(&req)) {
+                return Err(ApiError::CsrfFailed);
+            }
+            refresh::revoke(app, family_id).await?;
         }
-        refresh::revoke_for_token(app, token).await?;
+    } else if let Some(family_id) = principal.and_then(|p| p.family_id) {
+        refresh::revoke(app, family_id).await?;
     }
-    let user_id = crate::auth::principal(&req).ok().map(|p| p.user.id);
+    let user_id = principal.map(|p| p.user.id);
     let event = AuditEvent { action: "auth.logout", user_id, actor_id: user_id, detail: json!({}) };
     Ok(audited(session_tokens::cleared(no_content()), event))
 }

@@ -11,7 +11,7 @@ pub struct MeResponse {
     pub user: UserView,
 }
 
-#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/me", tag = "auth", operation_id = "auth_me", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = crate::http::ErrorBody)))]
 pub async fn handle(req: Request) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, &MeResponse { user: principal(&req)?.user.view() }))

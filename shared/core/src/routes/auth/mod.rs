@@ -18,7 +18,7 @@ use crate::http::{Request, Response, client_ip};
 pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Response> {
     match segments {
         ["openapi.json"] => by_method!(req, { GET => openapi::handle() }),
-        ["auth", "health"] => by_method!(req, { GET => health::handle(Function::Auth) }),
+        ["auth", "health"] => by_method!(req, { GET => health::handle(app, Function::Auth) }),
         ["auth", "register"] => by_method!(req, { POST => register::handle(app, req) }),
         ["auth", "login"] => by_method!(req, { POST => login::handle(app, req) }),
         ["auth", "refresh"] => by_method!(req, { POST => refresh::handle(app, req) }),

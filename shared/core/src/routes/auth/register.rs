@@ -15,14 +15,19 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// 8 to 128 characters.
+    /// 8 to 128 characters, not all blank.
+    #[schema(min_length = 8, max_length = 128, pattern = "\\S")]
     pub password: String,
+    /// Up to 100 characters.
+    #[schema(max_length = 100, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub name: Option<String>,
 }
 
 /// Creates an account and logs it in. The first account on a deployment is admin.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/auth/register", tag = "auth", operation_id = "auth_register",
+    request_body = RegisterRequest,
     responses((status = 201, body = crate::auth::session_tokens::AuthResponse),
         (status = 409, description = "email taken", body = crate::http::ErrorBody),
         (status = 422, description = "invalid email, password or name", body = crate::http::ErrorBody)))]
@@ -36,10 +41,10 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     if users::by_email(app, &email).await?.is_some() {
         return Err(ApiError::EmailTaken);
     }
-    let password_hash = passwords::hash(app, &password)?;
+    let password_hash = passwords::hash(app, &password).await?;
     let user = users::create(app, NewUser { email, name, password_hash }).await?;
-    let refresh = refresh::start_family(app, user.id).await?;
-    let resp = session_tokens::respond(app, StatusCode::CREATED, &user, refresh).await?;
+    let login = refresh::start_family(app, user.id).await?;
+    let resp = session_tokens::respond(app, StatusCode::CREATED, &user, login).await?;
     let event = AuditEvent {
         action: "auth.register",
         user_id: Some(user.id),

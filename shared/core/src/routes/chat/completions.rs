@@ -5,10 +5,10 @@
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::context::estimate_prompt;
+use crate::chat::models;
+use crate::chat::quota::{self, Reservation};
 use crate::chat::router::{self, Opened};
 use crate::chat::sse::{self, data_only};
-use crate::chat::{models, quota};
-use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usage};
@@ -129,7 +129,8 @@ fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<Ch
     })
 }
 
-#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
+    security(("bearer" = [])),
     request_body = CompletionRequest,
     responses((status = 200, description = "a chat.completion object, or chat.completion.chunk events when streaming"),
         (status = 400, body = crate::http::ErrorBody), (status = 404, description = "unknown model", body = crate::http::ErrorBody),
@@ -137,22 +138,25 @@ fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<Ch
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let user = principal(&req)?.user.clone();
     let body: CompletionRequest = parse_json(&req)?;
-    let (allowed, config) = futures::join!(quota::check(app, &user), models::load(app));
-    allowed?;
-    let config = config?;
-    let route = config.route(&body.model).ok_or_else(|| ApiError::UnknownModel(body.model.clone()))?;
-    let request = to_request(&body, route.max_output_tokens)?;
-    let opened = router::open(app, route, &request).await.map_err(ApiError::Upstream)?;
+    let prepare = async {
+        let config = models::load(app).await?;
+        let route =
+            config.route(&body.model).ok_or_else(|| ApiError::UnknownModel(body.model.clone()))?.clone();
+        let request = to_request(&body, route.max_output_tokens)?;
+        let tokens = quota::estimate(&request);
+        Ok(((route, request), tokens))
+    };
+    let ((route, request), reservation) = quota::admit(app, &user, prepare).await?;
+    let opened = router::open(app, &route, &request).await.map_err(ApiError::Upstream)?;
     let reply = Reply {
         app: app.clone(),
-        user_id: user.id,
+        reservation: Some(reservation),
         model: route.name.clone(),
         id: format!("chatcmpl-{}", app.new_id()),
         created: app.clock.now_unix(),
         usage: None,
         prompt_estimate: estimate_prompt(&request),
         output_chars: 0,
-        recorded: false,
     };
     if body.stream {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
@@ -166,14 +170,14 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
 /// dropped early because the client went away.
 struct Reply {
     app: Arc<App>,
-    user_id: Id,
+    /// Taken when the usage is recorded.
+    reservation: Option<Reservation>,
     model: String,
     id: String,
     created: i64,
     usage: Option<Usage>,
     prompt_estimate: u64,
     output_chars: u64,
-    recorded: bool,
 }
 
 impl Reply {
@@ -185,13 +189,10 @@ impl Reply {
     }
 
     fn record(&mut self) {
-        if std::mem::replace(&mut self.recorded, true) {
-            return;
-        }
-        let (app, user_id, model, usage) =
-            (self.app.clone(), self.user_id, self.model.clone(), self.final_usage());
+        let Some(reservation) = self.reservation.take() else { return };
+        let (model, usage) = (self.model.clone(), self.final_usage());
         self.app.spawner.spawn(Box::pin(async move {
-            if let Err(e) = quota::record(&app, user_id, &model, usage).await {
+            if let Err(e) = reservation.settle(&model, usage).await {
                 tracing::error!(error = %e, "usage could not be recorded");
             }
         }));
@@ -261,7 +262,8 @@ impl Reply {
                     (None, None) => Bytes::new(),
                 },
                 Err(e) => {
-                    let error = json!({ "error": { "message": e.to_string(), "type": "api_error", "code": e.code() } });
+                    tracing::warn!(error = %e, "completion failed mid-stream");
+                    let error = json!({ "error": { "message": e.public_message(), "type": "api_error", "code": e.code() } });
                     return Some((
                         [data_only(&error.to_string()), data_only("[DONE]")].concat().into(),
                         None,

@@ -7,7 +7,8 @@ use http::StatusCode;
 use serde_json::json;
 
 /// The models this deployment routes, in OpenAI's list format.
-#[utoipa::path(get, path = "/v1/models", tag = "openai", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/models", tag = "openai", operation_id = "openai_list_models",
+    security(("bearer" = [])),
     responses((status = 200, description = "an OpenAI model list")))]
 pub async fn handle(app: &App, req: crate::http::Request) -> ApiResult<Response> {
     principal(&req)?;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 pub async fn route(app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult<Response> {
     match segments {
-        ["chat", "health"] => by_method!(req, { GET => health::handle(Function::Chat) }),
+        ["chat", "health"] => by_method!(req, { GET => health::handle(app, Function::Chat) }),
         ["chat", "sessions", id, "messages"] => {
             by_method!(req, { POST => send::handle(app, path_id(id)?, req) })
         }

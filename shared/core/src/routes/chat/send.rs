@@ -1,7 +1,7 @@
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::turn::{self, Turn};
-use crate::chat::{context, models, quota, sse};
+use crate::chat::{context, lease, models, quota, sse};
 use crate::domain::{BoundedText, Id};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, parse_json};
@@ -21,16 +21,22 @@ const TITLE_CHARS: usize = 80;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessageRequest {
-    /// Up to 100,000 characters.
+    /// 1 to 100,000 characters, not all blank.
+    #[schema(
+        max_length = 100000,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub content: String,
     /// Overrides the session's model for this turn.
+    #[schema(max_length = 100, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub model: Option<String>,
 }
 
 /// Sends a message and streams the reply as Server-Sent Events: `message_start`
 /// `{user_message_id, message_id}`, `delta` `{text}`…, `usage`, `message_end`
 /// `{status}`, or `error` `{code, message}`. Every event has an `id:` for resuming.
-#[utoipa::path(post, path = "/chat/sessions/{id}/messages", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(post, path = "/chat/sessions/{id}/messages", tag = "chat", operation_id = "chat_send",
+    security(("bearer" = [])),
     params(("id" = String, Path)), request_body = SendMessageRequest,
     responses((status = 200, description = "the reply, as text/event-stream", content_type = "text/event-stream"),
         (status = 404, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody),
@@ -42,21 +48,27 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
     if content.is_empty() {
         return Err(ApiError::Validation("content must not be empty".into()));
     }
-    let (owned, allowed, config, history) = futures::join!(
-        sessions::get_owned(app, user.id, session_id),
-        quota::check(app, &user),
-        models::load(app),
-        sessions::recent_messages(app, session_id, HISTORY),
-    );
-    let (mut owned, version) = owned?;
-    allowed?;
-    let config = config?;
-    let name = body.model.or(owned.session.model.clone()).unwrap_or_else(|| config.default_model.clone());
-    let route = config.route(&name).ok_or_else(|| ApiError::UnknownModel(name.clone()))?.clone();
-
-    let mut turns: Vec<ChatMessage> = history?.iter().rev().filter_map(as_turn).collect();
-    turns.push(ChatMessage { role: ChatRole::User, content: content.clone() });
-    let request = context::fit(owned.session.system_prompt.as_deref(), &turns, &route);
+    let prepare = async {
+        let (owned, config, history) = futures::join!(
+            sessions::get_owned(app, user.id, session_id),
+            models::load(app),
+            sessions::recent_messages(app, session_id, HISTORY),
+        );
+        let (owned, version) = owned?;
+        let config = config?;
+        let name = body
+            .model
+            .clone()
+            .or(owned.session.model.clone())
+            .unwrap_or_else(|| config.default_model.clone());
+        let route = config.route(&name).ok_or_else(|| ApiError::UnknownModel(name.clone()))?.clone();
+        let mut turns: Vec<ChatMessage> = history?.iter().rev().filter_map(as_turn).collect();
+        turns.push(ChatMessage { role: ChatRole::User, content: content.clone() });
+        let request = context::fit(owned.session.system_prompt.as_deref(), &turns, &route);
+        let tokens = quota::estimate(&request);
+        Ok(((owned, version, route, request), tokens))
+    };
+    let ((mut owned, version, route, request), reservation) = quota::admit(app, &user, prepare).await?;
 
     let now = app.now();
     let message = |role: &str, content: String, status: &str| Message {
@@ -77,11 +89,20 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
     owned.session.updated_at = now;
     let writes = vec![
         crate::ports::Write::Put { item: owned.item(), condition: Condition::Version(version) },
-        user_message.put(session_id, Condition::NotExists),
-        reply.put(session_id, Condition::NotExists),
+        user_message.write(app, user.id, session_id, Condition::NotExists).await?,
+        reply.write(app, user.id, session_id, Condition::NotExists).await?,
+        lease::grant(app, session_id, reply.id),
     ];
     app.store.transact(writes).await?;
-    let turn = Turn { user_id: user.id, session_id, user_message_id: user_message.id, reply, route, request };
+    let turn = Turn {
+        user_id: user.id,
+        session_id,
+        user_message_id: user_message.id,
+        reply,
+        route,
+        request,
+        reservation,
+    };
     Ok(sse::response(turn::start(app.clone(), turn)))
 }
 

@@ -13,14 +13,18 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateSessionRequest {
     /// Up to 200 characters.
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub title: Option<String>,
-    /// The model to chat with; the default model when absent.
+    /// The model to chat with; the default model when absent. Up to 100 characters.
+    #[schema(max_length = 100, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub model: Option<String>,
     /// Up to 32,000 characters.
+    #[schema(max_length = 32000, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub system_prompt: Option<String>,
 }
 
-#[utoipa::path(post, path = "/sessions", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/sessions", tag = "sessions", operation_id = "sessions_create",
+    security(("bearer" = [])),
     request_body = CreateSessionRequest,
     responses((status = 201, body = Session), (status = 401, body = crate::http::ErrorBody),
         (status = 422, body = crate::http::ErrorBody)))]

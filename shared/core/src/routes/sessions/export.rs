@@ -2,7 +2,7 @@ use crate::app::App;
 use crate::auth::principal;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{Body, Request, Response, header_str, json, parse_json};
+use crate::http::{Body, Request, Response, json, parse_json};
 use crate::ports::blob::content_disposition;
 use crate::repo::exports::{self, Export, Format};
 use crate::repo::sessions;
@@ -19,7 +19,8 @@ pub struct ExportRequest {
 
 /// Exports the conversation as a file and returns a download link that expires in 15
 /// minutes (presigned S3 on AWS). The link needs no credentials: share it with care.
-#[utoipa::path(post, path = "/sessions/{id}/export", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/sessions/{id}/export", tag = "sessions", operation_id = "sessions_export",
+    security(("bearer" = [])),
     params(("id" = String, Path)), request_body = ExportRequest,
     responses((status = 201, body = Export), (status = 404, body = crate::http::ErrorBody),
         (status = 422, body = crate::http::ErrorBody)))]
@@ -27,13 +28,13 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let user_id = principal(&req)?.user.id;
     let body: ExportRequest = parse_json(&req)?;
     let (owned, _) = sessions::get_owned(app, user_id, id).await?;
-    let export = exports::create(app, &owned, body.format, &base_url(app, &req)?).await?;
+    let export = exports::create(app, &owned, body.format).await?;
     Ok(json(StatusCode::CREATED, &export))
 }
 
 /// Downloads an export through the link `POST /sessions/{id}/export` returned, where
 /// the blob store cannot sign links itself (the embedded store).
-#[utoipa::path(get, path = "/sessions/{id}/export/{token}", tag = "sessions",
+#[utoipa::path(get, path = "/sessions/{id}/export/{token}", tag = "sessions", operation_id = "sessions_export_download",
     params(("id" = String, Path), ("token" = String, Path)),
     responses((status = 200, description = "the exported file"), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn download(app: &App, id: Id, token: &str) -> ApiResult<Response> {
@@ -48,21 +49,4 @@ pub async fn download(app: &App, id: Id, token: &str) -> ApiResult<Response> {
         headers.insert(name, HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))?);
     }
     Ok(resp)
-}
-
-/// Where clients reach this API: the configured public URL, else the request's own
-/// host (the local server and `cargo lambda watch`).
-fn base_url(app: &App, req: &Request) -> ApiResult<String> {
-    if let Some(url) = &app.config.public_url {
-        return Ok(url.clone());
-    }
-    let host = header_str(req, header::HOST)
-        .filter(|h| h.parse::<http::uri::Authority>().is_ok())
-        .ok_or_else(|| ApiError::InvalidRequest("a valid Host header is required".into()))?;
-    let scheme = if header_str(req, header::HeaderName::from_static("x-forwarded-proto")) == Some("https") {
-        "https"
-    } else {
-        "http"
-    };
-    Ok(format!("{scheme}://{host}"))
 }

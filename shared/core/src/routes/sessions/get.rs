@@ -6,7 +6,8 @@ use crate::http::{Request, Response, json};
 use crate::repo::sessions::{self, Session};
 use http::StatusCode;
 
-#[utoipa::path(get, path = "/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/sessions/{id}", tag = "sessions", operation_id = "sessions_get",
+    security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = Session), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {

@@ -10,16 +10,21 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListSessionsQuery {
     /// 1 to 100, default 20.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    /// The `next_cursor` of the page before.
+    #[param(max_length = 1024)]
     pub cursor: Option<String>,
     /// `true` lists archived sessions instead of active ones.
     pub archived: Option<bool>,
 }
 
 /// The caller's sessions, newest first.
-#[utoipa::path(get, path = "/sessions", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/sessions", tag = "sessions", operation_id = "sessions_list",
+    security(("bearer" = [])),
     params(ListSessionsQuery),
     responses((status = 200, body = Listing<Session>), (status = 400, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {

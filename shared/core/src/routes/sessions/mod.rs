@@ -19,7 +19,7 @@ pub const MAX_SYSTEM_PROMPT: usize = 32_000;
 
 pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Response> {
     match segments {
-        ["sessions", "health"] => by_method!(req, { GET => health::handle(Function::Session) }),
+        ["sessions", "health"] => by_method!(req, { GET => health::handle(app, Function::Session) }),
         ["sessions"] => by_method!(req, {
             POST => create::handle(app, req),
             GET => list::handle(app, req),

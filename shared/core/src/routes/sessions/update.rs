@@ -12,12 +12,15 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSessionRequest {
+    /// Up to 200 characters.
+    #[schema(max_length = 200, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub title: Option<String>,
     pub archived: Option<bool>,
 }
 
 /// Renames or (un)archives a session.
-#[utoipa::path(patch, path = "/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/sessions/{id}", tag = "sessions", operation_id = "sessions_update",
+    security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateSessionRequest,
     responses((status = 200, body = Session), (status = 404, body = crate::http::ErrorBody),
         (status = 422, body = crate::http::ErrorBody)))]

@@ -202,26 +202,22 @@ fn binaries() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let binaries: Vec<String> =
+            let packages: Vec<String> =
                 FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(["confab-keys".into()]).collect();
-            build(&binaries)
+            build(&packages)
         })
         .clone()
 }
 
-/// Builds the workspace's `binaries` and returns `target/<profile>`, where they are.
-/// `--workspace` and a test target give the feature set of `cargo test --workspace`
-/// (dev-dependencies' features included), so its libraries are reused and only the
-/// binaries link; `-p confab-auth …` resolved features differently and rebuilt some 70
-/// crates (the AWS SDK, tokio, the core) first.
-pub(crate) fn build(binaries: &[String]) -> PathBuf {
+/// Builds `packages` and returns `target/<profile>`, where their binaries are.
+pub(crate) fn build(packages: &[String]) -> PathBuf {
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--workspace", "--test", "e2e"]).current_dir(workspace_root());
-    for binary in binaries {
-        cmd.args(["--bin", binary]);
+    cmd.arg("build").current_dir(workspace_root());
+    for package in packages {
+        cmd.args(["-p", package]);
     }
     let status = cmd.status().expect("run cargo build");
-    assert!(status.success(), "building {binaries:?} failed");
+    assert!(status.success(), "building {packages:?} failed");
     // The test binary is target/<profile>/deps/<name>; the binaries sit beside deps/.
     let exe = std::env::current_exe().expect("test executable path");
     exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()

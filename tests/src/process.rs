@@ -62,5 +62,5 @@ impl Drop for LocalProcess {
 /// The `confab` binary, built once per test process so that it is never stale.
 fn binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| build(&["confab".into()]).join("confab")).clone()
+    BUILT.get_or_init(|| build(&["confab-local".into()]).join("confab")).clone()
 }

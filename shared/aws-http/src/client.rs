@@ -50,6 +50,12 @@ impl AwsConfig {
         self.secrets_endpoint = Some(url);
         self
     }
+
+    /// The region's public endpoint for `host`, a service's host name (`dynamodb`, `s3`,
+    /// `secretsmanager`, or `<bucket>.s3` for S3's virtual-hosted style).
+    pub(crate) fn public_endpoint(&self, host: &str) -> String {
+        format!("https://{host}.{}.amazonaws.com", self.region)
+    }
 }
 
 /// One AWS service's signed requests: its endpoint, signing name, region and

@@ -44,10 +44,7 @@ impl DynamoHttpStore {
         clock: Arc<dyn Clock>,
         table: impl Into<String>,
     ) -> Self {
-        let endpoint = config
-            .dynamodb_endpoint
-            .clone()
-            .unwrap_or_else(|| format!("https://dynamodb.{}.amazonaws.com", config.region));
+        let endpoint = config.dynamodb_endpoint.clone().unwrap_or_else(|| config.public_endpoint("dynamodb"));
         DynamoHttpStore {
             service: Service::new(config, "dynamodb", endpoint, http, clock),
             table: table.into(),

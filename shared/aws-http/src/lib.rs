@@ -4,7 +4,8 @@
 //! - [`DynamoHttpStore`]: the store port on one DynamoDB table, with confab-aws's
 //!   `DynamoStore` layout, conditions and cursors, so the two share a table;
 //! - [`S3HttpBlobs`]: the blob store port on one S3 bucket, plus presigned downloads;
-//! - [`SecretsManagerHttpSecrets`]: the secrets port on Secrets Manager, cached in memory.
+//! - [`SecretsManagerHttpSecrets`]: the secrets port on Secrets Manager (cached by the core's
+//!   `ports::secrets::Cached`).
 //!
 //! Every request is signed with SigV4 at the clock port's time, with the credentials and
 //! endpoints of an [`AwsConfig`]. Construction does no I/O. Failures become the ports'
@@ -20,4 +21,4 @@ mod xml;
 pub use client::{AwsConfig, Credentials};
 pub use dynamo::DynamoHttpStore;
 pub use s3::S3HttpBlobs;
-pub use secrets::{DEFAULT_TTL as DEFAULT_SECRETS_TTL, SecretsManagerHttpSecrets};
+pub use secrets::SecretsManagerHttpSecrets;

@@ -46,9 +46,8 @@ impl S3HttpBlobs {
         let (endpoint, bucket_url) = match &config.s3_endpoint {
             Some(endpoint) => (endpoint.clone(), format!("{endpoint}/{bucket}/")),
             None => {
-                let endpoint = format!("https://s3.{}.amazonaws.com", config.region);
-                let url = format!("https://{bucket}.s3.{}.amazonaws.com/", config.region);
-                (endpoint, url)
+                let url = format!("{}/", config.public_endpoint(&format!("{bucket}.s3")));
+                (config.public_endpoint("s3"), url)
             }
         };
         let service = Service::new(config, "s3", endpoint, http, clock);

@@ -3,7 +3,8 @@
 //! - [`DynamoStore`]: the key-value store port on one DynamoDB table (single-table
 //!   design; the attribute mapping is in this crate's README);
 //! - [`S3Blobs`]: the blob store port on one S3 bucket, plus presigned downloads;
-//! - [`SecretsManagerSecrets`]: the secrets port on Secrets Manager, cached in memory;
+//! - [`SecretsManagerSecrets`]: the secrets port on Secrets Manager (cached by the core's
+//!   `ports::secrets::Cached`);
 //! - [`KeySecrets`]: creating and rotating the signing-key secrets (the `confab-keys` tool);
 //! - [`resources::ensure`]: the table, bucket and keys where no template makes them.
 //!
@@ -27,7 +28,7 @@ pub use confab_dynamo_json::GSI1;
 pub use dynamo::DynamoStore;
 pub use keys::{KeySecrets, KeysError};
 pub use s3::S3Blobs;
-pub use secrets::{DEFAULT_TTL as DEFAULT_SECRETS_TTL, SecretsManagerSecrets};
+pub use secrets::SecretsManagerSecrets;
 
 /// The SDK crates, re-exported so that entry points and tests build clients and
 /// configuration with exactly the versions this crate uses.

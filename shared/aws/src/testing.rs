@@ -38,13 +38,19 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// A moto of its own with extra environment, e.g. `INITIAL_NO_AUTH_ACTION_COUNT` (set
+    /// on the child, never on this process, whose other tests share [`moto`]).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let executable = moto_executable();
         let mut last_error = String::new();
         // A free port can be taken between finding and binding it: try a few.
         for _ in 0..3 {
             let port = free_port();
             let log = std::env::temp_dir().join(format!("confab-moto-{port}.log"));
-            match start_on(&executable, port, &log) {
+            match start_on(&executable, port, &log, env) {
                 Ok(moto) => return moto,
                 Err(e) => last_error = e,
             }
@@ -112,7 +118,7 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-fn start_on(executable: &Path, port: u16, log: &Path) -> Result<Moto, String> {
+fn start_on(executable: &Path, port: u16, log: &Path, env: &[(&str, &str)]) -> Result<Moto, String> {
     let log_file = std::fs::File::create(log).map_err(|e| format!("creating {}: {e}", log.display()))?;
     // `sh` starts moto in the background, then blocks reading its own stdin (a pipe from
     // this process); EOF (a drop, or this process ending) stops moto.
@@ -138,6 +144,7 @@ wait $moto"#;
         .arg(executable)
         .arg(port.to_string())
         .env("PYTHONPATH", python_path)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(log_file.try_clone().map_err(|e| e.to_string())?)
         .stderr(log_file)

@@ -25,3 +25,5 @@ pub use routes::Function;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

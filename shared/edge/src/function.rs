@@ -8,6 +8,7 @@ use bytes::Bytes;
 use confab_aws_http::{DynamoHttpStore, S3HttpBlobs, SecretsManagerHttpSecrets};
 use confab_core::error::ApiError;
 use confab_core::http::error_response;
+use confab_core::ports::secrets::Cached;
 use confab_core::ports::{Clock, HttpClient};
 use confab_core::{App, Function, Ports};
 use std::cell::OnceCell;
@@ -57,8 +58,9 @@ fn build(env: &Env) -> Result<Arc<App>, String> {
     let clock: Arc<dyn Clock> = Arc::new(WorkerClock);
     let aws = &settings.aws;
     let secrets = SecretsManagerHttpSecrets::new(aws, http.clone(), clock.clone())
-        .with_prefix(&settings.secrets_prefix)
-        .with_ttl(Duration::from_secs(settings.config.secrets_cache_seconds));
+        .with_prefix(&settings.secrets_prefix);
+    let secrets =
+        Cached::new(secrets, clock.clone(), Duration::from_secs(settings.config.secrets_cache_seconds));
     let ports = Ports {
         store: Arc::new(DynamoHttpStore::new(aws, http.clone(), clock.clone(), settings.table)),
         blobs: Arc::new(S3HttpBlobs::new(aws, http.clone(), clock.clone(), settings.bucket)),

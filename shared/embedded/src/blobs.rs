@@ -7,15 +7,14 @@
 //! - The content type isn't kept: `get` returns only the bytes.
 //!
 //! Writes go to a temporary file in the same folder and are renamed into place, so
-//! readers see the old or the new object, never part of one. Temporary names contain
-//! `~`, which keys can't, so they never collide with or look like objects.
+//! readers see the old or the new object, never part of one (`files.rs`).
 
+use crate::files::{Access, write_atomically};
 use async_trait::async_trait;
 use bytes::Bytes;
 use confab_core::ports::blob::{BlobError, BlobStore, validate_key};
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Clone)]
 pub struct LocalBlobs {
@@ -87,18 +86,16 @@ async fn blocking<T: Send + 'static>(
 fn write_object(root: &Path, key: &str, path: &Path, body: &[u8]) -> Result<(), BlobError> {
     check_no_conflict(root, key, path)?;
     let folder = path.parent().unwrap_or(root);
-    let temp = temp_path(path);
-    let mut written = create_and_write(folder, &temp, body);
+    let write = || {
+        std::fs::create_dir_all(folder)?;
+        write_atomically(path, body, Access::Default, |temp, path| std::fs::rename(temp, path))
+    };
+    let mut written = write();
     if matches!(&written, Err(e) if e.kind() == ErrorKind::NotFound) {
         // A concurrent delete_prefix pruned the folder we had just made: once more.
-        written = create_and_write(folder, &temp, body);
+        written = write();
     }
-    let written = written.and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(unavailable(format!("writing {}: {e}", path.display())));
-    }
-    Ok(())
+    written.map_err(|e| unavailable(format!("writing {}: {e}", path.display())))
 }
 
 /// Rejects a key whose file would have to be a directory, or sit under a file.
@@ -119,21 +116,6 @@ fn check_no_conflict(root: &Path, key: &str, path: &Path) -> Result<(), BlobErro
         folder = dir.parent();
     }
     Ok(())
-}
-
-fn create_and_write(folder: &Path, path: &Path, body: &[u8]) -> io::Result<()> {
-    std::fs::create_dir_all(folder)?;
-    let mut file = std::fs::File::create_new(path)?;
-    file.write_all(body)?;
-    file.sync_all()
-}
-
-/// A sibling name no key can have (keys have no `~`) and no other writer uses.
-fn temp_path(path: &Path) -> PathBuf {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let n = WRITES.fetch_add(1, Ordering::Relaxed);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("blob");
-    path.with_file_name(format!("{name}~{}~{n}.tmp", std::process::id()))
 }
 
 fn delete_matching(root: &Path, prefix: &str) -> Result<(), BlobError> {

@@ -9,6 +9,7 @@
 //! of its own and short reads inline; without a runtime its calls block until done.
 
 mod blobs;
+mod files;
 mod secrets;
 mod sqlite;
 

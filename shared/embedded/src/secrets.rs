@@ -1,13 +1,12 @@
 //! [`Secrets`] from a JSON key file: `{ "<name>": "<value>", ... }`, readable only by
 //! its owner, generated on first use.
 
+use crate::files::{Access, write_atomically};
 use async_trait::async_trait;
 use confab_core::ports::secrets::{SecretError, Secrets};
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{self, ErrorKind, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{self, ErrorKind};
+use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct LocalSecrets {
@@ -70,12 +69,9 @@ fn create_key_file(path: &Path, values: &BTreeMap<String, String>) -> Result<boo
         serde_json::to_vec_pretty(values).map_err(|e| unavailable(path, format!("can't be encoded: {e}")))?;
     json.push(b'\n');
 
-    // Complete the file under a private name first, then link it into place: a hard
-    // link, unlike rename, fails when the target exists, so a racing winner is kept.
-    let temp = temp_path(path);
-    let result = write_private(&temp, &json).and_then(|()| link_new(&temp, path));
-    let _ = std::fs::remove_file(&temp);
-    match result {
+    // Linked into place: a hard link, unlike rename, fails when the target exists, so a
+    // racing winner is kept.
+    match write_atomically(path, &json, Access::Private, link_new) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(unavailable(path, format!("can't be created: {e}"))),
@@ -93,25 +89,6 @@ fn link_new(temp: &Path, path: &Path) -> io::Result<()> {
         }
         other => other,
     }
-}
-
-/// Writes a new file that only its owner can read (created with that mode, so the
-/// secrets are never readable by others, even briefly).
-fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    static CREATES: AtomicU64 = AtomicU64::new(0);
-    let n = CREATES.fetch_add(1, Ordering::Relaxed);
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("secrets");
-    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
 }
 
 #[cfg(unix)]

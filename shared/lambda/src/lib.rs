@@ -7,6 +7,7 @@ use bytes::Bytes;
 use confab_aws::{AwsClients, DynamoStore, S3Blobs, S3Options, SecretsManagerSecrets};
 use confab_core::auth::keys::initial_secrets;
 use confab_core::http::{Body as CoreBody, ClientIp};
+use confab_core::ports::secrets::Cached;
 use confab_core::ports::{BlobStore, Secrets, Store};
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
@@ -91,10 +92,11 @@ async fn aws(settings: &BTreeMap<String, String>, table: &str, config: &Config) 
     // Emulators (moto) are addressed by path, not by bucket subdomain.
     let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
     let clients = AwsClients::from_env(S3Options { force_path_style }).await;
+    let secrets = SecretsManagerSecrets::new(clients.secrets).with_prefix(prefix);
     Ok((
         Arc::new(DynamoStore::new(clients.dynamodb, table)),
         Arc::new(S3Blobs::new(clients.s3, bucket)),
-        Arc::new(SecretsManagerSecrets::new(clients.secrets).with_prefix(prefix).with_ttl(secrets_ttl)),
+        Arc::new(Cached::new(secrets, Arc::new(SystemClock), secrets_ttl)),
     ))
 }
 

@@ -4,11 +4,19 @@
 use super::{Moto, clients, unique_name};
 use crate::sdk::secretsmanager::Client;
 use crate::sdk::secretsmanager::primitives::Blob;
-use confab_core::ports::secrets::{SecretError, Secrets};
+use confab_core::ports::secrets::{Cached, SecretError, Secrets};
+use confab_native::SystemClock;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The cache TTL the checks expect of the adapters they are given.
 pub const TTL: Duration = Duration::from_millis(1500);
+
+/// `secrets` cached for `ttl` as the entry points cache it: the core's `Cached`, on the
+/// system clock.
+pub fn cached<S: Secrets>(secrets: S, ttl: Duration) -> Cached<S> {
+    Cached::new(secrets, Arc::new(SystemClock), ttl)
+}
 
 pub async fn create(client: &Client, name: &str, value: &str) {
     client.create_secret().name(name).secret_string(value).send().await.expect("create secret");
@@ -27,7 +35,7 @@ pub async fn reads_secrets_and_none_for_missing_ones(secrets: &dyn Secrets) {
     assert_eq!(secrets.get(&binary).await.expect("get binary"), Some("sk-binary-but-text".to_string()));
 }
 
-/// `cached` has the [`TTL`], `clone` is a clone of it, `fresh` a new adapter.
+/// `cached` has the [`TTL`], `clone` is a clone of it, `fresh` a new one.
 pub async fn values_are_cached_until_the_ttl_passes(
     cached: &dyn Secrets,
     clone: &dyn Secrets,
@@ -58,7 +66,7 @@ pub async fn absence_is_cached_too(secrets: &dyn Secrets) {
     assert_eq!(secrets.get(&name).await.expect("get"), Some("now".to_string()));
 }
 
-/// On a moto of its own (`client` and `secrets`, without a TTL, on it), stopped
+/// On a moto of its own (`client` and `secrets`, cached with no TTL, on it), stopped
 /// mid-test: the last value read is served while Secrets Manager can't be reached; a
 /// name never read is an error.
 pub async fn the_last_value_is_served_while_unreachable(moto: Moto, client: &Client, secrets: &dyn Secrets) {

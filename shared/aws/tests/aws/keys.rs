@@ -4,18 +4,13 @@ use confab_aws::testing as common;
 
 use confab_aws::{KeySecrets, KeysError};
 use confab_core::auth::keys::{Jwks, SigningKeySet};
-use confab_core::ports::{BoxFuture, Clock, Random};
+use confab_core::ports::Random;
+use confab_core::testing::ManualClock;
 use std::time::Duration;
-use time::OffsetDateTime;
 
-struct Fixed;
-impl Clock for Fixed {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
-    }
-    fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(async {})
-    }
+/// Every call sees the same instant.
+fn fixed() -> ManualClock {
+    ManualClock::at(1_800_000_000)
 }
 
 struct Seeded(std::sync::atomic::AtomicU8);
@@ -47,18 +42,18 @@ async fn init_fills_declared_empty_secrets_and_never_replaces_keys() {
         .expect("declare");
     let keys = KeySecrets { client: &clients.secrets, prefix: &prefix };
     let random = Seeded(1.into());
-    assert!(keys.init(&random, &Fixed).await.expect("init"));
+    assert!(keys.init(&random, &fixed()).await.expect("init"));
     let signing: SigningKeySet = read(&clients.secrets, &format!("{prefix}confab-signing-keys")).await;
     let verify: Jwks = read(&clients.secrets, &format!("{prefix}confab-verify-keys")).await;
     assert_eq!(verify.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), [signing.current.as_str()]);
 
-    assert!(!keys.init(&random, &Fixed).await.expect("init again"), "nothing written");
+    assert!(!keys.init(&random, &fixed()).await.expect("init again"), "nothing written");
     let again: SigningKeySet = read(&clients.secrets, &format!("{prefix}confab-signing-keys")).await;
     assert_eq!(again.current, signing.current);
 
-    let early = keys.rotate(&random, &Fixed, 900, false, Duration::ZERO).await;
+    let early = keys.rotate(&random, &fixed(), 900, false, Duration::ZERO).await;
     assert!(matches!(early, Err(KeysError::TooEarly(900))), "{early:?}");
-    let kid = keys.rotate(&random, &Fixed, 900, true, Duration::ZERO).await.expect("forced rotation");
+    let kid = keys.rotate(&random, &fixed(), 900, true, Duration::ZERO).await.expect("forced rotation");
     let verify: Jwks = read(&clients.secrets, &format!("{prefix}confab-verify-keys")).await;
     assert_eq!(
         verify.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
@@ -71,7 +66,7 @@ async fn rotating_missing_keys_says_to_init_first() {
     let clients = common::clients().await;
     let prefix = format!("{}/", common::unique_name("nokeys"));
     let keys = KeySecrets { client: &clients.secrets, prefix: &prefix };
-    let result = keys.rotate(&Seeded(1.into()), &Fixed, 900, true, Duration::ZERO).await;
+    let result = keys.rotate(&Seeded(1.into()), &fixed(), 900, true, Duration::ZERO).await;
     assert!(
         matches!(&result, Err(KeysError::Missing(name)) if name.ends_with("confab-signing-keys")),
         "{result:?}"

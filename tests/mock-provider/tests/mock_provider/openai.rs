@@ -1,6 +1,6 @@
 //! The OpenAI-compatible chat completions wire format.
 
-mod common;
+use crate::common;
 
 use common::{client, event_json, openai, spawn, sse_events};
 use confab_mock_provider::{Fault, Scenario};

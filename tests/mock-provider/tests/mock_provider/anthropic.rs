@@ -1,6 +1,6 @@
 //! The Anthropic Messages wire format.
 
-mod common;
+use crate::common;
 
 use common::{anthropic, client, event_json, spawn, sse_events};
 use confab_mock_provider::{Fault, Scenario};

@@ -17,13 +17,13 @@ async fn reads_secrets_and_none_for_missing_ones() {
 
 #[tokio::test]
 async fn values_are_cached_until_the_ttl_passes() {
-    let cached = secrets().await.with_ttl(TTL);
+    let cached = check::cached(secrets().await, TTL);
     check::values_are_cached_until_the_ttl_passes(&cached, &cached.clone(), &secrets().await).await;
 }
 
 #[tokio::test]
 async fn absence_is_cached_too() {
-    check::absence_is_cached_too(&secrets().await.with_ttl(TTL)).await;
+    check::absence_is_cached_too(&check::cached(secrets().await, TTL)).await;
 }
 
 #[tokio::test]
@@ -31,7 +31,7 @@ async fn the_last_value_is_served_while_unreachable() {
     let moto = Moto::start();
     let config = sdk_config_without_retries(&moto.url).await;
     let client = AwsClients::from_sdk_config(&config, S3Options::default()).secrets;
-    let secrets = SecretsManagerSecrets::new(client.clone()).with_ttl(Duration::ZERO);
+    let secrets = check::cached(SecretsManagerSecrets::new(client.clone()), Duration::ZERO);
     check::the_last_value_is_served_while_unreachable(moto, &client, &secrets).await;
 }
 

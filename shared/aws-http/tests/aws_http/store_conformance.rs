@@ -1,6 +1,6 @@
 //! The core's store conformance suite against `DynamoHttpStore` on moto, one table per test.
 
-mod common;
+use crate::common;
 
 use confab_aws_http::DynamoHttpStore;
 

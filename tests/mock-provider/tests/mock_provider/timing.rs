@@ -1,6 +1,6 @@
 //! Latency injection. Only lower bounds are asserted: a loaded machine may always be slower.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! The Google Gemini wire format.
 
-mod common;
+use crate::common;
 
 use common::{client, event_json, gemini, read_body, spawn, sse_events};
 use confab_mock_provider::{Fault, Scenario};

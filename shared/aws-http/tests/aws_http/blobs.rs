@@ -2,7 +2,7 @@
 //! `S3Blobs` passes (`confab_aws::testing::s3`), looking through the SDK where the port
 //! can't see (content type, encryption, remaining keys).
 
-mod common;
+use crate::common;
 
 use confab_aws::testing::s3 as check;
 use confab_aws::testing::{dead_url, unique_name};

@@ -2,7 +2,7 @@
 //! `DynamoStore` passes (`confab_aws::testing::dynamo`): the attributes it writes (read
 //! raw through the SDK), add limits, pages over expired items, cursors, error mapping.
 
-mod common;
+use crate::common;
 
 use confab_aws::testing::dynamo as check;
 use confab_aws::testing::{dead_url, unique_name};

@@ -1,10 +1,10 @@
-//! Signatures checked for real. The shared moto doesn't check them, so this binary runs
+//! Signatures checked for real. The shared moto doesn't check them, so this test runs
 //! its own moto with IAM authentication on after `INITIAL_NO_AUTH_ACTION_COUNT` requests
 //! (moto then recomputes every request's SigV4 signature with botocore): the set-up
 //! makes an IAM user with a key, a table, a bucket and a secret, then every adapter must
 //! work with that key, and fail with a wrong secret.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use confab_aws::sdk::secretsmanager::operation::get_secret_value::GetSecretValueError;
@@ -81,10 +81,7 @@ async fn until_signatures_are_checked(clients: &AwsClients) {
 
 #[tokio::test]
 async fn moto_accepts_every_adapters_signatures() {
-    // SAFETY: this binary's only test, before it starts any thread that reads the environment;
-    // moto (a child process) inherits it.
-    unsafe { std::env::set_var("INITIAL_NO_AUTH_ACTION_COUNT", UNCHECKED_REQUESTS.to_string()) };
-    let moto = Moto::start();
+    let moto = Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", &UNCHECKED_REQUESTS.to_string())]);
     let credentials = iam_user(&moto.url).await;
     let clients =
         AwsClients::from_sdk_config(&sdk_config_for(&moto.url).await, S3Options { force_path_style: true });

@@ -1,7 +1,5 @@
-//! What every test binary shares: moto (one per binary, from confab-aws's launcher), the
+//! What the tests share: moto (one for the binary, from confab-aws's launcher), the
 //! adapters' configuration for it, and confab-aws's SDK adapters on the same resources.
-
-#![allow(dead_code)] // each test binary uses its own part of this module
 
 use confab_aws::testing::moto;
 

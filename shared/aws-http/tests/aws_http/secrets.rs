@@ -2,7 +2,7 @@
 //! `SecretsManagerSecrets` passes (`confab_aws::testing::secrets`); secrets are made
 //! through the SDK.
 
-mod common;
+use crate::common;
 
 use confab_aws::testing::secrets::{self as check, TTL};
 use confab_aws::testing::{Moto, sdk_config_for};
@@ -21,13 +21,13 @@ async fn reads_secrets_and_none_for_missing_ones() {
 
 #[tokio::test]
 async fn values_are_cached_until_the_ttl_passes() {
-    let cached = secrets().with_ttl(TTL);
+    let cached = check::cached(secrets(), TTL);
     check::values_are_cached_until_the_ttl_passes(&cached, &cached.clone(), &secrets()).await;
 }
 
 #[tokio::test]
 async fn absence_is_cached_too() {
-    check::absence_is_cached_too(&secrets().with_ttl(TTL)).await;
+    check::absence_is_cached_too(&check::cached(secrets(), TTL)).await;
 }
 
 #[tokio::test]
@@ -36,8 +36,8 @@ async fn the_last_value_is_served_while_unreachable() {
     let config = sdk_config_for(&moto.url).await;
     let client = AwsClients::from_sdk_config(&config, S3Options::default()).secrets;
     let secrets =
-        SecretsManagerHttpSecrets::new(&common::config_for(&moto.url), common::http(), common::clock())
-            .with_ttl(Duration::ZERO);
+        SecretsManagerHttpSecrets::new(&common::config_for(&moto.url), common::http(), common::clock());
+    let secrets = check::cached(secrets, Duration::ZERO);
     check::the_last_value_is_served_while_unreachable(moto, &client, &secrets).await;
 }
 

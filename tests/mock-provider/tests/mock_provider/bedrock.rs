@@ -1,6 +1,6 @@
 //! The Amazon Bedrock Runtime Converse wire format and its SigV4 checks.
 
-mod common;
+use crate::common;
 
 use common::{
     ACCESS_KEY_ID, SECRET, bedrock, bedrock_signed, bedrock_url, client, decode_frames, read_body,

@@ -1,7 +1,7 @@
 //! Faults, for every wire format where they differ: refused connections, error statuses,
 //! dropped and stalled streams, and how fault queues are consumed.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

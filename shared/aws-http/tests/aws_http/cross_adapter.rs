@@ -1,18 +1,17 @@
 //! confab-aws (on the SDK) and confab-aws-http on the same table and bucket: each reads
 //! what the other wrote, exactly; cursors continue across them; presigned URLs match.
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use confab_aws::sdk::s3::presigning::PresigningConfig;
 use confab_aws_http::S3HttpBlobs;
 use confab_core::ports::blob::{BlobStore, content_disposition};
 use confab_core::ports::store::{Condition, Item, Query, SkRange, Store, StoreError, Write};
-use confab_core::ports::{BoxFuture, Clock};
+use confab_core::testing::ManualClock;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use time::OffsetDateTime;
 
 /// 2000-01-01: long expired.
 const PAST: i64 = 946_684_800;
@@ -200,25 +199,12 @@ async fn blobs_written_by_either_are_read_by_the_other() {
     }
 }
 
-/// A clock stopped at one instant.
-struct Stopped(OffsetDateTime);
-
-impl Clock for Stopped {
-    fn now(&self) -> OffsetDateTime {
-        self.0
-    }
-
-    fn sleep(&self, _: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(std::future::ready(()))
-    }
-}
-
 /// The same signing time gives the SDK's presigned URL, signature and all.
 #[tokio::test]
 async fn presigned_urls_are_the_sdks() {
     let (sdk, _) = common::fresh_bucket().await;
     let unix = 1_763_800_000;
-    let clock = Arc::new(Stopped(OffsetDateTime::from_unix_timestamp(unix).expect("time")));
+    let clock = Arc::new(ManualClock::at(unix));
     let http = S3HttpBlobs::new(&common::config(), common::http(), clock, sdk.bucket());
     let (key, expires_in) = ("exports/u1/s=1/e1.md", Duration::from_secs(900));
     let ours = http.download_url(key, "chat notes.md", expires_in).await.expect("presign").expect("a URL");

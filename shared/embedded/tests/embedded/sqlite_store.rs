@@ -1,14 +1,12 @@
 //! SqliteStore beyond the conformance suite: sharing one file between handles (as
 //! between processes), expiry by the store's clock, and damaged data.
 
-use confab_core::ports::Clock;
 use confab_core::ports::store::{Condition, Item, Query, SkRange, Store, StoreError};
+use confab_core::testing::ManualClock;
 use confab_embedded::SqliteStore;
 use serde_json::{Map, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use time::OffsetDateTime;
 
 fn data(value: serde_json::Value) -> Map<String, serde_json::Value> {
     value.as_object().cloned().unwrap_or_default()
@@ -70,39 +68,24 @@ async fn conditional_writes_stay_exclusive_across_handles() {
     assert_eq!((counter.int("n"), counter.version), (Some(40), 40));
 }
 
-/// A clock the test moves by hand.
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(self.0.load(Ordering::SeqCst))
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-    }
-
-    fn sleep(&self, duration: std::time::Duration) -> confab_core::ports::BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
-}
-
 #[tokio::test]
 async fn expiry_follows_the_stores_clock_and_expired_rows_are_purged() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let clock = Arc::new(TestClock(AtomicI64::new(1_000)));
+    let clock = Arc::new(ManualClock::at(1_000));
     let store = SqliteStore::open(store_file(dir.path())).expect("open").with_clock(clock.clone());
     let item = Item::new("p", "s", Map::new()).with_gsi1("g", "s").expiring_at(1_010);
     store.put(item, Condition::Always).await.expect("put");
     assert!(store.get("p", "s").await.expect("get").is_some(), "not expired yet");
 
-    clock.0.store(1_010, Ordering::SeqCst); // expires_at <= now: gone
+    clock.set(1_010); // expires_at <= now: gone
     assert!(store.get("p", "s").await.expect("get").is_none());
     let gsi = store.query(Query::new("g", SkRange::All).on_gsi1()).await.expect("query");
     assert!(gsi.items.is_empty());
 
     // Another handle whose clock is still before the expiry sees the row until a write
     // through the first handle purges it.
-    let early = SqliteStore::open(store_file(dir.path()))
-        .expect("open")
-        .with_clock(Arc::new(TestClock(AtomicI64::new(1_000))));
+    let early =
+        SqliteStore::open(store_file(dir.path())).expect("open").with_clock(Arc::new(ManualClock::at(1_000)));
     assert!(early.get("p", "s").await.expect("get").is_some());
     store.put(Item::new("p", "other", Map::new()), Condition::Always).await.expect("put");
     assert!(early.get("p", "s").await.expect("get").is_none(), "expired row not purged");
@@ -157,7 +140,7 @@ fn separate_processes_share_one_file() {
     let children: Vec<_> = (0..3)
         .map(|_| {
             std::process::Command::new(&exe)
-                .args(["--exact", "child_process_worker", "--ignored", "--quiet"])
+                .args(["--exact", "sqlite_store::child_process_worker", "--ignored", "--quiet"])
                 .env(CHILD_DB, &db)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())

@@ -1,6 +1,6 @@
 //! The control API under `/_mock/`.
 
-mod common;
+use crate::common;
 
 use common::{client, openai, spawn};
 use serde_json::{Value, json};

@@ -1,6 +1,5 @@
 //! Helpers shared by the integration tests: a server, a client, and independent decoders of the
 //! providers' stream formats.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};

@@ -1,0 +1,17 @@
+//! confab's HTTP integration tests: one test binary (linking one per file cost minutes), a
+//! module per area.
+
+mod admin;
+mod auth;
+mod bad_input;
+mod chat;
+mod export;
+mod lambda;
+mod leases;
+mod middleware;
+mod openai_client;
+mod openapi;
+mod providers;
+mod sessions;
+mod tokens;
+mod workers;

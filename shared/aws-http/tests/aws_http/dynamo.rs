@@ -30,8 +30,8 @@ async fn cursors_belong_to_their_query() {
 }
 
 #[tokio::test]
-async fn refused_requests_are_invalid() {
-    check::refused_requests_are_invalid(&common::fresh_table().await.1).await;
+async fn an_item_over_400_kb_is_too_large() {
+    check::an_item_over_400_kb_is_too_large(&common::fresh_table().await.1).await;
 }
 
 #[tokio::test]

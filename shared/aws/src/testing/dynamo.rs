@@ -124,10 +124,10 @@ pub async fn cursors_belong_to_their_query(store: &dyn Store) {
     assert_eq!(sks, ["a2", "b1", "b2"]);
 }
 
-pub async fn refused_requests_are_invalid(store: &dyn Store) {
+pub async fn an_item_over_400_kb_is_too_large(store: &dyn Store) {
     let big = object(json!({ "text": "x".repeat(410 * 1024) }));
     let result = store.put(Item::new("p", "big", big), Condition::Always).await;
-    assert!(matches!(result, Err(StoreError::Invalid(_))), "an item over 400 KB: {result:?}");
+    assert!(matches!(result, Err(StoreError::TooLarge(_))), "an item over 400 KB: {result:?}");
 }
 
 /// `store` is on a table that doesn't exist.

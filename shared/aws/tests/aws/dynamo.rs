@@ -53,8 +53,8 @@ async fn cursors_belong_to_their_query() {
 }
 
 #[tokio::test]
-async fn refused_requests_are_invalid() {
-    check::refused_requests_are_invalid(&fresh_table().await).await;
+async fn an_item_over_400_kb_is_too_large() {
+    check::an_item_over_400_kb_is_too_large(&fresh_table().await).await;
 }
 
 #[tokio::test]

@@ -3,8 +3,7 @@
 use crate::app::App;
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
-use crate::http::client_key;
-use crate::ports::{Condition, Item};
+use crate::repo::throttle::{self, AccountFailures};
 use std::net::IpAddr;
 
 /// Counts one event for `key` in the current fixed window of `window` seconds and
@@ -13,22 +12,10 @@ pub async fn fixed_window(app: &App, scope: &str, key: &str, limit: i64, window:
     let now = app.clock.now_unix();
     let start = now - now.rem_euclid(window);
     let end = start + window;
-    let item =
-        app.store.add(&format!("RATE#{scope}#{key}"), &start.to_string(), &[("count", 1)], Some(end)).await?;
-    if item.int("count").unwrap_or(0) > limit {
+    if throttle::count_in_window(app, scope, key, start, end).await? > limit {
         return Err(ApiError::RateLimited { retry_after: (end - now).max(1) as u64 });
     }
     Ok(())
-}
-
-fn failures_pk(email: &Email) -> String {
-    format!("LOGINFAIL#{}", email.as_str())
-}
-
-const ACCOUNT_SK: &str = "FAIL";
-
-fn client_sk(ip: IpAddr) -> String {
-    format!("IP#{}", client_key(ip))
 }
 
 /// Counts a login attempt before the password is checked, so that concurrent guesses
@@ -42,28 +29,27 @@ fn client_sk(ip: IpAddr) -> String {
 ///   can lock a person out of their own account.
 pub async fn begin_attempt(app: &App, email: &Email, ip: IpAddr) -> ApiResult<()> {
     let now = app.clock.now_unix();
-    let (pk, sk) = (failures_pk(email), client_sk(ip));
     let until = now + app.config.lockout_seconds;
-    let (client, account) = futures::join!(
-        app.store.add(&pk, &sk, &[("count", 1)], Some(until)),
-        app.store.get(&pk, ACCOUNT_SK),
+    let (attempts, account) = futures::join!(
+        throttle::count_attempt(app, email, ip, until),
+        throttle::account_failures(app, email),
     );
-    let attempts = client?.int("count").unwrap_or(0);
+    let attempts = attempts?;
     let refusal = if attempts > app.config.login_max_failures {
         Some(app.config.lockout_seconds.max(1) as u64)
     } else {
-        account?.and_then(|item| backoff_left(app, &item, now)).filter(|_| attempts > 1)
+        account?.and_then(|failures| backoff_left(app, &failures, now)).filter(|_| attempts > 1)
     };
     let Some(retry_after) = refusal else { return Ok(()) };
     // A refused attempt checks no password, so it does not count against the client.
-    app.store.add(&pk, &sk, &[("count", -1)], None).await?;
+    throttle::uncount_attempt(app, email, ip).await?;
     Err(ApiError::AccountLocked { retry_after })
 }
 
-/// Seconds until the account's backoff ends, if it is in one. The item expires
-/// `lockout_seconds` after its latest failure, which dates that failure.
-fn backoff_left(app: &App, account: &Item, now: i64) -> Option<u64> {
-    let over = account.int("count").unwrap_or(0) - app.config.login_max_failures;
+/// Seconds until the account's backoff ends, if it is in one. The failures expire
+/// `lockout_seconds` after the latest, which dates it.
+fn backoff_left(app: &App, account: &AccountFailures, now: i64) -> Option<u64> {
+    let over = account.count - app.config.login_max_failures;
     let last_failure = account.expires_at? - app.config.lockout_seconds;
     let wait = 1i64.checked_shl(over.clamp(0, 62) as u32).unwrap_or(i64::MAX).min(app.config.lockout_seconds);
     let left = last_failure.saturating_add(wait) - now;
@@ -72,13 +58,10 @@ fn backoff_left(app: &App, account: &Item, now: i64) -> Option<u64> {
 
 /// A wrong password: counts toward the account's backoff.
 pub async fn record_failure(app: &App, email: &Email) -> ApiResult<()> {
-    let until = app.clock.now_unix() + app.config.lockout_seconds;
-    app.store.add(&failures_pk(email), ACCOUNT_SK, &[("count", 1)], Some(until)).await?;
-    Ok(())
+    throttle::count_failure(app, email, app.clock.now_unix() + app.config.lockout_seconds).await
 }
 
 /// A successful login forgives the client's attempts before it.
 pub async fn clear_failures(app: &App, email: &Email, ip: IpAddr) -> ApiResult<()> {
-    app.store.delete(&failures_pk(email), &client_sk(ip), Condition::Always).await?;
-    Ok(())
+    throttle::clear_attempts(app, email, ip).await
 }

@@ -7,7 +7,7 @@
 
 use super::buffer;
 use crate::app::App;
-use crate::domain::Id;
+use crate::domain::{Id, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item, Query, SkRange, StoreError, Write};
 use crate::repo::sessions::{self, Message, message_sk, pk};
@@ -62,7 +62,7 @@ pub async fn check(app: &App, session_id: Id, message_id: Id) -> ApiResult<Messa
     let message = sessions::load(app, &item).await?;
     let lease = lease?;
     let live = lease.as_ref().and_then(|l| l.int("until_ms")).is_some_and(|until| until > app.now_ms());
-    if message.status != "streaming" || live {
+    if message.status != MessageStatus::Streaming || live {
         return Ok(message);
     }
     interrupt(app, session_id, message, item.version, lease.map(|l| l.version)).await
@@ -71,7 +71,7 @@ pub async fn check(app: &App, session_id: Id, message_id: Id) -> ApiResult<Messa
 /// [`check`] for each `streaming` reply among `messages`.
 pub async fn check_all(app: &App, session_id: Id, messages: Vec<Message>) -> ApiResult<Vec<Message>> {
     futures::future::try_join_all(messages.into_iter().map(|m| async move {
-        if m.status == "streaming" { check(app, session_id, m.id).await } else { Ok(m) }
+        if m.status == MessageStatus::Streaming { check(app, session_id, m.id).await } else { Ok(m) }
     }))
     .await
 }
@@ -88,7 +88,7 @@ async fn interrupt(
     let (events, _) = buffer::read(app, session_id, message.id, None, None).await?;
     message.content =
         events.iter().filter(|e| e.event == "delta").filter_map(|e| e.data["text"].as_str()).collect();
-    message.status = "interrupted".into();
+    message.status = MessageStatus::Interrupted;
     let (pk, sk) = (pk(session_id), lease_sk(message.id));
     let lease = match lease_version {
         Some(v) => Write::Delete { pk, sk, condition: Condition::Version(v) },
@@ -133,7 +133,7 @@ pub async fn sweep(app: &App) -> ApiResult<usize> {
 
 async fn end(app: &App, lease: &Lease) -> ApiResult<()> {
     match check(app, lease.session_id, lease.message_id).await {
-        Ok(message) if message.status == "streaming" => Ok(()),
+        Ok(message) if message.status == MessageStatus::Streaming => Ok(()),
         Ok(_) | Err(ApiError::NotFound) => {
             let (pk, sk) = (pk(lease.session_id), lease_sk(lease.message_id));
             Ok(app.store.delete(&pk, &sk, Condition::Always).await?)

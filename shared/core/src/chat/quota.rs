@@ -10,24 +10,12 @@ use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{ChatRequest, Usage};
 use crate::repo::users::User;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use time::macros::format_description;
 use utoipa::ToSchema;
-
-/// A user's own limits; absent fields fall back to the deployment's defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Quota {
-    #[serde(default, deserialize_with = "crate::http::whole_number")]
-    #[schema(minimum = 1)]
-    pub requests_per_minute: Option<i64>,
-    #[serde(default, deserialize_with = "crate::http::whole_number")]
-    #[schema(minimum = 1)]
-    pub tokens_per_day: Option<i64>,
-}
 
 /// The reply limit of a `/v1` request that names none and whose model sets none.
 pub const DEFAULT_REPLY_TOKENS: u32 = 4096;

@@ -5,7 +5,7 @@
 use super::sse::StreamEvent;
 use super::{buffer, lease};
 use crate::app::App;
-use crate::domain::Id;
+use crate::domain::{Id, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ByteStream;
 use bytes::Bytes;
@@ -107,7 +107,7 @@ impl Follow {
                 return Some(self.close("error", json!({ "code": e.code(), "message": e.public_message() })));
             }
         };
-        if status != "streaming" {
+        if status != MessageStatus::Streaming {
             return Some(self.close("message_end", json!({ "status": status })));
         }
         let limit = (self.app.config.idle_timeout_ms as i64) + self.app.config.resume_grace_seconds * 1000;

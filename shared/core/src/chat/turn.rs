@@ -11,7 +11,7 @@ use super::quota::Reservation;
 use super::router::{self, timeout};
 use super::sse::StreamEvent;
 use crate::app::App;
-use crate::domain::Id;
+use crate::domain::{Id, MessageStatus};
 use crate::http::ByteStream;
 use crate::ports::Condition;
 use crate::providers::{ChatRequest, EventStream, FinishReason, ProviderError, ProviderEvent, Usage};
@@ -52,12 +52,12 @@ enum Ending {
 }
 
 impl Ending {
-    fn status(self) -> &'static str {
+    fn status(self) -> MessageStatus {
         match self {
-            Ending::Complete => "complete",
-            Ending::Failed => "failed",
-            Ending::Cancelled => "cancelled",
-            Ending::Interrupted => "interrupted",
+            Ending::Complete => MessageStatus::Complete,
+            Ending::Failed => MessageStatus::Failed,
+            Ending::Cancelled => MessageStatus::Cancelled,
+            Ending::Interrupted => MessageStatus::Interrupted,
         }
     }
 }
@@ -279,7 +279,7 @@ impl Producer {
             tracing::error!(error = %e, "final stream batch could not be saved");
         }
         let Turn { mut reply, route, reservation, user_id, .. } = self.turn;
-        reply.status = ending.status().into();
+        reply.status = ending.status();
         reply.usage = Some(usage);
         let save = async {
             let write = reply.write(&app, user_id, session_id, Condition::Exists).await?;

@@ -2,12 +2,16 @@
 
 mod email;
 mod id;
+mod message;
 mod password;
+mod quota;
 mod role;
 mod text;
 
 pub use email::Email;
 pub use id::Id;
+pub use message::{MessageRole, MessageStatus};
 pub use password::Password;
+pub use quota::Quota;
 pub use role::Role;
 pub use text::{BoundedText, optional_text};

@@ -1,11 +1,12 @@
 use crate::app::App;
 use crate::auth::jwt::Access;
 use crate::auth::principal::Via;
-use crate::auth::refresh::{self, Family};
+use crate::auth::refresh;
 use crate::auth::{Principal, api_keys, jwt};
 use crate::error::{ApiError, ApiResult};
 use crate::http::cookies::{self, ACCESS};
 use crate::http::{Request, header_str};
+use crate::repo::refresh::Family;
 use crate::repo::users;
 use http::{Method, header};
 

@@ -7,7 +7,7 @@ use super::sessions::{self, Message, Owned, Session, export_prefix};
 use super::{from_item, to_data};
 use crate::app::App;
 use crate::auth::secret_hash;
-use crate::domain::Id;
+use crate::domain::{Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item};
 use bytes::Bytes;
@@ -167,16 +167,16 @@ fn render_markdown(session: &Session, messages: &[Message], now: OffsetDateTime)
         let _ = write!(out, "## System prompt\n\n{prompt}\n\n");
     }
     for m in messages {
-        let who = match m.role.as_str() {
-            "user" => "User".to_string(),
-            "assistant" => {
+        let who = match m.role {
+            MessageRole::User => "User".to_string(),
+            MessageRole::Assistant => {
                 format!("Assistant{}", m.model.as_deref().map(|x| format!(" ({x})")).unwrap_or_default())
             }
-            other => other.to_string(),
+            MessageRole::System => "system".to_string(),
         };
         let _ = write!(out, "---\n\n### {who} · {}\n\n{}\n\n", rfc3339(m.created_at), m.content);
-        if m.status != "complete" {
-            let _ = write!(out, "_(reply {})_\n\n", m.status);
+        if m.status != MessageStatus::Complete {
+            let _ = write!(out, "_(reply {})_\n\n", m.status.as_str());
         }
     }
     out
@@ -203,13 +203,13 @@ mod tests {
         }
     }
 
-    fn message(role: &str, content: &str, status: &str) -> Message {
+    fn message(role: MessageRole, content: &str, status: MessageStatus) -> Message {
         Message {
             id: Id::parse("01JD3QF2Z8N6WQ1ZQ6ZK4G9M7W").unwrap(),
-            role: role.into(),
+            role,
             content: content.into(),
-            status: status.into(),
-            model: (role == "assistant").then(|| "echo".into()),
+            status,
+            model: (role == MessageRole::Assistant).then(|| "echo".into()),
             usage: None,
             created_at: datetime!(2026-11-22 10:01 UTC),
         }
@@ -217,7 +217,10 @@ mod tests {
 
     #[test]
     fn markdown_has_title_prompt_and_every_turn() {
-        let messages = [message("user", "hi there", "complete"), message("assistant", "hi", "interrupted")];
+        let messages = [
+            message(MessageRole::User, "hi there", MessageStatus::Complete),
+            message(MessageRole::Assistant, "hi", MessageStatus::Interrupted),
+        ];
         let md = render_markdown(&session("Trip plans"), &messages, datetime!(2026-11-22 11:00 UTC));
         assert!(
             md.starts_with("# Trip plans\n\n- Session: `01JD3QF2Z8N6WQ1ZQ6ZK4G9M7V`\n- Model: echo\n"),

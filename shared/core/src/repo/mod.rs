@@ -1,9 +1,12 @@
 //! Records in the store: how each domain object maps to items and keys. The key
 //! design is documented in docs/data-model.md.
 
+pub mod api_keys;
 pub mod audit;
 pub mod exports;
+pub mod refresh;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use crate::app::App;

@@ -3,7 +3,7 @@
 
 use super::{all_items, from_item, to_data};
 use crate::app::App;
-use crate::domain::Id;
+use crate::domain::{Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item, Query, SkRange, Write, store::MAX_TRANSACTION_WRITES};
 use crate::providers::Usage;
@@ -44,10 +44,12 @@ pub struct Message {
     #[schema(value_type = String)]
     pub id: Id,
     /// `user`, `assistant` or `system`.
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: MessageRole,
     pub content: String,
     /// `complete`, `streaming`, `interrupted`, `cancelled` or `failed`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: MessageStatus,
     pub model: Option<String>,
     pub usage: Option<Usage>,
     #[serde(with = "time::serde::rfc3339")]

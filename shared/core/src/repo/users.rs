@@ -1,7 +1,6 @@
 use super::{collect_filtered, from_item, to_data};
 use crate::app::App;
-use crate::chat::quota::Quota;
-use crate::domain::{Email, Id, Role};
+use crate::domain::{Email, Id, Quota, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item, Query, SkRange, StoreError, Write};
 use serde::{Deserialize, Serialize};

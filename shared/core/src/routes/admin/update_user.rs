@@ -1,11 +1,10 @@
 use crate::app::App;
-use crate::auth::{admin, api_keys, refresh};
-use crate::chat::quota::Quota;
-use crate::domain::{Id, Role};
+use crate::auth::{admin, refresh};
+use crate::domain::{Id, Quota, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
 use crate::repo::audit::AuditEvent;
-use crate::repo::users;
+use crate::repo::{api_keys, users};
 use crate::routes::audited;
 use http::StatusCode;
 use serde::Deserialize;
@@ -52,7 +51,7 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     // The user record first: from here every request of theirs is refused.
     users::save(app, &user, version).await?;
     if newly_disabled {
-        api_keys::revoke_all(app, id).await?;
+        api_keys::delete_all(app, id).await?;
         refresh::revoke_all(app, id).await?;
     }
     let event = AuditEvent {

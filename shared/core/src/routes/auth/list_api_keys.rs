@@ -1,8 +1,8 @@
 use crate::app::App;
-use crate::auth::api_keys::{self, ApiKeyView};
 use crate::auth::signed_in;
 use crate::error::ApiResult;
 use crate::http::{Request, Response, json};
+use crate::repo::api_keys::{self, ApiKeyView};
 use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;

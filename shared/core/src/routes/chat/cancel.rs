@@ -1,7 +1,7 @@
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::{buffer, lease};
-use crate::domain::Id;
+use crate::domain::{Id, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json};
 use crate::repo::sessions;
@@ -19,7 +19,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, message_id: Id, req: Request
     let user_id = principal(&req)?.user.id;
     sessions::get_owned(app, user_id, session_id).await?;
     let message = lease::check(app, session_id, message_id).await?;
-    if message.status != "streaming" {
+    if message.status != MessageStatus::Streaming {
         return Err(ApiError::Conflict("the reply has already ended"));
     }
     buffer::request_cancel(app, session_id, message_id).await?;

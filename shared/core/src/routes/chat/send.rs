@@ -2,7 +2,7 @@ use crate::app::App;
 use crate::auth::principal;
 use crate::chat::turn::{self, Turn};
 use crate::chat::{context, lease, models, quota, sse};
-use crate::domain::{BoundedText, Id};
+use crate::domain::{BoundedText, Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, parse_json};
 use crate::ports::Condition;
@@ -71,17 +71,17 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
     let ((mut owned, version, route, request), reservation) = quota::admit(app, &user, prepare).await?;
 
     let now = app.now();
-    let message = |role: &str, content: String, status: &str| Message {
+    let message = |role, content, status| Message {
         id: app.new_id(),
-        role: role.into(),
+        role,
         content,
-        status: status.into(),
+        status,
         model: None,
         usage: None,
         created_at: now,
     };
-    let user_message = message("user", content, "complete");
-    let mut reply = message("assistant", String::new(), "streaming");
+    let user_message = message(MessageRole::User, content, MessageStatus::Complete);
+    let mut reply = message(MessageRole::Assistant, String::new(), MessageStatus::Streaming);
     reply.model = Some(route.name.clone());
     if owned.session.title.is_empty() {
         owned.session.title = title_from(&user_message.content);
@@ -108,10 +108,10 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
 
 /// A stored message as context: user turns, and whatever assistants said.
 fn as_turn(m: &Message) -> Option<ChatMessage> {
-    let role = match m.role.as_str() {
-        "user" => ChatRole::User,
-        "assistant" => ChatRole::Assistant,
-        _ => return None,
+    let role = match m.role {
+        MessageRole::User => ChatRole::User,
+        MessageRole::Assistant => ChatRole::Assistant,
+        MessageRole::System => return None,
     };
     (!m.content.is_empty()).then(|| ChatMessage { role, content: m.content.clone() })
 }

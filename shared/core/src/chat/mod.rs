@@ -1,7 +1,6 @@
 //! Chat: routing a model to providers, fitting the context, and streaming replies.
 
 pub mod breaker;
-pub mod buffer;
 pub mod context;
 pub mod lease;
 pub mod models;

@@ -1,21 +1,15 @@
 //! Model routing configuration: each model name maps to an ordered list of provider
-//! targets. It lives in the store (admins edit it with `PUT /admin/models`); the
-//! first read on a fresh deployment seeds it from the `CONFAB_*` provider settings.
+//! targets. It lives in the store (`repo::routing`; admins edit it with `PUT
+//! /admin/models`); the first read on a fresh deployment seeds it from the
+//! `CONFAB_<PROVIDER>_*` settings.
 
-use crate::app::App;
 use crate::domain::BoundedText;
 use crate::error::{ApiError, ApiResult};
-use crate::ports::{Condition, Item};
 use crate::providers::{ProviderKind, SECRET_PREFIX, Target, check_secret_name};
-use crate::repo::{from_item, to_data};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-const PK: &str = "CONFIG";
-const SK: &str = "MODELS";
-/// Routing is read on every chat turn, so each instance keeps it this long.
-const CACHE_SECONDS: i64 = 10;
 const DEFAULT_CONTEXT_TOKENS: u32 = 8192;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -165,62 +159,6 @@ fn echo_route() -> ModelRoute {
         context_tokens: DEFAULT_CONTEXT_TOKENS,
         max_output_tokens: None,
     }
-}
-
-/// The stored configuration and where it came from: settings-seeded routing follows
-/// the settings when they change, until an admin edits it.
-#[derive(Serialize, Deserialize)]
-struct Stored {
-    edited_by_admin: bool,
-    #[serde(flatten)]
-    config: ModelConfig,
-}
-
-/// The current configuration: cached, else stored, else seeded (and stored).
-pub async fn load(app: &App) -> ApiResult<std::sync::Arc<ModelConfig>> {
-    let now = app.clock.now_unix();
-    if let Some(c) = app.models.get("", now, CACHE_SECONDS) {
-        return Ok(c);
-    }
-    let seed = &app.config.seed_models;
-    let config = match app.store.get(PK, SK).await? {
-        Some(item) => {
-            let stored: Stored = from_item(&item)?;
-            if stored.edited_by_admin || stored.config == *seed {
-                stored.config
-            } else {
-                write(app, seed.clone(), false, Condition::Version(item.version)).await?;
-                seed.clone()
-            }
-        }
-        None => {
-            write(app, seed.clone(), false, Condition::NotExists).await?;
-            seed.clone()
-        }
-    };
-    Ok(app.models.put("", config, now))
-}
-
-/// Stores `config`. Losing a race to another instance seeding the same settings is
-/// fine: both write the same thing.
-async fn write(app: &App, config: ModelConfig, edited_by_admin: bool, condition: Condition) -> ApiResult<()> {
-    let item = Item::new(PK, SK, to_data(&Stored { edited_by_admin, config }));
-    match app.store.put(item, condition).await {
-        Ok(_) | Err(crate::ports::StoreError::ConditionFailed) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub async fn save(app: &App, config: ModelConfig) -> ApiResult<()> {
-    config.validate()?;
-    app.store
-        .put(
-            Item::new(PK, SK, to_data(&Stored { edited_by_admin: true, config: config.clone() })),
-            Condition::Always,
-        )
-        .await?;
-    app.models.put("", config, app.clock.now_unix());
-    Ok(())
 }
 
 #[cfg(test)]

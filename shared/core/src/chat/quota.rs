@@ -10,23 +10,13 @@ use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{ChatRequest, Usage};
 use crate::repo::users::User;
-use serde::Serialize;
+use crate::repo::{quota, usage};
 use std::future::Future;
 use std::sync::Arc;
-use time::OffsetDateTime;
-use time::macros::format_description;
-use utoipa::ToSchema;
+use time::Date;
 
 /// The reply limit of a `/v1` request that names none and whose model sets none.
 pub const DEFAULT_REPLY_TOKENS: u32 = 4096;
-
-pub fn day(t: OffsetDateTime) -> String {
-    t.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
-}
-
-fn tokens_pk(user_id: Id) -> String {
-    format!("QUOTA#{user_id}")
-}
 
 /// The tokens a request may use at most, as far as can be known before it is sent: its
 /// prompt, plus its reply limit (the client's, else the model's, else a default).
@@ -62,11 +52,11 @@ async fn reserve(app: &Arc<App>, user: &User, tokens: u64) -> ApiResult<Reservat
     let mut reservation = Reservation {
         app: app.clone(),
         user_id: user.id,
-        day: day(now),
+        day: now.date(),
         tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
         held: false,
     };
-    let total = reservation.add(reservation.tokens).await?.int("tokens").unwrap_or(0);
+    let total = reservation.add(reservation.tokens).await?;
     if total > per_day {
         reservation.add(-reservation.tokens).await?;
         let midnight = now.date().next_day().map(|d| d.midnight().assume_utc()).unwrap_or(now);
@@ -86,20 +76,15 @@ pub struct Reservation {
     app: Arc<App>,
     user_id: Id,
     /// The day the tokens were counted on, which the settlement corrects.
-    day: String,
+    day: Date,
     tokens: i64,
     held: bool,
 }
 
 impl Reservation {
-    async fn add(&self, tokens: i64) -> ApiResult<crate::ports::Item> {
-        let expires = self.app.clock.now_unix() + 2 * 86_400;
-        let item = self
-            .app
-            .store
-            .add(&tokens_pk(self.user_id), &self.day, &[("tokens", tokens)], Some(expires))
-            .await?;
-        Ok(item)
+    /// Adds `tokens` to the day's count; returns the new count.
+    async fn add(&self, tokens: i64) -> ApiResult<i64> {
+        quota::add_tokens(&self.app, self.user_id, self.day, tokens).await
     }
 
     /// Counts the request's real usage: corrects the user's day by the difference from
@@ -108,8 +93,9 @@ impl Reservation {
         self.held = false;
         let used = usage.input_tokens.saturating_add(usage.output_tokens);
         let correction = i64::try_from(used).unwrap_or(i64::MAX).saturating_sub(self.tokens);
+        let today = self.app.clock.now().date();
         let (quota, report) =
-            futures::join!(self.add(correction), record(&self.app, self.user_id, model, usage));
+            futures::join!(self.add(correction), usage::add(&self.app, today, self.user_id, model, usage));
         quota?;
         report
     }
@@ -120,63 +106,11 @@ impl Drop for Reservation {
         if !std::mem::replace(&mut self.held, false) {
             return;
         }
-        let unheld = Reservation { app: self.app.clone(), day: std::mem::take(&mut self.day), ..*self };
+        let unheld = Reservation { app: self.app.clone(), ..*self };
         self.app.spawner.spawn(Box::pin(async move {
             if let Err(e) = unheld.add(-unheld.tokens).await {
                 tracing::error!(error = %e, "reserved tokens could not be given back");
             }
         }));
     }
-}
-
-/// Adds one request's usage to the report (per user, model and day).
-async fn record(app: &App, user_id: Id, model: &str, usage: Usage) -> ApiResult<()> {
-    let today = day(app.clock.now());
-    let deltas = [
-        ("requests", 1),
-        ("input_tokens", i64::try_from(usage.input_tokens).unwrap_or(i64::MAX)),
-        ("output_tokens", i64::try_from(usage.output_tokens).unwrap_or(i64::MAX)),
-    ];
-    app.store.add(&format!("USAGE#{today}"), &format!("{user_id}#{model}"), &deltas, None).await?;
-    Ok(())
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UsageRow {
-    pub day: String,
-    pub user_id: String,
-    pub model: String,
-    pub requests: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-}
-
-/// Usage rows for each day from `from` to `to` (inclusive), optionally one user's.
-pub async fn report(
-    app: &App,
-    from: time::Date,
-    to: time::Date,
-    user_id: Option<Id>,
-) -> ApiResult<Vec<UsageRow>> {
-    use crate::ports::{Query, SkRange};
-    let mut rows = Vec::new();
-    let mut date = from;
-    while date <= to {
-        let today = day(date.midnight().assume_utc());
-        let range = user_id.map_or(SkRange::All, |u| SkRange::Prefix(format!("{u}#")));
-        for item in crate::repo::all_items(app, Query::new(format!("USAGE#{today}"), range)).await? {
-            let (user, model) = item.sk.split_once('#').unwrap_or((&item.sk, ""));
-            rows.push(UsageRow {
-                day: today.clone(),
-                user_id: user.to_string(),
-                model: model.to_string(),
-                requests: item.int("requests").unwrap_or(0),
-                input_tokens: item.int("input_tokens").unwrap_or(0),
-                output_tokens: item.int("output_tokens").unwrap_or(0),
-            });
-        }
-        let Some(next) = date.next_day() else { break };
-        date = next;
-    }
-    Ok(rows)
 }

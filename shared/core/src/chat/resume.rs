@@ -2,12 +2,13 @@
 //! the buffer until the reply ends. Works from any instance, since everything it
 //! reads is in the store; while it follows, it tells the producer someone is watching.
 
+use super::lease;
 use super::sse::StreamEvent;
-use super::{buffer, lease};
 use crate::app::App;
 use crate::domain::{Id, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::ByteStream;
+use crate::repo::buffer;
 use bytes::Bytes;
 use serde_json::json;
 use std::sync::Arc;

@@ -3,7 +3,6 @@
 //! batches (by time and size) for resuming, obeys cancel requests, and finally saves
 //! the whole reply and counts its usage.
 
-use super::buffer::{self, Check, Saved};
 use super::context::{estimate_prompt, estimate_tokens};
 use super::lease;
 use super::models::ModelRoute;
@@ -13,9 +12,11 @@ use super::sse::StreamEvent;
 use crate::app::App;
 use crate::domain::{Id, MessageStatus};
 use crate::http::ByteStream;
-use crate::ports::Condition;
 use crate::providers::{ChatRequest, EventStream, FinishReason, ProviderError, ProviderEvent, Usage};
+use crate::repo::buffer::{self, Check, Saved};
+use crate::repo::leases;
 use crate::repo::sessions::Message;
+use crate::repo::turns;
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedSender, unbounded};
@@ -281,12 +282,10 @@ impl Producer {
         let Turn { mut reply, route, reservation, user_id, .. } = self.turn;
         reply.status = ending.status();
         reply.usage = Some(usage);
-        let save = async {
-            let write = reply.write(&app, user_id, session_id, Condition::Exists).await?;
-            let release = lease::release(session_id, reply.id);
-            app.store.transact(vec![write, release]).await.map_err(crate::error::ApiError::from)
-        };
-        let (saved, counted) = futures::join!(save, reservation.settle(&route.name, usage));
+        let (saved, counted) = futures::join!(
+            turns::finish(&app, user_id, session_id, &reply),
+            reservation.settle(&route.name, usage)
+        );
         if let Err(e) = saved {
             tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
         }
@@ -307,7 +306,7 @@ impl Producer {
 /// then runs out unless a later renewal succeeds).
 async fn renew(app: &App, session_id: Id, message_id: Id) -> Option<i64> {
     let now = app.now_ms();
-    match app.store.transact(vec![lease::grant(app, session_id, message_id)]).await {
+    match leases::renew(app, session_id, message_id).await {
         Ok(()) => Some(now),
         Err(e) => {
             tracing::error!(error = %e, "stream lease could not be renewed");

@@ -1,12 +1,20 @@
-//! Records in the store: how each domain object maps to items and keys. The key
-//! design is documented in docs/data-model.md.
+//! Records in the store: every key and every mapping of a record to items lives here,
+//! one module per record kind, and nothing outside `repo/` touches the store. Callers
+//! keep the rules; these modules keep the items. The key design is documented in
+//! docs/data-model.md.
 
 pub mod api_keys;
 pub mod audit;
+pub mod buffer;
 pub mod exports;
+pub mod leases;
+pub mod quota;
 pub mod refresh;
+pub mod routing;
 pub mod sessions;
 pub mod throttle;
+pub mod turns;
+pub mod usage;
 pub mod users;
 
 use crate::app::App;
@@ -15,6 +23,8 @@ use crate::ports::{Item, Page, Query};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use time::Date;
+use time::macros::format_description;
 
 /// A record's fields as item data.
 pub fn to_data<T: Serialize>(record: &T) -> Map<String, Value> {
@@ -28,6 +38,18 @@ pub fn to_data<T: Serialize>(record: &T) -> Map<String, Value> {
 pub fn from_item<T: DeserializeOwned>(item: &Item) -> ApiResult<T> {
     serde_json::from_value(Value::Object(item.data.clone()))
         .map_err(|e| ApiError::Internal(format!("malformed item {}/{}: {e}", item.pk, item.sk)))
+}
+
+/// Reads a key that never exists, as cheap as any read: fails when the store cannot
+/// be read (health checks).
+pub async fn probe(app: &App) -> ApiResult<()> {
+    app.store.get("HEALTH", "PROBE").await?;
+    Ok(())
+}
+
+/// A UTC day as keys name it: `2026-11-22`.
+fn day_key(day: Date) -> String {
+    day.format(format_description!("[year]-[month]-[day]")).unwrap_or_default()
 }
 
 /// A list page as the API returns it.

@@ -58,11 +58,11 @@ pub struct Message {
 }
 
 /// The partition of a session: its record, its messages and their stream buffers.
-pub fn pk(id: Id) -> String {
+pub(super) fn pk(id: Id) -> String {
     format!("SESSION#{id}")
 }
 
-pub fn message_sk(id: Id) -> String {
+fn message_sk(id: Id) -> String {
     format!("{MESSAGE_PREFIX}{id}")
 }
 
@@ -74,7 +74,7 @@ const CONTENT_BLOB: &str = "content_blob";
 
 impl Message {
     /// The write that stores this message; a long text is put in a blob first.
-    pub async fn write(
+    pub(super) async fn write(
         &self,
         app: &App,
         owner: Id,
@@ -97,7 +97,7 @@ impl Message {
 
 /// A stored message, with its text read back from its blob if it was long. A lost
 /// blob leaves the text empty (and is logged) rather than breaking the conversation.
-pub async fn load(app: &App, item: &Item) -> ApiResult<Message> {
+async fn load(app: &App, item: &Item) -> ApiResult<Message> {
     let mut message: Message = from_item(item)?;
     if let Some(key) = item.str(CONTENT_BLOB) {
         match app.blobs.get(key).await? {
@@ -119,9 +119,10 @@ async fn load_all(app: &App, items: &[Item]) -> ApiResult<Vec<Message>> {
     Ok(messages)
 }
 
-pub async fn message(app: &App, session_id: Id, id: Id) -> ApiResult<Message> {
+/// The message and the version to update it against.
+pub async fn message(app: &App, session_id: Id, id: Id) -> ApiResult<(Message, u64)> {
     let item = app.store.get(&pk(session_id), &message_sk(id)).await?.ok_or(ApiError::NotFound)?;
-    load(app, &item).await
+    Ok((load(app, &item).await?, item.version))
 }
 
 /// The newest `limit` messages, newest first (for the context window).
@@ -136,7 +137,7 @@ fn user_index(user_id: Id, archived: bool) -> String {
 }
 
 impl Owned {
-    pub fn item(&self) -> Item {
+    pub(super) fn item(&self) -> Item {
         Item::new(pk(self.session.id), SK, to_data(self))
             .with_gsi1(user_index(self.user_id, self.session.archived), self.session.id.to_string())
     }

@@ -22,9 +22,6 @@ pub fn is_check(req: &crate::http::Request) -> bool {
             .is_some_and(|f| ["/auth", "/chat", "/sessions", "/admin"].contains(&f))
 }
 
-/// The key health reads: one that never exists, so the read is as cheap as any.
-const PROBE: (&str, &str) = ("HEALTH", "PROBE");
-
 /// Whether one function can serve: one point read of the store (the admission layer
 /// lets health checks through without its own round trips, so this is the only one),
 /// 503 when the store cannot be read.
@@ -35,6 +32,6 @@ const PROBE: (&str, &str) = ("HEALTH", "PROBE");
         (status = 404, description = "no function by that name", body = crate::http::ErrorBody),
         (status = 503, description = "the store cannot be read", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, function: Function) -> ApiResult<Response> {
-    app.store.get(PROBE.0, PROBE.1).await?;
+    crate::repo::probe(app).await?;
     Ok(json(StatusCode::OK, &Health { status: "ok", function: function.name() }))
 }

@@ -1,8 +1,9 @@
 use crate::app::App;
-use crate::chat::models::{self, ModelConfig};
+use crate::chat::models::ModelConfig;
 use crate::error::ApiResult;
 use crate::http::{Request, Response, json, parse_json};
 use crate::repo::audit::AuditEvent;
+use crate::repo::routing;
 use crate::routes::audited;
 use http::StatusCode;
 use serde_json::json;
@@ -13,7 +14,7 @@ use serde_json::json;
     security(("bearer" = [])),
     responses((status = 200, body = ModelConfig), (status = 403, body = crate::http::ErrorBody)))]
 pub async fn get(app: &App) -> ApiResult<Response> {
-    Ok(json(StatusCode::OK, &*models::load(app).await?))
+    Ok(json(StatusCode::OK, &*routing::load(app).await?))
 }
 
 /// Replaces the model routing. Instances pick it up within seconds.
@@ -24,7 +25,7 @@ pub async fn get(app: &App) -> ApiResult<Response> {
 pub async fn put(app: &App, req: Request) -> ApiResult<Response> {
     let actor = crate::auth::admin(&req)?.user.id;
     let config: ModelConfig = parse_json(&req)?;
-    models::save(app, config.clone()).await?;
+    routing::save(app, config.clone()).await?;
     let names: Vec<_> = config.models.iter().map(|m| m.name.as_str()).collect();
     let event = AuditEvent {
         action: "admin.models_updated",

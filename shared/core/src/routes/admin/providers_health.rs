@@ -1,8 +1,8 @@
 use crate::app::App;
 use crate::chat::breaker::TargetHealth;
-use crate::chat::models;
 use crate::error::ApiResult;
 use crate::http::{Response, json};
+use crate::repo::routing;
 use http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -18,7 +18,7 @@ pub struct ProvidersHealth {
     security(("bearer" = [])),
     responses((status = 200, body = ProvidersHealth)))]
 pub async fn handle(app: &App) -> ApiResult<Response> {
-    let config = models::load(app).await?;
+    let config = routing::load(app).await?;
     let mut targets: Vec<_> = config.models.iter().flat_map(|m| m.targets.iter().cloned()).collect();
     targets.dedup();
     Ok(json(StatusCode::OK, &ProvidersHealth { items: app.breakers.report(targets) }))

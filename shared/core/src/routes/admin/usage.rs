@@ -1,8 +1,8 @@
 use crate::app::App;
-use crate::chat::quota::{self, UsageRow};
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_query};
+use crate::repo::usage::{self, UsageRow};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -63,7 +63,7 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
         .as_deref()
         .map(|u| Id::parse(u).ok_or_else(|| ApiError::InvalidRequest("user_id must be a user id".into())))
         .transpose()?;
-    let items = quota::report(app, from, to, user_id).await?;
+    let items = usage::report(app, from, to, user_id).await?;
     Ok(json(StatusCode::OK, &UsageReport { items }))
 }
 

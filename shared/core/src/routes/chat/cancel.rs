@@ -1,10 +1,10 @@
 use crate::app::App;
 use crate::auth::principal;
-use crate::chat::{buffer, lease};
+use crate::chat::lease;
 use crate::domain::{Id, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json};
-use crate::repo::sessions;
+use crate::repo::{buffer, sessions};
 use http::StatusCode;
 use serde_json::json;
 use std::sync::Arc;

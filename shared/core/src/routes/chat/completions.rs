@@ -5,13 +5,13 @@
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::context::estimate_prompt;
-use crate::chat::models;
 use crate::chat::quota::{self, DEFAULT_REPLY_TOKENS, Reservation};
 use crate::chat::router::{self, Opened};
 use crate::chat::sse::{self, data_only};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usage};
+use crate::repo::routing;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::StatusCode;
@@ -142,7 +142,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let user = principal(&req)?.user.clone();
     let body: CompletionRequest = parse_json(&req)?;
     let prepare = async {
-        let config = models::load(app).await?;
+        let config = routing::load(app).await?;
         let route =
             config.route(&body.model).ok_or_else(|| ApiError::UnknownModel(body.model.clone()))?.clone();
         let request = to_request(&body, route.max_output_tokens)?;

@@ -1,8 +1,8 @@
 use crate::app::App;
 use crate::auth::principal;
-use crate::chat::models;
 use crate::error::ApiResult;
 use crate::http::{Response, json};
+use crate::repo::routing;
 use http::StatusCode;
 use serde_json::json;
 
@@ -12,7 +12,7 @@ use serde_json::json;
     responses((status = 200, description = "an OpenAI model list")))]
 pub async fn handle(app: &App, req: crate::http::Request) -> ApiResult<Response> {
     principal(&req)?;
-    let config = models::load(app).await?;
+    let config = routing::load(app).await?;
     let data: Vec<_> = config
         .models
         .iter()

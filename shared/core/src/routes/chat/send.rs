@@ -1,13 +1,13 @@
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::turn::{self, Turn};
-use crate::chat::{context, lease, models, quota, sse};
+use crate::chat::{context, quota, sse};
 use crate::domain::{BoundedText, Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, parse_json};
-use crate::ports::Condition;
 use crate::providers::{ChatMessage, ChatRole};
 use crate::repo::sessions::{self, Message};
+use crate::repo::{routing, turns};
 use serde::Deserialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -51,7 +51,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
     let prepare = async {
         let (owned, config, history) = futures::join!(
             sessions::get_owned(app, user.id, session_id),
-            models::load(app),
+            routing::load(app),
             sessions::recent_messages(app, session_id, HISTORY),
         );
         let (owned, version) = owned?;
@@ -87,13 +87,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
         owned.session.title = title_from(&user_message.content);
     }
     owned.session.updated_at = now;
-    let writes = vec![
-        crate::ports::Write::Put { item: owned.item(), condition: Condition::Version(version) },
-        user_message.write(app, user.id, session_id, Condition::NotExists).await?,
-        reply.write(app, user.id, session_id, Condition::NotExists).await?,
-        lease::grant(app, session_id, reply.id),
-    ];
-    app.store.transact(writes).await?;
+    turns::start(app, &owned, version, &user_message, &reply).await?;
     let turn = Turn {
         user_id: user.id,
         session_id,

@@ -2,13 +2,13 @@
 //! that reconnects can resume; plus the markers through which a cancel request and a
 //! resuming reader reach the instance producing the reply. All of it expires.
 
-use super::sse::StreamEvent;
+use super::sessions::pk;
+use super::{all_items, from_item, leases, to_data};
 use crate::app::App;
+use crate::chat::sse::StreamEvent;
 use crate::domain::Id;
 use crate::error::ApiResult;
 use crate::ports::{Condition, Item, Query, SkRange, StoreError, Write};
-use crate::repo::sessions::pk;
-use crate::repo::{from_item, to_data};
 use serde::{Deserialize, Serialize};
 
 /// Buffers outlive any reasonable reconnect.
@@ -67,7 +67,7 @@ pub async fn save(
             sk: cancel_sk(message_id),
             condition: Condition::NotExists,
         });
-        writes.push(super::lease::grant(app, session_id, message_id));
+        writes.push(leases::grant(app, session_id, message_id));
     }
     match app.store.transact(writes).await {
         Ok(()) => Ok(Saved::Yes),
@@ -87,7 +87,7 @@ pub async fn read(
 ) -> ApiResult<(Vec<StreamEvent>, Option<String>)> {
     let low = from_sk.unwrap_or_else(|| batch_sk(message_id, 0));
     let high = format!("STREAM#{message_id}#~");
-    let items = crate::repo::all_items(app, Query::new(pk(session_id), SkRange::Between(low, high))).await?;
+    let items = all_items(app, Query::new(pk(session_id), SkRange::Between(low, high))).await?;
     let next = items.last().map(|i| format!("{}~", i.sk));
     let mut events = Vec::new();
     for item in &items {

@@ -1,0 +1,23 @@
+//! Tokens counted against each user's day: reserved before a provider is called,
+//! corrected to the real count after.
+
+use super::day_key;
+use crate::app::App;
+use crate::domain::Id;
+use crate::error::ApiResult;
+use time::Date;
+
+/// A day's count is kept past any correction of it.
+const KEEP_SECONDS: i64 = 2 * 86_400;
+
+fn pk(user_id: Id) -> String {
+    format!("QUOTA#{user_id}")
+}
+
+/// Adds `tokens` (negative to give some back) to the user's count for `day`, in one
+/// atomic step; returns the new count.
+pub async fn add_tokens(app: &App, user_id: Id, day: Date, tokens: i64) -> ApiResult<i64> {
+    let expires = app.clock.now_unix() + KEEP_SECONDS;
+    let item = app.store.add(&pk(user_id), &day_key(day), &[("tokens", tokens)], Some(expires)).await?;
+    Ok(item.int("tokens").unwrap_or(0))
+}

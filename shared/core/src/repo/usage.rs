@@ -1,0 +1,59 @@
+//! The usage report: requests and tokens per day, user and model.
+
+use super::{all_items, day_key};
+use crate::app::App;
+use crate::domain::Id;
+use crate::error::ApiResult;
+use crate::ports::{Query, SkRange};
+use crate::providers::Usage;
+use serde::Serialize;
+use time::Date;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageRow {
+    pub day: String,
+    pub user_id: String,
+    pub model: String,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
+fn pk(day: Date) -> String {
+    format!("USAGE#{}", day_key(day))
+}
+
+/// Adds one request's usage to the user's row for `model` on `day`.
+pub async fn add(app: &App, day: Date, user_id: Id, model: &str, usage: Usage) -> ApiResult<()> {
+    let deltas = [
+        ("requests", 1),
+        ("input_tokens", i64::try_from(usage.input_tokens).unwrap_or(i64::MAX)),
+        ("output_tokens", i64::try_from(usage.output_tokens).unwrap_or(i64::MAX)),
+    ];
+    app.store.add(&pk(day), &format!("{user_id}#{model}"), &deltas, None).await?;
+    Ok(())
+}
+
+/// Rows for each day from `from` to `to` (inclusive), optionally one user's.
+pub async fn report(app: &App, from: Date, to: Date, user_id: Option<Id>) -> ApiResult<Vec<UsageRow>> {
+    let mut rows = Vec::new();
+    let mut date = from;
+    while date <= to {
+        let range = user_id.map_or(SkRange::All, |u| SkRange::Prefix(format!("{u}#")));
+        for item in all_items(app, Query::new(pk(date), range)).await? {
+            let (user, model) = item.sk.split_once('#').unwrap_or((&item.sk, ""));
+            rows.push(UsageRow {
+                day: day_key(date),
+                user_id: user.to_string(),
+                model: model.to_string(),
+                requests: item.int("requests").unwrap_or(0),
+                input_tokens: item.int("input_tokens").unwrap_or(0),
+                output_tokens: item.int("output_tokens").unwrap_or(0),
+            });
+        }
+        let Some(next) = date.next_day() else { break };
+        date = next;
+    }
+    Ok(rows)
+}

@@ -10,8 +10,8 @@
 use crate::{HIGH_LIMITS, TestApp};
 use confab_aws::testing::{self, moto};
 use confab_aws::{AwsClients, S3Options, resources};
-use confab_core::chat::models::default_secret_name;
 use confab_core::providers::ProviderKind;
+use confab_core::providers::settings::default_secret_name;
 use confab_native::{OsRandom, SystemClock};
 use std::collections::BTreeMap;
 use std::net::TcpListener;

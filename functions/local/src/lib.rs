@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::serve::IncomingStream;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
-use confab_core::chat::models::{PROVIDER_SETTINGS, default_secret_name, echo_only};
+use confab_core::chat::models::echo_only;
 use confab_core::http::{Body as CoreBody, BodyTooLarge, ClientIp};
 use confab_core::ports::{SecretError, Secrets};
 use confab_core::{App, Config, Function, Ports};
@@ -106,13 +106,9 @@ async fn sweep_leases(app: Arc<App>) {
 /// Provider keys given as settings (`CONFAB_OPENAI_API_KEY`…), served as the secrets
 /// the seeded model routing names.
 fn provider_keys(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    PROVIDER_SETTINGS
+    confab_core::providers::settings::read(settings)
         .into_iter()
-        .filter_map(|(prefix, kind)| {
-            let key = settings.get(&format!("CONFAB_{prefix}_API_KEY"))?;
-            let name = settings.get(&format!("CONFAB_{prefix}_API_KEY_SECRET")).cloned();
-            Some((name.unwrap_or_else(|| default_secret_name(kind)), key.clone()))
-        })
+        .filter_map(|provider| Some((provider.secret_name()?, provider.api_key?)))
         .collect()
 }
 

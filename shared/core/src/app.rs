@@ -7,7 +7,6 @@ use crate::chat::models::ModelConfig;
 use crate::config::Config;
 use crate::domain::Id;
 use crate::ports::{BlobStore, Clock, HttpClient, Random, Secrets, Spawner, Store, random};
-use crate::providers::Credentials;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::ops::Deref;
@@ -30,7 +29,6 @@ pub struct App {
     ports: Ports,
     pub config: Config,
     pub(crate) keys: KeyCache,
-    pub(crate) credentials: TtlCache<Credentials>,
     pub(crate) models: TtlCache<ModelConfig>,
     pub breakers: Breakers,
     last_id: Mutex<Option<Id>>,
@@ -52,7 +50,6 @@ impl App {
             ports,
             config,
             keys: KeyCache::default(),
-            credentials: TtlCache::default(),
             models: TtlCache::default(),
             breakers,
             last_id: Mutex::new(None),

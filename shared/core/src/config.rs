@@ -2,8 +2,8 @@
 //! `confab.toml`, Worker vars). Parsing takes a map so the core never reads the process
 //! environment itself.
 
-use crate::chat::models::{ModelConfig, PROVIDER_SETTINGS, seed_from_settings};
-use crate::providers::check_secret_name;
+use crate::chat::models::{ModelConfig, seed_from_settings};
+use crate::providers::{self, check_secret_name};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -20,7 +20,8 @@ pub struct Config {
     pub login_max_per_minute: i64,
     pub login_max_failures: i64,
     pub lockout_seconds: i64,
-    /// How long signing and verification keys are cached before the secrets are re-read.
+    /// How long the access-token signing and verification keys are kept before their
+    /// secrets are read again (at once when a token names a key id not yet known).
     pub key_cache_seconds: i64,
     /// The model routing a fresh deployment starts with (from `CONFAB_<PROVIDER>_*`).
     pub seed_models: ModelConfig,
@@ -51,8 +52,9 @@ pub struct Config {
     /// The address clients reach the API at (`https://chat.example.com`), for links
     /// the API hands out. The local server defaults it to its own address.
     pub public_url: Option<String>,
-    /// How long a secret's value is reused before it is read again (key rotation and
-    /// provider keys show up within this time).
+    /// How long the entry points' secrets cache reuses a secret's value before reading
+    /// it again. Provider keys are read through it on every call, so a rotated provider
+    /// key is used within this time.
     pub secrets_cache_seconds: u64,
     /// Most sessions one user may keep.
     pub max_sessions_per_user: i64,
@@ -153,10 +155,10 @@ impl Config {
 fn provider_secret_settings(
     settings: &BTreeMap<String, String>,
 ) -> Result<&BTreeMap<String, String>, ConfigError> {
-    for (prefix, _) in PROVIDER_SETTINGS {
-        let name = format!("CONFAB_{prefix}_API_KEY_SECRET");
-        if let Some(value) = settings.get(&name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-            check_secret_name(value).map_err(|problem| ConfigError { name, problem })?;
+    for provider in providers::settings::read(settings) {
+        if let Some(value) = &provider.api_key_secret {
+            check_secret_name(value.trim())
+                .map_err(|problem| ConfigError { name: provider.setting("API_KEY_SECRET"), problem })?;
         }
     }
     Ok(settings)

@@ -5,7 +5,7 @@
 
 use crate::domain::BoundedText;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{ProviderKind, SECRET_PREFIX, Target, check_secret_name};
+use crate::providers::{self, ProviderKind, Target, check_secret_name};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -93,46 +93,27 @@ fn validate_target(t: &Target) -> ApiResult<()> {
     Ok(())
 }
 
-/// The secret name a provider's key is read from unless its settings name another.
-pub fn default_secret_name(provider: ProviderKind) -> String {
-    let kind =
-        serde_json::to_value(provider).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    format!("{SECRET_PREFIX}{kind}")
-}
-
 /// Whether routing is only the built-in `echo` model (nothing configured).
 pub fn echo_only(config: &ModelConfig) -> bool {
     config.models.iter().all(|m| m.targets.iter().all(|t| t.provider == ProviderKind::Echo))
 }
 
-/// Each provider's name in `CONFAB_<PROVIDER>_*` settings.
-pub const PROVIDER_SETTINGS: [(&str, ProviderKind); 4] = [
-    ("OPENAI", ProviderKind::Openai),
-    ("ANTHROPIC", ProviderKind::Anthropic),
-    ("GEMINI", ProviderKind::Gemini),
-    ("BEDROCK", ProviderKind::Bedrock),
-];
-
 /// The configuration `CONFAB_<PROVIDER>_*` settings describe; `echo` alone when none.
 pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
     let mut models = Vec::new();
-    for (prefix, provider) in PROVIDER_SETTINGS {
-        let get =
-            |name: &str| settings.get(&format!("CONFAB_{prefix}_{name}")).filter(|v| !v.trim().is_empty());
-        let (Some(base_url), Some(names)) = (get("BASE_URL"), get("MODELS")) else { continue };
-        let has_key = get("API_KEY").is_some() || get("API_KEY_SECRET").is_some();
-        let secret =
-            get("API_KEY_SECRET").cloned().or_else(|| has_key.then(|| default_secret_name(provider)));
-        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    for provider in providers::settings::read(settings) {
+        let Some(base_url) = &provider.base_url else { continue };
+        let secret = provider.secret_name();
+        for name in &provider.models {
             let target = Target {
-                provider,
+                provider: provider.kind,
                 base_url: base_url.trim_end_matches('/').to_string(),
-                model: name.to_string(),
+                model: name.clone(),
                 api_key_secret: secret.clone(),
-                region: get("REGION").cloned(),
+                region: provider.region.clone(),
             };
             models.push(ModelRoute {
-                name: name.to_string(),
+                name: name.clone(),
                 targets: vec![target],
                 context_tokens: DEFAULT_CONTEXT_TOKENS,
                 max_output_tokens: None,
@@ -163,8 +144,7 @@ fn echo_route() -> ModelRoute {
 
 #[cfg(test)]
 mod tests {
-    use super::{ModelConfig, default_secret_name, seed_from_settings};
-    use crate::providers::{ProviderKind, check_secret_name};
+    use super::{ModelConfig, seed_from_settings};
     use std::collections::BTreeMap;
 
     fn openai_config(secret: &str) -> ModelConfig {
@@ -183,16 +163,5 @@ mod tests {
         {
             assert!(openai_config(bad).validate().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn default_secret_names_are_provider_secrets() {
-        for kind in
-            [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Gemini, ProviderKind::Bedrock]
-        {
-            let name = default_secret_name(kind);
-            assert!(check_secret_name(&name).is_ok(), "{name}");
-        }
-        assert_eq!(default_secret_name(ProviderKind::Openai), "confab-provider-openai");
     }
 }

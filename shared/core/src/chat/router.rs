@@ -94,7 +94,7 @@ async fn first_events(
     req: &ChatRequest,
 ) -> Result<(Vec<ProviderEvent>, EventStream), ProviderError> {
     let work = async {
-        let mut stream = providers::stream(app, target, req).await?;
+        let mut stream = providers::call::stream(app, target, req).await?;
         let mut first = Vec::new();
         while let Some(event) = stream.next().await {
             let event = event?;

@@ -23,11 +23,11 @@ pub trait Secrets: MaybeSend + MaybeSync {
 /// refresh fails, the last value read is served until one succeeds. Cheap to clone;
 /// clones share the cache.
 ///
-/// The TTL is short (`CONFAB_SECRETS_CACHE_SECONDS`, default 10): the core keeps its own
-/// longer-lived caches of what it derives from secrets (signing keys, provider
-/// credentials) and re-reads a secret early when it must (a token signed with a key id
-/// it doesn't know yet). This cache only keeps bursts of requests from each reading the
-/// secret store, and must not hide a rotation from those re-reads for long.
+/// The TTL is short (`CONFAB_SECRETS_CACHE_SECONDS`, default 10). Provider keys are read
+/// through this cache on every call, so a rotated one is used within the TTL. The
+/// signing keys are kept longer by the core (`CONFAB_KEY_CACHE_SECONDS`), which re-reads
+/// them early when it must (a token signed with a key id it doesn't know yet); this
+/// cache must not hide a rotation from those re-reads for long.
 pub struct Cached<S> {
     inner: Arc<S>,
     clock: Arc<dyn Clock>,

@@ -1,17 +1,18 @@
 //! Model providers. Each wire format lives in its own module and translates between
-//! one internal request/event model and the provider's HTTP API; [`stream`] sends a
-//! request to one target and yields the reply as internal events.
+//! one internal request/event model and the provider's HTTP API; [`call::stream`]
+//! sends a request to one target and yields the reply as internal events.
 
 pub mod anthropic;
 pub mod bedrock;
+pub mod call;
 pub mod echo;
 mod eventstream;
 pub mod gemini;
 pub mod openai;
+pub mod settings;
 mod sse;
 mod wire;
 
-use crate::app::App;
 use crate::ports::{BoxStream, HttpError, MaybeSend, MaybeSync};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -238,71 +239,6 @@ pub trait WireFormat: MaybeSend + MaybeSync {
 
     /// The error an unsuccessful response stands for.
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError;
-}
-
-/// Most bytes of an error response that are read to explain it.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-
-fn format_of(kind: ProviderKind) -> Option<&'static dyn WireFormat> {
-    match kind {
-        ProviderKind::Openai => Some(&openai::OpenAi),
-        ProviderKind::Anthropic => Some(&anthropic::Anthropic),
-        ProviderKind::Gemini => Some(&gemini::Gemini),
-        ProviderKind::Bedrock => Some(&bedrock::Bedrock),
-        ProviderKind::Echo => None,
-    }
-}
-
-/// Asks `target` for a streamed reply. Returns once the provider has accepted the
-/// request (status and headers received); the events follow on the stream.
-pub async fn stream(app: &App, target: &Target, req: &ChatRequest) -> Result<EventStream, ProviderError> {
-    let Some(format) = format_of(target.provider) else { return Ok(echo::reply(req)) };
-    let credentials = credentials(app, target).await?;
-    let resp = app.http.send(format.request(target, &credentials, req, app.clock.now())?).await?;
-    if resp.status.is_success() {
-        return Ok(format.events(resp.body));
-    }
-    let body = read_prefix(resp.body, MAX_ERROR_BODY).await;
-    Err(format.error(resp.status, &resp.headers, &body))
-}
-
-async fn read_prefix(mut body: BodyStream, max: usize) -> Vec<u8> {
-    use futures::StreamExt;
-    let mut out = Vec::new();
-    while let Some(Ok(chunk)) = body.next().await {
-        out.extend_from_slice(&chunk[..chunk.len().min(max - out.len())]);
-        if out.len() >= max {
-            break;
-        }
-    }
-    out
-}
-
-/// The target's credentials, cached like every secret.
-async fn credentials(app: &App, target: &Target) -> Result<std::sync::Arc<Credentials>, ProviderError> {
-    let Some(name) = &target.api_key_secret else { return Ok(Default::default()) };
-    check_secret_name(name).map_err(ProviderError::Config)?;
-    let now = app.clock.now_unix();
-    if let Some(c) = app.credentials.get(name, now, app.config.key_cache_seconds) {
-        return Ok(c);
-    }
-    let value = app
-        .secrets
-        .get(name)
-        .await
-        .map_err(|e| ProviderError::Connect(e.to_string()))?
-        .ok_or_else(|| ProviderError::Config(format!("secret {name} does not exist")))?;
-    let credentials =
-        match target.provider {
-            ProviderKind::Bedrock => Credentials {
-                aws: Some(serde_json::from_str(&value).map_err(|_| {
-                    ProviderError::Config(format!("secret {name} is not AWS credentials JSON"))
-                })?),
-                ..Default::default()
-            },
-            _ => Credentials { api_key: Some(value), ..Default::default() },
-        };
-    Ok(app.credentials.put(name, credentials, now))
 }
 
 /// `Retry-After` in seconds (the form providers send), capped at a minute.

@@ -58,11 +58,11 @@ pub struct Message {
 }
 
 /// The partition of a session: its record, its messages and their stream buffers.
-pub(super) fn pk(id: Id) -> String {
+pub fn pk(id: Id) -> String {
     format!("SESSION#{id}")
 }
 
-fn message_sk(id: Id) -> String {
+pub fn message_sk(id: Id) -> String {
     format!("{MESSAGE_PREFIX}{id}")
 }
 

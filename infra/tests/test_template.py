@@ -470,6 +470,9 @@ class Sweep(unittest.TestCase):
         self.assertEqual(list(events), ["EveryMinute"])
         self.assertEqual(events["EveryMinute"]["Type"], "ScheduleV2")
         self.assertEqual(events["EveryMinute"]["Properties"]["ScheduleExpression"], "rate(1 minute)")
+        # What the Lambda test invokes the sweep with is what the schedule sends.
+        sample = json.loads((ROOT / "events/sweep-schedule.json").read_text())
+        self.assertEqual(json.loads(events["EveryMinute"]["Properties"]["Input"]), sample)
         out = transformed()["Resources"]
         schedules = [r["Properties"] for r in out.values() if r["Type"] == "AWS::Scheduler::Schedule"]
         self.assertEqual(len(schedules), 1)

@@ -172,16 +172,24 @@ def expected_grants(function: str) -> set:
     return log_grants(function) | expected_data_grants(function)
 
 
+# A long message's text is a session blob: whatever writes or reads messages.
+MESSAGE_BLOBS = {("s3:GetObject", "Sub(${Bucket.Arn}/users/*)", None), ("s3:PutObject", "Sub(${Bucket.Arn}/users/*)", None)}
+
+
+def table_grants() -> set:
+    """Every table operation the adapter sends, and gsi1 (only ever queried)."""
+    dynamodb = set().union(*(DYNAMODB_ACTIONS[op] for op in sdk_operations("shared/aws/src/dynamo.rs") - DYNAMODB_SETUP))
+    return {(action, TABLE, None) for action in dynamodb} | {("dynamodb:Query", INDEX, None)}
+
+
 def expected_data_grants(function: str) -> set:
     """What the function's code does with the data, on either runtime (the Worker's user)."""
-    dynamodb = set().union(*(DYNAMODB_ACTIONS[op] for op in sdk_operations("shared/aws/src/dynamo.rs") - DYNAMODB_SETUP))
-    out = {(action, TABLE, None) for action in dynamodb}
-    out |= {("dynamodb:Query", INDEX, None)}  # gsi1 is only ever queried
+    out = table_grants()
     out |= {(SECRET, "Ref(VerifyKeysSecret)", None)}
     if function == "Auth":
         out |= {(SECRET, "Ref(SigningKeysSecret)", None)}
     if function == "Chat":
-        out |= {(SECRET, f"Ref({name})", None) for name in PROVIDER_SECRETS}
+        out |= {(SECRET, f"Ref({name})", None) for name in PROVIDER_SECRETS} | MESSAGE_BLOBS
     if function == "Session":
         for op in sdk_operations("shared/aws/src/s3.rs") - S3_SETUP:
             for action in S3_ACTIONS[op]:
@@ -407,7 +415,7 @@ class Functions(unittest.TestCase):
                 self.assertEqual(url_perm[0]["FunctionUrlAuthType"], "AWS_IAM")
                 self.assertEqual(len(invoke), 1)
                 self.assertIs(invoke[0]["InvokedViaFunctionUrl"], True)
-        # Nothing else may invoke anything.
+        # Nothing else may invoke anything (the sweep's schedule invokes through a role).
         self.assertEqual(len(permissions), 2 * len(FUNCTIONS))
 
     def test_the_transformed_template_lints_clean(self):
@@ -433,6 +441,57 @@ class Functions(unittest.TestCase):
             with self.subTest(function=function):
                 self.assertEqual(set(mine), {"Errors", "Throttles", "Duration"})
                 self.assertEqual(mine["Duration"]["ExtendedStatistic"], "p99")
+
+
+class Sweep(unittest.TestCase):
+    """The stream-lease sweep: a Lambda without a URL that a schedule runs every minute."""
+
+    def test_build_and_environment(self):
+        resource = RESOURCES["SweepFunction"]
+        props = resource["Properties"]
+        self.assertEqual((props["Runtime"], props["Architectures"], props["Handler"]),
+                         ("provided.al2023", ["arm64"], "bootstrap"))
+        # A second binary of the chat package, beside the chat Worker's Cron Trigger.
+        self.assertEqual(props["CodeUri"], "../functions/chat")
+        self.assertEqual(resource["Metadata"], {"BuildMethod": "rust-cargolambda",
+                                                "BuildProperties": {"Binary": "confab-sweep"}})
+        cargo = (ROOT / "functions/chat/Cargo.toml").read_text()
+        self.assertIn('name = "confab-sweep"\npath = "src/sweep.rs"', cargo)
+        self.assertIn("confab_lambda::run_sweep()", rust("functions/chat/src/sweep.rs"))
+        env = {k: show(v) for k, v in props["Environment"]["Variables"].items()}
+        self.assertEqual(env, {"CONFAB_TABLE": "Ref(Table)", "CONFAB_BUCKET": "Ref(Bucket)",
+                               "CONFAB_SECRETS_PREFIX": "Sub(confab/${Environment}/)", "RUST_LOG": "Ref(RustLog)"})
+        self.assertNotIn("FunctionUrlConfig", props)
+        self.assertEqual(show(props["LoggingConfig"]["LogGroup"]), "Ref(SweepLogGroup)")
+        self.assertEqual(show(RESOURCES["SweepLogGroup"]["Properties"]["RetentionInDays"]), "Ref(LogRetentionDays)")
+
+    def test_runs_every_minute_and_only_on_its_schedule(self):
+        events = RESOURCES["SweepFunction"]["Properties"]["Events"]
+        self.assertEqual(list(events), ["EveryMinute"])
+        self.assertEqual(events["EveryMinute"]["Type"], "ScheduleV2")
+        self.assertEqual(events["EveryMinute"]["Properties"]["ScheduleExpression"], "rate(1 minute)")
+        # What the Lambda test invokes the sweep with is what the schedule sends.
+        sample = json.loads((ROOT / "events/sweep-schedule.json").read_text())
+        self.assertEqual(json.loads(events["EveryMinute"]["Properties"]["Input"]), sample)
+        out = transformed()["Resources"]
+        schedules = [r["Properties"] for r in out.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+        self.assertEqual(len(schedules), 1)
+        self.assertEqual(show(schedules[0]["Target"]["Arn"]), "GetAtt(SweepFunction.Arn)")
+        urls = [n for n, r in out.items() if r["Type"] == "AWS::Lambda::Url" and "Sweep" in n]
+        self.assertEqual(urls, [])
+
+    def test_the_table_and_message_blobs_only(self):
+        role = RESOURCES["SweepRole"]
+        self.assertEqual(show(RESOURCES["SweepFunction"]["Properties"]["Role"]), "GetAtt(SweepRole.Arn)")
+        self.assertEqual(managed_policies(role), [])
+        logs = {("logs:CreateLogStream", "GetAtt(SweepLogGroup.Arn)", None),
+                ("logs:PutLogEvents", "GetAtt(SweepLogGroup.Arn)", None)}
+        self.assertEqual(grants(role), logs | table_grants() | MESSAGE_BLOBS)
+
+    def test_alarm_on_failures(self):
+        alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+                  and [show(d["Value"]) for d in r["Properties"]["Dimensions"]] == ["Ref(SweepFunction)"]]
+        self.assertEqual([a["MetricName"] for a in alarms], ["Errors"])
 
 
 class Edge(unittest.TestCase):

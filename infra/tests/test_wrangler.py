@@ -61,6 +61,19 @@ class Environments(unittest.TestCase):
                 self.assertNotIn("routes", config)
                 self.assertNotIn("route", config)
 
+    def test_only_chat_has_a_cron_trigger_for_the_lease_sweep(self):
+        # Inherited by every environment; the Worker's scheduled handler runs the sweep.
+        self.assertEqual(FUNCTION_CONFIGS["chat"]["triggers"], {"crons": ["* * * * *"]})
+        lib = (ROOT / "functions/chat/src/lib.rs").read_text()
+        self.assertIn("#[event(scheduled)]", lib)
+        self.assertIn("confab_edge::sweep(env)", lib)
+        for name, config in ALL.items():
+            with self.subTest(config=name):
+                for env in ENVS:
+                    self.assertNotIn("triggers", config["env"][env])
+                if name != "chat":
+                    self.assertNotIn("triggers", config)
+
     def test_routes_only_on_the_router_in_staging_and_production(self):
         self.assertNotIn("routes", ROUTER)
         self.assertNotIn("routes", ROUTER["env"]["dev"])

@@ -1,7 +1,8 @@
 //! The four functions as real Lambda binaries: `cargo lambda watch --only-lambda-apis`
 //! serves the Lambda runtime API and the function URLs (`/lambda-url/<name>/…`), and
 //! this harness starts each function's debug binary against it, with DynamoDB, S3 and
-//! Secrets Manager in moto. One `watch` serves every function this way, while a plain
+//! Secrets Manager in moto; and the lease sweep (`confab-sweep`), which only
+//! `cargo lambda invoke` reaches, as EventBridge would. One `watch` serves every function this way, while a plain
 //! `cargo lambda watch` runs (and builds) one package per process.
 //!
 //! cargo-lambda comes from `CONFAB_CARGO_LAMBDA` (scripts/test installs it in its
@@ -21,6 +22,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const FUNCTIONS: [&str; 4] = ["auth", "chat", "session", "admin"];
+/// The scheduled Lambda: a binary of the chat package, without a URL.
+const SWEEP: &str = "sweep";
 /// Instances per function: two, so that one chat instance can serve a resume while the
 /// other is still streaming the reply (Lambda runs concurrent requests side by side).
 const INSTANCES: usize = 2;
@@ -52,6 +55,11 @@ impl AwsStack {
             .await
             .expect("create the resources");
         stack
+    }
+
+    /// The table, through the same adapter the functions use.
+    pub fn store(&self) -> confab_aws::DynamoStore {
+        confab_aws::DynamoStore::new(self.clients.dynamodb.clone(), &self.table)
     }
 
     /// Creates or replaces the secret `name` (under this stack's prefix).
@@ -93,12 +101,13 @@ pub struct LambdaStack {
     pub aws: AwsStack,
     pub url: String,
     pub logs: tempfile::TempDir,
-    processes: Vec<Child>,
+    /// Each process with the function it runs (`sweep` included).
+    processes: Vec<(&'static str, Child)>,
 }
 
 impl Drop for LambdaStack {
     fn drop(&mut self) {
-        for child in &mut self.processes {
+        for (_, child) in &mut self.processes {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -138,6 +147,14 @@ impl LambdaStack {
             .unwrap_or_else(|e| panic!("invoke {event} printed no JSON ({e}): {stdout}"))
     }
 
+    /// Kills every instance of `function` with SIGKILL, as a crash would.
+    pub fn kill(&mut self, function: &str) {
+        for (_, child) in self.processes.iter_mut().filter(|(name, _)| *name == function) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Runs the `confab-keys` tool against this stack's secrets.
     pub fn keys_tool(&self, args: &[&str]) -> std::process::Output {
         let mut cmd = Command::new(binaries().join("confab-keys"));
@@ -160,13 +177,13 @@ pub async fn spawn_lambda_app(
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut stack = LambdaStack { aws, url: url.clone(), logs, processes: Vec::new() };
-    stack.processes.push(start_watch(port, stack.logs.path()));
-    wait_for_port(port, stack.processes.last_mut().expect("watch"), stack.logs.path());
-    for function in FUNCTIONS {
-        for instance in 0..INSTANCES {
-            let log = stack.logs.path().join(format!("{function}-{instance}.log"));
-            stack.processes.push(start_function(&binaries, function, &url, &settings, &log));
-        }
+    let mut watch = start_watch(port, stack.logs.path());
+    wait_for_port(port, &mut watch, stack.logs.path());
+    stack.processes.push(("watch", watch));
+    let instances = FUNCTIONS.iter().flat_map(|f| (0..INSTANCES).map(move |i| (*f, i))).chain([(SWEEP, 0)]);
+    for (function, instance) in instances {
+        let log = stack.logs.path().join(format!("{function}-{instance}.log"));
+        stack.processes.push((function, start_function(&binaries, function, &url, &settings, &log)));
     }
     let app = TestApp::for_lambda_urls(&url);
     app.wait_healthy(Duration::from_secs(60), || stack.function_logs()).await;
@@ -195,7 +212,8 @@ pub async fn function_settings(
     settings
 }
 
-/// `target/<profile>`, with `confab-<function>` and `confab-keys` built now so that the
+/// `target/<profile>`, with `confab-<function>` (`confab-sweep` with chat) and
+/// `confab-keys` built now so that the
 /// scenario never runs stale binaries (`cargo test` does not hold the build lock while
 /// tests run).
 fn binaries() -> PathBuf {

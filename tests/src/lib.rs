@@ -207,8 +207,14 @@ impl TestApp {
     /// Waits until every function answers its health check (its processes or Workers
     /// are up), failing with `logs()` after `within`.
     pub(crate) async fn wait_healthy(&self, within: Duration, logs: impl Fn() -> String) {
+        let every_function = ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"];
+        self.wait_healthy_at(&every_function, within, logs).await
+    }
+
+    /// Waits until each of `paths` answers with success.
+    pub(crate) async fn wait_healthy_at(&self, paths: &[&str], within: Duration, logs: impl Fn() -> String) {
         let deadline = Instant::now() + within;
-        for path in ["/auth/health", "/chat/health", "/sessions/health", "/admin/health"] {
+        for &path in paths {
             loop {
                 let answer = self.client.get(self.url(path)).timeout(Duration::from_secs(5)).send().await;
                 if answer.is_ok_and(|r| r.status().is_success()) {

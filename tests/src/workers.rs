@@ -57,6 +57,44 @@ pub async fn spawn_worker_app(
     overrides: &[(&str, &str)],
     rate_limit: i64,
 ) -> (TestApp, WorkerStack) {
+    let stack = start_wrangler(&WORKERS, aws, provider, overrides, rate_limit, &[]).await;
+    let app = TestApp::at(&stack.url);
+    app.wait_healthy(Duration::from_secs(90), || stack.logs()).await;
+    (app, stack)
+}
+
+/// The chat Worker alone, with its Cron Trigger at `/__scheduled` ([`WorkerStack::run_cron`]):
+/// `wrangler dev` serves the first config's Worker only.
+pub async fn spawn_scheduled_chat_worker(
+    aws: &AwsStack,
+    provider: Option<&ProviderSetup>,
+    overrides: &[(&str, &str)],
+) -> WorkerStack {
+    let stack =
+        start_wrangler(&["chat"], aws, provider, overrides, HIGH_RATE_LIMIT, &["--test-scheduled"]).await;
+    TestApp::at(&stack.url)
+        .wait_healthy_at(&["/chat/health"], Duration::from_secs(90), || stack.logs())
+        .await;
+    stack
+}
+
+impl WorkerStack {
+    /// Runs the Worker's scheduled handler once, as its Cron Trigger would, and waits for it.
+    pub async fn run_cron(&self) {
+        let url = format!("{}/__scheduled?cron=*+*+*+*+*", self.url);
+        let resp = reqwest::get(&url).await.expect("wrangler answers /__scheduled");
+        assert!(resp.status().is_success(), "the scheduled handler failed:\n{}", self.logs());
+    }
+}
+
+async fn start_wrangler(
+    workers: &[&str],
+    aws: &AwsStack,
+    provider: Option<&ProviderSetup>,
+    overrides: &[(&str, &str)],
+    rate_limit: i64,
+    args: &[&str],
+) -> WorkerStack {
     let tools = edge_tools();
     built();
     let mut vars = function_settings(aws, provider, overrides).await;
@@ -68,7 +106,7 @@ pub async fn spawn_worker_app(
     ]);
     let dir = tempfile::tempdir().expect("wrangler dir");
     let configs: Vec<PathBuf> =
-        WORKERS.iter().map(|name| write_config(dir.path(), name, &vars, rate_limit)).collect();
+        workers.iter().map(|name| write_config(dir.path(), name, &vars, rate_limit)).collect();
 
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("wrangler.log")).expect("wrangler log");
@@ -78,6 +116,7 @@ pub async fn spawn_worker_app(
         cmd.arg("-c").arg(config);
     }
     let wrangler = cmd
+        .args(args)
         .args(["--local", "--ip", "127.0.0.1", "--port", &port.to_string()])
         .args(["--inspector-port", &free_port().to_string(), "--show-interactive-dev-session=false"])
         .arg("--persist-to")
@@ -91,10 +130,7 @@ pub async fn spawn_worker_app(
         .stderr(log)
         .spawn()
         .expect("start wrangler dev");
-    let stack = WorkerStack { url: format!("http://127.0.0.1:{port}"), dir, wrangler };
-    let app = TestApp::at(&stack.url);
-    app.wait_healthy(Duration::from_secs(90), || stack.logs()).await;
-    (app, stack)
+    WorkerStack { url: format!("http://127.0.0.1:{port}"), dir, wrangler }
 }
 
 /// `functions/<name>/wrangler.toml` (the router's is the top-level one) made runnable

@@ -1,9 +1,15 @@
-//! The chat function as a Cloudflare Worker. All wiring is in `confab-edge`.
+//! The chat function as a Cloudflare Worker, and its Cron Trigger, which ends the
+//! replies whose producer died. All wiring is in `confab-edge`.
 #![cfg(target_arch = "wasm32")]
 
-use worker::{Context, Env, Request, Response, event};
+use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     confab_edge::serve(confab_core::Function::Chat, req, env, ctx).await
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    confab_edge::sweep(env).await
 }

@@ -26,7 +26,7 @@ thread_local! {
 pub async fn serve(function: Function, mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     crate::logging::init();
     let guard = in_flight().enter();
-    let resp = match APP.with(|app| app.get_or_init(|| build(&env)).clone()) {
+    let resp = match app(&env) {
         Ok(app) => match core_request(&mut req).await {
             Ok(core) => confab_core::serve(&app, function, core).await,
             Err(e) => error_response(&e),
@@ -38,6 +38,24 @@ pub async fn serve(function: Function, mut req: Request, env: Env, ctx: Context)
     };
     ctx.wait_until(in_flight().idle());
     to_worker(resp, Some(guard))
+}
+
+/// Ends the replies whose producer died and nobody reads (the chat Worker's Cron
+/// Trigger): a Worker's `waitUntil` can end mid-reply, and its lease then runs out.
+pub async fn sweep(env: Env) {
+    crate::logging::init();
+    match app(&env) {
+        Ok(app) => match confab_core::chat::lease::sweep(&app).await {
+            Ok(expired) => tracing::info!(expired, "stream lease sweep"),
+            Err(e) => tracing::warn!(error = %e, "stream lease sweep failed"),
+        },
+        Err(problem) => tracing::error!(%problem, "the Worker's settings are wrong"),
+    }
+}
+
+/// The isolate's app, built on first use.
+fn app(env: &Env) -> Result<Arc<App>, String> {
+    APP.with(|app| app.get_or_init(|| build(env)).clone())
 }
 
 async fn core_request(req: &mut Request) -> Result<confab_core::http::Request, ApiError> {

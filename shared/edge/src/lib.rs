@@ -7,7 +7,7 @@
 //! ([`router`]), the settings ([`settings`]) and the in-flight work count
 //! ([`in_flight`]). What touches the runtime builds only for wasm32: the ports
 //! (`runtime`), request and response conversion (`convert`) and the two entry points
-//! (`function::serve`, `edge::route`).
+//! (`function::serve` and `function::sweep`, `edge::route`).
 
 pub mod in_flight;
 pub mod router;
@@ -27,6 +27,6 @@ mod runtime;
 #[cfg(target_arch = "wasm32")]
 pub use edge::route;
 #[cfg(target_arch = "wasm32")]
-pub use function::serve;
+pub use function::{serve, sweep};
 #[cfg(target_arch = "wasm32")]
 pub use worker;

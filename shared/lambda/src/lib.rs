@@ -16,7 +16,7 @@ use futures::StreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use lambda_http::request::RequestContext;
-use lambda_http::{Error, Request, RequestExt, service_fn};
+use lambda_http::{Error, LambdaEvent, Request, RequestExt, service_fn};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -33,11 +33,7 @@ type StreamedBody = UnsyncBoxBody<Bytes, Infallible>;
 
 /// Serves `function` until the Lambda runtime stops.
 pub async fn run(function: Function) -> Result<(), Error> {
-    init_tracing();
-    let settings: BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
-    let config = Config::from_settings(&settings)?;
-    let app = Arc::new(App::new(ports(&settings, &config).await?, config));
+    let app = app().await?;
     if function == Function::Chat {
         let handler = service_fn(move |req| streamed(app.clone(), function, req));
         lambda_http::run_with_streaming_response(handler).await
@@ -48,6 +44,31 @@ pub async fn run(function: Function) -> Result<(), Error> {
         });
         lambda_http::run(handler).await
     }
+}
+
+/// Ends the replies whose producer died, once per invocation (an EventBridge schedule),
+/// until the Lambda runtime stops. A failed sweep fails the invocation, so it counts
+/// in the function's `Errors`.
+pub async fn run_sweep() -> Result<(), Error> {
+    let app = app().await?;
+    lambda_http::lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
+        let app = app.clone();
+        async move {
+            let expired = confab_core::chat::lease::sweep(&app).await?;
+            tracing::info!(expired, "stream lease sweep");
+            Ok::<_, Error>(serde_json::json!({ "expired": expired }))
+        }
+    }))
+    .await
+}
+
+/// The app from the `CONFAB_` environment, with logging set up first.
+async fn app() -> Result<Arc<App>, Error> {
+    init_tracing();
+    let settings: BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
+    let config = Config::from_settings(&settings)?;
+    Ok(Arc::new(App::new(ports(&settings, &config).await?, config)))
 }
 
 /// JSON lines, as CloudWatch Logs Insights reads them, through a writer that never

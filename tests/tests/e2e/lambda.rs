@@ -1,7 +1,9 @@
 //! The end-to-end scenario through real Lambda binaries under `cargo lambda watch`, on
 //! DynamoDB, S3 and Secrets Manager (moto), chatting with the mock provider: what a user
-//! does, what a stranger and bad input get, and signing-key rotation.
+//! does, what a stranger and bad input get, signing-key rotation, and the scheduled
+//! lease sweep.
 
+use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
 use confab_tests::scenario::{mock, openai, strangers_and_bad_input, user_scenario};
 use confab_tests::*;
@@ -110,4 +112,27 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     assert_eq!(answer("admin", "admin-health-http-api.json").0, 200);
     // A streaming function's invocation answers with the body alone.
     assert_eq!(stack.invoke("chat", "chat-health.json"), json!({"function": "chat", "status": "ok"}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduled_sweep_ends_a_reply_whose_chat_function_was_killed() {
+    let mock = slow_mock().await;
+    let settings = [("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_STREAM_LEASE_SECONDS", "1")];
+    let (app, mut stack) = spawn_lambda_app(Some(&slow_provider(&mock)), &settings).await;
+    let ada = app.register("ada@example.com").await;
+    let (session, message) = reply_under_way(&app, &ada.access_token).await;
+    stack.kill("chat");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let store = stack.aws.store();
+    assert_eq!(status_in(&store, &session, &message).await, "streaming", "nobody has read it yet");
+
+    // What EventBridge sends every minute (infra/template.yaml).
+    assert_eq!(
+        stack.invoke("sweep", "sweep-schedule.json"),
+        json!({"expired": 1}),
+        "{}",
+        stack.function_logs()
+    );
+    assert_eq!(status_in(&store, &session, &message).await, "interrupted");
+    assert_eq!(stack.invoke("sweep", "sweep-schedule.json"), json!({"expired": 0}), "its lease went with it");
 }

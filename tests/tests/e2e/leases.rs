@@ -1,10 +1,13 @@
 //! Replies whose producer died: the local server killed with SIGKILL mid-reply and
 //! started again on the same data. Readers end such a reply as `interrupted` once its
-//! lease has run out, and so does the periodic sweep when nobody reads it.
+//! lease has run out, and so does the periodic sweep when nobody reads it. The Lambda
+//! and Workers sweeps are tested beside their stacks, with the helpers here.
 
 use confab_core::domain::Id;
+use confab_core::ports::Store;
 use confab_core::repo::sessions::{message_sk, pk};
 use confab_mock_provider::{MockHandle, MockProvider, Scenario};
+use confab_tests::lambda::ProviderSetup;
 use confab_tests::process::LocalProcess;
 use confab_tests::sse::{Event, all_events, events, text};
 use confab_tests::*;
@@ -17,10 +20,15 @@ use std::time::{Duration, Instant};
 const MODEL: &str = "slow-model";
 const LEASE_SECONDS: &str = "1";
 
-async fn slow_mock() -> MockHandle {
+pub(crate) async fn slow_mock() -> MockHandle {
     let mock = MockProvider::builder().spawn("127.0.0.1:0").await.unwrap();
     mock.set_scenario(MODEL, Scenario::tokens(2000).with_token_delay_ms(20));
     mock
+}
+
+/// The slow model, for the Lambda and Workers stacks.
+pub(crate) fn slow_provider(mock: &MockHandle) -> ProviderSetup {
+    ProviderSetup { models: MODEL.into(), ..confab_tests::scenario::openai(mock) }
 }
 
 async fn start(data_dir: &Path, mock: &MockHandle, sweep_seconds: &str) -> LocalProcess {
@@ -38,8 +46,7 @@ async fn start(data_dir: &Path, mock: &MockHandle, sweep_seconds: &str) -> Local
 
 /// Starts a slow reply in a new session and reads it until some text has arrived and
 /// been saved. Returns the session and the reply's id.
-async fn reply_under_way(server: &LocalProcess, token: &str) -> (String, String) {
-    let app = &server.app;
+pub(crate) async fn reply_under_way(app: &TestApp, token: &str) -> (String, String) {
     let session = str_field(&app.create_session(token, json!({})).await, "id");
     let path = format!("/chat/sessions/{session}/messages");
     let resp = send(app.bearer(Method::POST, &path, token).json(&json!({"content": "go on"}))).await;
@@ -58,15 +65,21 @@ async fn reply_under_way(server: &LocalProcess, token: &str) -> (String, String)
 async fn killed_mid_reply(data_dir: &Path, mock: &MockHandle) -> (Registered, String, String) {
     let first = start(data_dir, mock, "3600").await;
     let ada = first.app.register("ada@example.com").await;
-    let (session, message) = reply_under_way(&first, &ada.access_token).await;
+    let (session, message) = reply_under_way(&first.app, &ada.access_token).await;
     first.kill();
     (ada, session, message)
 }
 
-async fn stored_status(data_dir: &Path, session: &str, message: &str) -> String {
+/// The reply's status as `store` holds it.
+pub(crate) async fn status_in(store: &impl Store, session: &str, message: &str) -> String {
     let (session, message) = (Id::parse(session).unwrap(), Id::parse(message).unwrap());
-    let item = stored_item(data_dir, &pk(session), &message_sk(message)).await.expect("the reply is stored");
+    let item = store.get(&pk(session), &message_sk(message)).await.unwrap().expect("the reply is stored");
     item.str("status").unwrap().to_string()
+}
+
+async fn stored_status(data_dir: &Path, session: &str, message: &str) -> String {
+    let store = confab_embedded::SqliteStore::open(data_dir.join("confab.db")).expect("open the store");
+    status_in(&store, session, message).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,13 +1,16 @@
 //! The edge: the router and the four function Workers under `wrangler dev --local`
 //! (workerd), on DynamoDB, S3 and Secrets Manager (moto), chatting with the mock
-//! provider. The same scenario as on Lambda, what the router refuses by itself, and one
-//! data set shared by a Lambda deployment and a Workers one.
+//! provider. The same scenario as on Lambda, what the router refuses by itself, one
+//! data set shared by a Lambda deployment and a Workers one, and the chat Worker's Cron
+//! Trigger ending a reply whose Worker died.
 
+use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::{AwsStack, spawn_lambda_app};
 use confab_tests::scenario::{mock, openai, strangers_and_bad_input, user_scenario};
-use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_worker_app};
+use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_scheduled_chat_worker, spawn_worker_app};
 use confab_tests::*;
 use futures::stream;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_scenario_runs_on_workers() {
@@ -155,4 +158,23 @@ async fn lambda_and_workers_share_one_data_set() {
         "edge-made"
     );
     drop((workers, lambda_stack));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cron_trigger_ends_a_reply_whose_worker_died() {
+    let mock = slow_mock().await;
+    let aws = AwsStack::create().await;
+    let provider = slow_provider(&mock);
+    let settings = [("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_STREAM_LEASE_SECONDS", "1")];
+    let (app, stack) = spawn_worker_app(&aws, Some(&provider), &settings, HIGH_RATE_LIMIT).await;
+    let ada = app.register("ada@example.com").await;
+    let (session, message) = reply_under_way(&app, &ada.access_token).await;
+    drop(stack); // workerd stops mid-reply, as an isolate whose waitUntil ran out does
+    let store = aws.store();
+    assert_eq!(status_in(&store, &session, &message).await, "streaming", "nobody has read it yet");
+
+    let chat = spawn_scheduled_chat_worker(&aws, Some(&provider), &settings).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await; // the lease runs out
+    chat.run_cron().await;
+    assert_eq!(status_in(&store, &session, &message).await, "interrupted", "{}", chat.logs());
 }

@@ -12,7 +12,7 @@ pub mod sse;
 pub mod user;
 pub mod workers;
 
-pub use user::{Expect, TestUser};
+pub use user::{Call, Expect, TestUser};
 
 use std::collections::BTreeMap;
 use std::path::Path;

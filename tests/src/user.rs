@@ -54,6 +54,16 @@ impl TestUser<'_> {
         send(self.request(Method::PUT, path).json(body)).await
     }
 
+    /// Makes `call`.
+    pub async fn call(&self, call: &Call) -> Response {
+        let request = self.request(call.method.clone(), &call.path);
+        send(match &call.body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
+    }
+
     /// A new session made with `body`; returns its id.
     pub async fn create_session(&self, body: Value) -> String {
         str_field(&self.app.create_session(self.token(), body).await, "id")
@@ -74,6 +84,28 @@ impl TestUser<'_> {
     pub async fn messages(&self, session: &str) -> Vec<Value> {
         let page = self.get(&format!("/sessions/{session}/messages")).await.good().await;
         page["items"].as_array().expect("items array").clone()
+    }
+}
+
+/// One request of a test table: its method, path and, for writes, JSON body.
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+impl Call {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Call { method, path: path.into(), body: None }
+    }
+
+    pub fn with_body(self, body: Value) -> Self {
+        Call { body: Some(body), ..self }
+    }
+
+    /// `METHOD path`, to label an assertion.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.method, self.path)
     }
 }
 

@@ -9,7 +9,10 @@ pub mod lambda;
 pub mod process;
 pub mod scenario;
 pub mod sse;
+pub mod user;
 pub mod workers;
+
+pub use user::{Call, Expect, TestUser};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -28,11 +28,6 @@ pub fn openai(mock: &MockHandle) -> ProviderSetup {
     }
 }
 
-pub async fn chat(app: &TestApp, token: &str, session: &str, content: &str) -> Response {
-    let path = format!("/chat/sessions/{session}/messages");
-    send(app.bearer(Method::POST, &path, token).json(&json!({"content": content}))).await
-}
-
 /// Reads a reply's events, noting when each arrived.
 async fn timed_events(resp: Response) -> Vec<(Instant, Event)> {
     assert_eq!(resp.status(), StatusCode::OK);
@@ -65,13 +60,14 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     let again = app.refresh_raw(&ada.cookies).await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(Cookies::from_response(&again).value(REFRESH_COOKIE), successor);
+    let ada = app.as_user(Registered { access_token: token, ..ada });
 
     // A session, and a reply that streams (Lambda response streaming, a Worker's stream
     // through the router): the mock sends a token every 60 ms, and the deltas must
     // arrive spread over that time.
-    let session = str_field(&app.create_session(&token, json!({"title": "A trip"})).await, "id");
+    let session = ada.create_session(json!({"title": "A trip"})).await;
     mock.set_scenario(MODEL, Scenario::tokens(12).with_token_delay_ms(60));
-    let reply = timed_events(chat(app, &token, &session, "plan a trip").await).await;
+    let reply = timed_events(ada.send_message(&session, &json!({"content": "plan a trip"})).await).await;
     let deltas: Vec<Instant> = reply.iter().filter(|(_, e)| e.event == "delta").map(|(t, _)| *t).collect();
     assert!(deltas.len() >= 6, "{} deltas", deltas.len());
     let spread = *deltas.last().unwrap() - deltas[0];
@@ -89,7 +85,7 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
 
     // A client that drops mid-reply resumes from another chat instance, without gap or repeat.
     mock.set_scenario(MODEL, Scenario::tokens(20).with_token_delay_ms(40));
-    let mut stream = events(chat(app, &token, &session, "and the way back").await);
+    let mut stream = events(ada.send_message(&session, &json!({"content": "and the way back"})).await);
     let mut seen = Vec::new();
     while seen.len() < 4 {
         seen.push(stream.next().await.expect("an event before the drop"));
@@ -98,17 +94,15 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     let message = str_field(&seen[0].data, "message_id");
     let path = format!("/chat/sessions/{session}/messages/{message}/stream");
     let last = seen.last().and_then(|e| e.id).expect("event id");
-    let rest = all_events(
-        send(app.bearer(Method::GET, &path, &token).header("last-event-id", last.to_string())).await,
-    )
-    .await;
+    let rest =
+        all_events(send(ada.request(Method::GET, &path).header("last-event-id", last.to_string())).await)
+            .await;
     let whole: Vec<Event> = seen.into_iter().chain(rest).collect();
     assert_eq!(ids(&whole), (0..whole.len() as u64).collect::<Vec<_>>(), "no gap, no repeat");
     assert_eq!(text(&whole).split_whitespace().count(), 20);
 
     // The conversation as stored.
-    let messages = app.get_ok(&token, &format!("/sessions/{session}/messages")).await;
-    let items = messages["items"].as_array().expect("items");
+    let items = ada.messages(&session).await;
     let shape: Vec<_> =
         items.iter().map(|m| (m["role"].as_str().unwrap(), m["status"].as_str().unwrap())).collect();
     assert_eq!(
@@ -121,11 +115,8 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     for (format, content_type) in [("json", "application/json"), ("markdown", "text/markdown; charset=utf-8")]
     {
         let path = format!("/sessions/{session}/export");
-        let created = assert_json(
-            send(app.bearer(Method::POST, &path, &token).json(&json!({"format": format}))).await,
-            StatusCode::CREATED,
-        )
-        .await;
+        let created =
+            assert_json(ada.post(&path, &json!({"format": format})).await, StatusCode::CREATED).await;
         let url = str_field(&created, "url");
         assert!(url.contains("X-Amz-Signature=") && url.contains(bucket), "{url}");
         let file = reqwest::get(&url).await.expect("download the export");
@@ -230,21 +221,18 @@ pub async fn strangers_and_bad_input(app: &TestApp) {
     }
 
     // Someone else's session is not found, whichever function is asked; bad ids too.
+    let eve = app.as_user(eve);
     let theirs = [
-        (Method::GET, format!("/sessions/{session}"), None),
-        (Method::GET, format!("/sessions/{session}/messages"), None),
-        (Method::POST, format!("/sessions/{session}/export"), Some(json!({"format": "json"}))),
-        (Method::POST, format!("/chat/sessions/{session}/messages"), Some(json!({"content": "hi"}))),
-        (Method::GET, format!("/sessions/{UNKNOWN_ID}"), None),
-        (Method::GET, "/sessions/not-an-id".to_string(), None),
+        Call::new(Method::GET, format!("/sessions/{session}")),
+        Call::new(Method::GET, format!("/sessions/{session}/messages")),
+        Call::new(Method::POST, format!("/sessions/{session}/export")).with_body(json!({"format": "json"})),
+        Call::new(Method::POST, format!("/chat/sessions/{session}/messages"))
+            .with_body(json!({"content": "hi"})),
+        Call::new(Method::GET, format!("/sessions/{UNKNOWN_ID}")),
+        Call::new(Method::GET, "/sessions/not-an-id"),
     ];
-    for (method, path, body) in theirs {
-        let mut req = app.bearer(method.clone(), &path, &eve.access_token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        assert_error_ctx(send(req).await, StatusCode::NOT_FOUND, "not_found", &format!("{method} {path}"))
-            .await;
+    for call in theirs {
+        assert_error_ctx(eve.call(&call).await, StatusCode::NOT_FOUND, "not_found", &call.label()).await;
     }
     assert_eq!(
         app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await["items"],

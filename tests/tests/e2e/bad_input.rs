@@ -236,25 +236,27 @@ async fn bad_and_unknown_ids_are_not_found() {
     let before = snapshot(&app, &fx).await;
     let long = "x".repeat(300);
     let bad_ids = ["not-a-valid-id", UNKNOWN_ID, long.as_str(), "%20", "0"];
-    let (user, admin) = (&fx.user.access_token, &fx.admin.access_token);
+    let (user, admin) = (app.as_user(fx.user.clone()), app.as_user(fx.admin.clone()));
     for id in bad_ids {
-        let table = [
-            (Method::GET, format!("/sessions/{id}"), user, None),
-            (Method::PATCH, format!("/sessions/{id}"), user, Some(json!({"title": "x"}))),
-            (Method::DELETE, format!("/sessions/{id}"), user, None),
-            (Method::GET, format!("/sessions/{id}/messages"), user, None),
-            (Method::POST, format!("/sessions/{id}/export"), user, Some(json!({"format": "json"}))),
-            (Method::GET, format!("/sessions/{id}/export/{id}"), user, None),
-            (Method::DELETE, format!("/auth/api-keys/{id}"), user, None),
-            (Method::PATCH, format!("/admin/users/{id}"), admin, Some(json!({"role": "user"}))),
+        let calls = [
+            (&user, Call::new(Method::GET, format!("/sessions/{id}"))),
+            (&user, Call::new(Method::PATCH, format!("/sessions/{id}")).with_body(json!({"title": "x"}))),
+            (&user, Call::new(Method::DELETE, format!("/sessions/{id}"))),
+            (&user, Call::new(Method::GET, format!("/sessions/{id}/messages"))),
+            (
+                &user,
+                Call::new(Method::POST, format!("/sessions/{id}/export"))
+                    .with_body(json!({"format": "json"})),
+            ),
+            (&user, Call::new(Method::GET, format!("/sessions/{id}/export/{id}"))),
+            (&user, Call::new(Method::DELETE, format!("/auth/api-keys/{id}"))),
+            (
+                &admin,
+                Call::new(Method::PATCH, format!("/admin/users/{id}")).with_body(json!({"role": "user"})),
+            ),
         ];
-        for (method, path, token, body) in table {
-            let mut req = app.bearer(method.clone(), &path, token);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let ctx = format!("{method} {path}");
-            assert_error_ctx(send(req).await, StatusCode::NOT_FOUND, "not_found", &ctx).await;
+        for (who, call) in calls {
+            assert_error_ctx(who.call(&call).await, StatusCode::NOT_FOUND, "not_found", &call.label()).await;
         }
     }
     assert_eq!(snapshot(&app, &fx).await, before);

@@ -6,13 +6,9 @@ use confab_tests::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-async fn send_message(app: &TestApp, token: &str, session: &str, body: Value) -> reqwest::Response {
-    send(app.bearer(Method::POST, &format!("/chat/sessions/{session}/messages"), token).json(&body)).await
-}
-
-async fn user_with_session(app: &TestApp, email: &str) -> (Registered, String) {
-    let user = app.register(email).await;
-    let session = str_field(&app.create_session(&user.access_token, json!({})).await, "id");
+async fn user_with_session<'a>(app: &'a TestApp, email: &str) -> (TestUser<'a>, String) {
+    let user = app.user(email).await;
+    let session = user.create_session(json!({})).await;
     (user, session)
 }
 
@@ -20,10 +16,7 @@ async fn user_with_session(app: &TestApp, email: &str) -> (Registered, String) {
 async fn a_reply_streams_and_is_saved() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
-    let events = all_events(
-        send_message(&app, &ada.access_token, &session, json!({"content": "hello echo world"})).await,
-    )
-    .await;
+    let events = ada.chat(&session, "hello echo world").await;
 
     let names: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(names.first(), Some(&"message_start"));
@@ -33,8 +26,7 @@ async fn a_reply_streams_and_is_saved() {
     assert_eq!(events.last().unwrap().data["status"], "complete");
 
     let start = &events[0].data;
-    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
-    let items = messages["items"].as_array().unwrap();
+    let items = ada.messages(&session).await;
     assert_eq!(items.len(), 2);
     assert_eq!(
         (&items[0]["id"], &items[0]["role"], &items[0]["content"]),
@@ -48,7 +40,7 @@ async fn a_reply_streams_and_is_saved() {
     assert_eq!(items[1]["model"], "echo");
     assert!(items[1]["usage"]["output_tokens"].as_u64().unwrap() > 0);
 
-    let got = app.get_ok(&ada.access_token, &format!("/sessions/{session}")).await;
+    let got = ada.get(&format!("/sessions/{session}")).await.good().await;
     assert_eq!(got["title"], "hello echo world", "an untitled session is named after its first message");
 }
 
@@ -56,27 +48,19 @@ async fn a_reply_streams_and_is_saved() {
 async fn resume_replays_after_the_last_event_without_gap_or_repeat() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
-    let events = all_events(
-        send_message(&app, &ada.access_token, &session, json!({"content": "one two three four"})).await,
-    )
-    .await;
+    let events = ada.chat(&session, "one two three four").await;
     let message = events[0].data["message_id"].as_str().unwrap().to_string();
     let path = format!("/chat/sessions/{session}/messages/{message}/stream");
 
     for cut in 0..events.len() as u64 - 1 {
-        let by_header = all_events(
-            send(app.bearer(Method::GET, &path, &ada.access_token).header("last-event-id", cut.to_string()))
-                .await,
-        )
-        .await;
+        let by_header =
+            all_events(send(ada.request(Method::GET, &path).header("last-event-id", cut.to_string())).await)
+                .await;
         assert_eq!(by_header, events[cut as usize + 1..], "after event {cut}");
-        let by_query = all_events(
-            send(app.bearer(Method::GET, &format!("{path}?after={cut}"), &ada.access_token)).await,
-        )
-        .await;
+        let by_query = all_events(ada.get(&format!("{path}?after={cut}")).await).await;
         assert_eq!(by_query, by_header);
     }
-    let replay = all_events(send(app.bearer(Method::GET, &path, &ada.access_token)).await).await;
+    let replay = all_events(ada.get(&path).await).await;
     assert_eq!(replay, events, "no last event id replays everything");
 }
 
@@ -86,31 +70,27 @@ async fn the_longest_message_outgrows_no_store_item() {
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
     // 100,000 characters of four bytes each: 400 KB of UTF-8, and one long "word".
     let content = "😀".repeat(100_000);
-    let events =
-        all_events(send_message(&app, &ada.access_token, &session, json!({"content": content})).await).await;
+    let events = ada.chat(&session, &content).await;
     assert_eq!(events.last().unwrap().data["status"], "complete", "{:?}", events.last());
     assert_eq!(text(&events), content);
     let message = events[0].data["message_id"].as_str().unwrap().to_string();
     let path = format!("/chat/sessions/{session}/messages/{message}/stream");
-    let replay = all_events(send(app.bearer(Method::GET, &path, &ada.access_token)).await).await;
+    let replay = all_events(ada.get(&path).await).await;
     assert_eq!(replay, events, "every batch of the stream was saved");
-    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
-    let items = messages["items"].as_array().unwrap();
+    let items = ada.messages(&session).await;
     assert_eq!(
         (items[0]["content"].as_str(), items[1]["content"].as_str()),
         (Some(&*content), Some(&*content))
     );
-    let next =
-        all_events(send_message(&app, &ada.access_token, &session, json!({"content": "and now?"})).await)
-            .await;
+    let next = ada.chat(&session, "and now?").await;
     assert_eq!(next.last().unwrap().data["status"], "complete");
     // A lost text blob empties that message; the conversation still reads.
     let blobs = app.data_dir().join("blobs/users");
     let removed =
         std::process::Command::new("find").arg(&blobs).args(["-path", "*/messages/*", "-delete"]).status();
     assert!(removed.expect("find runs").success());
-    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
-    assert_eq!(messages["items"][0]["content"], "", "{}", messages["items"][0]);
+    let messages = ada.messages(&session).await;
+    assert_eq!(messages[0]["content"], "", "{}", messages[0]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -118,14 +98,10 @@ async fn the_context_carries_earlier_turns() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
     for content in ["first", "second", "third"] {
-        let events =
-            all_events(send_message(&app, &ada.access_token, &session, json!({"content": content})).await)
-                .await;
+        let events = ada.chat(&session, content).await;
         assert_eq!(text(&events), content);
     }
-    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
-    let contents: Vec<_> =
-        messages["items"].as_array().unwrap().iter().map(|m| m["content"].clone()).collect();
+    let contents: Vec<_> = ada.messages(&session).await.iter().map(|m| m["content"].clone()).collect();
     assert_eq!(
         contents,
         [json!("first"), json!("first"), json!("second"), json!("second"), json!("third"), json!("third")]
@@ -137,32 +113,38 @@ async fn bad_chat_input_is_refused_and_nothing_is_written() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
     let (bob, bobs_session) = user_with_session(&app, "bob@example.com").await;
+    struct Refused {
+        body: Value,
+        status: StatusCode,
+        code: &'static str,
+    }
+    let invalid =
+        |body| Refused { body, status: StatusCode::UNPROCESSABLE_ENTITY, code: "validation_failed" };
+    let malformed = |body| Refused { body, status: StatusCode::BAD_REQUEST, code: "invalid_request" };
     let cases = [
-        (json!({"content": ""}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"content": "   "}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"content": "x".repeat(100_001)}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"content": "hi", "model": "no-such-model"}), StatusCode::NOT_FOUND, "model_not_found"),
-        (json!({"content": 5}), StatusCode::BAD_REQUEST, "invalid_request"),
-        (json!({"text": "hi"}), StatusCode::BAD_REQUEST, "invalid_request"),
-        (json!({"content": "hi", "extra": 1}), StatusCode::BAD_REQUEST, "invalid_request"),
+        invalid(json!({"content": ""})),
+        invalid(json!({"content": "   "})),
+        invalid(json!({"content": "x".repeat(100_001)})),
+        Refused {
+            body: json!({"content": "hi", "model": "no-such-model"}),
+            status: StatusCode::NOT_FOUND,
+            code: "model_not_found",
+        },
+        malformed(json!({"content": 5})),
+        malformed(json!({"text": "hi"})),
+        malformed(json!({"content": "hi", "extra": 1})),
     ];
-    for (body, status, code) in cases {
-        assert_error_ctx(
-            send_message(&app, &ada.access_token, &session, body.clone()).await,
-            status,
-            code,
-            &body.to_string(),
-        )
-        .await;
+    for Refused { body, status, code } in cases {
+        assert_error_ctx(ada.send_message(&session, &body).await, status, code, &body.to_string()).await;
     }
     let resp = send(
-        app.bearer(Method::POST, &format!("/chat/sessions/{session}/messages"), &ada.access_token)
+        ada.request(Method::POST, &format!("/chat/sessions/{session}/messages"))
             .header("content-type", "application/json")
             .body("{not json"),
     )
     .await;
     assert_error(resp, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let not_yours = send_message(&app, &ada.access_token, &bobs_session, json!({"content": "hi"})).await;
+    let not_yours = ada.send_message(&bobs_session, &json!({"content": "hi"})).await;
     assert_error(not_yours, StatusCode::NOT_FOUND, "not_found").await;
     let anonymous = send(
         app.request(Method::POST, &format!("/chat/sessions/{session}/messages"))
@@ -171,15 +153,14 @@ async fn bad_chat_input_is_refused_and_nothing_is_written() {
     .await;
     assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_error(
-        send_message(&app, &ada.access_token, "not-an-id", json!({"content": "hi"})).await,
+        ada.send_message("not-an-id", &json!({"content": "hi"})).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
 
     for (who, session) in [(&ada, &session), (&bob, &bobs_session)] {
-        let messages = app.get_ok(&who.access_token, &format!("/sessions/{session}/messages")).await;
-        assert_eq!(messages["items"], json!([]), "nothing was written");
+        assert_eq!(who.messages(session).await, Vec::<Value>::new(), "nothing was written");
     }
 }
 
@@ -188,39 +169,21 @@ async fn resume_and_cancel_check_ownership_and_ids() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
     let (bob, _) = user_with_session(&app, "bob@example.com").await;
-    let events =
-        all_events(send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await).await;
+    let events = ada.chat(&session, "hi").await;
     let message = events[0].data["message_id"].as_str().unwrap().to_string();
     let stream = format!("/chat/sessions/{session}/messages/{message}/stream");
     let cancel = format!("/chat/sessions/{session}/messages/{message}/cancel");
-    assert_error(
-        send(app.bearer(Method::GET, &stream, &bob.access_token)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    assert_error(
-        send(app.bearer(Method::POST, &cancel, &bob.access_token)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_error(bob.get(&stream).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_error(send(bob.request(Method::POST, &cancel)).await, StatusCode::NOT_FOUND, "not_found").await;
     let unknown = format!("/chat/sessions/{session}/messages/{UNKNOWN_ID}/stream");
-    assert_error(
-        send(app.bearer(Method::GET, &unknown, &ada.access_token)).await,
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_error(ada.get(&unknown).await, StatusCode::NOT_FOUND, "not_found").await;
     for bad in ["x", "-1", "18446744073709551615", "18446744073709551616", "99999999999"] {
-        let by_header =
-            send(app.bearer(Method::GET, &stream, &ada.access_token).header("last-event-id", bad)).await;
+        let by_header = send(ada.request(Method::GET, &stream).header("last-event-id", bad)).await;
         assert_error_ctx(by_header, StatusCode::BAD_REQUEST, "invalid_request", bad).await;
-        let by_query =
-            send(app.bearer(Method::GET, &format!("{stream}?after={bad}"), &ada.access_token)).await;
+        let by_query = ada.get(&format!("{stream}?after={bad}")).await;
         assert_error_ctx(by_query, StatusCode::BAD_REQUEST, "invalid_request", bad).await;
     }
-    let finished = send(app.bearer(Method::POST, &cancel, &ada.access_token)).await;
+    let finished = send(ada.request(Method::POST, &cancel)).await;
     assert_error(finished, StatusCode::CONFLICT, "conflict").await;
 }
 
@@ -228,21 +191,17 @@ async fn resume_and_cancel_check_ownership_and_ids() {
 async fn requests_per_minute_quota_with_admin_override() {
     avoid_minute_edge().await;
     let app = spawn_app_with(&[("CONFAB_REQUESTS_PER_MINUTE", "2")]).await;
-    let admin = app.register("admin@example.com").await;
+    let admin = app.user("admin@example.com").await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
     for _ in 0..2 {
-        all_events(send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await).await;
+        ada.chat(&session, "hi").await;
     }
-    assert_throttled(
-        send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await,
-        "rate_limited",
-    )
-    .await;
+    assert_throttled(ada.send_message(&session, &json!({"content": "hi"})).await, "rate_limited").await;
     let resp =
         app.patch_user(&admin.access_token, &ada.id, json!({"quota": {"requests_per_minute": 10}})).await;
     let view = assert_json(resp, StatusCode::OK).await;
     assert_eq!(view["quota"]["requests_per_minute"], 10);
-    all_events(send_message(&app, &ada.access_token, &session, json!({"content": "hi"})).await).await;
+    ada.chat(&session, "hi").await;
     let bad = app.patch_user(&admin.access_token, &ada.id, json!({"quota": {"tokens_per_day": 0}})).await;
     assert_error(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
@@ -250,24 +209,16 @@ async fn requests_per_minute_quota_with_admin_override() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_per_day_quota_and_the_usage_report() {
     let app = spawn_app_with(&[("CONFAB_TOKENS_PER_DAY", "30")]).await;
-    let admin = app.register("admin@example.com").await;
+    let admin = app.user("admin@example.com").await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
     // Each turn reserves its prompt and the model's reply budget: 8 + 8 tokens for the
     // first; the second (its context is the first turn too) no longer fits.
-    set_echo_reply_budget(&app, &admin, 8).await;
-    all_events(
-        send_message(
-            &app,
-            &ada.access_token,
-            &session,
-            json!({"content": "a reply longer than five tokens"}),
-        )
-        .await,
-    )
-    .await;
+    set_echo_reply_budget(&admin, 8).await;
+    all_events(ada.send_message(&session, &json!({"content": "a reply longer than five tokens"})).await)
+        .await;
     let mut refused = None;
     for _ in 0..50 {
-        let resp = send_message(&app, &ada.access_token, &session, json!({"content": "again"})).await;
+        let resp = ada.send_message(&session, &json!({"content": "again"})).await;
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
             refused = Some(resp);
             break;
@@ -277,7 +228,7 @@ async fn tokens_per_day_quota_and_the_usage_report() {
     }
     assert_throttled(refused.expect("the daily token quota refuses"), "rate_limited").await;
 
-    let report = app.get_ok(&admin.access_token, &format!("/admin/usage?user_id={}", ada.id)).await;
+    let report = admin.get(&format!("/admin/usage?user_id={}", ada.id)).await.good().await;
     let rows = report["items"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{report}");
     assert_eq!((&rows[0]["user_id"], &rows[0]["model"]), (&json!(ada.id), &json!("echo")));
@@ -286,29 +237,28 @@ async fn tokens_per_day_quota_and_the_usage_report() {
     for bad in
         ["from=yesterday", "from=2026-01-10&to=2026-01-01", "from=2020-01-01&to=2026-01-01", "user_id=nope"]
     {
-        let resp = send(app.bearer(Method::GET, &format!("/admin/usage?{bad}"), &admin.access_token)).await;
+        let resp = admin.get(&format!("/admin/usage?{bad}")).await;
         assert_error_ctx(resp, StatusCode::BAD_REQUEST, "invalid_request", bad).await;
     }
-    let resp = send(app.bearer(Method::GET, "/admin/usage", &ada.access_token)).await;
+    let resp = ada.get("/admin/usage").await;
     assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
-async fn set_echo_reply_budget(app: &TestApp, admin: &Registered, tokens: u32) {
-    let mut config = app.get_ok(&admin.access_token, "/admin/models").await;
+async fn set_echo_reply_budget(admin: &TestUser<'_>, tokens: u32) {
+    let mut config = admin.get("/admin/models").await.good().await;
     config["models"][0]["max_output_tokens"] = json!(tokens);
-    let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&config)).await;
+    let resp = admin.put("/admin/models", &config).await;
     assert_json(resp, StatusCode::OK).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_completions_cannot_outrun_the_daily_token_quota() {
     let app = spawn_app_with(&[("CONFAB_TOKENS_PER_DAY", "50")]).await;
-    let ada = app.register("ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
     // Reserves 2 + 10 tokens; uses 4.
     let body =
         json!({"model": "echo", "max_tokens": 10, "messages": [{"role": "user", "content": "hi there"}]});
-    let attempts = (0..20)
-        .map(|_| send(app.bearer(Method::POST, "/v1/chat/completions", &ada.access_token).json(&body)));
+    let attempts = (0..20).map(|_| send(ada.request(Method::POST, "/v1/chat/completions").json(&body)));
     let mut used = 0;
     let mut refused = 0;
     for resp in futures::future::join_all(attempts).await {
@@ -328,8 +278,8 @@ async fn concurrent_completions_cannot_outrun_the_daily_token_quota() {
 async fn a_turn_refused_as_busy_holds_no_tokens() {
     let app = spawn_app().await;
     let (ada, session) = user_with_session(&app, "ada@example.com").await;
-    let attempts = (0..8)
-        .map(|i| send_message(&app, &ada.access_token, &session, json!({"content": format!("turn {i}")})));
+    let turns: Vec<Value> = (0..8).map(|i| json!({"content": format!("turn {i}")})).collect();
+    let attempts = turns.iter().map(|turn| ada.send_message(&session, turn));
     let mut conflicts = 0;
     for resp in futures::future::join_all(attempts).await {
         if resp.status() == StatusCode::OK {
@@ -340,10 +290,9 @@ async fn a_turn_refused_as_busy_holds_no_tokens() {
         }
     }
     assert!(conflicts > 0, "concurrent turns on one session conflict");
-    let messages = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
-    let used: i64 = messages["items"]
-        .as_array()
-        .unwrap()
+    let used: i64 = ada
+        .messages(&session)
+        .await
         .iter()
         .filter(|m| m["role"] == "assistant")
         .map(|m| m["usage"]["input_tokens"].as_i64().unwrap() + m["usage"]["output_tokens"].as_i64().unwrap())
@@ -354,7 +303,7 @@ async fn a_turn_refused_as_busy_holds_no_tokens() {
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_compatible_api_with_an_api_key() {
     let app = spawn_app().await;
-    let ada = app.register("ada@example.com").await;
+    let ada = app.user("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "sdk").await, "key");
 
     let models = app.get_ok(&key, "/v1/models").await;
@@ -406,42 +355,42 @@ async fn openai_compatible_api_with_an_api_key() {
         let resp = send(app.bearer(Method::POST, "/v1/chat/completions", &key).json(&bad)).await;
         assert_error_ctx(resp, StatusCode::BAD_REQUEST, "invalid_request", &bad.to_string()).await;
     }
-    let anonymous = send(app.request(Method::POST, "/v1/chat/completions").json(&request)).await;
+    let anonymous = app.post_json("/v1/chat/completions", &request).await;
     assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admins_read_and_replace_model_routing() {
     let app = spawn_app().await;
-    let admin = app.register("admin@example.com").await;
-    let user = app.register("user@example.com").await;
-    let config = app.get_ok(&admin.access_token, "/admin/models").await;
+    let admin = app.user("admin@example.com").await;
+    let user = app.user("user@example.com").await;
+    let config = admin.get("/admin/models").await.good().await;
     assert_eq!(config["default_model"], "echo");
 
     let mut edited = config.clone();
     edited["models"][0]["name"] = json!("parrot");
     edited["default_model"] = json!("parrot");
-    let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&edited)).await;
+    let resp = admin.put("/admin/models", &edited).await;
     assert_eq!(assert_json(resp, StatusCode::OK).await["default_model"], "parrot");
-    let models = app.get_ok(&user.access_token, "/v1/models").await;
+    let models = user.get("/v1/models").await.good().await;
     assert_eq!(models["data"][0]["id"], "parrot");
 
     let mut bad = edited.clone();
     bad["default_model"] = json!("missing");
-    let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&bad)).await;
+    let resp = admin.put("/admin/models", &bad).await;
     assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    let resp = send(app.bearer(Method::PUT, "/admin/models", &user.access_token).json(&edited)).await;
+    let resp = user.put("/admin/models", &edited).await;
     assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
     for secret in ["confab-signing-keys", "confab-verify-keys", "confab-provider-", "confab-provider-a/b"] {
         let mut bad = edited.clone();
         bad["models"][0]["targets"] = json!([{"provider": "openai", "base_url": "http://127.0.0.1:9/v1",
                                                "model": "m", "api_key_secret": secret}]);
-        let resp = send(app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&bad)).await;
+        let resp = admin.put("/admin/models", &bad).await;
         let body =
             assert_error_ctx(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", secret).await;
         assert!(body["error"]["message"].as_str().unwrap().contains("confab-provider-"), "{body}");
     }
-    assert_eq!(app.get_ok(&admin.access_token, "/admin/models").await, edited, "nothing was saved");
-    let health = app.get_ok(&admin.access_token, "/admin/providers/health").await;
+    assert_eq!(admin.get("/admin/models").await.good().await, edited, "nothing was saved");
+    let health = admin.get("/admin/providers/health").await.good().await;
     assert_eq!(health["items"][0]["state"], "closed");
 }

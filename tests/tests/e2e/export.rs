@@ -1,7 +1,6 @@
 //! POST /sessions/{id}/export on the embedded store: the file's content in both formats,
 //! the capability link that serves it, and what must not work.
 
-use confab_tests::sse::all_events;
 use confab_tests::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -9,28 +8,15 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// A user with a titled session holding one complete echo turn.
-async fn conversation(app: &TestApp) -> (Registered, String) {
-    let user = app.register("ada@example.com").await;
-    let session = app
-        .create_session(&user.access_token, json!({"title": "Trip: Paris", "system_prompt": "Be brief."}))
-        .await;
-    let id = str_field(&session, "id");
-    let path = format!("/chat/sessions/{id}/messages");
-    all_events(
-        send(app.bearer(Method::POST, &path, &user.access_token).json(&json!({"content": "hello export"})))
-            .await,
-    )
-    .await;
-    (user, id)
+async fn conversation(app: &TestApp) -> (TestUser<'_>, String) {
+    let user = app.user("ada@example.com").await;
+    let session = user.create_session(json!({"title": "Trip: Paris", "system_prompt": "Be brief."})).await;
+    user.chat(&session, "hello export").await;
+    (user, session)
 }
 
-async fn export(app: &TestApp, token: &str, session: &str, format: &str) -> Value {
-    let path = format!("/sessions/{session}/export");
-    assert_json(
-        send(app.bearer(Method::POST, &path, token).json(&json!({"format": format}))).await,
-        StatusCode::CREATED,
-    )
-    .await
+async fn export(user: &TestUser<'_>, session: &str, format: &str) -> Value {
+    user.post(&format!("/sessions/{session}/export"), &json!({"format": format})).await.created().await
 }
 
 /// Downloads a link without any credentials, as a browser following it would.
@@ -43,7 +29,7 @@ async fn json_and_markdown_exports_download_through_their_links() {
     let app = spawn_app().await;
     let (ada, session) = conversation(&app).await;
 
-    let created = export(&app, &ada.access_token, &session, "json").await;
+    let created = export(&ada, &session, "json").await;
     assert_eq!(keys(&created), ["expires_at", "url"]);
     let url = str_field(&created, "url");
     assert!(url.starts_with(&app.url(&format!("/sessions/{session}/export/"))), "{url}");
@@ -62,11 +48,10 @@ async fn json_and_markdown_exports_download_through_their_links() {
     assert_eq!(header(&resp, "cache-control").as_deref(), Some("private, no-store"));
     let file: Value = resp.json().await.expect("JSON export");
     assert_eq!(file["format"], "confab.export.v1");
-    assert_eq!(file["session"], app.get_ok(&ada.access_token, &format!("/sessions/{session}")).await);
-    let listed = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
-    assert_eq!(file["messages"], listed["items"]);
+    assert_eq!(file["session"], ada.get(&format!("/sessions/{session}")).await.good().await);
+    assert_eq!(file["messages"], json!(ada.messages(&session).await));
 
-    let md = export(&app, &ada.access_token, &session, "markdown").await;
+    let md = export(&ada, &session, "markdown").await;
     let resp = download(&str_field(&md, "url")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(header(&resp, "content-type").as_deref(), Some("text/markdown; charset=utf-8"));
@@ -81,7 +66,7 @@ async fn json_and_markdown_exports_download_through_their_links() {
 async fn export_links_use_the_configured_public_url() {
     let app = spawn_app_with(&[("CONFAB_PUBLIC_URL", "https://chat.example.com/")]).await;
     let (ada, session) = conversation(&app).await;
-    let url = str_field(&export(&app, &ada.access_token, &session, "markdown").await, "url");
+    let url = str_field(&export(&ada, &session, "markdown").await, "url");
     let path = url.strip_prefix("https://chat.example.com").expect("public URL");
     assert!(path.starts_with(&format!("/sessions/{session}/export/")), "{url}");
     assert_eq!(download(&app.url(path)).await.status(), StatusCode::OK);
@@ -91,7 +76,7 @@ async fn export_links_use_the_configured_public_url() {
 async fn export_links_ignore_the_host_header() {
     let app = spawn_app().await;
     let (ada, session) = conversation(&app).await;
-    let req = app.bearer(Method::POST, &format!("/sessions/{session}/export"), &ada.access_token);
+    let req = ada.request(Method::POST, &format!("/sessions/{session}/export"));
     let resp = send(req.header("host", "evil.example.com").json(&json!({"format": "json"}))).await;
     let url = str_field(&assert_json(resp, StatusCode::CREATED).await, "url");
     assert!(url.starts_with(&app.base_url), "the link goes to the server's own address: {url}");
@@ -108,19 +93,18 @@ async fn bad_export_requests_are_refused_and_write_nothing() {
         (json!({}), "missing format"),
         (json!({"format": "json", "to": "s3"}), "unknown field"),
     ] {
-        let resp = send(app.bearer(Method::POST, &path, &ada.access_token).json(&body)).await;
+        let resp = ada.post(&path, &body).await;
         assert_error_ctx(resp, StatusCode::BAD_REQUEST, "invalid_request", ctx).await;
     }
     let exports = app.data_dir().join("blobs/exports");
     assert!(!exports.exists(), "nothing was written under {}", exports.display());
 
-    let anonymous = send(app.request(Method::POST, &path).json(&json!({"format": "json"}))).await;
+    let anonymous = app.post_json(&path, &json!({"format": "json"})).await;
     assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let eve = app.register("eve@example.com").await;
-    let idor =
-        send(app.bearer(Method::POST, &path, &eve.access_token).json(&json!({"format": "json"}))).await;
+    let eve = app.user("eve@example.com").await;
+    let idor = eve.post(&path, &json!({"format": "json"})).await;
     assert_error(idor, StatusCode::NOT_FOUND, "not_found").await;
-    let get = send(app.bearer(Method::GET, &path, &ada.access_token)).await;
+    let get = ada.get(&path).await;
     assert_error(get, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
@@ -128,10 +112,10 @@ async fn bad_export_requests_are_refused_and_write_nothing() {
 async fn links_open_only_their_own_export_and_die_with_the_session() {
     let app = spawn_app().await;
     let (ada, session) = conversation(&app).await;
-    let url = str_field(&export(&app, &ada.access_token, &session, "json").await, "url");
+    let url = str_field(&export(&ada, &session, "json").await, "url");
     let token = url.rsplit('/').next().expect("token").to_string();
 
-    let other = str_field(&app.create_session(&ada.access_token, json!({})).await, "id");
+    let other = ada.create_session(json!({})).await;
     for (path, ctx) in [
         (format!("/sessions/{session}/export/{token}x"), "altered token"),
         (format!("/sessions/{session}/export/not-a-token"), "made-up token"),
@@ -141,10 +125,7 @@ async fn links_open_only_their_own_export_and_die_with_the_session() {
         assert_error_ctx(download(&app.url(&path)).await, StatusCode::NOT_FOUND, "not_found", ctx).await;
     }
 
-    assert_no_content(
-        send(app.bearer(Method::DELETE, &format!("/sessions/{session}"), &ada.access_token)).await,
-    )
-    .await;
+    assert_no_content(send(ada.request(Method::DELETE, &format!("/sessions/{session}"))).await).await;
     assert_error(download(&url).await, StatusCode::NOT_FOUND, "not_found").await;
     let exports = app.data_dir().join("blobs/exports");
     let left: Vec<_> = walk(&exports);

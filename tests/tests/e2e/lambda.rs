@@ -119,8 +119,8 @@ async fn the_scheduled_sweep_ends_a_reply_whose_chat_function_was_killed() {
     let mock = slow_mock().await;
     let settings = [("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_STREAM_LEASE_SECONDS", "1")];
     let (app, mut stack) = spawn_lambda_app(Some(&slow_provider(&mock)), &settings).await;
-    let ada = app.register("ada@example.com").await;
-    let (session, message) = reply_under_way(&app, &ada.access_token).await;
+    let ada = app.user("ada@example.com").await;
+    let (session, message) = reply_under_way(&ada).await;
     stack.kill("chat");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let store = stack.aws.store();

@@ -46,11 +46,9 @@ async fn start(data_dir: &Path, mock: &MockHandle, sweep_seconds: &str) -> Local
 
 /// Starts a slow reply in a new session and reads it until some text has arrived and
 /// been saved. Returns the session and the reply's id.
-pub(crate) async fn reply_under_way(app: &TestApp, token: &str) -> (String, String) {
-    let session = str_field(&app.create_session(token, json!({})).await, "id");
-    let path = format!("/chat/sessions/{session}/messages");
-    let resp = send(app.bearer(Method::POST, &path, token).json(&json!({"content": "go on"}))).await;
-    let mut stream = events(resp);
+pub(crate) async fn reply_under_way(user: &TestUser<'_>) -> (String, String) {
+    let session = user.create_session(json!({})).await;
+    let mut stream = events(user.send_message(&session, &json!({"content": "go on"})).await);
     let mut seen: Vec<Event> = Vec::new();
     while text(&seen).split_whitespace().count() < 10 {
         seen.push(stream.next().await.expect("the reply streams"));
@@ -64,10 +62,11 @@ pub(crate) async fn reply_under_way(app: &TestApp, token: &str) -> (String, Stri
 /// user, the session and the reply's id.
 async fn killed_mid_reply(data_dir: &Path, mock: &MockHandle) -> (Registered, String, String) {
     let first = start(data_dir, mock, "3600").await;
-    let ada = first.app.register("ada@example.com").await;
-    let (session, message) = reply_under_way(&first.app, &ada.access_token).await;
+    let ada = first.app.user("ada@example.com").await;
+    let (session, message) = reply_under_way(&ada).await;
+    let account = ada.account;
     first.kill();
-    (ada, session, message)
+    (account, session, message)
 }
 
 /// The reply's status as `store` holds it.
@@ -91,23 +90,22 @@ async fn a_reply_whose_server_was_killed_ends_interrupted_with_its_saved_text() 
 
     let second = start(data.path(), &mock, "3600").await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let app = &second.app;
-    let page = app.get_ok(&ada.access_token, &format!("/sessions/{session}/messages")).await;
-    let reply = page["items"][1].clone();
+    let ada = second.app.as_user(ada);
+    let reply = ada.messages(&session).await[1].clone();
     assert_eq!((&reply["id"], &reply["status"]), (&json!(message), &json!("interrupted")), "{reply}");
     let said = reply["content"].as_str().unwrap();
     assert!(said.split_whitespace().count() >= 10, "the saved text is kept: {said:?}");
 
     let stream = format!("/chat/sessions/{session}/messages/{message}/stream");
     let started = Instant::now();
-    let replay = all_events(send(app.bearer(Method::GET, &stream, &ada.access_token)).await).await;
+    let replay = all_events(ada.get(&stream).await).await;
     assert!(started.elapsed() < Duration::from_secs(5), "resume ends at once");
     assert_eq!(text(&replay), said);
     let last = replay.last().unwrap();
     assert_eq!((last.event.as_str(), &last.data["status"]), ("message_end", &json!("interrupted")));
 
     let cancel = format!("/chat/sessions/{session}/messages/{message}/cancel");
-    let resp = send(app.bearer(Method::POST, &cancel, &ada.access_token)).await;
+    let resp = send(ada.request(Method::POST, &cancel)).await;
     assert_error(resp, StatusCode::CONFLICT, "conflict").await;
 }
 

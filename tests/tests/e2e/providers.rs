@@ -56,25 +56,22 @@ async fn setup(extra: &[(&str, &str)]) -> Setup {
     settings.extend_from_slice(extra);
     let app = spawn_app_with(&settings).await;
     let user = app.register("ada@example.com").await;
-    let session = str_field(&app.create_session(&user.access_token, json!({})).await, "id");
+    let session = app.as_user(user.clone()).create_session(json!({})).await;
     Setup { app, mock, user, session }
 }
 
 impl Setup {
+    /// The user, requesting.
+    fn ada(&self) -> TestUser<'_> {
+        self.app.as_user(self.user.clone())
+    }
+
     async fn chat(&self, model: &str, content: &str) -> reqwest::Response {
-        let path = format!("/chat/sessions/{}/messages", self.session);
-        send(
-            self.app
-                .bearer(Method::POST, &path, &self.user.access_token)
-                .json(&json!({"content": content, "model": model})),
-        )
-        .await
+        self.ada().send_message(&self.session, &json!({"content": content, "model": model})).await
     }
 
     async fn messages(&self) -> Vec<Value> {
-        let page =
-            self.app.get_ok(&self.user.access_token, &format!("/sessions/{}/messages", self.session)).await;
-        page["items"].as_array().unwrap().clone()
+        self.ada().messages(&self.session).await
     }
 
     /// The saved reply once it is no longer streaming.
@@ -92,8 +89,8 @@ impl Setup {
     /// Replaces routing with one model whose targets are the given mock models, in order,
     /// all through the OpenAI format.
     async fn route(&self, name: &str, upstream: &[&str]) {
-        let admin = &self.user;
-        let mut config = self.app.get_ok(&admin.access_token, "/admin/models").await;
+        let admin = self.ada();
+        let mut config = admin.get("/admin/models").await.good().await;
         let template = config["models"][0]["targets"][0].clone();
         let targets: Vec<Value> = upstream
             .iter()
@@ -104,9 +101,7 @@ impl Setup {
             })
             .collect();
         config["models"].as_array_mut().unwrap().push(json!({"name": name, "targets": targets}));
-        let resp =
-            send(self.app.bearer(Method::PUT, "/admin/models", &admin.access_token).json(&config)).await;
-        assert_json(resp, StatusCode::OK).await;
+        admin.put("/admin/models", &config).await.good().await;
     }
 }
 
@@ -182,7 +177,7 @@ async fn falls_back_to_the_next_target_before_the_first_token() {
     let events = all_events(s.chat("resilient", "hi").await).await;
     assert_eq!(text(&events), "from the fallback");
     assert_eq!(s.mock.requests("down-model").len(), 2, "one attempt and one retry");
-    let health = s.app.get_ok(&s.user.access_token, "/admin/providers/health").await;
+    let health = s.ada().get("/admin/providers/health").await.good().await;
     let down = health["items"]
         .as_array()
         .unwrap()
@@ -209,7 +204,7 @@ async fn a_failing_target_opens_its_circuit_and_a_probe_closes_it() {
     let open = all_events(s.chat("oa-model", "x").await).await;
     assert_eq!(error_code(&open).as_deref(), Some("upstream_unavailable"));
     assert_eq!(s.mock.requests("oa-model").len(), 2, "an open circuit sends nothing");
-    let health = s.app.get_ok(&s.user.access_token, "/admin/providers/health").await;
+    let health = s.ada().get("/admin/providers/health").await.good().await;
     let state = |h: &Value| {
         h["items"].as_array().unwrap().iter().find(|t| t["target"]["model"] == "oa-model").unwrap()["state"]
             .clone()
@@ -221,7 +216,7 @@ async fn a_failing_target_opens_its_circuit_and_a_probe_closes_it() {
     let probe = all_events(s.chat("oa-model", "probe").await).await;
     // The failed turns' messages are still context, merged into one user turn.
     assert_eq!(text(&probe), "Mock reply to: x\n\nx\n\nx\n\nprobe");
-    let health = s.app.get_ok(&s.user.access_token, "/admin/providers/health").await;
+    let health = s.ada().get("/admin/providers/health").await.good().await;
     assert_eq!(state(&health), "closed");
 }
 
@@ -286,13 +281,9 @@ async fn a_dropped_client_resumes_without_gap_or_repeat() {
     let message = seen[0].data["message_id"].as_str().unwrap().to_string();
     let last = seen.last().unwrap().id.unwrap();
     let path = format!("/chat/sessions/{}/messages/{message}/stream", s.session);
-    let rest = all_events(
-        send(
-            s.app.bearer(Method::GET, &path, &s.user.access_token).header("last-event-id", last.to_string()),
-        )
-        .await,
-    )
-    .await;
+    let rest =
+        all_events(send(s.ada().request(Method::GET, &path).header("last-event-id", last.to_string())).await)
+            .await;
     let whole: Vec<Event> = seen.into_iter().chain(rest).collect();
     assert_eq!(ids(&whole), (0..whole.len() as u64).collect::<Vec<_>>(), "no gap, no repeat");
     assert_eq!(text(&whole).split_whitespace().count(), 30);
@@ -308,12 +299,12 @@ async fn cancel_stops_the_reply_and_keeps_what_was_said() {
     let mut seen = vec![stream.next().await.unwrap(), stream.next().await.unwrap()];
     let message = seen[0].data["message_id"].as_str().unwrap().to_string();
     let path = format!("/chat/sessions/{}/messages/{message}/cancel", s.session);
-    let resp = send(s.app.bearer(Method::POST, &path, &s.user.access_token)).await;
+    let resp = send(s.ada().request(Method::POST, &path)).await;
     assert_eq!(assert_json(resp, StatusCode::ACCEPTED).await["status"], "cancelling");
     seen.extend(stream.collect::<Vec<Event>>().await);
     ends_with(&seen, "cancelled");
     let replay_path = format!("/chat/sessions/{}/messages/{message}/stream", s.session);
-    let replay = all_events(send(s.app.bearer(Method::GET, &replay_path, &s.user.access_token)).await).await;
+    let replay = all_events(s.ada().get(&replay_path).await).await;
     assert_eq!(replay, seen, "everything the client saw was saved, up to the end");
     let reply = s.settled_reply().await;
     assert_eq!(reply["status"], "cancelled");

@@ -167,8 +167,8 @@ async fn the_cron_trigger_ends_a_reply_whose_worker_died() {
     let provider = slow_provider(&mock);
     let settings = [("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_STREAM_LEASE_SECONDS", "1")];
     let (app, stack) = spawn_worker_app(&aws, Some(&provider), &settings, HIGH_RATE_LIMIT).await;
-    let ada = app.register("ada@example.com").await;
-    let (session, message) = reply_under_way(&app, &ada.access_token).await;
+    let ada = app.user("ada@example.com").await;
+    let (session, message) = reply_under_way(&ada).await;
     drop(stack); // workerd stops mid-reply, as an isolate whose waitUntil ran out does
     let store = aws.store();
     assert_eq!(status_in(&store, &session, &message).await, "streaming", "nobody has read it yet");

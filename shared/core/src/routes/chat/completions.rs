@@ -2,12 +2,13 @@
 //! (the `openai` SDKs, LangChain, curl scripts) work unchanged with an API key. The
 //! conversation comes whole from the client; nothing is stored but usage.
 
+use super::v1_wire::{self, CompletionRequest, Content, Delta, Envelope, Stop};
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::context::estimate_prompt;
 use crate::chat::quota::{self, DEFAULT_REPLY_TOKENS, Reservation};
 use crate::chat::router::{self, Opened};
-use crate::chat::sse::{self, data_only};
+use crate::chat::sse;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usage};
@@ -15,81 +16,7 @@ use crate::repo::routing;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
 use std::sync::Arc;
-use utoipa::ToSchema;
-
-/// The OpenAI request fields confab acts on; other fields are accepted and ignored.
-#[derive(Deserialize, ToSchema)]
-pub struct CompletionRequest {
-    pub model: String,
-    pub messages: Vec<InputMessage>,
-    #[serde(default)]
-    pub stream: bool,
-    pub stream_options: Option<StreamOptions>,
-    pub max_tokens: Option<u32>,
-    pub max_completion_tokens: Option<u32>,
-    pub temperature: Option<f32>,
-    pub top_p: Option<f32>,
-    #[schema(value_type = Option<Value>)]
-    pub stop: Option<Stop>,
-    pub n: Option<u32>,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct StreamOptions {
-    #[serde(default)]
-    pub include_usage: bool,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct InputMessage {
-    /// `system`, `developer`, `user` or `assistant`.
-    pub role: String,
-    /// Text, or an array of content parts of which the `text` ones are used.
-    #[schema(value_type = Value)]
-    pub content: Option<Content>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum Content {
-    Text(String),
-    Parts(Vec<Part>),
-}
-
-#[derive(Deserialize)]
-pub struct Part {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub text: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum Stop {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Content {
-    fn text(&self) -> ApiResult<String> {
-        match self {
-            Content::Text(t) => Ok(t.clone()),
-            Content::Parts(parts) => parts
-                .iter()
-                .map(|p| match (p.kind.as_str(), &p.text) {
-                    ("text", Some(t)) => Ok(t.as_str()),
-                    (kind, _) => Err(ApiError::InvalidRequest(format!(
-                        "content parts of type {kind:?} are not supported"
-                    ))),
-                })
-                .collect::<ApiResult<Vec<_>>>()
-                .map(|texts| texts.join("")),
-        }
-    }
-}
 
 /// The provider-neutral request: system and developer messages become the system
 /// prompt, the rest the conversation.
@@ -124,11 +51,7 @@ fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<Ch
         ),
         temperature: body.temperature,
         top_p: body.top_p,
-        stop: match &body.stop {
-            None => Vec::new(),
-            Some(Stop::One(s)) => vec![s.clone()],
-            Some(Stop::Many(v)) => v.clone(),
-        },
+        stop: body.stop.as_ref().map(Stop::sequences).unwrap_or_default(),
     })
 }
 
@@ -152,14 +75,19 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let ((route, request), reservation) = quota::admit(app, &user, prepare).await?;
     let opened = router::open(app, &route, &request).await.map_err(ApiError::Upstream)?;
     let reply = Reply {
-        app: app.clone(),
-        reservation: Some(reservation),
-        model: route.name.clone(),
-        id: format!("chatcmpl-{}", app.new_id()),
-        created: app.clock.now_unix(),
-        usage: None,
-        prompt_estimate: estimate_prompt(&request),
-        output_chars: 0,
+        envelope: Envelope {
+            id: format!("chatcmpl-{}", app.new_id()),
+            created: app.clock.now_unix(),
+            model: route.name.clone(),
+        },
+        meter: Meter {
+            app: app.clone(),
+            reservation: Some(reservation),
+            model: route.name.clone(),
+            reported: None,
+            prompt_estimate: estimate_prompt(&request),
+            output_chars: 0,
+        },
     };
     if body.stream {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
@@ -169,55 +97,69 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     }
 }
 
-/// One completion in flight. Its usage is recorded once, when it ends, or when it is
-/// dropped early because the client went away.
-struct Reply {
+/// A completion's usage: what the provider reported, else estimated from the prompt
+/// and the text so far. It is recorded once, when the reply ends, or when it is dropped
+/// early because the client went away.
+struct Meter {
     app: Arc<App>,
     /// Taken when the usage is recorded.
     reservation: Option<Reservation>,
     model: String,
-    id: String,
-    created: i64,
-    usage: Option<Usage>,
+    reported: Option<Usage>,
     prompt_estimate: u64,
     output_chars: u64,
 }
 
-impl Reply {
-    fn final_usage(&self) -> Usage {
-        self.usage.unwrap_or(Usage {
+impl Meter {
+    fn observe(&mut self, event: &ProviderEvent) {
+        match event {
+            ProviderEvent::Text(t) => self.output_chars += t.chars().count() as u64,
+            ProviderEvent::Usage(u) => self.reported = Some(*u),
+            ProviderEvent::Finish(_) => {}
+        }
+    }
+
+    fn usage(&self) -> Usage {
+        self.reported.unwrap_or(Usage {
             input_tokens: self.prompt_estimate,
             output_tokens: self.output_chars.div_ceil(4),
         })
     }
 
-    fn record(&mut self) {
-        let Some(reservation) = self.reservation.take() else { return };
-        let (model, usage) = (self.model.clone(), self.final_usage());
-        self.app.spawner.spawn(Box::pin(async move {
-            if let Err(e) = reservation.settle(&model, usage).await {
-                tracing::error!(error = %e, "usage could not be recorded");
-            }
-        }));
+    /// Records the usage (the first time only) and returns it.
+    fn record(&mut self) -> Usage {
+        let usage = self.usage();
+        if let Some(reservation) = self.reservation.take() {
+            let model = self.model.clone();
+            self.app.spawner.spawn(Box::pin(async move {
+                if let Err(e) = reservation.settle(&model, usage).await {
+                    tracing::error!(error = %e, "usage could not be recorded");
+                }
+            }));
+        }
+        usage
     }
+}
 
-    fn usage_json(&self) -> Value {
-        let u = self.final_usage();
-        json!({ "prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
-                "total_tokens": u.input_tokens + u.output_tokens })
+impl Drop for Meter {
+    fn drop(&mut self) {
+        self.record();
     }
+}
 
-    /// Applies one event; returns its text and finish reason, if any.
+/// One completion in flight.
+struct Reply {
+    envelope: Envelope,
+    meter: Meter,
+}
+
+impl Reply {
+    /// Counts one event; returns its text and finish reason, if any.
     fn apply(&mut self, event: ProviderEvent) -> (Option<String>, Option<FinishReason>) {
+        self.meter.observe(&event);
         match event {
-            ProviderEvent::Text(t) => {
-                self.output_chars += t.chars().count() as u64;
-                (Some(t), None)
-            }
-            ProviderEvent::Usage(u) => {
-                self.usage = Some(u);
-                (None, None)
-            }
+            ProviderEvent::Text(t) => (Some(t), None),
+            ProviderEvent::Usage(_) => (None, None),
             ProviderEvent::Finish(r) => (None, Some(r)),
         }
     }
@@ -231,26 +173,13 @@ impl Reply {
             content.extend(text);
             finish = reason.unwrap_or(finish);
         }
-        self.record();
-        let body = json!({
-            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-            "choices": [{ "index": 0, "message": { "role": "assistant", "content": content },
-                          "finish_reason": finish, "logprobs": null }],
-            "usage": self.usage_json(),
-        });
-        Ok(json(StatusCode::OK, &body))
-    }
-
-    fn chunk(&self, delta: Value, finish: Option<FinishReason>) -> Bytes {
-        let body = json!({
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-            "choices": [{ "index": 0, "delta": delta, "finish_reason": finish, "logprobs": null }],
-        });
-        data_only(&body.to_string())
+        let usage = self.meter.record();
+        Ok(json(StatusCode::OK, &self.envelope.completion(&content, finish, usage)))
     }
 
     fn stream(self, opened: Opened, include_usage: bool) -> crate::http::ByteStream {
-        let first = self.chunk(json!({ "role": "assistant", "content": "" }), None);
+        let role = Delta { role: Some(ChatRole::Assistant), content: Some("") };
+        let first = v1_wire::event(&self.envelope.chunk(role, None));
         let events: EventStream =
             Box::pin(futures::stream::iter(opened.first.into_iter().map(Ok)).chain(opened.rest));
         let body = futures::stream::unfold(Some((self, events)), move |state| async move {
@@ -260,17 +189,19 @@ impl Reply {
             };
             let bytes = match event {
                 Ok(event) => match reply.apply(event) {
-                    (Some(text), _) => reply.chunk(json!({ "content": text }), None),
-                    (None, Some(reason)) => reply.chunk(json!({}), Some(reason)),
+                    (Some(text), _) => {
+                        let delta = Delta { content: Some(&text), ..Delta::default() };
+                        v1_wire::event(&reply.envelope.chunk(delta, None))
+                    }
+                    (None, Some(reason)) => {
+                        v1_wire::event(&reply.envelope.chunk(Delta::default(), Some(reason)))
+                    }
                     (None, None) => Bytes::new(),
                 },
                 Err(e) => {
                     tracing::warn!(error = %e, "completion failed mid-stream");
-                    let error = json!({ "error": { "message": e.public_message(), "type": "api_error", "code": e.code() } });
-                    return Some((
-                        [data_only(&error.to_string()), data_only("[DONE]")].concat().into(),
-                        None,
-                    ));
+                    let error = v1_wire::event(&v1_wire::stream_error(&e));
+                    return Some(([error, v1_wire::done()].concat().into(), None));
                 }
             };
             Some((bytes, Some((reply, events))))
@@ -283,22 +214,12 @@ impl Reply {
     }
 
     fn closing(&mut self, include_usage: bool) -> Bytes {
-        self.record();
+        let usage = self.meter.record();
         let mut out = Vec::new();
         if include_usage {
-            let usage = json!({
-                "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [], "usage": self.usage_json(),
-            });
-            out.push(data_only(&usage.to_string()));
+            out.push(v1_wire::event(&self.envelope.usage_chunk(usage)));
         }
-        out.push(data_only("[DONE]"));
+        out.push(v1_wire::done());
         out.concat().into()
-    }
-}
-
-impl Drop for Reply {
-    fn drop(&mut self) {
-        self.record();
     }
 }

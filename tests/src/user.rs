@@ -1,0 +1,128 @@
+//! A logged-in user of a test app, and the requests tests make as one: each request
+//! shape is written here once. A test reads `user.post(path, &body).await.good().await`.
+
+use crate::sse::{Event, all_events};
+use crate::*;
+use std::future::Future;
+use std::ops::Deref;
+
+/// A user and the app they use; requests carry their access token.
+pub struct TestUser<'a> {
+    pub app: &'a TestApp,
+    pub account: Registered,
+}
+
+impl Deref for TestUser<'_> {
+    type Target = Registered;
+
+    fn deref(&self) -> &Registered {
+        &self.account
+    }
+}
+
+impl TestApp {
+    /// Registers a user with [`PASSWORD`] (asserting 201).
+    pub async fn user(&self, email: &str) -> TestUser<'_> {
+        TestUser { app: self, account: self.register(email).await }
+    }
+
+    /// Requests as `account`.
+    pub fn as_user(&self, account: Registered) -> TestUser<'_> {
+        TestUser { app: self, account }
+    }
+}
+
+impl TestUser<'_> {
+    pub fn token(&self) -> &str {
+        &self.account.access_token
+    }
+
+    /// A request with their `Authorization: Bearer` token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.app.bearer(method, path, self.token())
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        send(self.request(Method::POST, path).json(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        send(self.request(Method::PUT, path).json(body)).await
+    }
+
+    /// Makes `call`.
+    pub async fn call(&self, call: &Call) -> Response {
+        let request = self.request(call.method.clone(), &call.path);
+        send(match &call.body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
+    }
+
+    /// A new session made with `body`; returns its id.
+    pub async fn create_session(&self, body: Value) -> String {
+        str_field(&self.app.create_session(self.token(), body).await, "id")
+    }
+
+    /// `POST /chat/sessions/{session}/messages` with `body` (`{"content": …}` and any
+    /// other fields).
+    pub async fn send_message(&self, session: &str, body: &Value) -> Response {
+        self.post(&format!("/chat/sessions/{session}/messages"), body).await
+    }
+
+    /// Sends `content` and reads the whole reply.
+    pub async fn chat(&self, session: &str, content: &str) -> Vec<Event> {
+        all_events(self.send_message(session, &json!({ "content": content })).await).await
+    }
+
+    /// The session's messages, oldest first (the first page).
+    pub async fn messages(&self, session: &str) -> Vec<Value> {
+        let page = self.get(&format!("/sessions/{session}/messages")).await.good().await;
+        page["items"].as_array().expect("items array").clone()
+    }
+}
+
+/// One request of a test table: its method, path and, for writes, JSON body.
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+impl Call {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Call { method, path: path.into(), body: None }
+    }
+
+    pub fn with_body(self, body: Value) -> Self {
+        Call { body: Some(body), ..self }
+    }
+
+    /// `METHOD path`, to label an assertion.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// What a test expects of a response; each asserts and returns the JSON body.
+pub trait Expect {
+    /// 200 with a JSON body.
+    fn good(self) -> impl Future<Output = Value>;
+    /// 201 with a JSON body.
+    fn created(self) -> impl Future<Output = Value>;
+}
+
+impl Expect for Response {
+    fn good(self) -> impl Future<Output = Value> {
+        assert_json(self, StatusCode::OK)
+    }
+
+    fn created(self) -> impl Future<Output = Value> {
+        assert_json(self, StatusCode::CREATED)
+    }
+}

@@ -2,9 +2,10 @@
 //! Anthropic targets answered by the kit's fake HTTP client, and real wire bodies.
 
 use super::models::ModelRoute;
-use crate::config::Config;
+use crate::domain::{Quota, Role};
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderKind, Target};
-use crate::testing::{self, FixedRandom, Reply, TestApp};
+use crate::repo::users::User;
+use crate::testing::{Builder, Reply, TestApp};
 
 macro_rules! fixture {
     ($path:literal) => {
@@ -48,10 +49,9 @@ pub fn request() -> ChatRequest {
     ChatRequest { messages: vec![message], max_tokens: Some(256), ..ChatRequest::default() }
 }
 
-/// An app on `config` with both providers' keys set. Backoff jitter is always at its
-/// ceiling, so waits are exact.
-pub fn app(config: Config) -> TestApp {
-    let t = testing::app().with_random(FixedRandom(0xFF)).with_config(config).build();
+/// The app `builder` builds, with both providers' keys set.
+pub fn app(builder: Builder) -> TestApp {
+    let t = builder.build();
     t.secrets.set("confab-provider-openai", "sk-test");
     t.secrets.set("confab-provider-anthropic", "sk-ant-test");
     t
@@ -65,4 +65,30 @@ pub fn openai_reply() -> Reply {
 /// The SSE events of `body`, each with its blank line.
 pub fn events(body: &'static str) -> impl Iterator<Item = String> {
     body.split_inclusive("\n\n").map(String::from)
+}
+
+/// A user with their own day's token quota (and room for 100 requests a minute).
+pub fn user(t: &TestApp, tokens_per_day: i64) -> User {
+    User {
+        id: t.app.new_id(),
+        email: "ada@example.com".into(),
+        name: None,
+        role: Role::User,
+        created_at: t.app.now(),
+        disabled: false,
+        password_hash: String::new(),
+        quota: Quota { requests_per_minute: Some(100), tokens_per_day: Some(tokens_per_day) },
+        not_before: None,
+    }
+}
+
+/// One OpenAI stream chunk carrying `text`, shaped as in [`OPENAI_STREAM`].
+pub fn openai_delta(text: &str) -> String {
+    let chunk = serde_json::json!({
+        "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT", "object": "chat.completion.chunk",
+        "created": 1741569952, "model": "gpt-4o-mini-2024-07-18",
+        "choices": [{ "index": 0, "delta": { "content": text }, "logprobs": null, "finish_reason": null }],
+        "usage": null,
+    });
+    format!("data: {chunk}\n\n")
 }

@@ -1,7 +1,7 @@
 //! Quotas on the kit: a day's tokens reserved, settled and given back; refusals.
 
 use super::{Reservation, admit};
-use crate::domain::{Quota, Role};
+use crate::chat::fixtures::user;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Body, error_response};
 use crate::providers::Usage;
@@ -12,20 +12,6 @@ use std::time::Duration;
 
 /// 2025-06-16 00:00:00 UTC.
 const MIDNIGHT: i64 = 1_750_032_000;
-
-fn user(t: &TestApp, tokens_per_day: i64) -> User {
-    User {
-        id: t.app.new_id(),
-        email: "ada@example.com".into(),
-        name: None,
-        role: Role::User,
-        created_at: t.app.now(),
-        disabled: false,
-        password_hash: String::new(),
-        quota: Quota { requests_per_minute: Some(100), tokens_per_day: Some(tokens_per_day) },
-        not_before: None,
-    }
-}
 
 fn app_at(unix: i64) -> TestApp {
     testing::app().with_clock(ManualClock::at(unix)).build()

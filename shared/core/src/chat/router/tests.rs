@@ -8,12 +8,17 @@ use crate::chat::fixtures::{
 use crate::config::Config;
 use crate::ports::{Clock, HttpError};
 use crate::providers::{ProviderError, ProviderEvent, Target};
-use crate::testing::{Reply, TestApp};
+use crate::testing::{self, FixedRandom, Reply, TestApp};
 use futures::StreamExt;
 use std::time::Duration;
 
 fn config() -> Config {
     Config { provider_retries: 3, retry_base_ms: 500, circuit_failures: 100, ..Config::default() }
+}
+
+/// Backoff jitter is always at its ceiling, so waits are exact.
+fn app(config: Config) -> TestApp {
+    fixtures::app(testing::app().with_random(FixedRandom(0xFF)).with_config(config))
 }
 
 fn unavailable() -> Reply {
@@ -53,7 +58,7 @@ fn state(t: &TestApp) -> CircuitState {
 
 #[test]
 fn retryable_failures_are_retried_with_doubling_backoff() {
-    let t = fixtures::app(config());
+    let t = app(config());
     for _ in 0..3 {
         t.http.reply(unavailable());
     }
@@ -64,7 +69,7 @@ fn retryable_failures_are_retried_with_doubling_backoff() {
 
 #[test]
 fn backoff_is_capped() {
-    let t = fixtures::app(Config { provider_retries: 2, retry_base_ms: 4_000, ..config() });
+    let t = app(Config { provider_retries: 2, retry_base_ms: 4_000, ..config() });
     t.http.reply(unavailable());
     t.http.fail(HttpError::Connect("connection refused".into()));
     t.http.reply(openai_reply());
@@ -74,7 +79,7 @@ fn backoff_is_capped() {
 
 #[test]
 fn retry_after_is_honoured_and_a_long_one_moves_on_to_the_next_target() {
-    let t = fixtures::app(config());
+    let t = app(config());
     t.http.reply(Reply::new(429).header("retry-after", "3").body(OPENAI_429));
     t.http.reply(Reply::new(429).header("retry-after", "20").body(OPENAI_429));
     t.http.reply(Reply::new(200).chunks(fixtures::events(ANTHROPIC_STREAM)));
@@ -85,7 +90,7 @@ fn retry_after_is_honoured_and_a_long_one_moves_on_to_the_next_target() {
 
 #[test]
 fn a_failure_retrying_cannot_help_falls_back_at_once() {
-    let t = fixtures::app(config());
+    let t = app(config());
     t.http.reply(
         Reply::new(400).body(r#"{"error":{"message":"Invalid model","type":"invalid_request_error"}}"#),
     );
@@ -97,7 +102,7 @@ fn a_failure_retrying_cannot_help_falls_back_at_once() {
 
 #[test]
 fn the_last_targets_error_is_returned_when_all_fail() {
-    let t = fixtures::app(Config { provider_retries: 0, ..config() });
+    let t = app(Config { provider_retries: 0, ..config() });
     t.http.reply(unavailable());
     t.http.reply(Reply::new(529).body(ANTHROPIC_529));
     let error = reply(&t, vec![openai(), anthropic()]).unwrap_err();
@@ -106,12 +111,8 @@ fn the_last_targets_error_is_returned_when_all_fail() {
 
 #[test]
 fn a_circuit_opens_then_lets_one_probe_through_after_the_cooldown() {
-    let t = fixtures::app(Config {
-        provider_retries: 0,
-        circuit_failures: 2,
-        circuit_cooldown_seconds: 30,
-        ..config()
-    });
+    let t =
+        app(Config { provider_retries: 0, circuit_failures: 2, circuit_cooldown_seconds: 30, ..config() });
     for _ in 0..2 {
         t.http.reply(unavailable());
         reply(&t, vec![openai()]).unwrap_err();
@@ -147,7 +148,7 @@ fn a_circuit_opens_then_lets_one_probe_through_after_the_cooldown() {
 
 #[test]
 fn no_first_token_in_time_is_a_timeout_and_retried() {
-    let t = fixtures::app(Config { provider_retries: 1, first_token_timeout_ms: 10_000, ..config() });
+    let t = app(Config { provider_retries: 1, first_token_timeout_ms: 10_000, ..config() });
     t.http.reply(Reply::new(200).body(": OPENROUTER PROCESSING\n\n").stall());
     t.http.reply(openai_reply());
     assert_eq!(reply(&t, vec![openai()]).unwrap(), "Bonjour à tous 👋");
@@ -156,7 +157,7 @@ fn no_first_token_in_time_is_a_timeout_and_retried() {
 
 #[test]
 fn a_head_that_never_comes_is_a_timeout_too() {
-    let t = fixtures::app(Config { provider_retries: 0, first_token_timeout_ms: 10_000, ..config() });
+    let t = app(Config { provider_retries: 0, first_token_timeout_ms: 10_000, ..config() });
     t.http.stall();
     let start = t.clock.now_unix();
     let error = reply(&t, vec![openai()]).unwrap_err();
@@ -166,7 +167,7 @@ fn a_head_that_never_comes_is_a_timeout_too() {
 
 #[test]
 fn a_stream_silent_for_the_idle_timeout_ends_with_an_error() {
-    let t = fixtures::app(Config { idle_timeout_ms: 20_000, ..config() });
+    let t = app(Config { idle_timeout_ms: 20_000, ..config() });
     let first_two: Vec<String> = fixtures::events(fixtures::OPENAI_STREAM).take(2).collect();
     t.http.reply(Reply::new(200).chunks(first_two).pause(Duration::from_secs(19)).body("\n").stall());
     let start = t.clock.now_unix();

@@ -175,17 +175,26 @@ fn slow_reply() -> Reply {
     words.chunks(events)
 }
 
-#[test]
-fn a_reply_whose_client_left_stops_after_the_grace_period() {
+/// The saved reply of a slow turn whose client left after the first delta, a resuming
+/// reader present or not.
+fn leave_after_first_delta(reader: bool) -> Message {
     let t = app(Config { resume_grace_seconds: 15, ..config() });
     t.http.reply(slow_reply());
     let started = t.run(async {
         let mut started = start_turn(&t).await;
         read_to_first_delta(&mut started.client).await;
         started.client = Box::pin(futures::stream::empty());
+        if reader {
+            buffer::mark_reader(&t.app, started.session_id, started.reply_id, 3600).await.unwrap();
+        }
         started
     });
-    let reply = t.run(saved(&t, &started));
+    t.run(saved(&t, &started))
+}
+
+#[test]
+fn a_reply_whose_client_left_stops_after_the_grace_period() {
+    let reply = leave_after_first_delta(false);
     assert_eq!(reply.status, MessageStatus::Interrupted);
     // Noticed gone at the first word after it left (5 s), stopped 15 s later.
     assert_eq!(reply.content, format!("Bonjour{}", " encore".repeat(4)));
@@ -193,16 +202,7 @@ fn a_reply_whose_client_left_stops_after_the_grace_period() {
 
 #[test]
 fn a_resuming_reader_keeps_a_reply_going_after_its_client_left() {
-    let t = app(Config { resume_grace_seconds: 15, ..config() });
-    t.http.reply(slow_reply());
-    let started = t.run(async {
-        let mut started = start_turn(&t).await;
-        read_to_first_delta(&mut started.client).await;
-        started.client = Box::pin(futures::stream::empty());
-        buffer::mark_reader(&t.app, started.session_id, started.reply_id, 3600).await.unwrap();
-        started
-    });
-    let reply = t.run(saved(&t, &started));
+    let reply = leave_after_first_delta(true);
     assert_eq!(reply.status, MessageStatus::Complete);
     assert_eq!(reply.content, format!("Bonjour{} à tous 👋", " encore".repeat(12)));
 }

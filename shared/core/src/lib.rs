@@ -23,7 +23,7 @@ pub use config::Config;
 pub use middleware::serve;
 pub use routes::Function;
 
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -9,14 +9,13 @@
 //! items, expressions, conditions, cursor bytes and error variants.
 
 mod attrs;
-mod checks;
 mod cursor;
 mod errors;
 mod expressions;
 mod operations;
 
 pub use attrs::{Attrs, decode_optional, is_expired, key, version_of};
-pub use checks::{check_item, check_key};
+pub use confab_core::ports::store::{check_item, check_key};
 pub use cursor::{decode_cursor, encode_cursor};
 pub use errors::{CONDITION_FAILED, TransactionFailure, cancelled_transaction, error_for_code};
 pub use expressions::{Expressions, index_keys};

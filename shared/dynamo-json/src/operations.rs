@@ -2,11 +2,11 @@
 //! expired items, `add`'s rounds, transactions retried after conflicts. The adapters
 //! supply the single requests (and the clock), so both behave alike request by request.
 
-use crate::checks::{check_deltas, check_transaction};
 use crate::errors::{TransactionFailure, add_gave_up, add_refused, start_key_error};
 use crate::{Attrs, build, decode_cursor, decode_optional, encode_cursor, is_expired};
 use crate::{Expressions, MAX_ADD_ROUNDS, MAX_QUERY_REQUESTS, MAX_TRANSACTION_ATTEMPTS};
 use confab_core::ports::store::{Item, MAX_PAGE, Page, Query, StoreError, Write};
+use confab_core::ports::store::{check_deltas, check_key, check_transaction};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -73,7 +73,8 @@ pub async fn add<U>(
 where
     U: Future<Output = Result<Updated, StoreError>>,
 {
-    check_deltas(pk, sk, deltas)?;
+    check_key(pk, sk)?;
+    check_deltas(deltas)?;
     for _ in 0..MAX_ADD_ROUNDS {
         let live_now = now();
         let to_live = match update(build::add_to_live(deltas, expires_at, live_now)).await? {

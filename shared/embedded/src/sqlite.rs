@@ -9,11 +9,10 @@
 //! GLOB, so no wildcard characters to escape.
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use confab_core::ports::Clock;
 use confab_core::ports::store::{
-    Condition, Index, Item, MAX_PAGE, MAX_TRANSACTION_WRITES, Page, Query, SkRange, Store, StoreError, Write,
+    Condition, Index, Item, MAX_PAGE, Page, Query, SkRange, Store, StoreError, Write, add_deltas,
+    check_deltas, check_item, check_key, check_transaction, decode_cursor, encode_cursor,
 };
 use confab_native::SystemClock;
 use readers::Readers;
@@ -21,8 +20,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior, params, params_from_iter,
 };
-use serde_json::{Map, Value};
-use std::collections::HashSet;
+use serde_json::Map;
 use std::fmt::Display;
 use std::path::Path;
 use std::sync::Arc;
@@ -187,18 +185,18 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
-        validate_key(pk, sk)?;
+        check_key(pk, sk)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
         self.read_now(move |conn, now| load_live(conn, &pk, &sk, now)).await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
-        validate_item(&item)?;
+        check_item(&item)?;
         self.write(move |conn, now| put_in(conn, &item, condition, now)).await
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
-        validate_key(pk, sk)?;
+        check_key(pk, sk)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
         self.write(move |conn, now| delete_in(conn, &pk, &sk, condition, now)).await
     }
@@ -218,14 +216,14 @@ impl Store for SqliteStore {
         deltas: &[(&str, i64)],
         expires_at: Option<i64>,
     ) -> Result<Item, StoreError> {
-        validate_key(pk, sk)?;
+        check_key(pk, sk)?;
         let deltas = owned_deltas(deltas)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
         self.write(move |conn, now| add_in(conn, &pk, &sk, &deltas, expires_at, now)).await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        validate_transaction(&writes)?;
+        check_transaction(&writes)?;
         if writes.is_empty() {
             return Ok(());
         }
@@ -264,64 +262,9 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 // ---------------------------------------------------------------------------------------
 // Validation (before touching the database)
 
-fn validate_key(pk: &str, sk: &str) -> Result<(), StoreError> {
-    if pk.is_empty() || sk.is_empty() {
-        return Err(StoreError::Invalid("empty partition or sort key".into()));
-    }
-    Ok(())
-}
-
-fn validate_item(item: &Item) -> Result<(), StoreError> {
-    validate_key(&item.pk, &item.sk)?;
-    item.check_size()?;
-    match &item.gsi1 {
-        Some((pk, sk)) if pk.is_empty() || sk.is_empty() => Err(StoreError::Invalid("empty GSI1 key".into())),
-        _ => Ok(()),
-    }
-}
-
-fn write_key(write: &Write) -> (&str, &str) {
-    match write {
-        Write::Put { item, .. } => (&item.pk, &item.sk),
-        Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => (pk, sk),
-    }
-}
-
-fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
-    if writes.len() > MAX_TRANSACTION_WRITES {
-        return Err(StoreError::Invalid(format!(
-            "{} writes in one transaction, at most {MAX_TRANSACTION_WRITES} allowed",
-            writes.len()
-        )));
-    }
-    let mut seen = HashSet::new();
-    for write in writes {
-        match write {
-            Write::Put { item, .. } => validate_item(item)?,
-            _ => {
-                let (pk, sk) = write_key(write);
-                validate_key(pk, sk)?;
-            }
-        }
-        if !seen.insert(write_key(write)) {
-            return Err(StoreError::Invalid(format!(
-                "two writes on one key in a transaction: {:?}",
-                write_key(write)
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Deltas as owned data (they go to another thread); the same field twice is rejected,
-/// as DynamoDB rejects overlapping paths in one update.
+/// Deltas as owned data (they go to another thread).
 fn owned_deltas(deltas: &[(&str, i64)]) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut seen = HashSet::new();
-    for (field, _) in deltas {
-        if !seen.insert(*field) {
-            return Err(StoreError::Invalid(format!("field {field:?} added twice")));
-        }
-    }
+    check_deltas(deltas)?;
     Ok(deltas.iter().map(|(f, d)| (f.to_string(), *d)).collect())
 }
 
@@ -341,19 +284,9 @@ fn purge_expired(conn: &Connection, now: i64) -> Result<bool, StoreError> {
     Ok(removed as i64 >= PURGE_BATCH)
 }
 
-fn check(condition: Condition, current: Option<u64>) -> Result<(), StoreError> {
-    let holds = match condition {
-        Condition::Always => true,
-        Condition::NotExists => current.is_none(),
-        Condition::Exists => current.is_some(),
-        Condition::Version(v) => current == Some(v),
-    };
-    if holds { Ok(()) } else { Err(StoreError::ConditionFailed) }
-}
-
 fn put_in(conn: &Connection, item: &Item, condition: Condition, now: i64) -> Result<u64, StoreError> {
     let current = live_version(conn, &item.pk, &item.sk, now)?;
-    check(condition, current)?;
+    condition.check(current)?;
     let version = current.map_or(1, |v| v + 1);
     write_row(conn, item, version)?;
     Ok(version)
@@ -366,7 +299,7 @@ fn delete_in(
     condition: Condition,
     now: i64,
 ) -> Result<(), StoreError> {
-    check(condition, live_version(conn, pk, sk, now)?)?;
+    condition.check(live_version(conn, pk, sk, now)?)?;
     conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
         .and_then(|mut stmt| stmt.execute(params![pk.as_bytes(), sk.as_bytes()]))
         .map_err(unavailable)?;
@@ -385,18 +318,7 @@ fn add_in(
     let current = load_live(conn, pk, sk, now)?;
     let version = current.as_ref().map_or(1, |item| item.version + 1);
     let mut item = current.unwrap_or_else(|| Item::new(pk, sk, Map::new()));
-    for (field, delta) in deltas {
-        let old = match item.data.get(field) {
-            None => 0,
-            Some(value) => value
-                .as_i64()
-                .ok_or_else(|| StoreError::Invalid(format!("field {field:?} is not an integer: {value}")))?,
-        };
-        let new = old
-            .checked_add(*delta)
-            .ok_or_else(|| StoreError::Invalid(format!("field {field:?} would overflow")))?;
-        item.data.insert(field.clone(), Value::from(new));
-    }
+    add_deltas(&mut item.data, deltas)?;
     if expires_at.is_some() {
         item.expires_at = expires_at;
     }
@@ -409,7 +331,7 @@ fn apply_write(conn: &Connection, write: &Write, now: i64) -> Result<(), StoreEr
     match write {
         Write::Put { item, condition } => put_in(conn, item, *condition, now).map(drop),
         Write::Delete { pk, sk, condition } => delete_in(conn, pk, sk, *condition, now),
-        Write::Check { pk, sk, condition } => check(*condition, live_version(conn, pk, sk, now)?),
+        Write::Check { pk, sk, condition } => condition.check(live_version(conn, pk, sk, now)?),
     }
 }
 
@@ -587,26 +509,6 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-// ---------------------------------------------------------------------------------------
-// Cursors: URL-safe base64 of a JSON array of the last item's position in the index
-// ([sk] on the primary index, [gsi1sk, pk, sk] on GSI1).
-
-fn encode_cursor(last: &Item, index: Index) -> String {
-    let position: Vec<&str> = match (index, &last.gsi1) {
-        (Index::Gsi1, Some((_, gsi1sk))) => vec![gsi1sk, &last.pk, &last.sk],
-        _ => vec![&last.sk],
-    };
-    // Serialising strings to JSON can't fail.
-    let json = serde_json::to_vec(&position).unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
-}
-
-fn decode_cursor(cursor: &str, index: Index) -> Result<Vec<String>, StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
-    let position: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
-    if position.len() == index_columns(index).1.len() { Ok(position) } else { Err(StoreError::BadCursor) }
-}
-
 fn unavailable(e: impl Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -621,17 +523,6 @@ mod tests {
         assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
         assert_eq!(prefix_end(b"\xff\xff"), None);
         assert_eq!(prefix_end(b""), None);
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_the_wrong_index() {
-        let item = Item::new("p", "s/é", Map::new()).with_gsi1("g", "t");
-        let primary = encode_cursor(&item, Index::Primary);
-        assert_eq!(decode_cursor(&primary, Index::Primary).ok(), Some(vec!["s/é".to_string()]));
-        assert!(matches!(decode_cursor(&primary, Index::Gsi1), Err(StoreError::BadCursor)));
-        let gsi = encode_cursor(&item, Index::Gsi1);
-        assert_eq!(decode_cursor(&gsi, Index::Gsi1).ok(), Some(vec!["t".into(), "p".into(), "s/é".into()]));
-        assert!(primary.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 
     #[test]

@@ -4,20 +4,12 @@ use confab_aws::testing as common;
 
 use confab_aws::{KeySecrets, KeysError};
 use confab_core::auth::keys::{Jwks, SigningKeySet};
-use confab_core::ports::Random;
-use confab_core::testing::ManualClock;
+use confab_core::testing::{ManualClock, SeededRandom};
 use std::time::Duration;
 
 /// Every call sees the same instant.
 fn fixed() -> ManualClock {
     ManualClock::at(1_800_000_000)
-}
-
-struct Seeded(std::sync::atomic::AtomicU8);
-impl Random for Seeded {
-    fn fill(&self, buf: &mut [u8]) {
-        buf.fill(self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    }
 }
 
 async fn read<T: serde::de::DeserializeOwned>(
@@ -41,7 +33,7 @@ async fn init_fills_declared_empty_secrets_and_never_replaces_keys() {
         .await
         .expect("declare");
     let keys = KeySecrets { client: &clients.secrets, prefix: &prefix };
-    let random = Seeded(1.into());
+    let random = SeededRandom::new(1);
     assert!(keys.init(&random, &fixed()).await.expect("init"));
     let signing: SigningKeySet = read(&clients.secrets, &format!("{prefix}confab-signing-keys")).await;
     let verify: Jwks = read(&clients.secrets, &format!("{prefix}confab-verify-keys")).await;
@@ -66,7 +58,7 @@ async fn rotating_missing_keys_says_to_init_first() {
     let clients = common::clients().await;
     let prefix = format!("{}/", common::unique_name("nokeys"));
     let keys = KeySecrets { client: &clients.secrets, prefix: &prefix };
-    let result = keys.rotate(&Seeded(1.into()), &fixed(), 900, true, Duration::ZERO).await;
+    let result = keys.rotate(&SeededRandom::new(1), &fixed(), 900, true, Duration::ZERO).await;
     assert!(
         matches!(&result, Err(KeysError::Missing(name)) if name.ends_with("confab-signing-keys")),
         "{result:?}"

@@ -9,3 +9,6 @@ pub mod resume;
 pub mod router;
 pub mod sse;
 pub mod turn;
+
+#[cfg(test)]
+mod fixtures;

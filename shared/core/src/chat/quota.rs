@@ -114,3 +114,6 @@ impl Drop for Reservation {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -122,3 +122,6 @@ fn with_idle_timeout(clock: Arc<dyn Clock>, idle: Duration, stream: EventStream)
         }
     }))
 }
+
+#[cfg(test)]
+mod tests;

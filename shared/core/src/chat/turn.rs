@@ -316,16 +316,4 @@ async fn renew(app: &App, session_id: Id, message_id: Id) -> Option<i64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::pieces;
-
-    #[test]
-    fn long_texts_split_at_character_boundaries() {
-        let text = "ab😀cd😀".repeat(3);
-        let parts: Vec<&str> = pieces(&text, 5).collect();
-        assert_eq!(parts.concat(), text);
-        assert!(parts.iter().all(|p| p.len() <= 5 && !p.is_empty()), "{parts:?}");
-        assert_eq!(pieces("😀", 1).collect::<Vec<_>>(), ["😀"], "one character even over the limit");
-        assert_eq!(pieces("", 5).count(), 0);
-    }
-}
+mod tests;

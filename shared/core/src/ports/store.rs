@@ -14,7 +14,10 @@
 //!   grow that large to blobs, and the embedded store catches what it missed.
 
 use super::{MaybeSend, MaybeSync};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 /// Most writes one transaction may hold (DynamoDB allows 100; we stay well inside).
 pub const MAX_TRANSACTION_WRITES: usize = 25;
@@ -122,6 +125,24 @@ pub enum Index {
     Gsi1,
 }
 
+impl Index {
+    /// Where `item` sorts in this index: its sort key, then on GSI1 its primary key,
+    /// which breaks ties so that every item has a distinct position for cursors.
+    pub fn position(self, item: &Item) -> Vec<&str> {
+        match (self, &item.gsi1) {
+            (Index::Gsi1, Some((_, gsi1sk))) => vec![gsi1sk, &item.pk, &item.sk],
+            _ => vec![&item.sk],
+        }
+    }
+
+    fn position_len(self) -> usize {
+        match self {
+            Index::Primary => 1,
+            Index::Gsi1 => 3,
+        }
+    }
+}
+
 /// Which sort keys a query returns. Bounds are inclusive and compare bytewise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkRange {
@@ -221,4 +242,132 @@ pub trait Store: MaybeSend + MaybeSync {
     /// (an empty list is a no-op). Any failed condition fails the whole with
     /// [`StoreError::ConditionFailed`].
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------
+// What adapters check before they write, and the cursor of those whose cursors are
+// positions (embedded, in-memory).
+
+/// `Invalid` when either key is empty.
+pub fn check_key(pk: &str, sk: &str) -> Result<(), StoreError> {
+    if pk.is_empty() || sk.is_empty() {
+        return Err(StoreError::Invalid("empty partition or sort key".into()));
+    }
+    Ok(())
+}
+
+/// The item's keys (GSI1's included) and size.
+pub fn check_item(item: &Item) -> Result<(), StoreError> {
+    check_key(&item.pk, &item.sk)?;
+    item.check_size()?;
+    match &item.gsi1 {
+        Some((pk, sk)) if pk.is_empty() || sk.is_empty() => Err(StoreError::Invalid("empty GSI1 key".into())),
+        _ => Ok(()),
+    }
+}
+
+impl Write {
+    pub fn key(&self) -> (&str, &str) {
+        match self {
+            Write::Put { item, .. } => (&item.pk, &item.sk),
+            Write::Delete { pk, sk, .. } | Write::Check { pk, sk, .. } => (pk, sk),
+        }
+    }
+}
+
+/// At most [`MAX_TRANSACTION_WRITES`] valid writes, each on its own key.
+pub fn check_transaction(writes: &[Write]) -> Result<(), StoreError> {
+    if writes.len() > MAX_TRANSACTION_WRITES {
+        return Err(StoreError::Invalid(format!(
+            "{} writes in one transaction, at most {MAX_TRANSACTION_WRITES} allowed",
+            writes.len()
+        )));
+    }
+    let mut seen = HashSet::new();
+    for write in writes {
+        match write {
+            Write::Put { item, .. } => check_item(item)?,
+            _ => check_key(write.key().0, write.key().1)?,
+        }
+        if !seen.insert(write.key()) {
+            return Err(StoreError::Invalid(format!(
+                "two writes on one key in a transaction: {:?}",
+                write.key()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The same field twice is `Invalid`, as DynamoDB rejects overlapping paths in one update.
+pub fn check_deltas<F: AsRef<str>>(deltas: &[(F, i64)]) -> Result<(), StoreError> {
+    let mut seen = HashSet::new();
+    match deltas.iter().find(|(field, _)| !seen.insert(field.as_ref())) {
+        Some((field, _)) => Err(StoreError::Invalid(format!("field {:?} added twice", field.as_ref()))),
+        None => Ok(()),
+    }
+}
+
+/// Adds each delta to its integer field of `data` (absent counts as 0), as [`Store::add`].
+pub fn add_deltas<F: AsRef<str>>(
+    data: &mut Map<String, Value>,
+    deltas: &[(F, i64)],
+) -> Result<(), StoreError> {
+    for (field, delta) in deltas {
+        let field = field.as_ref();
+        let old = match data.get(field) {
+            None => 0,
+            Some(value) => value
+                .as_i64()
+                .ok_or_else(|| StoreError::Invalid(format!("field {field:?} is not an integer: {value}")))?,
+        };
+        let new = old
+            .checked_add(*delta)
+            .ok_or_else(|| StoreError::Invalid(format!("field {field:?} would overflow")))?;
+        data.insert(field.to_string(), Value::from(new));
+    }
+    Ok(())
+}
+
+impl Condition {
+    /// `ConditionFailed` unless the condition holds of the live item's `version`.
+    pub fn check(self, version: Option<u64>) -> Result<(), StoreError> {
+        let holds = match self {
+            Condition::Always => true,
+            Condition::NotExists => version.is_none(),
+            Condition::Exists => version.is_some(),
+            Condition::Version(v) => version == Some(v),
+        };
+        if holds { Ok(()) } else { Err(StoreError::ConditionFailed) }
+    }
+}
+
+/// A cursor for the last item of a page: URL-safe base64 of a JSON array of its
+/// [`Index::position`].
+pub fn encode_cursor(last: &Item, index: Index) -> String {
+    // Serialising strings to JSON can't fail.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&index.position(last)).unwrap_or_default())
+}
+
+/// The position an [`encode_cursor`] cursor stands for; `BadCursor` for anything else.
+pub fn decode_cursor(cursor: &str, index: Index) -> Result<Vec<String>, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
+    let position: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    if position.len() == index.position_len() { Ok(position) } else { Err(StoreError::BadCursor) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_the_wrong_index() {
+        let item = Item::new("p", "s/é", Map::new()).with_gsi1("g", "t");
+        let primary = encode_cursor(&item, Index::Primary);
+        assert_eq!(decode_cursor(&primary, Index::Primary).ok(), Some(vec!["s/é".to_string()]));
+        assert!(matches!(decode_cursor(&primary, Index::Gsi1), Err(StoreError::BadCursor)));
+        let gsi = encode_cursor(&item, Index::Gsi1);
+        assert_eq!(decode_cursor(&gsi, Index::Gsi1).ok(), Some(vec!["t".into(), "p".into(), "s/é".into()]));
+        assert!(primary.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
 }

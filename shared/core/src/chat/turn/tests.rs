@@ -63,6 +63,19 @@ async fn start_turn(t: &TestApp) -> Started {
     Started { session_id, reply_id, client: start(app.clone(), turn) }
 }
 
+/// A reply whose first chunks are "Bonjour" (the stream's first two events), and the
+/// rest of the stream, for the test to send when it likes.
+fn bonjour() -> (Reply, impl Iterator<Item = String>) {
+    let mut events = fixtures::events(OPENAI_STREAM);
+    let first_two: Vec<String> = events.by_ref().take(2).collect();
+    (Reply::new(200).chunks(first_two), events)
+}
+
+/// The client's stream, taken out of `started` to be read whole.
+fn take_client(started: &mut Started) -> ByteStream {
+    std::mem::replace(&mut started.client, Box::pin(futures::stream::empty()))
+}
+
 /// The event names in a stretch of the client's stream.
 fn names(bytes: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(bytes);
@@ -107,12 +120,11 @@ fn config() -> Config {
 #[test]
 fn a_reply_is_saved_in_batches_by_time_then_whole_and_its_usage_counted() {
     let t = app(config());
-    let mut events = fixtures::events(OPENAI_STREAM);
-    let first_two: Vec<String> = events.by_ref().take(2).collect();
-    t.http.reply(Reply::new(200).chunks(first_two).pause(Duration::from_secs(1)).chunks(events));
+    let (bonjour, rest) = bonjour();
+    t.http.reply(bonjour.pause(Duration::from_secs(1)).chunks(rest));
     let (started, names) = t.run(async {
         let mut started = start_turn(&t).await;
-        let client = std::mem::replace(&mut started.client, Box::pin(futures::stream::empty()));
+        let client = take_client(&mut started);
         (started, read_all(client).await)
     });
     assert_eq!(names, ["message_start", "delta", "delta", "delta", "usage", "message_end"]);
@@ -150,14 +162,13 @@ fn a_batch_is_saved_whenever_enough_text_has_gathered() {
 #[test]
 fn a_cancel_request_ends_the_reply_at_the_next_save() {
     let t = app(config());
-    let mut events = fixtures::events(OPENAI_STREAM);
-    let first_two: Vec<String> = events.by_ref().take(2).collect();
-    t.http.reply(Reply::new(200).chunks(first_two).pause(Duration::from_secs(5)).chunks(events));
+    let (bonjour, rest) = bonjour();
+    t.http.reply(bonjour.pause(Duration::from_secs(5)).chunks(rest));
     let (started, names) = t.run(async {
         let mut started = start_turn(&t).await;
         read_to_first_delta(&mut started.client).await;
         buffer::request_cancel(&t.app, started.session_id, started.reply_id).await.unwrap();
-        let client = std::mem::replace(&mut started.client, Box::pin(futures::stream::empty()));
+        let client = take_client(&mut started);
         (started, read_all(client).await)
     });
     assert_eq!(names, ["usage", "message_end"]);
@@ -167,12 +178,10 @@ fn a_cancel_request_ends_the_reply_at_the_next_save() {
 
 /// "Bonjour", then one more word every 5 s for a minute.
 fn slow_reply() -> Reply {
-    let mut events = fixtures::events(OPENAI_STREAM);
-    let first_two: Vec<String> = events.by_ref().take(2).collect();
-    let words = (0..12).fold(Reply::new(200).chunks(first_two), |reply, _| {
-        reply.pause(Duration::from_secs(5)).body(openai_delta(" encore"))
-    });
-    words.chunks(events)
+    let (bonjour, rest) = bonjour();
+    let words =
+        (0..12).fold(bonjour, |reply, _| reply.pause(Duration::from_secs(5)).body(openai_delta(" encore")));
+    words.chunks(rest)
 }
 
 /// The saved reply of a slow turn whose client left after the first delta, a resuming
@@ -210,11 +219,10 @@ fn a_resuming_reader_keeps_a_reply_going_after_its_client_left() {
 #[test]
 fn a_connection_lost_mid_stream_fails_the_reply_and_keeps_its_text() {
     let t = app(config());
-    let first_two: Vec<String> = fixtures::events(OPENAI_STREAM).take(2).collect();
-    t.http.reply(Reply::new(200).chunks(first_two).error(HttpError::Transport("connection reset".into())));
+    t.http.reply(bonjour().0.error(HttpError::Transport("connection reset".into())));
     let (started, chunks) = t.run(async {
         let mut started = start_turn(&t).await;
-        let client = std::mem::replace(&mut started.client, Box::pin(futures::stream::empty()));
+        let client = take_client(&mut started);
         (started, client.collect::<Vec<_>>().await.concat())
     });
     assert_eq!(names(&chunks), ["message_start", "delta", "error", "usage", "message_end"]);

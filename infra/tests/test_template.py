@@ -344,7 +344,7 @@ class Secrets(unittest.TestCase):
         keys = rust("shared/core/src/auth/keys.rs")
         signing = re.search(r'SIGNING_KEYS_SECRET: &str = "([^"]+)"', keys).group(1)
         verify = re.search(r'VERIFY_KEYS_SECRET: &str = "([^"]+)"', keys).group(1)
-        self.assertIn('format!("{SECRET_PREFIX}{kind}")', rust("shared/core/src/chat/models.rs"))
+        self.assertIn('format!("{SECRET_PREFIX}{kind}")', rust("shared/core/src/providers/settings.rs"))
         self.assertIn('SECRET_PREFIX: &str = "confab-provider-"', rust("shared/core/src/providers/mod.rs"))
         expected = {"SigningKeysSecret": signing, "VerifyKeysSecret": verify}
         expected |= {logical: f"confab-provider-{p}" for logical, p in zip(PROVIDER_SECRETS, PROVIDERS)}

@@ -143,7 +143,8 @@ impl Config {
             stream_lease_seconds: r.positive("CONFAB_STREAM_LEASE_SECONDS", d.stream_lease_seconds)?,
             stream_sweep_seconds: r.positive("CONFAB_STREAM_SWEEP_SECONDS", d.stream_sweep_seconds)?,
             public_url: r.base_url("CONFAB_PUBLIC_URL")?,
-            secrets_cache_seconds: r.number("CONFAB_SECRETS_CACHE_SECONDS", d.secrets_cache_seconds)?,
+            // At least a second: provider keys are read through this cache on every call.
+            secrets_cache_seconds: r.positive("CONFAB_SECRETS_CACHE_SECONDS", d.secrets_cache_seconds)?,
             max_sessions_per_user: r.positive("CONFAB_MAX_SESSIONS_PER_USER", d.max_sessions_per_user)?,
             refresh_grace_seconds: r.number("CONFAB_REFRESH_GRACE_SECONDS", d.refresh_grace_seconds)?,
         })
@@ -157,7 +158,7 @@ fn provider_secret_settings(
 ) -> Result<&BTreeMap<String, String>, ConfigError> {
     for provider in providers::settings::read(settings) {
         if let Some(value) = &provider.api_key_secret {
-            check_secret_name(value.trim())
+            check_secret_name(value)
                 .map_err(|problem| ConfigError { name: provider.setting("API_KEY_SECRET"), problem })?;
         }
     }
@@ -250,9 +251,12 @@ mod tests {
 
     #[test]
     fn rejects_malformed_numbers() {
-        for bad in ["0", "-5", "ten", ""] {
-            let err = Config::from_settings(&settings(&[("CONFAB_RATE_LIMIT_PER_MINUTE", bad)])).unwrap_err();
-            assert_eq!(err.name, "CONFAB_RATE_LIMIT_PER_MINUTE");
+        // A secrets cache of 0 s would read every provider key on every call.
+        for name in ["CONFAB_RATE_LIMIT_PER_MINUTE", "CONFAB_SECRETS_CACHE_SECONDS"] {
+            for bad in ["0", "-5", "ten", ""] {
+                let err = Config::from_settings(&settings(&[(name, bad)])).unwrap_err();
+                assert_eq!(err.name, name, "{bad:?}");
+            }
         }
     }
 
@@ -260,6 +264,8 @@ mod tests {
     fn provider_secret_settings_must_name_provider_secrets() {
         let ok = settings(&[("CONFAB_OPENAI_API_KEY_SECRET", "confab-provider-openai")]);
         assert!(Config::from_settings(&ok).is_ok());
+        let spaced = settings(&[("CONFAB_OPENAI_API_KEY_SECRET", " confab-provider-openai ")]);
+        assert!(Config::from_settings(&spaced).is_ok());
         for bad in ["confab-signing-keys", "confab-provider-", "confab-provider-../x", "openai"] {
             let err = Config::from_settings(&settings(&[("CONFAB_GEMINI_API_KEY_SECRET", bad)])).unwrap_err();
             assert_eq!(err.name, "CONFAB_GEMINI_API_KEY_SECRET", "{bad:?}");

@@ -71,17 +71,25 @@ const SWEEP_PARALLEL: usize = 8;
 
 /// Ends replies whose lease has run out, as a reader would, and drops leases whose
 /// reply is gone (its session was deleted) or already ended. Returns how many expired
-/// leases it found. Entry points run it on a timer.
+/// leases it found; an error once it has tried them all if any could not be ended, so
+/// that a sweep which keeps failing shows (on Lambda, in the function's errors).
+/// Entry points run it on a timer.
 pub async fn sweep(app: &App) -> ApiResult<usize> {
     let leases = leases::expired(app, app.now_ms(), SWEEP_BATCH).await?;
+    let mut failed = 0;
     for chunk in leases.chunks(SWEEP_PARALLEL) {
         for (lease, result) in
             chunk.iter().zip(futures::future::join_all(chunk.iter().map(|l| end(app, l))).await)
         {
             if let Err(e) = result {
                 tracing::warn!(error = %e, message_id = %lease.message_id, "expired lease could not be ended");
+                failed += 1;
             }
         }
+    }
+    if failed > 0 {
+        let problem = format!("{failed} of {} expired leases could not be ended", leases.len());
+        return Err(ApiError::Unavailable(problem));
     }
     Ok(leases.len())
 }
@@ -91,5 +99,39 @@ async fn end(app: &App, lease: &Lease) -> ApiResult<()> {
         Ok(message) if message.status == MessageStatus::Streaming => Ok(()),
         Ok(_) | Err(ApiError::NotFound) => leases::delete(app, lease.session_id, lease.message_id).await,
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sweep;
+    use crate::error::ApiError;
+    use crate::ports::{Condition, Item, Store};
+    use crate::repo::{leases, sessions};
+    use crate::testing;
+    use serde_json::json;
+    use std::time::Duration;
+
+    #[test]
+    fn a_sweep_that_cannot_end_a_lease_tries_the_rest_then_fails() {
+        let t = testing::app().build();
+        let (session, broken, gone) = (t.app.new_id(), t.app.new_id(), t.app.new_id());
+        let data = json!({"status": 7}).as_object().cloned().unwrap();
+        let unreadable = Item::new(sessions::pk(session), sessions::message_sk(broken), data);
+        t.run(async {
+            t.store.put(unreadable, Condition::Always).await.unwrap();
+            leases::renew(&t.app, session, broken).await.unwrap();
+            leases::renew(&t.app, session, gone).await.unwrap();
+        });
+        t.clock.advance(Duration::from_secs(t.app.config.stream_lease_seconds as u64 + 1));
+
+        let result = t.run(sweep(&t.app));
+        assert!(
+            matches!(&result, Err(ApiError::Unavailable(m)) if m == "1 of 2 expired leases could not be ended"),
+            "{result:?}"
+        );
+        // The lease of the reply that is gone was still dropped; the unreadable one stays.
+        assert!(t.run(leases::get(&t.app, session, gone)).unwrap().is_none());
+        assert!(t.run(leases::get(&t.app, session, broken)).unwrap().is_some());
     }
 }

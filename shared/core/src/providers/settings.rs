@@ -47,7 +47,11 @@ pub fn read(settings: &BTreeMap<String, String>) -> Vec<ProviderSettings> {
         .into_iter()
         .map(|(name, kind)| {
             let get = |field: &str| {
-                settings.get(&format!("CONFAB_{name}_{field}")).filter(|v| !v.trim().is_empty()).cloned()
+                settings
+                    .get(&format!("CONFAB_{name}_{field}"))
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(String::from)
             };
             let models = get("MODELS").map_or_else(Vec::new, |names| {
                 names.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect()
@@ -98,7 +102,7 @@ mod tests {
         let given = settings(&[
             ("CONFAB_OPENAI_API_KEY", "k"),
             ("CONFAB_GEMINI_API_KEY", "k"),
-            ("CONFAB_GEMINI_API_KEY_SECRET", "confab-provider-mine"),
+            ("CONFAB_GEMINI_API_KEY_SECRET", " confab-provider-mine "),
             ("CONFAB_ANTHROPIC_API_KEY", "  "),
             ("CONFAB_BEDROCK_MODELS", " a, ,b "),
         ]);

@@ -1,6 +1,7 @@
 //! Records in the store: every key and every mapping of a record to items lives here,
 //! one module per record kind, and nothing outside `repo/` touches the store. Callers
-//! keep the rules; these modules keep the items. The key design is documented in
+//! keep the rules; these modules keep the items (and the checks that must sit in the
+//! same read, such as a record's owner). The key design is documented in
 //! docs/data-model.md.
 
 pub mod api_keys;

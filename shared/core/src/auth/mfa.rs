@@ -1,0 +1,196 @@
+//! TOTP MFA (RFC 6238 as every authenticator app expects: SHA-1, 6 digits, 30 s steps)
+//! and single-use recovery codes. The TOTP secret is stored sealed with XChaCha20-Poly1305
+//! under a key derived (HKDF-SHA256) from auth's server secret, bound to the user's id.
+
+use super::{keys, secret_hash, throttle};
+use crate::app::App;
+use crate::domain::{Email, Id, RecoveryCode, TotpCode};
+use crate::error::{ApiError, ApiResult};
+use crate::ports::random;
+use crate::repo::mfa;
+use crate::repo::users::User;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use totp_rs::{Algorithm, TOTP};
+
+const ISSUER: &str = "confab";
+const STEP_SECONDS: u64 = 30;
+/// 160 bits, the length RFC 4226 recommends.
+const SECRET_BYTES: usize = 20;
+pub const RECOVERY_CODE_COUNT: usize = 10;
+const NONCE_BYTES: usize = 24;
+/// Sealed secrets start with this, then the signing key id the key was derived from.
+const SEALED_PREFIX: &str = "v1";
+
+/// A fresh TOTP secret.
+pub fn new_secret(app: &App) -> Vec<u8> {
+    random::bytes::<SECRET_BYTES>(&*app.random).to_vec()
+}
+
+pub fn totp(secret: Vec<u8>, email: &str) -> TOTP {
+    TOTP::new_unchecked(Algorithm::SHA1, 6, 1, STEP_SECONDS, secret, Some(ISSUER.into()), email.into())
+}
+
+/// The time step `code` belongs to, if it is the current step or one either side of it
+/// (clock skew) and later than `last`, the last step accepted: so a code works once.
+pub fn accepted_step(totp: &TOTP, code: &TotpCode, now: i64, last: Option<u64>) -> Option<u64> {
+    let current = now.max(0) as u64 / STEP_SECONDS;
+    [current.saturating_sub(1), current, current + 1].into_iter().find(|&step| {
+        last.is_none_or(|last| step > last)
+            && bool::from(totp.generate(step * STEP_SECONDS).as_bytes().ct_eq(code.as_str().as_bytes()))
+    })
+}
+
+/// A second factor as a client sends it.
+pub enum SecondFactor {
+    Totp(TotpCode),
+    Recovery(RecoveryCode),
+}
+
+impl SecondFactor {
+    /// The factor among the request's fields, parsed; a TOTP code wins over a recovery code.
+    pub fn parse(totp: Option<&str>, recovery_code: Option<&str>) -> ApiResult<Option<SecondFactor>> {
+        match (totp, recovery_code) {
+            (Some(code), _) => Ok(Some(SecondFactor::Totp(TotpCode::parse(code)?))),
+            (None, Some(code)) => Ok(Some(SecondFactor::Recovery(RecoveryCode::parse(code)?))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            SecondFactor::Totp(_) => "totp",
+            SecondFactor::Recovery(_) => "recovery_code",
+        }
+    }
+}
+
+/// Checks `factor` against the user's MFA and uses it up (see [`consume`]). A refused
+/// factor counts toward the account's lockout like a wrong password.
+pub async fn use_factor(app: &App, user: &User, factor: &SecondFactor) -> ApiResult<&'static str> {
+    let outcome = consume(app, user.id, &user.email, factor).await;
+    if let Err(ApiError::MfaInvalid) = outcome {
+        throttle::record_failure(app, &Email::parse(&user.email)?).await?;
+    }
+    outcome
+}
+
+/// Checks `factor` against the user's enabled MFA and uses it up: a TOTP step is not
+/// accepted again, a recovery code is removed. Returns which kind of factor it was, or
+/// [`ApiError::MfaInvalid`].
+async fn consume(app: &App, user_id: Id, email: &str, factor: &SecondFactor) -> ApiResult<&'static str> {
+    let Some((mut record, version)) = mfa::get(app, user_id).await?.filter(|(m, _)| m.enabled) else {
+        return Err(ApiError::MfaInvalid);
+    };
+    let accepted = match factor {
+        SecondFactor::Totp(code) => {
+            let totp = totp(open(app, user_id, &record.sealed_secret).await?, email);
+            let step = accepted_step(&totp, code, app.clock.now_unix(), record.last_step);
+            step.map(|step| record.last_step = Some(step)).is_some()
+        }
+        SecondFactor::Recovery(code) => {
+            let before = record.recovery_hashes.len();
+            record.recovery_hashes.retain(|h| *h != secret_hash(code.as_str()));
+            record.recovery_hashes.len() < before
+        }
+    };
+    if !accepted {
+        return Err(ApiError::MfaInvalid);
+    }
+    // Two requests racing with the same code: only the first write lands.
+    match mfa::save(app, user_id, &record, Some(version)).await {
+        Err(ApiError::Conflict(_)) => Err(ApiError::MfaInvalid),
+        other => other.map(|()| factor.kind()),
+    }
+}
+
+/// Ten new recovery codes: as shown to the user, and their hashes as stored.
+pub fn new_recovery_codes(app: &App) -> (Vec<String>, Vec<String>) {
+    (0..RECOVERY_CODE_COUNT)
+        .map(|_| {
+            let code = RecoveryCode::new(random::bytes(&*app.random));
+            (code.display(), secret_hash(code.as_str()))
+        })
+        .unzip()
+}
+
+/// The cipher under auth's current server secret, and that key's id.
+async fn cipher(app: &App) -> ApiResult<(XChaCha20Poly1305, String)> {
+    let signer = keys::signer(app).await?;
+    let mut key = [0u8; 32];
+    Hkdf::<Sha256>::new(None, &signer.secret)
+        .expand(b"confab mfa secret v1", &mut key)
+        .map_err(|e| ApiError::Internal(format!("mfa key: {e}")))?;
+    Ok((XChaCha20Poly1305::new(&key.into()), signer.kid.clone()))
+}
+
+/// `secret` encrypted for `user_id`: `v1.<key id>.<base64url(nonce ‖ ciphertext)>`.
+pub async fn seal(app: &App, user_id: Id, secret: &[u8]) -> ApiResult<String> {
+    let (cipher, kid) = cipher(app).await?;
+    let nonce = random::bytes::<NONCE_BYTES>(&*app.random);
+    let aad = user_id.to_string();
+    let sealed = cipher
+        .encrypt(&XNonce::from(nonce), Payload { msg: secret, aad: aad.as_bytes() })
+        .map_err(|_| ApiError::Internal("sealing the TOTP secret failed".into()))?;
+    Ok(format!("{SEALED_PREFIX}.{kid}.{}", URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat())))
+}
+
+pub async fn open(app: &App, user_id: Id, sealed: &str) -> ApiResult<Vec<u8>> {
+    let (cipher, current_kid) = cipher(app).await?;
+    let fault = |why: &str| ApiError::Internal(format!("TOTP secret of {user_id}: {why}"));
+    let Some((SEALED_PREFIX, rest)) = sealed.split_once('.') else { return Err(fault("unknown format")) };
+    let (kid, payload) = rest.split_once('.').ok_or_else(|| fault("unknown format"))?;
+    if kid != current_kid {
+        return Err(fault("sealed under a signing key that has been rotated away"));
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| fault("bad encoding"))?;
+    let (nonce, ciphertext) = bytes.split_at_checked(NONCE_BYTES).ok_or_else(|| fault("too short"))?;
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| fault("too short"))?;
+    let aad = user_id.to_string();
+    cipher
+        .decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: aad.as_bytes() })
+        .map_err(|_| fault("does not decrypt"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{accepted_step, totp};
+    use crate::domain::TotpCode;
+
+    /// RFC 6238 appendix B's SHA-1 secret; at T = 59 s its code ends in 287082.
+    fn rfc() -> totp_rs::TOTP {
+        totp(b"12345678901234567890".to_vec(), "ada@example.com")
+    }
+
+    fn code_at(unix: i64) -> TotpCode {
+        TotpCode::parse(&rfc().generate(unix as u64)).unwrap()
+    }
+
+    #[test]
+    fn codes_follow_rfc_6238() {
+        assert_eq!(rfc().generate(59), "287082");
+        assert_eq!(accepted_step(&rfc(), &TotpCode::parse("287082").unwrap(), 59, None), Some(1));
+    }
+
+    #[test]
+    fn one_step_of_skew_either_way() {
+        let now = 1_000 * 30 + 7;
+        assert_eq!(accepted_step(&rfc(), &code_at(now - 30), now, None), Some(999));
+        assert_eq!(accepted_step(&rfc(), &code_at(now + 30), now, None), Some(1001));
+        assert_eq!(accepted_step(&rfc(), &code_at(now - 60), now, None), None);
+        assert_eq!(accepted_step(&rfc(), &code_at(now + 60), now, None), None);
+    }
+
+    #[test]
+    fn a_step_is_accepted_once() {
+        let now = 1_000 * 30;
+        assert_eq!(accepted_step(&rfc(), &code_at(now), now, Some(1_000)), None);
+        assert_eq!(accepted_step(&rfc(), &code_at(now - 30), now, Some(1_000)), None);
+        assert_eq!(accepted_step(&rfc(), &code_at(now + 30), now, Some(1_000)), Some(1_001));
+    }
+}

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 /// Without the refresh grace period, a rotated token presented again is reuse at once.
 const NO_GRACE: &[(&str, &str)] = &[("CONFAB_REFRESH_GRACE_SECONDS", "0")];
 
-const USER_KEYS: [&str; 5] = ["created_at", "email", "id", "name", "role"];
+const USER_KEYS: [&str; 6] = ["created_at", "email", "id", "mfa_enabled", "name", "role"];
 
 /// The shape register, login and refresh answer with.
 fn assert_login_shape(body: &Value) {

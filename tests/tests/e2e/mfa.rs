@@ -87,7 +87,7 @@ async fn totp_mfa_from_setup_to_disable() {
     let resp = user.post("/auth/mfa/totp/disable", &body).await;
     assert_error(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     let resp = user.post("/auth/mfa/totp/disable", &json!({"password": PASSWORD})).await;
-    assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_error(resp, StatusCode::UNAUTHORIZED, "mfa_required").await;
     let body = json!({"password": PASSWORD, "recovery_code": renewed[1]});
     assert_eq!(user.post("/auth/mfa/totp/disable", &body).await.status(), StatusCode::NO_CONTENT);
     assert!(!mfa_enabled(&user).await);

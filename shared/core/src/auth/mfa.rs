@@ -1,20 +1,23 @@
 //! TOTP MFA (RFC 6238 as every authenticator app expects: SHA-1, 6 digits, 30 s steps)
-//! and single-use recovery codes. The TOTP secret is stored sealed with XChaCha20-Poly1305
-//! under a key derived (HKDF-SHA256) from auth's server secret, bound to the user's id.
+//! and single-use recovery codes.
+//!
+//! The TOTP secret is stored with envelope encryption (XChaCha20-Poly1305): a fresh data
+//! key seals the secret, bound to the user's id, and the data key is stored sealed by
+//! the key in the `confab-mfa-key` secret, which only auth reads. The signing keys are
+//! not used for this: they rotate, and secrets sealed under them would be lost with them.
 
 use super::{keys, secret_hash, throttle};
 use crate::app::App;
 use crate::domain::{Email, Id, RecoveryCode, TotpCode};
 use crate::error::{ApiError, ApiResult};
-use crate::ports::random;
+use crate::ports::{Random, random};
 use crate::repo::mfa;
 use crate::repo::users::User;
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hkdf::Hkdf;
-use sha2::Sha256;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
@@ -24,8 +27,23 @@ const STEP_SECONDS: u64 = 30;
 const SECRET_BYTES: usize = 20;
 pub const RECOVERY_CODE_COUNT: usize = 10;
 const NONCE_BYTES: usize = 24;
-/// Sealed secrets start with this, then the signing key id the key was derived from.
+/// The secret holding the key that seals the data keys.
+pub const MFA_KEY_SECRET: &str = "confab-mfa-key";
+/// Sealed secrets start with this version tag.
 const SEALED_PREFIX: &str = "v1";
+
+/// The value of [`MFA_KEY_SECRET`].
+#[derive(Serialize, Deserialize)]
+struct MfaKey {
+    /// Standard base64 of 32 random bytes.
+    key: String,
+}
+
+/// A fresh value for [`MFA_KEY_SECRET`], for a new deployment.
+pub fn initial_secret(random: &dyn Random) -> String {
+    let key = MfaKey { key: STANDARD.encode(random::bytes::<32>(random)) };
+    serde_json::to_string(&key).unwrap_or_default()
+}
 
 /// A fresh TOTP secret.
 pub fn new_secret(app: &App) -> Vec<u8> {
@@ -119,42 +137,50 @@ pub fn new_recovery_codes(app: &App) -> (Vec<String>, Vec<String>) {
         .unzip()
 }
 
-/// The cipher under auth's current server secret, and that key's id.
-async fn cipher(app: &App) -> ApiResult<(XChaCha20Poly1305, String)> {
-    let signer = keys::signer(app).await?;
-    let mut key = [0u8; 32];
-    Hkdf::<Sha256>::new(None, &signer.secret)
-        .expand(b"confab mfa secret v1", &mut key)
-        .map_err(|e| ApiError::Internal(format!("mfa key: {e}")))?;
-    Ok((XChaCha20Poly1305::new(&key.into()), signer.kid.clone()))
+/// The cipher of the key that seals data keys.
+async fn key_cipher(app: &App) -> ApiResult<XChaCha20Poly1305> {
+    let MfaKey { key } = keys::read_secret(app, MFA_KEY_SECRET).await?;
+    let key: [u8; 32] =
+        STANDARD.decode(key).ok().and_then(|bytes| bytes.try_into().ok()).ok_or_else(|| {
+            ApiError::Internal(format!("secret {MFA_KEY_SECRET} is not 32 bytes of base64"))
+        })?;
+    Ok(XChaCha20Poly1305::new(&key.into()))
 }
 
-/// `secret` encrypted for `user_id`: `v1.<key id>.<base64url(nonce ‖ ciphertext)>`.
+/// `secret` encrypted for `user_id`: `v1.<sealed data key>.<sealed secret>`, each part
+/// base64url of a nonce and its ciphertext.
 pub async fn seal(app: &App, user_id: Id, secret: &[u8]) -> ApiResult<String> {
-    let (cipher, kid) = cipher(app).await?;
-    let nonce = random::bytes::<NONCE_BYTES>(&*app.random);
+    let data_key = random::bytes::<32>(&*app.random);
     let aad = user_id.to_string();
-    let sealed = cipher
-        .encrypt(&XNonce::from(nonce), Payload { msg: secret, aad: aad.as_bytes() })
-        .map_err(|_| ApiError::Internal("sealing the TOTP secret failed".into()))?;
-    Ok(format!("{SEALED_PREFIX}.{kid}.{}", URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat())))
+    let sealed_key = seal_with(app, &key_cipher(app).await?, &data_key, &aad)?;
+    let sealed_secret = seal_with(app, &XChaCha20Poly1305::new(&data_key.into()), secret, &aad)?;
+    Ok(format!("{SEALED_PREFIX}.{sealed_key}.{sealed_secret}"))
 }
 
 pub async fn open(app: &App, user_id: Id, sealed: &str) -> ApiResult<Vec<u8>> {
-    let (cipher, current_kid) = cipher(app).await?;
-    let fault = |why: &str| ApiError::Internal(format!("TOTP secret of {user_id}: {why}"));
-    let Some((SEALED_PREFIX, rest)) = sealed.split_once('.') else { return Err(fault("unknown format")) };
-    let (kid, payload) = rest.split_once('.').ok_or_else(|| fault("unknown format"))?;
-    if kid != current_kid {
-        return Err(fault("sealed under a signing key that has been rotated away"));
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| fault("bad encoding"))?;
-    let (nonce, ciphertext) = bytes.split_at_checked(NONCE_BYTES).ok_or_else(|| fault("too short"))?;
-    let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| fault("too short"))?;
+    let fault = || ApiError::Internal(format!("the TOTP secret of {user_id} does not open"));
+    let Some((SEALED_PREFIX, rest)) = sealed.split_once('.') else { return Err(fault()) };
+    let (sealed_key, sealed_secret) = rest.split_once('.').ok_or_else(fault)?;
     let aad = user_id.to_string();
-    cipher
-        .decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: aad.as_bytes() })
-        .map_err(|_| fault("does not decrypt"))
+    let data_key: [u8; 32] = open_with(&key_cipher(app).await?, sealed_key, &aad)
+        .and_then(|key| key.try_into().ok())
+        .ok_or_else(fault)?;
+    open_with(&XChaCha20Poly1305::new(&data_key.into()), sealed_secret, &aad).ok_or_else(fault)
+}
+
+fn seal_with(app: &App, cipher: &XChaCha20Poly1305, plain: &[u8], aad: &str) -> ApiResult<String> {
+    let nonce = random::bytes::<NONCE_BYTES>(&*app.random);
+    let sealed = cipher
+        .encrypt(&XNonce::from(nonce), Payload { msg: plain, aad: aad.as_bytes() })
+        .map_err(|_| ApiError::Internal("sealing the TOTP secret failed".into()))?;
+    Ok(URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat()))
+}
+
+fn open_with(cipher: &XChaCha20Poly1305, sealed: &str, aad: &str) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    let (nonce, ciphertext) = bytes.split_at_checked(NONCE_BYTES)?;
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().ok()?;
+    cipher.decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: aad.as_bytes() }).ok()
 }
 
 #[cfg(test)]

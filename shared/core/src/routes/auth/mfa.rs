@@ -133,14 +133,16 @@ pub async fn enable(app: &App, req: Request) -> ApiResult<Response> {
 #[utoipa::path(post, path = "/auth/mfa/totp/disable", tag = "auth", operation_id = "auth_mfa_disable",
     security(("bearer" = [])), request_body = DisableRequest,
     responses((status = 204, description = "MFA is off"),
-        (status = 401, description = "wrong password or code", body = crate::http::ErrorBody),
+        (status = 401, description = "wrong password or code; `mfa_required` without either code",
+            body = crate::http::ErrorBody),
         (status = 403, description = "called with an API key", body = crate::http::ErrorBody),
         (status = 409, description = "MFA is not on", body = crate::http::ErrorBody),
-        (status = 422, description = "no code, or a malformed one", body = crate::http::ErrorBody)))]
+        (status = 422, description = "a malformed code", body = crate::http::ErrorBody)))]
 pub async fn disable(app: &App, req: Request) -> ApiResult<Response> {
     let user = signed_in(&req)?.user.clone();
     let body: DisableRequest = parse_json(&req)?;
-    let factor = required_factor(SecondFactor::parse(body.code.as_deref(), body.recovery_code.as_deref())?)?;
+    let factor = SecondFactor::parse(body.code.as_deref(), body.recovery_code.as_deref())?
+        .ok_or(ApiError::MfaRequired)?;
     require_mfa_on(&user)?;
     audit_refusal(user.id, "disable", async {
         let factor_kind = reauthenticate(app, &req, &user, &body.password, Some(&factor)).await?;
@@ -180,10 +182,6 @@ pub async fn regenerate(app: &App, req: Request) -> ApiResult<Response> {
 
 fn require_mfa_on(user: &User) -> ApiResult<()> {
     if user.mfa_enabled { Ok(()) } else { Err(ApiError::Conflict("MFA is not on")) }
-}
-
-fn required_factor(factor: Option<SecondFactor>) -> ApiResult<SecondFactor> {
-    factor.ok_or_else(|| ApiError::Validation("send code or recovery_code".into()))
 }
 
 /// The stored user and its version, to update it.

@@ -146,7 +146,7 @@ pub async fn disable(app: &App, req: Request) -> ApiResult<Response> {
     require_mfa_on(&user)?;
     audit_refusal(user.id, "disable", async {
         let factor_kind = reauthenticate(app, &req, &user, &body.password, Some(&factor)).await?;
-        let (_, version) = mfa::get(app, user.id).await?.ok_or(ApiError::Conflict("MFA is not on"))?;
+        let (_, version) = enabled_record(app, user.id).await?;
         let (current, user_version) = current_user(app, user.id).await?;
         mfa::set_enabled(app, &current, user_version, None, version).await?;
         Ok(audited(no_content(), event(user.id, "auth.mfa_disabled", json!({ "factor": factor_kind }))))
@@ -169,8 +169,7 @@ pub async fn regenerate(app: &App, req: Request) -> ApiResult<Response> {
     require_mfa_on(&user)?;
     audit_refusal(user.id, "recovery_codes", async {
         reauthenticate(app, &req, &user, &body.password, Some(&factor)).await?;
-        let (mut record, version) =
-            mfa::get(app, user.id).await?.ok_or(ApiError::Conflict("MFA is not on"))?;
+        let (mut record, version) = enabled_record(app, user.id).await?;
         let (codes, hashes) = totp_mfa::new_recovery_codes(app);
         record.recovery_hashes = hashes;
         mfa::save(app, user.id, &record, Some(version)).await?;
@@ -180,8 +179,15 @@ pub async fn regenerate(app: &App, req: Request) -> ApiResult<Response> {
     .await
 }
 
+const NOT_ON: &str = "MFA is not on";
+
 fn require_mfa_on(user: &User) -> ApiResult<()> {
-    if user.mfa_enabled { Ok(()) } else { Err(ApiError::Conflict("MFA is not on")) }
+    if user.mfa_enabled { Ok(()) } else { Err(ApiError::Conflict(NOT_ON)) }
+}
+
+/// The user's MFA record, which must be on, and its version.
+async fn enabled_record(app: &App, user_id: Id) -> ApiResult<(Mfa, u64)> {
+    mfa::get(app, user_id).await?.filter(|(m, _)| m.enabled).ok_or(ApiError::Conflict(NOT_ON))
 }
 
 /// The stored user and its version, to update it.

@@ -185,7 +185,7 @@ fn open_with(cipher: &XChaCha20Poly1305, sealed: &str, aad: &str) -> Option<Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::{accepted_step, totp};
+    use super::{MFA_KEY_SECRET, accepted_step, initial_secret, open, seal, totp};
     use crate::domain::TotpCode;
 
     /// RFC 6238 appendix B's SHA-1 secret; at T = 59 s its code ends in 287082.
@@ -218,5 +218,21 @@ mod tests {
         assert_eq!(accepted_step(&rfc(), &code_at(now), now, Some(1_000)), None);
         assert_eq!(accepted_step(&rfc(), &code_at(now - 30), now, Some(1_000)), None);
         assert_eq!(accepted_step(&rfc(), &code_at(now + 30), now, Some(1_000)), Some(1_001));
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_user_and_key() {
+        let t = crate::testing::app().build();
+        t.secrets.set(MFA_KEY_SECRET, &initial_secret(&*t.app.random));
+        t.run(async {
+            let (ada, bob) = (t.app.new_id(), t.app.new_id());
+            let sealed = seal(&t.app, ada, b"a totp secret").await.unwrap();
+            assert!(!sealed.contains("a totp secret"));
+            assert_eq!(open(&t.app, ada, &sealed).await.unwrap(), b"a totp secret");
+            assert!(open(&t.app, bob, &sealed).await.is_err(), "bound to the user");
+            assert!(open(&t.app, ada, &sealed.replace("v1.", "v2.")).await.is_err());
+            t.secrets.set(MFA_KEY_SECRET, &initial_secret(&*t.app.random));
+            assert!(open(&t.app, ada, &sealed).await.is_err(), "another key does not open it");
+        });
     }
 }

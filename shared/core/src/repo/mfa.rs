@@ -3,7 +3,8 @@
 //! user next to the user record, whose `mfa_enabled` flag is written in the same
 //! transaction so login reads no extra item for accounts without MFA.
 
-use super::{from_item, to_data, users};
+use super::users::{self, pk};
+use super::{from_item, to_data};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
@@ -22,10 +23,6 @@ pub struct Mfa {
     pub last_step: Option<u64>,
     /// `auth::secret_hash` of each unused recovery code.
     pub recovery_hashes: Vec<String>,
-}
-
-fn pk(user_id: Id) -> String {
-    format!("USER#{user_id}")
 }
 
 fn item(user_id: Id, mfa: &Mfa) -> Item {

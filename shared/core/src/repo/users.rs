@@ -81,7 +81,8 @@ impl User {
     }
 }
 
-fn pk(id: Id) -> String {
+/// The user's partition, which also holds their per-user records (`repo::mfa`).
+pub(super) fn pk(id: Id) -> String {
     format!("USER#{id}")
 }
 

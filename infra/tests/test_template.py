@@ -187,7 +187,7 @@ def expected_data_grants(function: str) -> set:
     out = table_grants()
     out |= {(SECRET, "Ref(VerifyKeysSecret)", None)}
     if function == "Auth":
-        out |= {(SECRET, "Ref(SigningKeysSecret)", None)}
+        out |= {(SECRET, "Ref(SigningKeysSecret)", None), (SECRET, "Ref(MfaKeySecret)", None)}
     if function == "Chat":
         out |= {(SECRET, f"Ref({name})", None) for name in PROVIDER_SECRETS} | MESSAGE_BLOBS
     if function == "Session":
@@ -309,6 +309,9 @@ class Roles(unittest.TestCase):
     def test_only_auth_reads_the_signing_keys(self):
         self.assertEqual(self.readers("SigningKeysSecret"), {"AuthRole", "AuthEdgeUser"})
 
+    def test_only_auth_reads_the_mfa_key(self):
+        self.assertEqual(self.readers("MfaKeySecret"), {"AuthRole", "AuthEdgeUser"})
+
     def test_only_chat_reads_provider_keys(self):
         for secret in PROVIDER_SECRETS:
             with self.subTest(secret=secret):
@@ -346,7 +349,8 @@ class Secrets(unittest.TestCase):
         verify = re.search(r'VERIFY_KEYS_SECRET: &str = "([^"]+)"', keys).group(1)
         self.assertIn('format!("{SECRET_PREFIX}{kind}")', rust("shared/core/src/providers/settings.rs"))
         self.assertIn('SECRET_PREFIX: &str = "confab-provider-"', rust("shared/core/src/providers/mod.rs"))
-        expected = {"SigningKeysSecret": signing, "VerifyKeysSecret": verify}
+        mfa = re.search(r'MFA_KEY_SECRET: &str = "([^"]+)"', rust("shared/core/src/auth/mfa.rs")).group(1)
+        expected = {"SigningKeysSecret": signing, "VerifyKeysSecret": verify, "MfaKeySecret": mfa}
         expected |= {logical: f"confab-provider-{p}" for logical, p in zip(PROVIDER_SECRETS, PROVIDERS)}
         for logical, name in expected.items():
             with self.subTest(secret=logical):

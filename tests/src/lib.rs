@@ -9,6 +9,7 @@ pub mod lambda;
 pub mod process;
 pub mod scenario;
 pub mod sse;
+pub mod totp;
 pub mod user;
 pub mod workers;
 
@@ -301,6 +302,13 @@ impl TestApp {
         let cookies = Cookies::from_response(&resp);
         let body = assert_json(resp, status).await;
         Registered::from_body(email, password, body, cookies)
+    }
+
+    /// The actions of the audit entries about `user_id`, newest first, as `admin` lists them.
+    pub async fn audit_actions(&self, admin: &Registered, user_id: &str) -> Vec<String> {
+        let page =
+            self.get_ok(&admin.access_token, &format!("/admin/audit?user_id={user_id}&limit=100")).await;
+        page["items"].as_array().expect("items").iter().map(|i| str_field(i, "action")).collect()
     }
 
     /// The first account registered (the admin) and a second one (a plain user).

@@ -16,6 +16,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("invalid email or password")]
     InvalidCredentials,
+    #[error("this account uses MFA: send a TOTP code or a recovery code")]
+    MfaRequired,
+    #[error("wrong, reused or expired code")]
+    MfaInvalid,
     #[error("{0}")]
     Forbidden(&'static str),
     /// The credential works but may not do this (an API key outside its scope).
@@ -61,7 +65,7 @@ impl ApiError {
         match self {
             InvalidRequest(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Unauthorized | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid => StatusCode::UNAUTHORIZED,
             Forbidden(_) | InsufficientScope(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
             NotFound | UnknownModel(_) => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -88,6 +92,8 @@ impl ApiError {
             Validation(_) => "validation_failed",
             Unauthorized => "unauthorized",
             InvalidCredentials => "invalid_credentials",
+            MfaRequired => "mfa_required",
+            MfaInvalid => "mfa_invalid",
             Forbidden(_) => "forbidden",
             InsufficientScope(_) => "insufficient_scope",
             AccountDisabled => "account_disabled",

@@ -2,7 +2,8 @@
 
 use confab_tests::*;
 
-const ADMIN_USER_KEYS: [&str; 7] = ["created_at", "disabled", "email", "id", "name", "quota", "role"];
+const ADMIN_USER_KEYS: [&str; 8] =
+    ["created_at", "disabled", "email", "id", "mfa_enabled", "name", "quota", "role"];
 const AUDIT_KEYS: [&str; 8] =
     ["action", "actor_id", "created_at", "detail", "id", "ip", "request_id", "user_id"];
 

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 /// Without the refresh grace period, a rotated token presented again is reuse at once.
 const NO_GRACE: &[(&str, &str)] = &[("CONFAB_REFRESH_GRACE_SECONDS", "0")];
 
-const USER_KEYS: [&str; 5] = ["created_at", "email", "id", "name", "role"];
+const USER_KEYS: [&str; 6] = ["created_at", "email", "id", "mfa_enabled", "name", "role"];
 
 /// The shape register, login and refresh answer with.
 fn assert_login_shape(body: &Value) {
@@ -18,11 +18,6 @@ fn assert_login_shape(body: &Value) {
 
 async fn me(app: &TestApp, token: &str) -> Value {
     app.get_ok(token, "/auth/me").await["user"].clone()
-}
-
-async fn admin_audit_actions(app: &TestApp, admin: &Registered, user_id: &str) -> Vec<String> {
-    let page = app.get_ok(&admin.access_token, &format!("/admin/audit?user_id={user_id}&limit=100")).await;
-    page["items"].as_array().expect("items").iter().map(|i| str_field(i, "action")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,7 +208,7 @@ async fn reusing_a_rotated_refresh_token_revokes_its_family() {
 
     // Another family (another login) is not affected.
     assert_json(app.refresh_raw(&other_device.cookies).await, StatusCode::OK).await;
-    let actions = admin_audit_actions(&app, &admin, &victim.id).await;
+    let actions = app.audit_actions(&admin, &victim.id).await;
     assert!(actions.iter().any(|a| a == "auth.refresh_reuse"), "audit lacks auth.refresh_reuse: {actions:?}");
 }
 
@@ -265,7 +260,7 @@ async fn logout_revokes_the_family_and_clears_cookies() {
     let resp = app.refresh_raw(&user.cookies).await;
     assert_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_json(app.refresh_raw(&other_device.cookies).await, StatusCode::OK).await;
-    let actions = admin_audit_actions(&app, &admin, &user.id).await;
+    let actions = app.audit_actions(&admin, &user.id).await;
     assert!(actions.iter().any(|a| a == "auth.logout"), "{actions:?}");
 }
 
@@ -399,7 +394,7 @@ async fn failed_logins_lock_the_account() {
     assert!(retry <= 900, "Retry-After within the lockout: {retry}");
     // Only that account is locked.
     app.login("admin@example.com", PASSWORD).await;
-    let actions = admin_audit_actions(&app, &admin, &victim.id).await;
+    let actions = app.audit_actions(&admin, &victim.id).await;
     let failures = actions.iter().filter(|a| *a == "auth.login_failed").count();
     assert!(failures >= 3, "login failures audited: {actions:?}");
 }

@@ -8,6 +8,7 @@ mod chat;
 mod export;
 mod lambda;
 mod leases;
+mod mfa;
 mod middleware;
 mod openai_client;
 mod openapi;

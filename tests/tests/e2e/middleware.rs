@@ -175,7 +175,7 @@ async fn openapi_document_lists_every_route() {
     let doc = assert_json(resp, StatusCode::OK).await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths object");
-    let routes: [(&str, &[&str]); 17] = [
+    let routes: [(&str, &[&str]); 21] = [
         ("/auth/register", &["post"]),
         ("/auth/login", &["post"]),
         ("/auth/refresh", &["post"]),
@@ -184,6 +184,10 @@ async fn openapi_document_lists_every_route() {
         ("/auth/jwks.json", &["get"]),
         ("/auth/api-keys", &["get", "post"]),
         ("/auth/api-keys/{id}", &["delete"]),
+        ("/auth/mfa/totp/setup", &["post"]),
+        ("/auth/mfa/totp/enable", &["post"]),
+        ("/auth/mfa/totp/disable", &["post"]),
+        ("/auth/mfa/recovery-codes", &["post"]),
         ("/auth/health", &["get"]),
         ("/sessions", &["get", "post"]),
         ("/sessions/{id}", &["get", "patch", "delete"]),

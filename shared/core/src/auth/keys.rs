@@ -3,6 +3,7 @@
 //! Rotation adds a key to both and makes it current; old public keys stay until the
 //! tokens they signed have expired.
 
+use super::mfa;
 use crate::app::App;
 use crate::cache::TtlCache;
 use crate::error::{ApiError, ApiResult};
@@ -76,11 +77,14 @@ pub fn new_key(random: &dyn Random, clock: &dyn Clock) -> (SigningKeyEntry, Jwk)
     (entry, jwk)
 }
 
-/// Both key secrets holding one fresh key: what a new deployment starts with.
+/// What a new deployment starts with: both key secrets holding one fresh key, and the
+/// key that seals MFA secrets (`auth::mfa`).
 pub fn initial_secrets(random: &dyn Random, clock: &dyn Clock) -> BTreeMap<String, String> {
     let (entry, jwk) = new_key(random, clock);
     let signing = SigningKeySet { current: entry.kid.clone(), keys: vec![entry] };
-    to_secrets(&signing, &Jwks { keys: vec![jwk] })
+    let mut secrets = to_secrets(&signing, &Jwks { keys: vec![jwk] });
+    secrets.insert(mfa::MFA_KEY_SECRET.to_string(), mfa::initial_secret(random));
+    secrets
 }
 
 /// Both key secrets after a rotation: a new key signs from now on; the previous

@@ -3,6 +3,7 @@
 mod email;
 mod id;
 mod message;
+mod mfa;
 mod password;
 mod quota;
 mod role;
@@ -11,6 +12,7 @@ mod text;
 pub use email::Email;
 pub use id::Id;
 pub use message::{MessageRole, MessageStatus};
+pub use mfa::{RecoveryCode, TotpCode};
 pub use password::Password;
 pub use quota::Quota;
 pub use role::Role;

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod buffer;
 pub mod exports;
 pub mod leases;
+pub mod mfa;
 pub mod quota;
 pub mod refresh;
 pub mod routing;

@@ -27,6 +27,9 @@ pub struct User {
     /// account is disabled, so enabling it again revives none of them).
     #[serde(default)]
     pub not_before: Option<i64>,
+    /// Whether login asks for a second factor (`repo::mfa` holds it).
+    #[serde(default)]
+    pub mfa_enabled: bool,
 }
 
 /// A user as the API shows them: never any secret.
@@ -37,6 +40,7 @@ pub struct UserView {
     pub email: String,
     pub name: Option<String>,
     pub role: Role,
+    pub mfa_enabled: bool,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -58,6 +62,7 @@ impl User {
             email: self.email.clone(),
             name: self.name.clone(),
             role: self.role,
+            mfa_enabled: self.mfa_enabled,
             created_at: self.created_at,
         }
     }
@@ -76,7 +81,8 @@ impl User {
     }
 }
 
-fn pk(id: Id) -> String {
+/// The user's partition, which also holds their per-user records (`repo::mfa`).
+pub(super) fn pk(id: Id) -> String {
     format!("USER#{id}")
 }
 
@@ -109,6 +115,7 @@ pub async fn create(app: &App, new: NewUser) -> ApiResult<User> {
         password_hash: new.password_hash,
         quota: Quota::default(),
         not_before: None,
+        mfa_enabled: false,
     };
     match insert(app, &user).await {
         Err(ApiError::Conflict(_)) if user.role == Role::Admin && !email_taken(app, &user.email).await? => {
@@ -166,6 +173,11 @@ pub async fn by_email(app: &App, email: &Email) -> ApiResult<Option<(User, u64)>
 pub async fn save(app: &App, user: &User, version: u64) -> ApiResult<()> {
     app.store.put(user.item(), Condition::Version(version)).await?;
     Ok(())
+}
+
+/// [`save`] as one write of a transaction.
+pub fn save_write(user: &User, version: u64) -> Write {
+    Write::Put { item: user.item(), condition: Condition::Version(version) }
 }
 
 /// Users newest first; `filter` keeps those whose email or name contains it.

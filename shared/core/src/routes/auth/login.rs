@@ -1,5 +1,6 @@
 use super::throttle_credentials;
 use crate::app::App;
+use crate::auth::mfa::{self, SecondFactor};
 use crate::auth::{passwords, refresh, session_tokens, throttle};
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
@@ -19,20 +20,25 @@ pub struct LoginRequest {
     pub email: String,
     pub password: String,
     /// A TOTP code, for accounts with MFA enabled.
-    #[allow(dead_code)] // Accepted now so clients can send it; read once MFA lands.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub totp: Option<String>,
+    /// A single-use recovery code, instead of `totp`.
+    #[schema(pattern = "^([A-Za-z2-7]{4}-?){3}[A-Za-z2-7]{4}$")]
+    pub recovery_code: Option<String>,
 }
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", operation_id = "auth_login", request_body = LoginRequest,
     responses((status = 200, body = crate::auth::session_tokens::AuthResponse),
-        (status = 401, description = "wrong email or password", body = crate::http::ErrorBody),
+        (status = 401, description = "wrong email or password; `mfa_required`: send `totp` or `recovery_code`; \
+            `mfa_invalid`: a wrong, reused or expired code", body = crate::http::ErrorBody),
         (status = 403, description = "account disabled", body = crate::http::ErrorBody),
-        (status = 422, description = "not an email address", body = crate::http::ErrorBody),
+        (status = 422, description = "not an email address, or a malformed code", body = crate::http::ErrorBody),
         (status = 429, description = "throttled or locked", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     throttle_credentials(app, &req).await?;
     let body: LoginRequest = parse_json(&req)?;
     let email = Email::parse(&body.email)?;
+    let factor = SecondFactor::parse(body.totp.as_deref(), body.recovery_code.as_deref())?;
     let ip = client_ip(&req);
     throttle::begin_attempt(app, &email, ip).await?;
     let found = users::by_email(app, &email).await?;
@@ -54,6 +60,14 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     if user.disabled {
         return Ok(refused(ApiError::AccountDisabled, "disabled"));
     }
+    let mfa = match (user.mfa_enabled, &factor) {
+        (false, _) => None,
+        (true, None) => return Ok(refused(ApiError::MfaRequired, "mfa_required")),
+        (true, Some(factor)) => match mfa::use_factor(app, user, factor).await {
+            Err(ApiError::MfaInvalid) => return Ok(refused(ApiError::MfaInvalid, "mfa_invalid")),
+            used => Some(used?),
+        },
+    };
     throttle::clear_failures(app, &email, ip).await?;
     let login = refresh::start_family(app, user.id).await?;
     let resp = session_tokens::respond(app, StatusCode::OK, user, login).await?;
@@ -61,7 +75,7 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
         action: "auth.login",
         user_id: Some(user.id),
         actor_id: Some(user.id),
-        detail: json!({}),
+        detail: json!({ "mfa": mfa }),
     };
     Ok(audited(resp, event))
 }

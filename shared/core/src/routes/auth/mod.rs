@@ -5,15 +5,20 @@ pub(crate) mod list_api_keys;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod me;
+pub(crate) mod mfa;
 pub(crate) mod refresh;
 pub(crate) mod register;
 
 use super::{Function, health, openapi, path_id};
 use crate::app::App;
-use crate::auth::throttle::fixed_window;
+use crate::auth::mfa::SecondFactor;
+use crate::auth::throttle::{self, fixed_window};
+use crate::auth::{mfa as totp_mfa, passwords};
 use crate::by_method;
+use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, client_ip, client_key};
+use crate::repo::users::User;
 
 pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Response> {
     match segments {
@@ -32,6 +37,10 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["auth", "api-keys", id] => {
             by_method!(req, { DELETE => delete_api_key::handle(app, path_id(id)?, req) })
         }
+        ["auth", "mfa", "totp", "setup"] => by_method!(req, { POST => mfa::setup(app, req) }),
+        ["auth", "mfa", "totp", "enable"] => by_method!(req, { POST => mfa::enable(app, req) }),
+        ["auth", "mfa", "totp", "disable"] => by_method!(req, { POST => mfa::disable(app, req) }),
+        ["auth", "mfa", "recovery-codes"] => by_method!(req, { POST => mfa::regenerate(app, req) }),
         _ => Err(ApiError::NotFound),
     }
 }
@@ -39,4 +48,28 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
 /// Per-IP limit on credential attempts (login and register), well below the general one.
 async fn throttle_credentials(app: &App, req: &Request) -> ApiResult<()> {
     fixed_window(app, "login", &client_key(client_ip(req)), app.config.login_max_per_minute, 60).await
+}
+
+/// Asks a signed-in user for their password again, and for their second factor when
+/// one is given: throttled and counted toward the lockout exactly like a login. Returns
+/// the kind of factor used.
+async fn reauthenticate(
+    app: &App,
+    req: &Request,
+    user: &User,
+    password: &str,
+    factor: Option<&SecondFactor>,
+) -> ApiResult<Option<&'static str>> {
+    let (email, ip) = (Email::parse(&user.email)?, client_ip(req));
+    throttle::begin_attempt(app, &email, ip).await?;
+    if !passwords::verify(app, password, Some(&user.password_hash)).await? {
+        throttle::record_failure(app, &email).await?;
+        return Err(ApiError::InvalidCredentials);
+    }
+    let used = match factor {
+        Some(factor) => Some(totp_mfa::use_factor(app, user, factor).await?),
+        None => None,
+    };
+    throttle::clear_failures(app, &email, ip).await?;
+    Ok(used)
 }

@@ -15,14 +15,16 @@ pub struct LocalSecrets {
 
 impl LocalSecrets {
     /// Reads the key file at `path`. When there is none yet, writes `initial()` to it
-    /// (mode 0600) and uses that. The file appears atomically and is never overwritten:
-    /// when two processes race to create it, the loser reads and uses the winner's.
+    /// (mode 0600) and uses that. The file appears atomically; when two processes race
+    /// to create it, the loser reads and uses the winner's. A file from an older version
+    /// gains the secrets of `initial()` it lacks (e.g. the MFA key); what it has is
+    /// never changed.
     pub fn open(
         path: &Path,
         initial: impl FnOnce() -> BTreeMap<String, String>,
     ) -> Result<Self, SecretError> {
         if let Some(values) = read_key_file(path)? {
-            return Ok(LocalSecrets { values });
+            return add_missing(path, values, initial());
         }
         let values = initial();
         if create_key_file(path, &values)? {
@@ -61,13 +63,38 @@ fn read_key_file(path: &Path) -> Result<Option<BTreeMap<String, String>>, Secret
     })
 }
 
+/// `values` with what they lack of `initial`, written back in place (0600) when
+/// anything was added, then read again so that a concurrent opener's additions win.
+fn add_missing(
+    path: &Path,
+    mut values: BTreeMap<String, String>,
+    initial: BTreeMap<String, String>,
+) -> Result<LocalSecrets, SecretError> {
+    let missing: Vec<_> = initial.into_iter().filter(|(name, _)| !values.contains_key(name)).collect();
+    if missing.is_empty() {
+        return Ok(LocalSecrets { values });
+    }
+    values.extend(missing);
+    write_atomically(path, &encode(path, &values)?, Access::Private, |temp, path| {
+        std::fs::rename(temp, path)
+    })
+    .map_err(|e| unavailable(path, format!("can't be updated: {e}")))?;
+    let values = read_key_file(path)?.ok_or_else(|| unavailable(path, "vanished while being updated"))?;
+    Ok(LocalSecrets { values })
+}
+
+fn encode(path: &Path, values: &BTreeMap<String, String>) -> Result<Vec<u8>, SecretError> {
+    let mut json =
+        serde_json::to_vec_pretty(values).map_err(|e| unavailable(path, format!("can't be encoded: {e}")))?;
+    json.push(b'\n');
+    Ok(json)
+}
+
 /// Creates the file with `values` unless it exists; true when this call created it.
 fn create_key_file(path: &Path, values: &BTreeMap<String, String>) -> Result<bool, SecretError> {
     let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(|e| unavailable(folder, format!("can't be created: {e}")))?;
-    let mut json =
-        serde_json::to_vec_pretty(values).map_err(|e| unavailable(path, format!("can't be encoded: {e}")))?;
-    json.push(b'\n');
+    let json = encode(path, values)?;
 
     // Linked into place: a hard link, unlike rename, fails when the target exists, so a
     // racing winner is kept.

@@ -150,7 +150,8 @@ pub(crate) async fn read_secret<T: serde::de::DeserializeOwned>(app: &App, name:
         .secrets
         .get(name)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("secret {name} is missing")))?;
+        // A deployment not (fully) set up: `confab-keys init` creates what is missing.
+        .ok_or_else(|| ApiError::Unavailable(format!("secret {name} is missing")))?;
     serde_json::from_str(&raw).map_err(|e| ApiError::Internal(format!("secret {name} is malformed: {e}")))
 }
 

@@ -32,9 +32,9 @@ async fn creates_the_file_once_and_reads_it_after() {
         BTreeMap::from([("jwt-key".to_string(), "different".to_string())])
     })
     .expect("reopen");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "initial called for an existing file");
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "asked what an existing file may lack");
     assert_eq!(second.get("pepper").await.expect("get").as_deref(), Some("p€pper \"quoted\""));
-    assert_eq!(second.get("jwt-key").await.expect("get").as_deref(), Some("c2VjcmV0"));
+    assert_eq!(second.get("jwt-key").await.expect("get").as_deref(), Some("c2VjcmV0"), "never replaced");
 
     // No temporary files are left next to it.
     let names: Vec<_> = std::fs::read_dir(path.parent().expect("parent"))
@@ -45,23 +45,46 @@ async fn creates_the_file_once_and_reads_it_after() {
     assert_eq!(names, ["secrets.json"]);
 }
 
+/// A key file from before a secret existed (the MFA key) gains it at the next start,
+/// and keeps what it has.
+#[tokio::test]
+async fn an_older_file_gains_the_secrets_it_lacks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("secrets.json");
+    std::fs::write(&path, r#"{"jwt-key": "old"}"#).expect("an older file");
+    let opened = LocalSecrets::open(&path, initial_values).expect("open");
+    assert_eq!(opened.get("jwt-key").await.expect("get").as_deref(), Some("old"));
+    assert_eq!(opened.get("pepper").await.expect("get").as_deref(), Some("p€pper \"quoted\""));
+    let again = LocalSecrets::open(&path, || BTreeMap::from([("pepper".to_string(), "new".to_string())]))
+        .expect("reopen");
+    assert_eq!(again.get("pepper").await.expect("get").as_deref(), Some("p€pper \"quoted\""), "kept");
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+}
+
 #[cfg(unix)]
 #[test]
 fn the_file_is_private() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("secrets.json");
     LocalSecrets::open(&path, initial_values).expect("create");
-    let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
-    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(mode(&path), 0o600);
+}
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
 }
 
 #[tokio::test]
 async fn an_existing_file_is_used_as_is() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("secrets.json");
-    std::fs::write(&path, r#"{ "db": "hunter2", "empty": "" }"#).expect("write");
-    let secrets = LocalSecrets::open(&path, || panic!("initial called")).expect("open");
+    let text = r#"{ "db": "hunter2", "empty": "" }"#;
+    std::fs::write(&path, text).expect("write");
+    let secrets = LocalSecrets::open(&path, BTreeMap::new).expect("open");
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), text, "nothing to add: untouched");
     assert_eq!(secrets.get("db").await.expect("get").as_deref(), Some("hunter2"));
     assert_eq!(secrets.get("empty").await.expect("get").as_deref(), Some(""));
 }

@@ -24,6 +24,13 @@ pub struct AuditEvent {
     pub detail: Value,
 }
 
+impl AuditEvent {
+    /// Something a user did to their own account: they are both its subject and actor.
+    pub fn by_user(user_id: Id, action: &'static str, detail: Value) -> Self {
+        AuditEvent { action, user_id: Some(user_id), actor_id: Some(user_id), detail }
+    }
+}
+
 /// Events a handler attaches to its response (as an extension).
 #[derive(Debug, Clone, Default)]
 pub struct AuditEvents(pub Vec<AuditEvent>);

@@ -49,11 +49,7 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     let (record, key) = api_keys::create(app, user_id, name).await?;
     let created =
         CreatedApiKey { id: record.id.to_string(), name: record.name, key, created_at: record.created_at };
-    let event = AuditEvent {
-        action: "auth.api_key_created",
-        user_id: Some(user_id),
-        actor_id: Some(user_id),
-        detail: json!({ "key_id": created.id, "name": created.name }),
-    };
+    let detail = json!({ "key_id": created.id, "name": created.name });
+    let event = AuditEvent::by_user(user_id, "auth.api_key_created", detail);
     Ok(audited(json(StatusCode::CREATED, &created), event))
 }

@@ -14,11 +14,6 @@ use serde_json::json;
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let user_id = signed_in(&req)?.user.id;
     api_keys::revoke(app, user_id, id).await?;
-    let event = AuditEvent {
-        action: "auth.api_key_revoked",
-        user_id: Some(user_id),
-        actor_id: Some(user_id),
-        detail: json!({ "key_id": id }),
-    };
+    let event = AuditEvent::by_user(user_id, "auth.api_key_revoked", json!({ "key_id": id }));
     Ok(audited(no_content(), event))
 }

@@ -71,11 +71,6 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     throttle::clear_failures(app, &email, ip).await?;
     let login = refresh::start_family(app, user.id).await?;
     let resp = session_tokens::respond(app, StatusCode::OK, user, login).await?;
-    let event = AuditEvent {
-        action: "auth.login",
-        user_id: Some(user.id),
-        actor_id: Some(user.id),
-        detail: json!({ "mfa": mfa }),
-    };
+    let event = AuditEvent::by_user(user.id, "auth.login", json!({ "mfa": mfa }));
     Ok(audited(resp, event))
 }

@@ -15,7 +15,7 @@ use crate::repo::users::{self, User};
 use crate::routes::audited;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -92,7 +92,7 @@ pub async fn setup(app: &App, req: Request) -> ApiResult<Response> {
         mfa::save(app, user.id, &record, existing.map(|(_, version)| version)).await?;
         let totp = totp_mfa::totp(secret, &user.email);
         let body = SetupResponse { secret: totp.get_secret_base32(), otpauth_url: totp.get_url() };
-        Ok(audited(json(StatusCode::OK, &body), event(user.id, "auth.mfa_setup", json!({}))))
+        Ok(audited(json(StatusCode::OK, &body), AuditEvent::by_user(user.id, "auth.mfa_setup", json!({}))))
     })
     .await
 }
@@ -124,7 +124,7 @@ pub async fn enable(app: &App, req: Request) -> ApiResult<Response> {
         let (current, user_version) = current_user(app, user.id).await?;
         mfa::set_enabled(app, &current, user_version, Some(&record), version).await?;
         let body = RecoveryCodes { recovery_codes: codes };
-        Ok(audited(json(StatusCode::OK, &body), event(user.id, "auth.mfa_enabled", json!({}))))
+        Ok(audited(json(StatusCode::OK, &body), AuditEvent::by_user(user.id, "auth.mfa_enabled", json!({}))))
     })
     .await
 }
@@ -149,7 +149,10 @@ pub async fn disable(app: &App, req: Request) -> ApiResult<Response> {
         let (_, version) = enabled_record(app, user.id).await?;
         let (current, user_version) = current_user(app, user.id).await?;
         mfa::set_enabled(app, &current, user_version, None, version).await?;
-        Ok(audited(no_content(), event(user.id, "auth.mfa_disabled", json!({ "factor": factor_kind }))))
+        Ok(audited(
+            no_content(),
+            AuditEvent::by_user(user.id, "auth.mfa_disabled", json!({ "factor": factor_kind })),
+        ))
     })
     .await
 }
@@ -174,7 +177,10 @@ pub async fn regenerate(app: &App, req: Request) -> ApiResult<Response> {
         record.recovery_hashes = hashes;
         mfa::save(app, user.id, &record, Some(version)).await?;
         let body = RecoveryCodes { recovery_codes: codes };
-        Ok(audited(json(StatusCode::OK, &body), event(user.id, "auth.mfa_recovery_codes", json!({}))))
+        Ok(audited(
+            json(StatusCode::OK, &body),
+            AuditEvent::by_user(user.id, "auth.mfa_recovery_codes", json!({})),
+        ))
     })
     .await
 }
@@ -195,10 +201,6 @@ async fn current_user(app: &App, id: Id) -> ApiResult<(User, u64)> {
     users::get(app, id).await?.ok_or(ApiError::Unauthorized)
 }
 
-fn event(user_id: Id, action: &'static str, detail: Value) -> AuditEvent {
-    AuditEvent { action, user_id: Some(user_id), actor_id: Some(user_id), detail }
-}
-
 /// A wrong password or code is answered, and audited as `auth.mfa_failed`.
 async fn audit_refusal(
     user_id: Id,
@@ -208,7 +210,7 @@ async fn audit_refusal(
     match outcome.await {
         Err(e @ (ApiError::InvalidCredentials | ApiError::MfaInvalid)) => {
             let detail = json!({ "step": step, "reason": e.code() });
-            Ok(audited(error_response(&e), event(user_id, "auth.mfa_failed", detail)))
+            Ok(audited(error_response(&e), AuditEvent::by_user(user_id, "auth.mfa_failed", detail)))
         }
         other => other,
     }

@@ -45,11 +45,6 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     let user = users::create(app, NewUser { email, name, password_hash }).await?;
     let login = refresh::start_family(app, user.id).await?;
     let resp = session_tokens::respond(app, StatusCode::CREATED, &user, login).await?;
-    let event = AuditEvent {
-        action: "auth.register",
-        user_id: Some(user.id),
-        actor_id: Some(user.id),
-        detail: json!({ "role": user.role }),
-    };
+    let event = AuditEvent::by_user(user.id, "auth.register", json!({ "role": user.role }));
     Ok(audited(resp, event))
 }

@@ -2,8 +2,10 @@
 //! Anthropic targets answered by the kit's fake HTTP client, and real wire bodies.
 
 use super::models::ModelRoute;
-use crate::domain::{Quota, Role};
+use crate::domain::{MessageRole, MessageStatus, Quota, Role};
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderKind, Target};
+use crate::repo::sessions::{self, Message, Owned, Session};
+use crate::repo::turns;
 use crate::repo::users::User;
 use crate::testing::{Builder, Reply, TestApp};
 
@@ -81,6 +83,37 @@ pub fn user(t: &TestApp, tokens_per_day: i64) -> User {
         not_before: None,
         mfa_enabled: false,
     }
+}
+
+/// A turn as the send handler stores it before streaming: `owner`'s new session with
+/// the question and a `streaming` reply. Returns the session, the question and the reply.
+pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Message) {
+    let app = &t.app;
+    let now = app.now();
+    let session = Session {
+        id: app.new_id(),
+        title: "French".into(),
+        model: None,
+        system_prompt: None,
+        archived: false,
+        created_at: now,
+        updated_at: now,
+    };
+    sessions::create(app, &Owned { user_id: owner.id, session: session.clone() }).await.unwrap();
+    let (owned, version) = sessions::get_owned(app, owner.id, session.id).await.unwrap();
+    let message = |role, content: &str, status| Message {
+        id: app.new_id(),
+        role,
+        content: content.into(),
+        status,
+        model: None,
+        usage: None,
+        created_at: now,
+    };
+    let asked = message(MessageRole::User, "Say hello in French.", MessageStatus::Complete);
+    let reply = message(MessageRole::Assistant, "", MessageStatus::Streaming);
+    turns::start(app, &owned, version, &asked, &reply).await.unwrap();
+    (owned, asked, reply)
 }
 
 /// One OpenAI stream chunk carrying `text`, shaped as in [`OPENAI_STREAM`].

@@ -14,11 +14,31 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct MemoryStore {
     items: Mutex<BTreeMap<(String, String), Item>>,
     clock: Arc<dyn Clock>,
+    hooks: Mutex<Vec<((String, String), Hook)>>,
 }
+
+type Hook = Box<dyn FnOnce() + Send>;
 
 impl MemoryStore {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        MemoryStore { items: Mutex::default(), clock }
+        MemoryStore { items: Mutex::default(), clock, hooks: Mutex::default() }
+    }
+
+    /// Runs `hook` once, just before the next `get` of `(pk, sk)` reads: how a test puts
+    /// another instance's writes between two reads of the code it tests.
+    pub fn before_get(&self, pk: &str, sk: &str, hook: impl FnOnce() + Send + 'static) {
+        self.hooks.lock().unwrap_or_else(|p| p.into_inner()).push((key(pk, sk), Box::new(hook)));
+    }
+
+    fn run_hook(&self, pk: &str, sk: &str) {
+        let hook = {
+            let mut hooks = self.hooks.lock().unwrap_or_else(|p| p.into_inner());
+            let at = hooks.iter().position(|(k, _)| *k == key(pk, sk));
+            at.map(|at| hooks.remove(at).1)
+        };
+        if let Some(hook) = hook {
+            hook();
+        }
     }
 
     /// Every live item, in key order: for tests that look at what was written.
@@ -120,6 +140,7 @@ fn index_key(item: &Item, index: Index) -> Option<(&str, &str)> {
 impl Store for MemoryStore {
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
         check_key(pk, sk)?;
+        self.run_hook(pk, sk);
         Ok(self.snapshot().get(pk, sk).cloned())
     }
 

@@ -5,11 +5,11 @@ use super::{Turn, pieces, start};
 use crate::chat::fixtures::{self, OPENAI_STREAM, openai, openai_delta, request, route, user};
 use crate::chat::quota::admit;
 use crate::config::Config;
-use crate::domain::{Id, MessageRole, MessageStatus};
+use crate::domain::{Id, MessageStatus};
 use crate::http::ByteStream;
 use crate::ports::{Clock, HttpError};
-use crate::repo::sessions::{self, Message, Owned, Session};
-use crate::repo::{buffer, quota, turns};
+use crate::repo::sessions::{self, Message};
+use crate::repo::{buffer, quota};
 use crate::testing::{self, Reply, TestApp};
 use futures::StreamExt;
 use std::time::Duration;
@@ -24,31 +24,7 @@ struct Started {
 async fn start_turn(t: &TestApp) -> Started {
     let app = &t.app;
     let ada = user(t, 1_000_000);
-    let now = app.now();
-    let session = Session {
-        id: app.new_id(),
-        title: "French".into(),
-        model: None,
-        system_prompt: None,
-        archived: false,
-        created_at: now,
-        updated_at: now,
-    };
-    let owned = Owned { user_id: ada.id, session };
-    sessions::create(app, &owned).await.unwrap();
-    let (owned, version) = sessions::get_owned(app, ada.id, owned.session.id).await.unwrap();
-    let message = |role, content: &str, status| Message {
-        id: app.new_id(),
-        role,
-        content: content.into(),
-        status,
-        model: None,
-        usage: None,
-        created_at: now,
-    };
-    let asked = message(MessageRole::User, "Say hello in French.", MessageStatus::Complete);
-    let reply = message(MessageRole::Assistant, "", MessageStatus::Streaming);
-    turns::start(app, &owned, version, &asked, &reply).await.unwrap();
+    let (owned, asked, reply) = fixtures::streaming_turn(t, &ada).await;
     let ((), reservation) = admit(app, &ada, async { Ok(((), 1_000)) }).await.unwrap();
     let (session_id, reply_id) = (owned.session.id, reply.id);
     let turn = Turn {

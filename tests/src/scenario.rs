@@ -5,6 +5,7 @@
 
 use crate::lambda::ProviderSetup;
 use crate::sse::{Event, all_events, events, ids, text};
+use crate::totp::{MARGIN, STEP, code_at, settled_now};
 use crate::*;
 use confab_core::providers::ProviderKind;
 use confab_mock_provider::{MockHandle, MockProvider, Scenario};
@@ -141,6 +142,30 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     for action in ["auth.register", "auth.login"] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+}
+
+/// Signing in with TOTP across the deployment: setup seals the secret with the key from
+/// Secrets Manager (auth), login asks for a code, takes one once (its step is stored),
+/// and takes a recovery code once; the session it opens works on another function.
+pub async fn mfa_sign_in(app: &TestApp) {
+    let mia = app.user("mia@example.com").await;
+    let (secret, recovery) = mia.enable_mfa().await;
+    let login = |factor: Value| async move {
+        let mut body = json!({"email": "mia@example.com", "password": PASSWORD});
+        body.as_object_mut().unwrap().extend(factor.as_object().unwrap().clone());
+        app.post_json("/auth/login", &body).await
+    };
+    assert_error(login(json!({})).await, StatusCode::UNAUTHORIZED, "mfa_required").await;
+    // The enabling code's step is used up; the next step's code is within the skew.
+    let next = code_at(&secret, settled_now(MARGIN).await + STEP);
+    let signed_in = login(json!({"totp": next})).await.good().await;
+    assert_error(login(json!({"totp": next})).await, StatusCode::UNAUTHORIZED, "mfa_invalid").await;
+    login(json!({"recovery_code": recovery[0]})).await.good().await;
+    let again = login(json!({"recovery_code": recovery[0]})).await;
+    assert_error(again, StatusCode::UNAUTHORIZED, "mfa_invalid").await;
+    let token = str_field(&signed_in, "access_token");
+    app.get_ok(&token, "/sessions").await;
+    assert_eq!(app.get_ok(&token, "/auth/me").await["user"]["mfa_enabled"], true);
 }
 
 /// Malformed, oversized and mistyped bodies, missing and forged tokens, other users'

@@ -6,6 +6,8 @@ use sha1::Sha1;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const STEP: i64 = 30;
+/// Seconds a phase of a few requests may take within one time step.
+pub const MARGIN: i64 = 10;
 
 /// The code of `secret` (base32, as setup answers it) for the step holding `unix`.
 pub fn code_at(secret: &str, unix: i64) -> String {

@@ -2,6 +2,7 @@
 //! shape is written here once. A test reads `user.post(path, &body).await.good().await`.
 
 use crate::sse::{Event, all_events};
+use crate::totp::{MARGIN, code_at, settled_now};
 use crate::*;
 use std::future::Future;
 use std::ops::Deref;
@@ -62,6 +63,23 @@ impl TestUser<'_> {
             None => request,
         })
         .await
+    }
+
+    /// `POST /auth/mfa/totp/setup`; the new secret (base32).
+    pub async fn setup_mfa(&self) -> String {
+        let body = self.post("/auth/mfa/totp/setup", &json!({"password": PASSWORD})).await.good().await;
+        let url = str_field(&body, "otpauth_url");
+        assert!(url.starts_with("otpauth://totp/confab:"), "{url}");
+        str_field(&body, "secret")
+    }
+
+    /// Sets TOTP up and enables it with the current code; its secret and recovery codes.
+    pub async fn enable_mfa(&self) -> (String, Vec<String>) {
+        let secret = self.setup_mfa().await;
+        let now = settled_now(MARGIN).await;
+        let body = json!({"code": code_at(&secret, now)});
+        let codes = self.post("/auth/mfa/totp/enable", &body).await.good().await;
+        (secret, serde_json::from_value(codes["recovery_codes"].clone()).expect("recovery codes"))
     }
 
     /// A new session made with `body`; returns its id.

@@ -45,6 +45,9 @@ async fn every_sample_event_gets_its_expected_answer() {
     let (status, _, body) = invoke(&app, Function::Auth, "auth-register-malformed.json").await;
     assert_eq!((status, &body["error"]["code"]), (400, &Value::from("invalid_request")));
 
+    let (status, _, body) = invoke(&app, Function::Auth, "auth-mfa-setup-anonymous.json").await;
+    assert_eq!((status, &body["error"]["code"]), (401, &Value::from("unauthorized")));
+
     let (status, _, body) = invoke(&app, Function::Session, "sessions-list-anonymous.json").await;
     assert_eq!((status, &body["error"]["code"]), (401, &Value::from("unauthorized")));
 

@@ -5,7 +5,7 @@
 
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
-use confab_tests::scenario::{mock, openai, strangers_and_bad_input, user_scenario};
+use confab_tests::scenario::{mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
 use confab_tests::*;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ async fn the_whole_scenario_runs_on_lambda() {
     let mock = mock().await;
     let (app, stack) = spawn_lambda_app(Some(&openai(&mock)), &[("CONFAB_STREAM_FLUSH_MS", "20")]).await;
     user_scenario(&app, &mock, &stack.aws.bucket).await;
+    mfa_sign_in(&app).await;
     drop(stack);
 }
 
@@ -107,6 +108,8 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     assert_eq!(answer("auth", "auth-login-base64.json").0, 200);
     let (status, _, body) = answer("auth", "auth-register-malformed.json");
     assert_eq!((status, &body["error"]["code"]), (400, &json!("invalid_request")));
+    let (status, _, body) = answer("auth", "auth-mfa-setup-anonymous.json");
+    assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     let (status, _, body) = answer("session", "sessions-list-anonymous.json");
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     assert_eq!(answer("admin", "admin-health-http-api.json").0, 200);

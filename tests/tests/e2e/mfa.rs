@@ -2,27 +2,8 @@
 //! server's clock): setup, enable, login with a code or a recovery code, replay and
 //! skew, new recovery codes, disable, the lockout, and API keys kept out.
 
-use confab_tests::totp::{STEP, code_at, settled_now};
+use confab_tests::totp::{MARGIN, STEP, code_at, settled_now};
 use confab_tests::*;
-
-/// Seconds a phase of a few requests may take within one time step.
-const MARGIN: i64 = 10;
-
-async fn setup(user: &TestUser<'_>) -> String {
-    let body = user.post("/auth/mfa/totp/setup", &json!({"password": PASSWORD})).await.good().await;
-    let url = str_field(&body, "otpauth_url");
-    assert!(url.starts_with("otpauth://totp/confab:"), "{url}");
-    str_field(&body, "secret")
-}
-
-/// Sets MFA up and enables it with the current code; its secret and recovery codes.
-async fn enable(user: &TestUser<'_>) -> (String, Vec<String>) {
-    let secret = setup(user).await;
-    let now = settled_now(MARGIN).await;
-    let body = json!({"code": code_at(&secret, now)});
-    let codes = user.post("/auth/mfa/totp/enable", &body).await.good().await;
-    (secret, serde_json::from_value(codes["recovery_codes"].clone()).expect("recovery codes"))
-}
 
 async fn login_with(app: &TestApp, factor: Value) -> Response {
     let mut body = json!({"email": "mfa@example.com", "password": PASSWORD});
@@ -48,7 +29,7 @@ async fn totp_mfa_from_setup_to_disable() {
     let resp = user.post("/auth/mfa/totp/setup", &json!({"password": "wrong password!"})).await;
     assert_error(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 
-    let secret = setup(&user).await;
+    let secret = user.setup_mfa().await;
     let resp = user.post("/auth/mfa/totp/enable", &json!({"code": "12345"})).await;
     assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let now = settled_now(MARGIN).await;
@@ -106,7 +87,7 @@ async fn totp_mfa_from_setup_to_disable() {
 async fn disabling_with_a_totp_code() {
     let app = spawn_app().await;
     let user = app.user("mfa@example.com").await;
-    let (secret, _) = enable(&user).await;
+    let (secret, _) = user.enable_mfa().await;
     let now = settled_now(MARGIN).await;
     let body = json!({"password": PASSWORD, "code": code_at(&secret, now + STEP)});
     assert_eq!(user.post("/auth/mfa/totp/disable", &body).await.status(), StatusCode::NO_CONTENT);
@@ -119,7 +100,7 @@ async fn disabling_with_a_totp_code() {
 async fn wrong_mfa_codes_count_toward_the_lockout() {
     let app = spawn_app_with(&[("CONFAB_LOGIN_MAX_FAILURES", "3")]).await;
     let user = app.user("mfa@example.com").await;
-    let (secret, _) = enable(&user).await;
+    let (secret, _) = user.enable_mfa().await;
     let now = settled_now(MARGIN).await;
     let right = code_at(&secret, now + STEP);
     let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);

@@ -10,7 +10,7 @@ locals {
   # shared/core/src/routes/mod.rs picks the function by the first path segment):
   # /<segment> and /<segment>/... for each of these, and /openapi.json itself.
   # infra/tests/test_cloudflare.py fails when the core's routing changes and this does not.
-  api_segments  = ["auth", "chat", "v1", "sessions", "admin"]
+  api_segments  = ["auth", "chat", "v1", "sessions", "shared", "admin"]
   api_documents = ["/openapi.json"]
   api_path = format(
     "(http.request.uri.path in {%s} or %s)",

@@ -32,7 +32,7 @@ resource "cloudflare_ruleset" "custom" {
       # Paths the router forwards to a function (Function::for_path); scanners probing
       # /wp-login.php, /.env and the like stop here.
       ref               = "confab_api_paths_only"
-      description       = "confab: only /auth, /chat, /v1, /sessions, /admin and /openapi.json"
+      description       = "confab: only /auth, /chat, /v1, /sessions, /shared, /admin and /openapi.json"
       expression        = "${local.hosts} and not ${local.api_path}"
       action            = "block"
       action_parameters = var.json_errors ? local.error_response.not_found : null

@@ -560,7 +560,7 @@ class Distribution(unittest.TestCase):
         self.assertEqual(routes, {
             "(default)": "Auth", "/auth/*": "Auth", "/openapi.json": "Auth",
             "/chat/*": "Chat", "/v1/*": "Chat",
-            "/sessions": "Session", "/sessions/*": "Session",
+            "/sessions": "Session", "/sessions/*": "Session", "/shared/*": "Session",
             "/admin/*": "Admin",
         })
 

@@ -13,6 +13,8 @@ use futures::StreamExt;
 use std::time::{Duration, Instant};
 
 pub const MODEL: &str = "oa-model";
+/// The deployment's public origin, for the links it hands out.
+pub const PUBLIC_URL: &str = "https://chat.example.com";
 const API_KEY: &str = "sk-mock-for-the-scenario";
 
 pub async fn mock() -> MockHandle {
@@ -37,8 +39,9 @@ async fn timed_events(resp: Response) -> Vec<(Instant, Event)> {
 }
 
 /// Register, log in, refresh, chat (streamed incrementally), drop and resume, read the
-/// conversation, export it through a presigned URL of `bucket`, and see usage and audit
-/// as the admin. The app needs the mock's provider settings and a short stream flush.
+/// conversation, export it through a presigned URL of `bucket`, share it, and see usage
+/// and audit as the admin. The app needs the mock's provider settings, a short stream
+/// flush and [`PUBLIC_URL`].
 pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     // Register (the first account is the admin) and log in; every cookie survives (Lambda
     // carries Set-Cookie values in a separate list, Workers in one header each).
@@ -129,6 +132,16 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
             "{body}"
         );
     }
+
+    // A share link: anyone reads the snapshot without signing in, until it is revoked.
+    let shared = ada.post(&format!("/sessions/{session}/share"), &json!({})).await.created().await;
+    let path = format!("/shared/{}", str_field(&shared, "token"));
+    assert_eq!(str_field(&shared, "url"), format!("{PUBLIC_URL}{path}"));
+    let snapshot = send(app.request(Method::GET, &path)).await.good().await;
+    assert_eq!(snapshot["messages"][3]["content"], items[3]["content"]);
+    let unshare = ada.request(Method::DELETE, &format!("/sessions/{session}/share"));
+    assert_no_content(send(unshare).await).await;
+    assert_error(send(app.request(Method::GET, &path)).await, StatusCode::NOT_FOUND, "not_found").await;
 
     // Admin: usage counts the provider's tokens; the audit log has the sign-ins.
     let usage = app.get_ok(&admin.access_token, "/admin/usage").await;

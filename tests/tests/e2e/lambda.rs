@@ -5,14 +5,18 @@
 
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
-use confab_tests::scenario::{mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
+use confab_tests::scenario::{PUBLIC_URL, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
 use confab_tests::*;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_scenario_runs_on_lambda() {
     let mock = mock().await;
-    let (app, stack) = spawn_lambda_app(Some(&openai(&mock)), &[("CONFAB_STREAM_FLUSH_MS", "20")]).await;
+    let (app, stack) = spawn_lambda_app(
+        Some(&openai(&mock)),
+        &[("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_PUBLIC_URL", PUBLIC_URL)],
+    )
+    .await;
     user_scenario(&app, &mock, &stack.aws.bucket).await;
     mfa_sign_in(&app).await;
     drop(stack);
@@ -112,6 +116,8 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     let (status, _, body) = answer("session", "sessions-list-anonymous.json");
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
+    let (status, _, body) = answer("session", "shared-unknown-link.json");
+    assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
     assert_eq!(answer("admin", "admin-health-http-api.json").0, 200);
     // A streaming function's invocation answers with the body alone.
     assert_eq!(stack.invoke("chat", "chat-health.json"), json!({"function": "chat", "status": "ok"}));

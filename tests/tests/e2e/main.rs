@@ -14,5 +14,6 @@ mod openai_client;
 mod openapi;
 mod providers;
 mod sessions;
+mod share;
 mod tokens;
 mod workers;

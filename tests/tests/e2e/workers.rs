@@ -6,7 +6,7 @@
 
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::{AwsStack, spawn_lambda_app};
-use confab_tests::scenario::{mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
+use confab_tests::scenario::{PUBLIC_URL, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
 use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_scheduled_chat_worker, spawn_worker_app};
 use confab_tests::*;
 use futures::stream;
@@ -16,7 +16,7 @@ use std::time::Duration;
 async fn the_whole_scenario_runs_on_workers() {
     let mock = mock().await;
     let aws = AwsStack::create().await;
-    let overrides = [("CONFAB_STREAM_FLUSH_MS", "20")];
+    let overrides = [("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_PUBLIC_URL", PUBLIC_URL)];
     let (app, stack) = spawn_worker_app(&aws, Some(&openai(&mock)), &overrides, HIGH_RATE_LIMIT).await;
     user_scenario(&app, &mock, &aws.bucket).await;
     mfa_sign_in(&app).await;

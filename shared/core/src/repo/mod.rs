@@ -14,6 +14,7 @@ pub mod quota;
 pub mod refresh;
 pub mod routing;
 pub mod sessions;
+pub mod shares;
 pub mod throttle;
 pub mod turns;
 pub mod usage;

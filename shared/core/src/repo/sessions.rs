@@ -245,6 +245,7 @@ pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     let id = owned.session.id;
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
     uncount_session(app, owned.user_id).await;
+    super::shares::revoke(app, id).await?;
     let rest = all_items(app, Query::new(pk(id), SkRange::All)).await?;
     for chunk in rest.chunks(MAX_TRANSACTION_WRITES) {
         let writes = chunk

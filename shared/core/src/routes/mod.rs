@@ -41,7 +41,7 @@ impl Function {
         match first {
             "auth" | "openapi.json" => Some(Function::Auth),
             "chat" | "v1" => Some(Function::Chat),
-            "sessions" => Some(Function::Session),
+            "sessions" | "shared" => Some(Function::Session),
             "admin" => Some(Function::Admin),
             _ => None,
         }
@@ -92,6 +92,7 @@ mod tests {
         assert_eq!(Function::for_path("/openapi.json"), Some(Function::Auth));
         assert_eq!(Function::for_path("/sessions"), Some(Function::Session));
         assert_eq!(Function::for_path("/sessions/01J/messages"), Some(Function::Session));
+        assert_eq!(Function::for_path("/shared/abc"), Some(Function::Session));
         assert_eq!(Function::for_path("/admin/users"), Some(Function::Admin));
         assert_eq!(Function::for_path("/authx"), None);
         assert_eq!(Function::for_path("/"), None);

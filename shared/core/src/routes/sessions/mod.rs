@@ -4,6 +4,7 @@ pub(crate) mod export;
 pub(crate) mod get;
 pub(crate) mod list;
 pub(crate) mod messages;
+pub(crate) mod share;
 pub(crate) mod update;
 
 use super::{Function, health, path_id};
@@ -34,6 +35,11 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["sessions", id, "export", token] => {
             by_method!(req, { GET => export::download(app, path_id(id)?, token) })
         }
+        ["sessions", id, "share"] => by_method!(req, {
+            POST => share::create(app, path_id(id)?, req),
+            DELETE => share::revoke(app, path_id(id)?, req),
+        }),
+        ["shared", token] => by_method!(req, { GET => share::read(app, token) }),
         _ => Err(ApiError::NotFound),
     }
 }

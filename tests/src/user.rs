@@ -51,6 +51,10 @@ impl TestUser<'_> {
         send(self.request(Method::POST, path).json(body)).await
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        send(self.request(Method::PATCH, path).json(body)).await
+    }
+
     pub async fn put(&self, path: &str, body: &Value) -> Response {
         send(self.request(Method::PUT, path).json(body)).await
     }

@@ -13,6 +13,7 @@ mod middleware;
 mod openai_client;
 mod openapi;
 mod providers;
+mod search;
 mod sessions;
 mod share;
 mod tokens;

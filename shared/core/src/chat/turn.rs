@@ -15,6 +15,7 @@ use crate::http::ByteStream;
 use crate::providers::{ChatRequest, EventStream, FinishReason, ProviderError, ProviderEvent, Usage};
 use crate::repo::buffer::{self, Check, Saved};
 use crate::repo::leases;
+use crate::repo::search;
 use crate::repo::sessions::Message;
 use crate::repo::turns;
 use bytes::Bytes;
@@ -279,18 +280,26 @@ impl Producer {
         if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events, Check::Nothing).await {
             tracing::error!(error = %e, "final stream batch could not be saved");
         }
-        let Turn { mut reply, route, reservation, user_id, .. } = self.turn;
+        let Turn { mut reply, route, reservation, user_id, user_message_id, request, .. } = self.turn;
         reply.status = ending.status();
         reply.usage = Some(usage);
-        let (saved, counted) = futures::join!(
+        let asked = request.messages.last().map(|m| m.content.as_str()).unwrap_or_default();
+        let (saved, counted, indexed) = futures::join!(
             turns::finish(&app, user_id, session_id, &reply),
-            reservation.settle(&route.name, usage)
+            reservation.settle(&route.name, usage),
+            futures::future::try_join(
+                search::index(&app, user_id, session_id, Some(user_message_id), asked),
+                search::index(&app, user_id, session_id, Some(reply.id), &reply.content),
+            )
         );
         if let Err(e) = saved {
             tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
         }
         if let Err(e) = counted {
             tracing::error!(error = %e, "usage could not be recorded");
+        }
+        if let Err(e) = indexed {
+            tracing::warn!(error = %e, "the turn could not be indexed for search");
         }
     }
 

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod quota;
 pub mod refresh;
 pub mod routing;
+pub mod search;
 pub mod sessions;
 pub mod shares;
 pub mod throttle;

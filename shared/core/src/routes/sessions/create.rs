@@ -4,6 +4,7 @@ use crate::auth::principal;
 use crate::domain::optional_text;
 use crate::error::ApiResult;
 use crate::http::{Request, Response, json, parse_json};
+use crate::repo::search;
 use crate::repo::sessions::{self, Owned, Session};
 use http::StatusCode;
 use serde::Deserialize;
@@ -45,5 +46,6 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
         },
     };
     sessions::create(app, &owned).await?;
+    search::index_title(app, &owned).await;
     Ok(json(StatusCode::CREATED, &owned.session))
 }

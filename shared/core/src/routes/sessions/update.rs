@@ -4,6 +4,7 @@ use crate::auth::principal;
 use crate::domain::Id;
 use crate::error::ApiResult;
 use crate::http::{Request, Response, json, parse_json};
+use crate::repo::search;
 use crate::repo::sessions::{self, Session};
 use http::StatusCode;
 use serde::Deserialize;
@@ -29,6 +30,7 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let body: UpdateSessionRequest = parse_json(&req)?;
     let new_title = body.title.as_deref().map(|t| title(Some(t))).transpose()?;
     let (mut owned, version) = sessions::get_owned(app, user_id, id).await?;
+    let renamed = new_title.is_some();
     if let Some(t) = new_title {
         owned.session.title = t;
     }
@@ -37,5 +39,8 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     }
     owned.session.updated_at = app.now();
     sessions::save(app, &owned, version).await?;
+    if renamed {
+        search::index_title(app, &owned).await;
+    }
     Ok(json(StatusCode::OK, &owned.session))
 }

@@ -20,11 +20,16 @@ pub enum ApiError {
     MfaRequired,
     #[error("wrong, reused or expired code")]
     MfaInvalid,
+    #[error("this API key has expired")]
+    ApiKeyExpired,
     #[error("{0}")]
     Forbidden(&'static str),
     /// The credential works but may not do this (an API key outside its scope).
     #[error("{0}")]
     InsufficientScope(&'static str),
+    /// An API key limited to other models.
+    #[error("this API key may not use model {0:?}")]
+    ModelNotAllowed(String),
     #[error("this account is disabled")]
     AccountDisabled,
     #[error("missing or mismatched CSRF token")]
@@ -65,8 +70,12 @@ impl ApiError {
         match self {
             InvalidRequest(_) | InvalidCursor => StatusCode::BAD_REQUEST,
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | InsufficientScope(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
+            Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid | ApiKeyExpired => {
+                StatusCode::UNAUTHORIZED
+            }
+            Forbidden(_) | InsufficientScope(_) | ModelNotAllowed(_) | AccountDisabled | CsrfFailed => {
+                StatusCode::FORBIDDEN
+            }
             NotFound | UnknownModel(_) => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
@@ -94,8 +103,10 @@ impl ApiError {
             InvalidCredentials => "invalid_credentials",
             MfaRequired => "mfa_required",
             MfaInvalid => "mfa_invalid",
+            ApiKeyExpired => "api_key_expired",
             Forbidden(_) => "forbidden",
             InsufficientScope(_) => "insufficient_scope",
+            ModelNotAllowed(_) => "model_not_allowed",
             AccountDisabled => "account_disabled",
             CsrfFailed => "csrf_failed",
             NotFound => "not_found",

@@ -155,7 +155,7 @@ async fn admin_routes_reject_users_and_anonymous() {
     ];
     let callers = [
         ("user token", Some(user.access_token.as_str()), StatusCode::FORBIDDEN, "forbidden"),
-        ("user API key", Some(key.as_str()), StatusCode::FORBIDDEN, "forbidden"),
+        ("user API key", Some(key.as_str()), StatusCode::FORBIDDEN, "insufficient_scope"),
         ("anonymous", None, StatusCode::UNAUTHORIZED, "unauthorized"),
     ];
     for (method, path) in &table {

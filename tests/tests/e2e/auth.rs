@@ -269,7 +269,10 @@ async fn api_keys_can_be_created_listed_used_and_revoked() {
     let app = spawn_app().await;
     let reg = app.register("first@example.com").await;
     let created = app.create_api_key(&reg.access_token, "ci").await;
-    assert_eq!(keys(&created), ["created_at", "id", "key", "name"]);
+    assert_eq!(
+        keys(&created),
+        ["created_at", "expires_at", "id", "key", "last_used_at", "models", "name", "scopes"]
+    );
     assert_eq!(created["name"], "ci");
     let key = str_field(&created, "key");
     let key_id = str_field(&created, "id");
@@ -278,7 +281,11 @@ async fn api_keys_can_be_created_listed_used_and_revoked() {
     let list = app.get_ok(&reg.access_token, "/auth/api-keys").await;
     let items = list["items"].as_array().expect("items").clone();
     assert_eq!(ids(&items), vec![key_id.clone()]);
-    assert_eq!(keys(&items[0]), ["created_at", "id", "name"], "never the key");
+    assert_eq!(
+        keys(&items[0]),
+        ["created_at", "expires_at", "id", "last_used_at", "models", "name", "scopes"],
+        "never the key"
+    );
 
     // The key does what an access token does.
     assert_eq!(me(&app, &key).await["id"], reg.id.as_str());

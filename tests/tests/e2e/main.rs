@@ -2,6 +2,7 @@
 //! module per area.
 
 mod admin;
+mod api_keys;
 mod auth;
 mod bad_input;
 mod chat;

@@ -1,6 +1,6 @@
 //! Who is calling: set on the request by the authentication middleware.
 
-use crate::domain::{Id, Role};
+use crate::domain::{Id, ModelAllowlist, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::Request;
 use crate::repo::users::User;
@@ -18,6 +18,19 @@ pub struct Principal {
     pub via: Via,
     /// The login an access token belongs to; none for API keys.
     pub family_id: Option<Id>,
+    /// The only models an API key may use; none: every model.
+    pub models: Option<ModelAllowlist>,
+}
+
+impl Principal {
+    pub fn may_use(&self, model: &str) -> bool {
+        self.models.as_ref().is_none_or(|m| m.allows(model))
+    }
+
+    /// 403 `model_not_allowed` unless the caller may use `model`.
+    pub fn check_model(&self, model: &str) -> ApiResult<()> {
+        if self.may_use(model) { Ok(()) } else { Err(ApiError::ModelNotAllowed(model.to_string())) }
+    }
 }
 
 /// The authenticated caller, or 401.
@@ -27,7 +40,8 @@ pub fn principal(req: &Request) -> ApiResult<&Principal> {
 
 /// The authenticated caller if signed in as a person: API keys are for programs and
 /// never manage credentials (keys, password, MFA, logins, the account itself), so a
-/// leaked key cannot make itself permanent.
+/// leaked key cannot make itself permanent. Authentication already refuses keys on
+/// every such route (`api_keys::reach`); this keeps the handlers safe on their own.
 pub fn signed_in(req: &Request) -> ApiResult<&Principal> {
     let p = principal(req)?;
     if p.via == Via::ApiKey {

@@ -1,5 +1,6 @@
 //! Domain types that parse, not validate: once you hold one, it is valid.
 
+mod api_key;
 mod email;
 mod id;
 mod message;
@@ -9,6 +10,7 @@ mod quota;
 mod role;
 mod text;
 
+pub use api_key::{MAX_KEY_MODELS, ModelAllowlist, Scope, Scopes, key_expiry};
 pub use email::Email;
 pub use id::Id;
 pub use message::{MessageRole, MessageStatus};

@@ -2,7 +2,7 @@
 
 use super::{all_items, from_item, to_data};
 use crate::app::App;
-use crate::domain::Id;
+use crate::domain::{Id, ModelAllowlist, Scope, Scopes};
 use crate::error::{ApiError, ApiResult};
 use crate::ports::{Condition, Item, Query, SkRange};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,17 @@ pub struct ApiKey {
     pub secret_hash: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Keys stored before scopes existed have none: they read as the default.
+    #[serde(default)]
+    pub scopes: Scopes,
+    /// None: every model.
+    #[serde(default)]
+    pub models: Option<ModelAllowlist>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// To the minute at best: see [`record_use`].
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// An API key as listed: never the secret.
@@ -31,11 +42,33 @@ pub struct ApiKeyView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+    /// What the key may do.
+    #[schema(value_type = BTreeSet<Scope>)]
+    pub scopes: Scopes,
+    /// The only models the key may use; null: every model.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub models: Option<ModelAllowlist>,
+    /// When the key stops working; null: never.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+    /// When the key was last used, to within a minute; null: never.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 impl ApiKey {
     pub fn view(&self) -> ApiKeyView {
-        ApiKeyView { id: self.id, name: self.name.clone(), created_at: self.created_at }
+        ApiKeyView {
+            id: self.id,
+            name: self.name.clone(),
+            created_at: self.created_at,
+            scopes: self.scopes.clone(),
+            models: self.models.clone(),
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+        }
     }
 }
 
@@ -47,9 +80,20 @@ fn user_index(user_id: Id) -> String {
     format!("USER#{user_id}#APIKEYS")
 }
 
+fn item(key: &ApiKey) -> Item {
+    Item::new(pk(key.id), SK, to_data(key)).with_gsi1(user_index(key.user_id), key.id.to_string())
+}
+
 pub async fn create(app: &App, key: &ApiKey) -> ApiResult<()> {
-    let item = Item::new(pk(key.id), SK, to_data(key)).with_gsi1(user_index(key.user_id), key.id.to_string());
-    app.store.put(item, Condition::NotExists).await?;
+    app.store.put(item(key), Condition::NotExists).await?;
+    Ok(())
+}
+
+/// Saves `key` (read at `version`) with a new `last_used_at`, unless it changed or was
+/// deleted since: a use that loses the race is already recorded by the one that won.
+pub async fn record_use(app: &App, key: &ApiKey, version: u64, at: OffsetDateTime) -> ApiResult<()> {
+    let used = ApiKey { last_used_at: Some(at), ..key.clone() };
+    app.store.put(item(&used), Condition::Version(version)).await?;
     Ok(())
 }
 

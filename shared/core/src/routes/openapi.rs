@@ -63,10 +63,12 @@ fn add_chain_errors(operation: &mut Operation) {
         ("503", "a backing service is unavailable"),
     ];
     if operation.security.is_some() {
-        errors.push(("401", "missing, invalid or expired credentials"));
+        errors
+            .push(("401", "missing, invalid or expired credentials (`api_key_expired`: an expired API key)"));
         errors.push((
             "403",
-            "not allowed: disabled account, missing role, or a cookie write without CSRF header",
+            "not allowed: disabled account, missing role, a cookie write without CSRF header, or an API \
+             key outside its scopes (`insufficient_scope`)",
         ));
     }
     if operation.request_body.is_some() {

@@ -59,11 +59,15 @@ fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<Ch
     security(("bearer" = [])),
     request_body = CompletionRequest,
     responses((status = 200, description = "a chat.completion object, or chat.completion.chunk events when streaming"),
-        (status = 400, body = crate::http::ErrorBody), (status = 404, description = "unknown model", body = crate::http::ErrorBody),
+        (status = 400, body = crate::http::ErrorBody),
+        (status = 403, description = "`model_not_allowed`: the API key may not use this model", body = crate::http::ErrorBody),
+        (status = 404, description = "unknown model", body = crate::http::ErrorBody),
         (status = 429, body = crate::http::ErrorBody), (status = 503, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
-    let user = principal(&req)?.user.clone();
+    let caller = principal(&req)?;
+    let user = caller.user.clone();
     let body: CompletionRequest = parse_json(&req)?;
+    caller.check_model(&body.model)?;
     let prepare = async {
         let config = routing::load(app).await?;
         let route =

@@ -39,10 +39,13 @@ pub struct SendMessageRequest {
     security(("bearer" = [])),
     params(("id" = String, Path)), request_body = SendMessageRequest,
     responses((status = 200, description = "the reply, as text/event-stream", content_type = "text/event-stream"),
+        (status = 403, description = "`model_not_allowed`: the API key may not use the model (the one named, \
+            else the session's or the default)", body = crate::http::ErrorBody),
         (status = 404, body = crate::http::ErrorBody), (status = 422, body = crate::http::ErrorBody),
         (status = 429, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<Response> {
-    let user = principal(&req)?.user.clone();
+    let caller = principal(&req)?;
+    let user = caller.user.clone();
     let body: SendMessageRequest = parse_json(&req)?;
     let content = BoundedText::parse("content", &body.content, MAX_MESSAGE_CHARS)?.into_string();
     if content.is_empty() {
@@ -61,6 +64,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
             .clone()
             .or(owned.session.model.clone())
             .unwrap_or_else(|| config.default_model.clone());
+        caller.check_model(&name)?;
         let route = config.route(&name).ok_or_else(|| ApiError::UnknownModel(name.clone()))?.clone();
         let mut turns: Vec<ChatMessage> = history?.iter().rev().filter_map(as_turn).collect();
         turns.push(ChatMessage { role: ChatRole::User, content: content.clone() });

@@ -28,17 +28,22 @@ pub struct CreateSessionRequest {
     security(("bearer" = [])),
     request_body = CreateSessionRequest,
     responses((status = 201, body = Session), (status = 401, body = crate::http::ErrorBody),
+        (status = 403, description = "`model_not_allowed`: the API key may not use this model", body = crate::http::ErrorBody),
         (status = 422, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
-    let user_id = principal(&req)?.user.id;
+    let caller = principal(&req)?;
     let body: CreateSessionRequest = parse_json(&req)?;
+    let model = optional_text("model", body.model.as_deref(), MAX_MODEL)?;
+    if let Some(model) = &model {
+        caller.check_model(model)?;
+    }
     let now = app.now();
     let owned = Owned {
-        user_id,
+        user_id: caller.user.id,
         session: Session {
             id: app.new_id(),
             title: title(body.title.as_deref())?,
-            model: optional_text("model", body.model.as_deref(), MAX_MODEL)?,
+            model,
             system_prompt: optional_text("system_prompt", body.system_prompt.as_deref(), MAX_SYSTEM_PROMPT)?,
             archived: false,
             created_at: now,

@@ -47,6 +47,11 @@ fn create_writes(identity: &Identity) -> [Write; 2] {
     [own, listed].map(|item| Write::Put { item, condition: Condition::NotExists })
 }
 
+/// Where the identity `(iss, sub)` is stored, for tests and tools that look at the store.
+pub fn item_key(iss: &str, sub: &str) -> (String, &'static str) {
+    (pk(iss, sub), SK)
+}
+
 pub async fn get(app: &App, iss: &str, sub: &str) -> ApiResult<Option<Identity>> {
     match app.store.get(&pk(iss, sub), SK).await? {
         Some(item) => Ok(Some(from_item(&item)?)),

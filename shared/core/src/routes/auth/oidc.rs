@@ -58,13 +58,14 @@ pub async fn providers(app: &App) -> ApiResult<Response> {
 
 /// Starts a sign-in: a redirect to the provider (authorization code flow with `state`,
 /// `nonce` and PKCE S256), and a short-lived cookie binding `state` to this browser.
+/// Only the general per-IP limit applies: the callback, which calls the provider, counts
+/// against the credential limit.
 #[utoipa::path(get, path = "/auth/oidc/{provider}/start", tag = "auth", operation_id = "auth_oidc_start",
     params(("provider" = String, Path, description = "a name from /auth/oidc/providers"), StartQuery),
     responses((status = 302, description = "to the provider; on failure to `/?auth_error=<code>`",
         headers(("location" = String)))))]
 pub async fn start(app: &App, name: &str, req: Request) -> ApiResult<Response> {
     let started = async {
-        throttle_credentials(app, &req).await?;
         let provider = oidc::provider(app, name)?;
         let query: StartQuery = parse_query(&req)?;
         let return_to = oidc::safe_return_to(query.return_to.as_deref())?;

@@ -6,6 +6,7 @@
 //! to the server, so that each request shape is written once.
 
 pub mod lambda;
+pub mod oidc;
 pub mod process;
 pub mod scenario;
 pub mod sse;

@@ -1,6 +1,7 @@
 //! The application: configuration plus the adapters an entry point wired in.
 
 use crate::auth::keys::KeyCache;
+use crate::auth::oidc::discovery::OidcCache;
 use crate::cache::TtlCache;
 use crate::chat::breaker::Breakers;
 use crate::chat::models::ModelConfig;
@@ -30,6 +31,7 @@ pub struct App {
     pub config: Config,
     pub(crate) keys: KeyCache,
     pub(crate) models: TtlCache<ModelConfig>,
+    pub(crate) oidc: OidcCache,
     pub breakers: Breakers,
     last_id: Mutex<Option<Id>>,
 }
@@ -51,6 +53,7 @@ impl App {
             config,
             keys: KeyCache::default(),
             models: TtlCache::default(),
+            oidc: OidcCache::default(),
             breakers,
             last_id: Mutex::new(None),
         }

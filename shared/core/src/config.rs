@@ -2,6 +2,7 @@
 //! `confab.toml`, Worker vars). Parsing takes a map so the core never reads the process
 //! environment itself.
 
+use crate::auth::oidc::settings::{self as oidc, OidcProvider};
 use crate::chat::models::{ModelConfig, seed_from_settings};
 use crate::providers::{self, check_secret_name};
 use std::collections::BTreeMap;
@@ -61,6 +62,8 @@ pub struct Config {
     /// How long a rotated refresh token still returns its successor (two tabs
     /// refreshing at once) instead of counting as reuse.
     pub refresh_grace_seconds: i64,
+    /// Identity providers users may sign in with (`CONFAB_OIDC_*`).
+    pub oidc_providers: Vec<OidcProvider>,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             secrets_cache_seconds: 10,
             max_sessions_per_user: 10_000,
             refresh_grace_seconds: 30,
+            oidc_providers: Vec::new(),
         }
     }
 }
@@ -147,6 +151,7 @@ impl Config {
             secrets_cache_seconds: r.positive("CONFAB_SECRETS_CACHE_SECONDS", d.secrets_cache_seconds)?,
             max_sessions_per_user: r.positive("CONFAB_MAX_SESSIONS_PER_USER", d.max_sessions_per_user)?,
             refresh_grace_seconds: r.number("CONFAB_REFRESH_GRACE_SECONDS", d.refresh_grace_seconds)?,
+            oidc_providers: oidc::read(settings)?,
         })
     }
 }

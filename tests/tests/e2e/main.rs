@@ -11,6 +11,7 @@ mod lambda;
 mod leases;
 mod mfa;
 mod middleware;
+mod oidc;
 mod openai_client;
 mod openapi;
 mod providers;

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod jwt;
 pub mod keys;
 pub mod mfa;
+pub mod oidc;
 pub mod passwords;
 pub mod principal;
 pub mod refresh;

@@ -6,6 +6,7 @@ use http::header;
 pub const ACCESS: &str = "confab_access";
 pub const REFRESH: &str = "confab_refresh";
 pub const CSRF: &str = "confab_csrf";
+pub const OIDC_STATE: &str = "confab_oidc_state";
 
 /// The value of cookie `name` in the request's `Cookie` headers.
 pub fn get<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
@@ -37,11 +38,22 @@ pub const REFRESH_COOKIE: CookieSpec =
 pub const CSRF_COOKIE: CookieSpec =
     CookieSpec { name: CSRF, path: "/", http_only: false, same_site: "Strict" };
 
+// Binds an identity-provider sign-in to the browser that started it. Lax: the
+// provider's redirect back is a cross-site top-level navigation.
+pub const OIDC_STATE_COOKIE: CookieSpec =
+    CookieSpec { name: OIDC_STATE, path: "/auth/oidc/", http_only: true, same_site: "Lax" };
+
 impl CookieSpec {
     pub fn set(&self, value: &str, max_age: i64) -> String {
+        self.set_over(value, max_age, true)
+    }
+
+    /// As [`set`](CookieSpec::set), with `Secure` only when `https`.
+    pub fn set_over(&self, value: &str, max_age: i64, https: bool) -> String {
         let http_only = if self.http_only { "; HttpOnly" } else { "" };
+        let secure = if https { "; Secure" } else { "" };
         format!(
-            "{}={value}; Path={}; Max-Age={max_age}; Secure; SameSite={}{http_only}",
+            "{}={value}; Path={}; Max-Age={max_age}{secure}; SameSite={}{http_only}",
             self.name, self.path, self.same_site
         )
     }

@@ -96,6 +96,15 @@ pub fn cacheable(mut resp: Response) -> Response {
     resp
 }
 
+/// 302 to `location`, a URL or a path the caller has checked.
+pub fn found(location: &str) -> Response {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = StatusCode::FOUND;
+    let location = HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/"));
+    resp.headers_mut().insert(header::LOCATION, location);
+    resp
+}
+
 pub fn no_content() -> Response {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::NO_CONTENT;

@@ -128,14 +128,19 @@ pub async fn create(app: &App, new: NewUser) -> ApiResult<User> {
     Ok(user)
 }
 
-async fn insert(app: &App, user: &User) -> ApiResult<()> {
-    let mut writes = vec![
+/// The writes that create `user` and claim its email, for a transaction.
+pub(super) fn create_writes(user: &User) -> Vec<Write> {
+    vec![
         Write::Put { item: user.item(), condition: Condition::NotExists },
         Write::Put {
             item: Item::new(email_pk(&user.email), "EMAIL", to_data(&json!({ "user_id": user.id }))),
             condition: Condition::NotExists,
         },
-    ];
+    ]
+}
+
+async fn insert(app: &App, user: &User) -> ApiResult<()> {
+    let mut writes = create_writes(user);
     if user.role == Role::Admin {
         writes.push(first_admin_claim());
     }

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         auth::register::handle, auth::login::handle, auth::refresh::handle, auth::logout::handle,
         auth::me::handle, auth::jwks::handle, auth::create_api_key::handle, auth::list_api_keys::handle,
         auth::delete_api_key::handle, auth::mfa::setup, auth::mfa::enable, auth::mfa::disable,
-        auth::mfa::regenerate,
+        auth::mfa::regenerate, auth::oidc::providers, auth::oidc::start, auth::oidc::callback,
         sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
         sessions::delete::handle, sessions::messages::handle, sessions::export::handle, sessions::export::download,
         sessions::share::create, sessions::share::revoke, sessions::share::read,

@@ -6,6 +6,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod me;
 pub(crate) mod mfa;
+pub(crate) mod oidc;
 pub(crate) mod refresh;
 pub(crate) mod register;
 
@@ -41,6 +42,9 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["auth", "mfa", "totp", "enable"] => by_method!(req, { POST => mfa::enable(app, req) }),
         ["auth", "mfa", "totp", "disable"] => by_method!(req, { POST => mfa::disable(app, req) }),
         ["auth", "mfa", "recovery-codes"] => by_method!(req, { POST => mfa::regenerate(app, req) }),
+        ["auth", "oidc", "providers"] => by_method!(req, { GET => oidc::providers(app) }),
+        ["auth", "oidc", name, "start"] => by_method!(req, { GET => oidc::start(app, name, req) }),
+        ["auth", "oidc", name, "callback"] => by_method!(req, { GET => oidc::callback(app, name, req) }),
         _ => Err(ApiError::NotFound),
     }
 }

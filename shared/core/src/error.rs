@@ -20,6 +20,8 @@ pub enum ApiError {
     MfaRequired,
     #[error("wrong, reused or expired code")]
     MfaInvalid,
+    #[error("this password reset link is unknown, used or expired; ask an admin for a new one")]
+    InvalidResetToken,
     #[error("{0}")]
     Forbidden(&'static str),
     /// The credential works but may not do this (an API key outside its scope).
@@ -63,7 +65,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidRequest(_) | InvalidCursor => StatusCode::BAD_REQUEST,
+            InvalidRequest(_) | InvalidCursor | InvalidResetToken => StatusCode::BAD_REQUEST,
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid => StatusCode::UNAUTHORIZED,
             Forbidden(_) | InsufficientScope(_) | AccountDisabled | CsrfFailed => StatusCode::FORBIDDEN,
@@ -94,6 +96,7 @@ impl ApiError {
             InvalidCredentials => "invalid_credentials",
             MfaRequired => "mfa_required",
             MfaInvalid => "mfa_invalid",
+            InvalidResetToken => "invalid_reset_token",
             Forbidden(_) => "forbidden",
             InsufficientScope(_) => "insufficient_scope",
             AccountDisabled => "account_disabled",

@@ -1,11 +1,14 @@
 pub(crate) mod create_api_key;
+pub(crate) mod delete_account;
 pub(crate) mod delete_api_key;
 pub(crate) mod jwks;
 pub(crate) mod list_api_keys;
 pub(crate) mod login;
+pub(crate) mod logins;
 pub(crate) mod logout;
 pub(crate) mod me;
 pub(crate) mod mfa;
+pub(crate) mod password;
 pub(crate) mod refresh;
 pub(crate) mod register;
 
@@ -28,7 +31,9 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["auth", "login"] => by_method!(req, { POST => login::handle(app, req) }),
         ["auth", "refresh"] => by_method!(req, { POST => refresh::handle(app, req) }),
         ["auth", "logout"] => by_method!(req, { POST => logout::handle(app, req) }),
-        ["auth", "me"] => by_method!(req, { GET => me::handle(req) }),
+        ["auth", "me"] => {
+            by_method!(req, { GET => me::handle(req), DELETE => delete_account::handle(app, req) })
+        }
         ["auth", "jwks.json"] => by_method!(req, { GET => jwks::handle(app) }),
         ["auth", "api-keys"] => by_method!(req, {
             POST => create_api_key::handle(app, req),
@@ -41,6 +46,10 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["auth", "mfa", "totp", "enable"] => by_method!(req, { POST => mfa::enable(app, req) }),
         ["auth", "mfa", "totp", "disable"] => by_method!(req, { POST => mfa::disable(app, req) }),
         ["auth", "mfa", "recovery-codes"] => by_method!(req, { POST => mfa::regenerate(app, req) }),
+        ["auth", "password"] => by_method!(req, { POST => password::change(app, req) }),
+        ["auth", "password", "reset"] => by_method!(req, { POST => password::reset(app, req) }),
+        ["auth", "logins"] => by_method!(req, { GET => logins::list(app, req) }),
+        ["auth", "logins", id] => by_method!(req, { DELETE => logins::revoke(app, path_id(id)?, req) }),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -107,3 +107,48 @@ pub async fn reset(app: &App, req: Request) -> ApiResult<Response> {
     throttle::clear_account(app, &Email::parse(&updated.email)?).await?;
     Ok(audited(no_content(), AuditEvent::by_user(updated.id, "auth.password_reset", json!({}))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::reset;
+    use crate::domain::Email;
+    use crate::repo::password_resets::{self, Reset};
+    use crate::repo::users::{self, NewUser};
+    use crate::testing;
+    use bytes::Bytes;
+    use http::StatusCode;
+    use std::time::Duration;
+
+    fn request(token: &str) -> crate::http::Request {
+        let body = serde_json::json!({"token": token, "new_password": "a brand new passphrase"});
+        http::Request::post("/auth/password/reset")
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Bytes::from(body.to_string()))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_reset_link_expires_by_the_clock() {
+        let t = testing::app().build();
+        let app = &t.app;
+        let email = Email::parse("ada@example.com").unwrap();
+        let user =
+            t.run(users::create(app, NewUser { email, name: None, password_hash: "h".into() })).unwrap();
+        let expires_at = app.clock.now_unix() + 3600;
+        for token in ["first", "second"] {
+            t.run(password_resets::create(app, token, &Reset { user_id: user.id, expires_at })).unwrap();
+        }
+        t.clock.advance(Duration::from_secs(3600));
+        let resp = t.run(reset(app, request("second"))).unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "expired at its hour's end");
+
+        t.clock.set(expires_at - 1);
+        assert_eq!(
+            t.run(reset(app, request("first"))).unwrap().status(),
+            StatusCode::BAD_REQUEST,
+            "replaced"
+        );
+        assert_eq!(t.run(reset(app, request("second"))).unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(t.run(reset(app, request("second"))).unwrap().status(), StatusCode::BAD_REQUEST, "used");
+    }
+}

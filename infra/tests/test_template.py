@@ -176,6 +176,13 @@ def expected_grants(function: str) -> set:
 MESSAGE_BLOBS = {("s3:GetObject", "Sub(${Bucket.Arn}/users/*)", None), ("s3:PutObject", "Sub(${Bucket.Arn}/users/*)", None)}
 
 
+# Deleting an account deletes its blobs: the auth and admin requests start it, the
+# sweep (and on the edge, the chat Worker's cron) finishes it.
+ACCOUNT_BLOBS = {("s3:DeleteObject", "Sub(${Bucket.Arn}/users/*)", None),
+                 ("s3:DeleteObject", "Sub(${Bucket.Arn}/exports/*)", None),
+                 ("s3:ListBucket", "GetAtt(Bucket.Arn)", LIST_CONDITION)}
+
+
 def table_grants() -> set:
     """Every table operation the adapter sends, and gsi1 (only ever queried)."""
     dynamodb = set().union(*(DYNAMODB_ACTIONS[op] for op in sdk_operations("shared/aws/src/dynamo.rs") - DYNAMODB_SETUP))
@@ -188,6 +195,8 @@ def expected_data_grants(function: str) -> set:
     out |= {(SECRET, "Ref(VerifyKeysSecret)", None)}
     if function == "Auth":
         out |= {(SECRET, "Ref(SigningKeysSecret)", None), (SECRET, "Ref(MfaKeySecret)", None)}
+    if function in ("Auth", "Admin", "Chat"):
+        out |= ACCOUNT_BLOBS
     if function == "Chat":
         out |= {(SECRET, f"Ref({name})", None) for name in PROVIDER_SECRETS} | MESSAGE_BLOBS
     if function == "Session":
@@ -484,13 +493,13 @@ class Sweep(unittest.TestCase):
         urls = [n for n, r in out.items() if r["Type"] == "AWS::Lambda::Url" and "Sweep" in n]
         self.assertEqual(urls, [])
 
-    def test_the_table_and_message_blobs_only(self):
+    def test_the_table_message_blobs_and_account_deletion_only(self):
         role = RESOURCES["SweepRole"]
         self.assertEqual(show(RESOURCES["SweepFunction"]["Properties"]["Role"]), "GetAtt(SweepRole.Arn)")
         self.assertEqual(managed_policies(role), [])
         logs = {("logs:CreateLogStream", "GetAtt(SweepLogGroup.Arn)", None),
                 ("logs:PutLogEvents", "GetAtt(SweepLogGroup.Arn)", None)}
-        self.assertEqual(grants(role), logs | table_grants() | MESSAGE_BLOBS)
+        self.assertEqual(grants(role), logs | table_grants() | MESSAGE_BLOBS | ACCOUNT_BLOBS)
 
     def test_alarm_on_failures(self):
         alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"

@@ -70,7 +70,7 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
         listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
     config.public_url.get_or_insert_with(|| own_url(addr));
     let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
-    tokio::spawn(sweep_leases(app.clone()));
+    tokio::spawn(sweep(app.clone()));
     let router = axum::Router::new().fallback(handle).with_state(app);
     let listener = GuardedListener(listener);
     tokio::spawn(async move {
@@ -92,13 +92,13 @@ fn own_url(mut addr: SocketAddr) -> String {
 }
 
 /// Ends replies whose producer died (their lease ran out) even when nobody reads them,
-/// every `CONFAB_STREAM_SWEEP_SECONDS`.
-async fn sweep_leases(app: Arc<App>) {
+/// and finishes account deletions a request left, every `CONFAB_STREAM_SWEEP_SECONDS`.
+async fn sweep(app: Arc<App>) {
     let every = Duration::from_secs(app.config.stream_sweep_seconds);
     loop {
         tokio::time::sleep(every).await;
-        if let Err(e) = confab_core::chat::lease::sweep(&app).await {
-            tracing::warn!(error = %e, "stream lease sweep failed");
+        if let Err(e) = confab_core::sweep::run(&app).await {
+            tracing::warn!(error = %e, "sweep failed");
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum ApiError {
     MfaInvalid,
     #[error("this API key has expired")]
     ApiKeyExpired,
+    #[error("this password reset link is unknown, used or expired; ask an admin for a new one")]
+    InvalidResetToken,
     #[error("{0}")]
     Forbidden(&'static str),
     /// The credential works but may not do this (an API key outside its scope).
@@ -68,7 +70,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidRequest(_) | InvalidCursor => StatusCode::BAD_REQUEST,
+            InvalidRequest(_) | InvalidCursor | InvalidResetToken => StatusCode::BAD_REQUEST,
             Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid | ApiKeyExpired => {
                 StatusCode::UNAUTHORIZED
@@ -104,6 +106,7 @@ impl ApiError {
             MfaRequired => "mfa_required",
             MfaInvalid => "mfa_invalid",
             ApiKeyExpired => "api_key_expired",
+            InvalidResetToken => "invalid_reset_token",
             Forbidden(_) => "forbidden",
             InsufficientScope(_) => "insufficient_scope",
             ModelNotAllowed(_) => "model_not_allowed",

@@ -3,6 +3,7 @@
 //! which it reaches everything outside. No runtime, no cloud SDK: it builds natively
 //! and for wasm32-unknown-unknown.
 
+pub mod accounts;
 pub mod app;
 pub mod auth;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod providers;
 pub mod repo;
 pub mod routes;
 pub mod sigv4;
+pub mod sweep;
 
 pub use app::{App, Ports};
 pub use config::Config;

@@ -45,9 +45,9 @@ pub async fn serve(function: Function, mut req: Request, env: Env, ctx: Context)
 pub async fn sweep(env: Env) {
     crate::logging::init();
     match app(&env) {
-        Ok(app) => match confab_core::chat::lease::sweep(&app).await {
-            Ok(expired) => tracing::info!(expired, "stream lease sweep"),
-            Err(e) => tracing::warn!(error = %e, "stream lease sweep failed"),
+        Ok(app) => match confab_core::sweep::run(&app).await {
+            Ok(swept) => tracing::info!(swept.expired, swept.accounts_deleted, "sweep"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
         },
         Err(problem) => tracing::error!(%problem, "the Worker's settings are wrong"),
     }

@@ -54,9 +54,9 @@ pub async fn run_sweep() -> Result<(), Error> {
     lambda_http::lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
         let app = app.clone();
         async move {
-            let expired = confab_core::chat::lease::sweep(&app).await?;
-            tracing::info!(expired, "stream lease sweep");
-            Ok::<_, Error>(serde_json::json!({ "expired": expired }))
+            let swept = confab_core::sweep::run(&app).await?;
+            tracing::info!(swept.expired, swept.accounts_deleted, "sweep");
+            Ok::<_, Error>(serde_json::to_value(swept)?)
         }
     }))
     .await

@@ -138,10 +138,14 @@ async fn the_scheduled_sweep_ends_a_reply_whose_chat_function_was_killed() {
     // What EventBridge sends every minute (infra/template.yaml).
     assert_eq!(
         stack.invoke("sweep", "sweep-schedule.json"),
-        json!({"expired": 1}),
+        json!({"expired": 1, "accounts_deleted": 0}),
         "{}",
         stack.function_logs()
     );
     assert_eq!(status_in(&store, &session, &message).await, "interrupted");
-    assert_eq!(stack.invoke("sweep", "sweep-schedule.json"), json!({"expired": 0}), "its lease went with it");
+    assert_eq!(
+        stack.invoke("sweep", "sweep-schedule.json"),
+        json!({"expired": 0, "accounts_deleted": 0}),
+        "its lease went with it"
+    );
 }

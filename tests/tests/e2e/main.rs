@@ -1,6 +1,7 @@
 //! confab's HTTP integration tests: one test binary (linking one per file cost minutes), a
 //! module per area.
 
+mod accounts;
 mod admin;
 mod api_keys;
 mod auth;

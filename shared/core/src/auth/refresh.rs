@@ -13,11 +13,31 @@ use super::{keys, secret_hash};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
+use crate::http::{Request, client_ip, header_str};
 use crate::repo::refresh::{self, Family, NewToken, Stored, TokenRecord};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+/// Most characters of a user agent a login keeps.
+const USER_AGENT_CHARS: usize = 200;
+
+/// Where a login is used from, as its owner sees it in their list of logins.
+pub struct Client {
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    /// The request's client address and its `User-Agent`, cut short and stripped of
+    /// control characters (it is the caller's text, shown back in a list).
+    pub fn of(req: &Request) -> Client {
+        let user_agent = header_str(req, http::header::USER_AGENT)
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(USER_AGENT_CHARS).collect::<String>());
+        Client { ip: client_ip(req).to_string(), user_agent: user_agent.filter(|ua| !ua.is_empty()) }
+    }
+}
 
 /// A new refresh token and how long its cookie should live.
 pub struct Issued {
@@ -68,12 +88,20 @@ async fn successor(app: &App, token: &str) -> ApiResult<String> {
     Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
 }
 
-/// Starts a login and returns its first refresh token and its CSRF token.
-pub async fn start_family(app: &App, user_id: Id) -> ApiResult<Login> {
+/// Starts a login from `client` and returns its first refresh token and its CSRF token.
+pub async fn start_family(app: &App, user_id: Id, client: Client) -> ApiResult<Login> {
     let family_id = app.new_id();
     let csrf = app.random_token();
-    let family =
-        Family { user_id, created_at: app.clock.now_unix(), revoked: false, csrf_hash: secret_hash(&csrf) };
+    let now = app.clock.now_unix();
+    let family = Family {
+        user_id,
+        created_at: now,
+        revoked: false,
+        csrf_hash: secret_hash(&csrf),
+        last_used_at: Some(now),
+        ip: Some(client.ip),
+        user_agent: client.user_agent,
+    };
     let record = TokenRecord { user_id, family_id, used: false, rotated_at: None, successor_hash: None };
     let token = app.random_token();
     let (first, max_age) = new_token(app, &token, record, &family);
@@ -88,9 +116,9 @@ pub async fn active_family(app: &App, id: Id) -> ApiResult<Option<Family>> {
     Ok((!family.record.revoked).then_some(family.record))
 }
 
-/// Exchanges `token` for its successor, if `csrf` is its login's CSRF token. Unknown,
-/// expired or revoked tokens are 401.
-pub async fn rotate(app: &App, token: &str, csrf: Option<&str>) -> ApiResult<Outcome> {
+/// Exchanges `token` for its successor, if `csrf` is its login's CSRF token, and notes
+/// the login's use by `client`. Unknown, expired or revoked tokens are 401.
+pub async fn rotate(app: &App, token: &str, csrf: Option<&str>, client: &Client) -> ApiResult<Outcome> {
     // A lost race means another request rotated this token first; reading it again
     // finds it rotated within the grace period, and returns the same successor.
     for _ in 0..2 {
@@ -117,7 +145,16 @@ pub async fn rotate(app: &App, token: &str, csrf: Option<&str>) -> ApiResult<Out
         let fresh = TokenRecord { user_id, family_id, used: false, rotated_at: None, successor_hash: None };
         let (successor, max_age) = new_token(app, &next, fresh, &family.record);
         let used = Stored { record: used, ..stored };
-        if refresh::rotate(app, token, &used, &successor, family.version).await? {
+        let family = Stored {
+            record: Family {
+                last_used_at: Some(now),
+                ip: Some(client.ip.clone()),
+                user_agent: client.user_agent.clone(),
+                ..family.record
+            },
+            ..family
+        };
+        if refresh::rotate(app, token, &used, &successor, &family).await? {
             let issued = Issued { token: next, max_age };
             return Ok(Outcome::Rotated { user_id, family_id, started_at, issued });
         }
@@ -157,10 +194,24 @@ pub async fn family_of(app: &App, token: &str) -> ApiResult<Option<(Id, Family)>
     Ok(active_family(app, id).await?.map(|family| (id, family)))
 }
 
-/// Revokes every family of `user_id` (account disabled).
+/// Revokes every family of `user_id` (account disabled, password reset).
 pub async fn revoke_all(app: &App, user_id: Id) -> ApiResult<()> {
-    for id in refresh::family_ids(app, user_id).await? {
-        revoke(app, id).await?;
+    revoke_all_but(app, user_id, None).await
+}
+
+/// Revokes every family of `user_id` but `keep` (password changed on that login).
+pub async fn revoke_all_but(app: &App, user_id: Id, keep: Option<Id>) -> ApiResult<()> {
+    for (id, family) in refresh::families(app, user_id).await? {
+        if !family.revoked && Some(id) != keep {
+            revoke(app, id).await?;
+        }
     }
     Ok(())
+}
+
+/// The logins of `user_id` still in use, oldest first.
+pub async fn active_families(app: &App, user_id: Id) -> ApiResult<Vec<(Id, Family)>> {
+    let mut families = refresh::families(app, user_id).await?;
+    families.retain(|(_, family)| !family.revoked);
+    Ok(families)
 }

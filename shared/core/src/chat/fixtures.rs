@@ -82,6 +82,7 @@ pub fn user(t: &TestApp, tokens_per_day: i64) -> User {
         quota: Quota { requests_per_minute: Some(100), tokens_per_day: Some(tokens_per_day) },
         not_before: None,
         mfa_enabled: false,
+        deleting: false,
     }
 }
 

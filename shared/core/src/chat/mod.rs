@@ -11,4 +11,4 @@ pub mod sse;
 pub mod turn;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;

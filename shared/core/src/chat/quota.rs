@@ -10,7 +10,7 @@ use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{ChatRequest, Usage};
 use crate::repo::users::User;
-use crate::repo::{quota, usage};
+use crate::repo::{quota, throttle, usage};
 use std::future::Future;
 use std::sync::Arc;
 use time::Date;
@@ -39,7 +39,7 @@ pub async fn admit<T>(
     };
     let rpm = user.quota.requests_per_minute.unwrap_or(app.config.requests_per_minute);
     let key = user.id.to_string();
-    let (minute, reserved) = futures::join!(fixed_window(app, "chat", &key, rpm, 60), reserved);
+    let (minute, reserved) = futures::join!(fixed_window(app, throttle::CHAT_SCOPE, &key, rpm, 60), reserved);
     minute?;
     reserved
 }

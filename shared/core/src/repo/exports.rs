@@ -4,12 +4,12 @@
 //! session function serves the blob behind a capability token stored with a TTL.
 
 use super::sessions::{self, Message, Owned, Session, export_prefix};
-use super::{from_item, to_data};
+use super::{Progress, delete_page, from_item, to_data};
 use crate::app::App;
 use crate::auth::secret_hash;
 use crate::domain::{Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
-use crate::ports::{Condition, Item};
+use crate::ports::{Condition, Item, Query, SkRange};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -84,7 +84,7 @@ pub async fn create(app: &App, owned: &Owned, format: Format) -> ApiResult<Expor
         None => {
             let link =
                 Link { session_id: session.id, key, filename, content_type: format.content_type().into() };
-            capability_link(app, link, expires_at).await?
+            capability_link(app, owned.user_id, link, expires_at).await?
         }
     };
     Ok(Export { url, expires_at })
@@ -92,18 +92,30 @@ pub async fn create(app: &App, owned: &Owned, format: Format) -> ApiResult<Expor
 
 /// A link the session function serves itself, at the configured public URL: never
 /// one built from the request's `Host`, which the caller controls.
-async fn capability_link(app: &App, link: Link, expires_at: OffsetDateTime) -> ApiResult<String> {
+async fn capability_link(app: &App, owner: Id, link: Link, expires_at: OffsetDateTime) -> ApiResult<String> {
     let base_url = app.config.public_url.as_deref().ok_or_else(|| {
         ApiError::Unavailable("CONFAB_PUBLIC_URL must be set for this store to hand out links".into())
     })?;
     let token = app.random_token();
-    let item = Item::new(link_pk(&token), LINK_SK, to_data(&link)).expiring_at(expires_at.unix_timestamp());
+    let item = Item::new(link_pk(&token), LINK_SK, to_data(&link))
+        .with_gsi1(links_index(owner), secret_hash(&token))
+        .expiring_at(expires_at.unix_timestamp());
     app.store.put(item, Condition::NotExists).await?;
     Ok(format!("{base_url}/sessions/{}/export/{token}", link.session_id))
 }
 
 fn link_pk(token: &str) -> String {
     format!("EXPORT#{}", secret_hash(token))
+}
+
+/// Where a user's links are listed, so deleting the account finds them.
+fn links_index(user_id: Id) -> String {
+    format!("USER#{user_id}#EXPORTS")
+}
+
+/// Deletes a batch of the user's export links (account deletion).
+pub async fn delete_links_of_user(app: &App, user_id: Id, cursor: Option<String>) -> ApiResult<Progress> {
+    delete_page(app, Query::new(links_index(user_id), SkRange::All).on_gsi1(), cursor).await
 }
 
 /// The file behind a capability link; unknown, expired or deleted is 404.

@@ -7,11 +7,13 @@
 pub mod api_keys;
 pub mod audit;
 pub mod buffer;
+pub mod deletions;
 pub mod exports;
 pub mod identities;
 pub mod leases;
 pub mod mfa;
 pub mod oidc_states;
+pub mod password_resets;
 pub mod quota;
 pub mod refresh;
 pub mod routing;
@@ -25,7 +27,8 @@ pub mod users;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::ports::{Item, Page, Query};
+use crate::ports::store::{MAX_PAGE, MAX_TRANSACTION_WRITES};
+use crate::ports::{Condition, Item, Page, Query, Write};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -94,11 +97,44 @@ pub async fn all_items(app: &App, query: Query) -> ApiResult<Vec<Item>> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let page = app.store.query(query.clone().limit(crate::ports::store::MAX_PAGE).after(cursor)).await?;
+        let page = app.store.query(query.clone().limit(MAX_PAGE).after(cursor)).await?;
         out.extend(page.items);
         cursor = page.cursor;
         if cursor.is_none() {
             return Ok(out);
         }
     }
+}
+
+/// Most items one step of a batched deletion removes (four transactions).
+pub const DELETE_BATCH: u32 = 100;
+
+/// How far a batched deletion got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing of the kind is left.
+    Done,
+    /// More may be left: call again, from this cursor (opaque to the caller).
+    More(Option<String>),
+}
+
+/// Deletes one page (at most [`DELETE_BATCH`] items) of what `query` finds from
+/// `cursor` on, in transactions of [`MAX_TRANSACTION_WRITES`]. Deleting what is
+/// already gone is no error, so a rerun after a crash carries on.
+pub async fn delete_page(app: &App, query: Query, cursor: Option<String>) -> ApiResult<Progress> {
+    let page = app.store.query(query.limit(DELETE_BATCH).after(cursor)).await?;
+    delete_items(app, &page.items).await?;
+    Ok(page.cursor.map_or(Progress::Done, |c| Progress::More(Some(c))))
+}
+
+/// Deletes `items` unconditionally, in transactions of [`MAX_TRANSACTION_WRITES`].
+pub async fn delete_items(app: &App, items: &[Item]) -> ApiResult<()> {
+    for chunk in items.chunks(MAX_TRANSACTION_WRITES) {
+        let writes = chunk
+            .iter()
+            .map(|i| Write::Delete { pk: i.pk.clone(), sk: i.sk.clone(), condition: Condition::Always })
+            .collect();
+        app.store.transact(writes).await?;
+    }
+    Ok(())
 }

@@ -1,10 +1,11 @@
 //! Tokens counted against each user's day: reserved before a provider is called,
 //! corrected to the real count after.
 
-use super::day_key;
+use super::{Progress, day_key, delete_page};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::ApiResult;
+use crate::ports::{Query, SkRange};
 use time::Date;
 
 /// A day's count is kept past any correction of it.
@@ -20,4 +21,9 @@ pub async fn add_tokens(app: &App, user_id: Id, day: Date, tokens: i64) -> ApiRe
     let expires = app.clock.now_unix() + KEEP_SECONDS;
     let item = app.store.add(&pk(user_id), &day_key(day), &[("tokens", tokens)], Some(expires)).await?;
     Ok(item.int("tokens").unwrap_or(0))
+}
+
+/// Deletes a batch of the user's daily counts (account deletion).
+pub async fn delete_of_user(app: &App, user_id: Id, cursor: Option<String>) -> ApiResult<Progress> {
+    delete_page(app, Query::new(pk(user_id), SkRange::All), cursor).await
 }

@@ -1,6 +1,7 @@
 //! Logins (refresh families) and their refresh tokens, stored by the token's hash.
+//! Both are listed per user in the secondary index, so deleting an account finds them.
 
-use super::{all_items, from_item, to_data};
+use super::{Progress, all_items, delete_page, from_item, to_data};
 use crate::app::App;
 use crate::auth::secret_hash;
 use crate::domain::Id;
@@ -36,6 +37,14 @@ pub struct Family {
     /// pass no CSRF check: their cookie writes need a new login.
     #[serde(default)]
     pub csrf_hash: String,
+    /// When the login was last refreshed (unix seconds).
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+    /// The client's address and user agent at the login's start or latest refresh.
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
 }
 
 impl Family {
@@ -73,6 +82,10 @@ fn families_index(user_id: Id) -> String {
     format!("USER#{user_id}#FAMILIES")
 }
 
+fn tokens_index(user_id: Id) -> String {
+    format!("USER#{user_id}#REFRESH")
+}
+
 fn family_item(id: Id, family: &Family, expires_at: Option<i64>) -> Item {
     let mut item = Item::new(family_pk(id), FAMILY_SK, to_data(family))
         .with_gsi1(families_index(family.user_id), id.to_string());
@@ -80,8 +93,13 @@ fn family_item(id: Id, family: &Family, expires_at: Option<i64>) -> Item {
     item
 }
 
+fn token_item(token: &str, record: &TokenRecord) -> Item {
+    Item::new(token_pk(token), TOKEN_SK, to_data(record))
+        .with_gsi1(tokens_index(record.user_id), secret_hash(token))
+}
+
 fn put_token(new: &NewToken) -> Write {
-    let item = Item::new(token_pk(new.token), TOKEN_SK, to_data(&new.record)).expiring_at(new.expires_at);
+    let item = token_item(new.token, &new.record).expiring_at(new.expires_at);
     Write::Put { item, condition: Condition::NotExists }
 }
 
@@ -115,25 +133,25 @@ pub async fn family(app: &App, id: Id) -> ApiResult<Option<Stored<Family>>> {
     stored(app.store.get(&family_pk(id), FAMILY_SK).await?)
 }
 
-/// Replaces `token` with `used` (if it is still at the version `used` was read at)
-/// and stores its successor, if the family is still at `family_version`: all in one
-/// transaction. `false` when something changed in between.
+/// Replaces `token` with `used` (if it is still at the version `used` was read at),
+/// stores its successor and writes the family back as `family` (its last use), if the
+/// family is still at the version it was read at: all in one transaction. `false` when
+/// something changed in between.
 pub async fn rotate(
     app: &App,
     token: &str,
     used: &Stored<TokenRecord>,
     successor: &NewToken<'_>,
-    family_version: u64,
+    family: &Stored<Family>,
 ) -> ApiResult<bool> {
-    let mut used_item = Item::new(token_pk(token), TOKEN_SK, to_data(&used.record));
+    let mut used_item = token_item(token, &used.record);
     used_item.expires_at = used.expires_at;
     let writes = vec![
         Write::Put { item: used_item, condition: Condition::Version(used.version) },
         put_token(successor),
-        Write::Check {
-            pk: family_pk(used.record.family_id),
-            sk: FAMILY_SK.into(),
-            condition: Condition::Version(family_version),
+        Write::Put {
+            item: family_item(used.record.family_id, &family.record, family.expires_at),
+            condition: Condition::Version(family.version),
         },
     ];
     match app.store.transact(writes).await {
@@ -149,9 +167,24 @@ pub async fn save_family(app: &App, id: Id, family: &Stored<Family>) -> ApiResul
     Ok(())
 }
 
-/// The ids of every login of `user_id`.
-pub async fn family_ids(app: &App, user_id: Id) -> ApiResult<Vec<Id>> {
+/// Every login of `user_id` that has not ended, oldest first, revoked ones included.
+pub async fn families(app: &App, user_id: Id) -> ApiResult<Vec<(Id, Family)>> {
     let query = Query::new(families_index(user_id), SkRange::All).on_gsi1();
-    let items = all_items(app, query).await?;
-    Ok(items.iter().filter_map(|item| item.pk.strip_prefix(FAMILY_PREFIX).and_then(Id::parse)).collect())
+    let mut out = Vec::new();
+    for item in all_items(app, query).await? {
+        if let Some(id) = item.pk.strip_prefix(FAMILY_PREFIX).and_then(Id::parse) {
+            out.push((id, from_item(&item)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes a batch of the user's logins (account deletion).
+pub async fn delete_families(app: &App, user_id: Id, cursor: Option<String>) -> ApiResult<Progress> {
+    delete_page(app, Query::new(families_index(user_id), SkRange::All).on_gsi1(), cursor).await
+}
+
+/// Deletes a batch of the user's refresh tokens (account deletion).
+pub async fn delete_tokens(app: &App, user_id: Id, cursor: Option<String>) -> ApiResult<Progress> {
+    delete_page(app, Query::new(tokens_index(user_id), SkRange::All).on_gsi1(), cursor).await
 }

@@ -6,6 +6,7 @@
 //! them; a renamed title's old words are checked against the current title.
 
 use super::sessions::{self, Owned, Session};
+use super::{Progress, delete_page};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::ApiResult;
@@ -69,6 +70,11 @@ pub async fn index(
         puts.chunks(MAX_TRANSACTION_WRITES).map(|c| app.store.transact(c.to_vec())).collect();
     join_all(chunks).await.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(())
+}
+
+/// One batch of the user's index, for deleting the account.
+pub async fn delete_of_user(app: &App, user_id: Id, cursor: Option<String>) -> ApiResult<Progress> {
+    delete_page(app, Query::new(pk(user_id), SkRange::All), cursor).await
 }
 
 /// Indexes a session's title; a failure only leaves the title unsearchable, so it is

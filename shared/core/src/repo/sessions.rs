@@ -1,11 +1,11 @@
 //! Conversations and their messages. A session and its messages share a partition, so
 //! listing messages is one query and deleting a session finds everything it owns.
 
-use super::{all_items, from_item, to_data};
+use super::{DELETE_BATCH, Progress, all_items, delete_items, from_item, to_data};
 use crate::app::App;
 use crate::domain::{Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
-use crate::ports::{Condition, Item, Query, SkRange, Write, store::MAX_TRANSACTION_WRITES};
+use crate::ports::{Condition, Item, Query, SkRange, Write};
 use crate::providers::Usage;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -246,18 +246,36 @@ pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
     uncount_session(app, owned.user_id).await;
     super::shares::revoke(app, id).await?;
-    let rest = all_items(app, Query::new(pk(id), SkRange::All)).await?;
-    for chunk in rest.chunks(MAX_TRANSACTION_WRITES) {
-        let writes = chunk
-            .iter()
-            .map(|i| Write::Delete { pk: i.pk.clone(), sk: i.sk.clone(), condition: Condition::Always })
-            .collect();
-        app.store.transact(writes).await?;
-    }
+    delete_items(app, &all_items(app, Query::new(pk(id), SkRange::All)).await?).await?;
     for prefix in [blob_prefix(owned.user_id, id), export_prefix(owned.user_id, id)] {
         app.blobs.delete_prefix(&prefix).await?;
     }
     Ok(())
+}
+
+/// Deletes a batch of the user's sessions (account deletion): the first session's
+/// partition is emptied before its record goes, so a rerun finds the session again
+/// until nothing of it is left. Blobs go with the user's prefixes.
+pub async fn delete_batch_of_user(app: &App, user_id: Id) -> ApiResult<Progress> {
+    for archived in [false, true] {
+        let query = Query::new(user_index(user_id, archived), SkRange::All).on_gsi1().limit(1);
+        let Some(session) = app.store.query(query).await?.items.into_iter().next() else { continue };
+        super::shares::revoke(app, from_item::<Owned>(&session)?.session.id).await?;
+        let page = app.store.query(Query::new(session.pk.clone(), SkRange::All).limit(DELETE_BATCH)).await?;
+        let contents: Vec<Item> = page.items.into_iter().filter(|i| i.sk != SK).collect();
+        // Items a query no longer shows have expired: the store's TTL removes them.
+        if contents.is_empty() {
+            app.store.delete(&session.pk, SK, Condition::Always).await?;
+        }
+        delete_items(app, &contents).await?;
+        return Ok(Progress::More(None));
+    }
+    Ok(Progress::Done)
+}
+
+/// Every blob prefix of a user: sessions' blobs and exports.
+pub fn user_blob_prefixes(user_id: Id) -> [String; 2] {
+    [format!("users/{user_id}/"), format!("exports/{user_id}/")]
 }
 
 /// Where a session's blobs (large messages, attachments) live.

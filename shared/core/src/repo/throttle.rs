@@ -1,12 +1,16 @@
 //! The counters behind the store-backed limits: fixed rate-limit windows, and failed
 //! logins per account and per client of an account.
 
+use super::{Progress, delete_page};
 use crate::app::App;
-use crate::domain::Email;
+use crate::domain::{Email, Id};
 use crate::error::ApiResult;
 use crate::http::client_key;
-use crate::ports::Condition;
+use crate::ports::{Condition, Query, SkRange};
 use std::net::IpAddr;
+
+/// The scope of the per-user chat request limit, whose windows are keyed by user id.
+pub const CHAT_SCOPE: &str = "chat";
 
 fn window_pk(scope: &str, key: &str) -> String {
     format!("RATE#{scope}#{key}")
@@ -64,4 +68,23 @@ pub async fn account_failures(app: &App, email: &Email) -> ApiResult<Option<Acco
 pub async fn count_failure(app: &App, email: &Email, until: i64) -> ApiResult<()> {
     app.store.add(&failures_pk(email), ACCOUNT_SK, &[("count", 1)], Some(until)).await?;
     Ok(())
+}
+
+/// Forgets every failed login on the account, from every client (a password reset).
+pub async fn clear_account(app: &App, email: &Email) -> ApiResult<()> {
+    let mut cursor = None;
+    while let Progress::More(next) = delete_failures(app, email, cursor).await? {
+        cursor = next;
+    }
+    Ok(())
+}
+
+/// Deletes a batch of the account's failed-login counts.
+pub async fn delete_failures(app: &App, email: &Email, cursor: Option<String>) -> ApiResult<Progress> {
+    delete_page(app, Query::new(failures_pk(email), SkRange::All), cursor).await
+}
+
+/// Deletes a batch of the user's chat request windows (account deletion).
+pub async fn delete_user_windows(app: &App, user_id: Id, cursor: Option<String>) -> ApiResult<Progress> {
+    delete_page(app, Query::new(window_pk(CHAT_SCOPE, &user_id.to_string()), SkRange::All), cursor).await
 }

@@ -1,6 +1,6 @@
 //! The usage report: requests and tokens per day, user and model.
 
-use super::{all_items, day_key};
+use super::{Progress, all_items, day_key, delete_items};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::ApiResult;
@@ -8,6 +8,7 @@ use crate::ports::{Query, SkRange};
 use crate::providers::Usage;
 use serde::Serialize;
 use time::Date;
+use time::macros::format_description;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,4 +57,31 @@ pub async fn report(app: &App, from: Date, to: Date, user_id: Option<Id>) -> Api
         date = next;
     }
     Ok(rows)
+}
+
+/// Days of usage rows one step of an account's deletion looks through.
+const DELETE_DAYS: u32 = 60;
+
+/// Deletes the user's usage rows (account deletion), [`DELETE_DAYS`] days per call,
+/// from `first` (the account's first day) or the day `cursor` names, up to `today`.
+pub async fn delete_of_user(
+    app: &App,
+    user_id: Id,
+    first: Date,
+    today: Date,
+    cursor: Option<String>,
+) -> ApiResult<Progress> {
+    let mut day = cursor
+        .and_then(|c| Date::parse(&c, format_description!("[year]-[month]-[day]")).ok())
+        .unwrap_or(first);
+    for _ in 0..DELETE_DAYS {
+        if day > today {
+            return Ok(Progress::Done);
+        }
+        let rows = all_items(app, Query::new(pk(day), SkRange::Prefix(format!("{user_id}#")))).await?;
+        delete_items(app, &rows).await?;
+        let Some(next) = day.next_day() else { return Ok(Progress::Done) };
+        day = next;
+    }
+    Ok(Progress::More(Some(day_key(day))))
 }

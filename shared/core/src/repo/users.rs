@@ -1,4 +1,4 @@
-use super::{collect_filtered, from_item, to_data};
+use super::{DELETE_BATCH, Progress, collect_filtered, delete_items, from_item, to_data};
 use crate::app::App;
 use crate::domain::{Email, Id, Quota, Role};
 use crate::error::{ApiError, ApiResult};
@@ -30,6 +30,10 @@ pub struct User {
     /// Whether login asks for a second factor (`repo::mfa` holds it).
     #[serde(default)]
     pub mfa_enabled: bool,
+    /// Set when the account is being deleted (`accounts`): from then on it is gone for
+    /// every purpose but the deletion, which removes this record last.
+    #[serde(default)]
+    pub deleting: bool,
 }
 
 /// A user as the API shows them: never any secret.
@@ -69,7 +73,7 @@ impl User {
 
     /// Whether a token or login issued at `issued_at` (unix seconds) may act for this user.
     pub fn accepts(&self, issued_at: i64) -> bool {
-        !self.disabled && self.not_before.is_none_or(|cutoff| issued_at >= cutoff)
+        !self.disabled && !self.deleting && self.not_before.is_none_or(|cutoff| issued_at >= cutoff)
     }
 
     pub fn admin_view(&self) -> AdminUserView {
@@ -116,6 +120,7 @@ pub async fn create(app: &App, new: NewUser) -> ApiResult<User> {
         quota: Quota::default(),
         not_before: None,
         mfa_enabled: false,
+        deleting: false,
     };
     match insert(app, &user).await {
         Err(ApiError::Conflict(_)) if user.role == Role::Admin && !email_taken(app, &user.email).await? => {
@@ -159,8 +164,14 @@ async fn email_taken(app: &App, email: &str) -> ApiResult<bool> {
     Ok(app.store.get(&email_pk(email), "EMAIL").await?.is_some())
 }
 
-/// The user and the version to update it against.
+/// The user and the version to update it against; none once the account is being
+/// deleted.
 pub async fn get(app: &App, id: Id) -> ApiResult<Option<(User, u64)>> {
+    Ok(get_any(app, id).await?.filter(|(user, _)| !user.deleting))
+}
+
+/// The user record even while the account is being deleted (the deletion itself).
+pub async fn get_any(app: &App, id: Id) -> ApiResult<Option<(User, u64)>> {
     match app.store.get(&pk(id), SK).await? {
         Some(item) => Ok(Some((from_item(&item)?, item.version))),
         None => Ok(None),
@@ -194,11 +205,33 @@ pub async fn list(
 ) -> ApiResult<(Vec<User>, Option<String>)> {
     let needle = filter.map(str::to_lowercase);
     let keep = |u: &User| {
-        needle.as_deref().is_none_or(|n| {
-            u.email.contains(n) || u.name.as_deref().is_some_and(|name| name.to_lowercase().contains(n))
-        })
+        !u.deleting
+            && needle.as_deref().is_none_or(|n| {
+                u.email.contains(n) || u.name.as_deref().is_some_and(|name| name.to_lowercase().contains(n))
+            })
     };
     let query = Query::new(INDEX_PK, SkRange::All).on_gsi1().backward();
     collect_filtered(app, query, limit, cursor, |item| from_item::<User>(item).map(|u| keep(&u).then_some(u)))
         .await
+}
+
+/// Deletes a batch of the records kept in the user's partition beside the user record
+/// (MFA, the session count, …), for account deletion; the user record stays.
+pub async fn delete_records(app: &App, id: Id) -> ApiResult<Progress> {
+    let page = app.store.query(Query::new(pk(id), SkRange::All).limit(DELETE_BATCH)).await?;
+    let records: Vec<Item> = page.items.into_iter().filter(|i| i.sk != SK).collect();
+    if records.is_empty() {
+        return Ok(Progress::Done);
+    }
+    delete_items(app, &records).await?;
+    Ok(Progress::More(None))
+}
+
+/// The writes that remove the user record and free the email, ending an account's
+/// deletion.
+pub fn forget_writes(user: &User) -> [Write; 2] {
+    [
+        Write::Delete { pk: pk(user.id), sk: SK.into(), condition: Condition::Exists },
+        Write::Delete { pk: email_pk(&user.email), sk: "EMAIL".into(), condition: Condition::Always },
+    ]
 }

@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         auth::me::handle, auth::jwks::handle, auth::create_api_key::handle, auth::list_api_keys::handle,
         auth::delete_api_key::handle, auth::mfa::setup, auth::mfa::enable, auth::mfa::disable,
         auth::mfa::regenerate, auth::oidc::providers, auth::oidc::start, auth::oidc::callback,
+        auth::password::change, auth::password::reset, auth::logins::list, auth::logins::revoke,
+        auth::delete_account::handle,
         sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
         sessions::delete::handle, sessions::messages::handle, sessions::export::handle, sessions::export::download,
         sessions::share::create, sessions::share::revoke, sessions::share::read,
@@ -24,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         chat::completions::handle, chat::list_models::handle,
         admin::list_users::handle, admin::update_user::handle, admin::audit::handle, admin::usage::handle,
         admin::models::get, admin::models::put, admin::providers_health::handle,
+        admin::password_reset::handle, admin::delete_user::handle,
     ),
     modifiers(&BearerAuth, &ChainErrors, &IdParameters),
 )]

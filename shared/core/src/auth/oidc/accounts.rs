@@ -101,5 +101,6 @@ fn new_user(app: &App, email: Email, name: Option<&str>) -> User {
         quota: Quota::default(),
         not_before: None,
         mfa_enabled: false,
+        deleting: false,
     }
 }

@@ -1,6 +1,8 @@
 pub(crate) mod audit;
+pub(crate) mod delete_user;
 pub(crate) mod list_users;
 pub(crate) mod models;
+pub(crate) mod password_reset;
 pub(crate) mod providers_health;
 pub(crate) mod update_user;
 pub(crate) mod usage;
@@ -21,7 +23,13 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
     admin(&req)?;
     match segments {
         ["admin", "users"] => by_method!(req, { GET => list_users::handle(app, req) }),
-        ["admin", "users", id] => by_method!(req, { PATCH => update_user::handle(app, path_id(id)?, req) }),
+        ["admin", "users", id] => by_method!(req, {
+            PATCH => update_user::handle(app, path_id(id)?, req),
+            DELETE => delete_user::handle(app, path_id(id)?, req),
+        }),
+        ["admin", "users", id, "password-reset"] => {
+            by_method!(req, { POST => password_reset::handle(app, path_id(id)?, req) })
+        }
         ["admin", "audit"] => by_method!(req, { GET => audit::handle(app, req) }),
         ["admin", "usage"] => by_method!(req, { GET => usage::handle(app, req) }),
         ["admin", "models"] => by_method!(req, { GET => models::get(app), PUT => models::put(app, req) }),

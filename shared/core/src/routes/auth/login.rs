@@ -69,7 +69,7 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
         },
     };
     throttle::clear_failures(app, &email, ip).await?;
-    let login = refresh::start_family(app, user.id).await?;
+    let login = refresh::start_family(app, user.id, refresh::Client::of(&req)).await?;
     let resp = session_tokens::respond(app, StatusCode::OK, user, login).await?;
     let event = AuditEvent::by_user(user.id, "auth.login", json!({ "mfa": mfa }));
     Ok(audited(resp, event))

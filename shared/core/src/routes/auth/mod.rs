@@ -1,12 +1,15 @@
 pub(crate) mod create_api_key;
+pub(crate) mod delete_account;
 pub(crate) mod delete_api_key;
 pub(crate) mod jwks;
 pub(crate) mod list_api_keys;
 pub(crate) mod login;
+pub(crate) mod logins;
 pub(crate) mod logout;
 pub(crate) mod me;
 pub(crate) mod mfa;
 pub(crate) mod oidc;
+pub(crate) mod password;
 pub(crate) mod refresh;
 pub(crate) mod register;
 
@@ -29,7 +32,9 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["auth", "login"] => by_method!(req, { POST => login::handle(app, req) }),
         ["auth", "refresh"] => by_method!(req, { POST => refresh::handle(app, req) }),
         ["auth", "logout"] => by_method!(req, { POST => logout::handle(app, req) }),
-        ["auth", "me"] => by_method!(req, { GET => me::handle(req) }),
+        ["auth", "me"] => {
+            by_method!(req, { GET => me::handle(req), DELETE => delete_account::handle(app, req) })
+        }
         ["auth", "jwks.json"] => by_method!(req, { GET => jwks::handle(app) }),
         ["auth", "api-keys"] => by_method!(req, {
             POST => create_api_key::handle(app, req),
@@ -45,6 +50,10 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["auth", "oidc", "providers"] => by_method!(req, { GET => oidc::providers(app) }),
         ["auth", "oidc", name, "start"] => by_method!(req, { GET => oidc::start(app, name, req) }),
         ["auth", "oidc", name, "callback"] => by_method!(req, { GET => oidc::callback(app, name, req) }),
+        ["auth", "password"] => by_method!(req, { POST => password::change(app, req) }),
+        ["auth", "password", "reset"] => by_method!(req, { POST => password::reset(app, req) }),
+        ["auth", "logins"] => by_method!(req, { GET => logins::list(app, req) }),
+        ["auth", "logins", id] => by_method!(req, { DELETE => logins::revoke(app, path_id(id)?, req) }),
         _ => Err(ApiError::NotFound),
     }
 }

@@ -108,7 +108,7 @@ async fn sign_in(app: &App, name: &str, req: &Request) -> Result<Response, Failu
     }
     let identity = oidc::finish(app, provider, query.code.as_deref().unwrap_or_default(), &pending).await?;
     let (user, outcome) = accounts::resolve(app, provider, &identity).await?;
-    let login = refresh::start_family(app, user.id).await?;
+    let login = refresh::start_family(app, user.id, refresh::Client::of(req)).await?;
     let resp = session_tokens::redirect(app, &pending.return_to, &user, login).await?;
     let detail = json!({ "provider": provider.name, "iss": identity.iss, "sub": identity.sub });
     let resp = audited(resp, AuditEvent::by_user(user.id, outcome.action(), detail));

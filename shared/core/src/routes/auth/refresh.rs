@@ -1,5 +1,5 @@
 use crate::app::App;
-use crate::auth::refresh::{self, Login, Outcome};
+use crate::auth::refresh::{self, Client, Login, Outcome};
 use crate::auth::session_tokens;
 use crate::error::{ApiError, ApiResult};
 use crate::http::cookies::{self, REFRESH};
@@ -21,7 +21,7 @@ use serde_json::json;
 pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     let token = cookies::get(&req, REFRESH).ok_or(ApiError::Unauthorized)?;
     let csrf = cookies::csrf_presented(&req);
-    match refresh::rotate(app, token, csrf).await? {
+    match refresh::rotate(app, token, csrf, &Client::of(&req)).await? {
         Outcome::Reused { user_id } => {
             let event = AuditEvent {
                 action: "auth.refresh_reuse",

@@ -43,7 +43,7 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     }
     let password_hash = passwords::hash(app, &password).await?;
     let user = users::create(app, NewUser { email, name, password_hash }).await?;
-    let login = refresh::start_family(app, user.id).await?;
+    let login = refresh::start_family(app, user.id, refresh::Client::of(&req)).await?;
     let resp = session_tokens::respond(app, StatusCode::CREATED, &user, login).await?;
     let event = AuditEvent::by_user(user.id, "auth.register", json!({ "role": user.role }));
     Ok(audited(resp, event))

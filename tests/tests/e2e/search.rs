@@ -79,8 +79,8 @@ async fn search_results_page_newest_first_without_repeats() {
     let long = "w".repeat(201);
     assert_error(
         ada.get(&format!("/sessions?query={long}")).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
     )
     .await;
     assert_error(

@@ -56,7 +56,7 @@ async fn search(
     page: PageRequest,
 ) -> ApiResult<Response> {
     if words.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::Validation(format!("query: at most {MAX_QUERY_CHARS} characters")));
+        return Err(ApiError::InvalidRequest(format!("query: at most {MAX_QUERY_CHARS} characters")));
     }
     let after = page.cursor.map(|c| Id::parse(&c).ok_or(ApiError::InvalidCursor)).transpose()?;
     let (items, next) = search::search(app, user_id, words, archived, page.limit as usize, after).await?;

@@ -35,8 +35,9 @@ locals {
     local.content_length, jsonencode(local.max_body),
   )
 
-  # Login and registration: the endpoints worth guessing passwords or creating accounts on.
-  auth_sensitive_paths = ["/auth/login", "/auth/register"]
+  # Login, registration and password reset: the endpoints worth guessing credentials or
+  # creating accounts on.
+  auth_sensitive_paths = ["/auth/login", "/auth/register", "/auth/password/reset"]
   auth_sensitive       = format("(http.request.uri.path in {%s})", join(" ", [for p in local.auth_sensitive_paths : jsonencode(p)]))
 
   # Per client address, as the router counts (it trusts CF-Connecting-IP). Cloudflare

@@ -106,7 +106,7 @@ variable "auth_rate_limit" {
     period              = 60
     mitigation_timeout  = 600
   }
-  description = "Requests to /auth/login and /auth/register, per client IP. Must be stricter than rate_limit."
+  description = "Requests to /auth/login, /auth/register and /auth/password/reset, per client IP. Must be stricter than rate_limit."
 
   validation {
     condition     = contains([10, 15, 20, 30, 40, 45, 60, 90, 120, 180, 240, 300, 480, 600, 900, 1200, 1800, 2400, 3600, 65535, 86400], var.auth_rate_limit.period) && contains([0, 10, 15, 20, 30, 40, 45, 60, 90, 120, 180, 240, 300, 480, 600, 900, 1200, 1800, 2400, 3600, 65535, 86400], var.auth_rate_limit.mitigation_timeout)

@@ -266,7 +266,7 @@ class Rulesets(unittest.TestCase):
         self.assertEqual(api["expression"], "${local.hosts}")
         self.assertEqual(auth["ratelimit"]["requests_per_period"], "${var.auth_rate_limit.requests_per_period}")
         self.assertEqual(api["ratelimit"]["requests_per_period"], "${var.rate_limit.requests_per_period}")
-        self.assertEqual(LOCALS["auth_sensitive_paths"], ["/auth/login", "/auth/register"])
+        self.assertEqual(LOCALS["auth_sensitive_paths"], ["/auth/login", "/auth/register", "/auth/password/reset"])
         auth_routes = rust("shared/core/src/routes/auth/mod.rs")
         for segment in ("login", "register"):
             self.assertIn(f'"{segment}"', auth_routes)
@@ -345,7 +345,7 @@ class WithTerraform(unittest.TestCase):
                             hostnames=["chat.example.com", "staging.chat.example.com"])
         self.assertEqual(out["hosts"], '(http.host in {"chat.example.com" "staging.chat.example.com"})')
         self.assertEqual(out["methods"], '(http.request.method in {"GET" "POST" "PUT" "PATCH" "DELETE" "OPTIONS"})')
-        self.assertEqual(out["auth"], '(http.request.uri.path in {"/auth/login" "/auth/register"})')
+        self.assertEqual(out["auth"], '(http.request.uri.path in {"/auth/login" "/auth/register" "/auth/password/reset"})')
         exact = set(re.search(r"in \{([^}]*)\}", out["path"]).group(1).replace('"', "").split())
         prefixes = set(re.findall(r'starts_with\(http\.request\.uri\.path, "([^"]+)"\)', out["path"]))
         segments = for_path_segments()

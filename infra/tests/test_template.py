@@ -140,6 +140,7 @@ def sdk_operations(path: str) -> set:
 TABLE = "GetAtt(Table.Arn)"
 INDEX = "Sub(${Table.Arn}/index/gsi1)"
 SECRET = "secretsmanager:GetSecretValue"
+OIDC_SECRETS = "Sub(arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:confab/${Environment}/confab-oidc-*)"
 LIST_CONDITION = json.dumps({"StringLike": {"s3:prefix": ["users/*", "exports/*"]}}, sort_keys=True)
 
 # SDK operations the functions call → the IAM actions they need. Table setup
@@ -194,7 +195,8 @@ def expected_data_grants(function: str) -> set:
     out = table_grants()
     out |= {(SECRET, "Ref(VerifyKeysSecret)", None)}
     if function == "Auth":
-        out |= {(SECRET, "Ref(SigningKeysSecret)", None), (SECRET, "Ref(MfaKeySecret)", None)}
+        out |= {(SECRET, "Ref(SigningKeysSecret)", None), (SECRET, "Ref(MfaKeySecret)", None),
+                (SECRET, OIDC_SECRETS, None)}
     if function in ("Auth", "Admin", "Chat"):
         out |= ACCOUNT_BLOBS
     if function == "Chat":
@@ -311,12 +313,19 @@ class Roles(unittest.TestCase):
         for function in FUNCTIONS:
             for action, resource, _ in grants(role_of(function)) | grants(edge_user_of(function)):
                 self.assertNotIn("*", action)
-                # Object ARNs under a prefix are the only patterns (they name the prefix).
-                if "*" in resource:
+                # Object ARNs and identity providers' secrets under a prefix are the only
+                # patterns (they name the prefix).
+                if "*" in resource and resource != OIDC_SECRETS:
                     self.assertRegex(resource, r"^Sub\(\$\{Bucket\.Arn\}/(users|exports)/\*\)$")
 
     def test_only_auth_reads_the_signing_keys(self):
         self.assertEqual(self.readers("SigningKeysSecret"), {"AuthRole", "AuthEdgeUser"})
+
+    def test_only_auth_reads_identity_providers_secrets_and_only_theirs(self):
+        readers = {name for name, principal in principals().items() if (SECRET, OIDC_SECRETS, None) in grants(principal)}
+        self.assertEqual(readers, {"AuthRole", "AuthEdgeUser"})
+        prefix = re.search(r'SECRET_PREFIX: &str = "([^"]+)"', rust("shared/core/src/auth/oidc/settings.rs")).group(1)
+        self.assertTrue(OIDC_SECRETS.endswith(f"/{prefix}*)"), OIDC_SECRETS)
 
     def test_only_auth_reads_the_mfa_key(self):
         self.assertEqual(self.readers("MfaKeySecret"), {"AuthRole", "AuthEdgeUser"})

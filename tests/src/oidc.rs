@@ -7,7 +7,7 @@
 //!   token the test scripts, to try every bad token on confab.
 //! - [`Browser`]: keeps cookies per origin and follows redirects by hand.
 
-use crate::TestApp;
+use crate::*;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use confab_native::{OsRandom, SystemClock};
@@ -281,12 +281,89 @@ impl Browser {
             };
             let next = location(&resp, &url);
             if let Some(back) = next.strip_prefix(PUBLIC_URL) {
-                return format!("{}{back}", app.base_url);
+                return app.url(back);
             }
             url = next;
         }
         panic!("the provider did not redirect back to confab");
     }
+}
+
+/// Asserts a successful sign-in's answer: to `return_to`, with the login's cookies.
+pub fn assert_signed_in(resp: &Response, return_to: &str) -> Cookies {
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(header(resp, "location").as_deref(), Some(return_to));
+    let cookies = Cookies::from_response(resp);
+    assert!(cookies.get(ACCESS_COOKIE).has_flag("HttpOnly"));
+    assert_eq!(cookies.get(REFRESH_COOKIE).attr("Path"), Some("/auth"));
+    assert!(!cookies.get(CSRF_COOKIE).has_flag("HttpOnly"));
+    cookies
+}
+
+pub async fn me(app: &TestApp, cookies: &Cookies) -> Value {
+    let resp = send(app.with_cookies(Method::GET, "/auth/me", cookies, &[ACCESS_COOKIE], None)).await;
+    assert_json(resp, StatusCode::OK).await["user"].clone()
+}
+
+/// Starts a sign-in at confab in `browser`; the provider's authorization URL.
+pub async fn start(browser: &mut Browser, app: &TestApp, provider: &str, return_to: &str) -> String {
+    let query = serde_urlencoded_pair("return_to", return_to);
+    let url = app.url(&format!("/auth/oidc/{provider}/start?{query}"));
+    let resp = browser.get(&url).await;
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    let cookie = Cookies::from_response(&resp);
+    let state = cookie.get(STATE_COOKIE);
+    assert!(state.has_flag("HttpOnly") && !state.has_flag("Secure"), "Secure only over https");
+    assert_eq!(
+        (state.attr("Path"), state.attr("SameSite"), state.attr("Max-Age")),
+        (Some("/auth/oidc/"), Some("Lax"), Some("600"))
+    );
+    location(&resp, &url)
+}
+
+pub fn serde_urlencoded_pair(name: &str, value: &str) -> String {
+    reqwest::Url::parse_with_params("http://x/", &[(name, value)])
+        .expect("url")
+        .query()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The whole flow as `account`: the callback's answer.
+pub async fn sign_in(browser: &mut Browser, app: &TestApp, account: &str, return_to: &str) -> Response {
+    let authorize = start(browser, app, "corp", return_to).await;
+    let callback = browser.sign_in_at_provider(app, &authorize, account).await;
+    browser.get(&callback).await
+}
+
+/// Alice's verified email, as confab stores it.
+pub const ALICE: &str = "alice@corp.example";
+
+/// The provider's test accounts: Alice (verified, mixed-case email) and Mallory (unverified).
+pub fn accounts() -> Value {
+    json!({
+        "alice": { "email": "Alice@Corp.Example", "email_verified": true, "name": "Alice" },
+        "mallory": { "email": "mallory@corp.example", "email_verified": false },
+    })
+}
+
+/// Signing in with the provider `corp` (a [`RealProvider`] with [`accounts`]) as Alice,
+/// across a deployment: the start and the callback (auth) with the state cookie through
+/// the provider, the session's cookies on `/auth/me` and on another function, and the
+/// same callback refused a second time.
+pub async fn sign_in_across(app: &TestApp) {
+    let list =
+        assert_json(send(app.request(Method::GET, "/auth/oidc/providers")).await, StatusCode::OK).await;
+    assert_eq!(list["items"][0]["name"], "corp", "{list}");
+    let mut browser = Browser::new();
+    let authorize = start(&mut browser, app, "corp", "/sessions").await;
+    let callback = browser.sign_in_at_provider(app, &authorize, "alice").await;
+    let cookies = assert_signed_in(&browser.get(&callback).await, "/sessions");
+    assert_eq!(me(app, &cookies).await["email"], ALICE);
+    let resp = send(app.with_cookies(Method::GET, "/sessions", &cookies, &[ACCESS_COOKIE], None)).await;
+    assert_json(resp, StatusCode::OK).await;
+    let replayed = browser.get(&callback).await;
+    assert_eq!(header(&replayed, "location").as_deref(), Some("/?auth_error=invalid_state"));
 }
 
 /// `resp`'s Location, made absolute against `base`.

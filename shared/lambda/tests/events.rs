@@ -45,6 +45,12 @@ async fn every_sample_event_gets_its_expected_answer() {
     let (status, _, body) = invoke(&app, Function::Auth, "auth-register-malformed.json").await;
     assert_eq!((status, &body["error"]["code"]), (400, &Value::from("invalid_request")));
 
+    let (status, _, body) = invoke(&app, Function::Auth, "auth-oidc-providers.json").await;
+    assert_eq!((status, body), (200, serde_json::json!({"items": []})));
+
+    let (status, _, body) = invoke(&app, Function::Auth, "auth-password-reset-invalid.json").await;
+    assert_eq!((status, &body["error"]["code"]), (400, &Value::from("invalid_reset_token")));
+
     let (status, _, body) = invoke(&app, Function::Auth, "auth-mfa-setup-anonymous.json").await;
     assert_eq!((status, &body["error"]["code"]), (401, &Value::from("unauthorized")));
 

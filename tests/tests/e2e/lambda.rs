@@ -1,10 +1,11 @@
 //! The end-to-end scenario through real Lambda binaries under `cargo lambda watch`, on
 //! DynamoDB, S3 and Secrets Manager (moto), chatting with the mock provider: what a user
-//! does, what a stranger and bad input get, signing-key rotation, and the scheduled
-//! lease sweep.
+//! does, what a stranger and bad input get, signing in with an identity provider,
+//! signing-key rotation, and the scheduled lease sweep.
 
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
+use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::scenario::{PUBLIC_URL, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
 use confab_tests::*;
 use std::time::{Duration, Instant};
@@ -19,6 +20,16 @@ async fn the_whole_scenario_runs_on_lambda() {
     .await;
     user_scenario(&app, &mock, &stack.aws.bucket).await;
     mfa_sign_in(&app).await;
+    drop(stack);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_provider_signs_people_in_on_lambda() {
+    let provider = RealProvider::start("corp", accounts());
+    let settings = provider_settings("corp", &provider.issuer, &provider.client_secret);
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (app, stack) = spawn_lambda_app(None, &settings).await;
+    sign_in_across(&app).await;
     drop(stack);
 }
 
@@ -112,6 +123,10 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     assert_eq!(answer("auth", "auth-login-base64.json").0, 200);
     let (status, _, body) = answer("auth", "auth-register-malformed.json");
     assert_eq!((status, &body["error"]["code"]), (400, &json!("invalid_request")));
+    let (status, _, body) = answer("auth", "auth-oidc-providers.json");
+    assert_eq!((status, body), (200, json!({"items": []})));
+    let (status, _, body) = answer("auth", "auth-password-reset-invalid.json");
+    assert_eq!((status, &body["error"]["code"]), (400, &json!("invalid_reset_token")));
     let (status, _, body) = answer("auth", "auth-mfa-setup-anonymous.json");
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     let (status, _, body) = answer("session", "sessions-list-anonymous.json");

@@ -6,8 +6,6 @@ use confab_core::repo::identities::item_key;
 use confab_tests::oidc::*;
 use confab_tests::*;
 
-const ALICE: &str = "alice@corp.example";
-
 fn settings(pairs: &[(String, String)], extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut all = pairs.to_vec();
     all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -36,22 +34,6 @@ fn assert_refused(resp: &Response, code: &str, ctx: &str) {
     }
 }
 
-/// Asserts a successful sign-in's answer: to `return_to`, with the login's cookies.
-fn assert_signed_in(resp: &Response, return_to: &str) -> Cookies {
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    assert_eq!(header(resp, "location").as_deref(), Some(return_to));
-    let cookies = Cookies::from_response(resp);
-    assert!(cookies.get(ACCESS_COOKIE).has_flag("HttpOnly"));
-    assert_eq!(cookies.get(REFRESH_COOKIE).attr("Path"), Some("/auth"));
-    assert!(!cookies.get(CSRF_COOKIE).has_flag("HttpOnly"));
-    cookies
-}
-
-async fn me(app: &TestApp, cookies: &Cookies) -> Value {
-    let resp = send(app.with_cookies(Method::GET, "/auth/me", cookies, &[ACCESS_COOKIE], None)).await;
-    assert_json(resp, StatusCode::OK).await["user"].clone()
-}
-
 async fn nothing_stored(app: &TestApp, iss: &str, sub: &str, email: &str) {
     let (pk, sk) = item_key(iss, sub);
     assert!(stored_item(app.data_dir(), &pk, sk).await.is_none(), "an identity was stored");
@@ -64,47 +46,9 @@ async fn nothing_stored(app: &TestApp, iss: &str, sub: &str, email: &str) {
 // ---------------------------------------------------------------------------------------
 // Against node-oidc-provider.
 
-fn accounts() -> Value {
-    json!({
-        "alice": { "email": "Alice@Corp.Example", "email_verified": true, "name": "Alice" },
-        "mallory": { "email": "mallory@corp.example", "email_verified": false },
-    })
-}
-
 async fn real_app(provider: &RealProvider) -> TestApp {
     let base = provider_settings("corp", &provider.issuer, &provider.client_secret);
     app_with(&settings(&base, &[("CONFAB_OIDC_CORP_DISPLAY_NAME", "Corp SSO")])).await
-}
-
-/// Starts a sign-in at confab in `browser`; the provider's authorization URL.
-async fn start(browser: &mut Browser, app: &TestApp, provider: &str, return_to: &str) -> String {
-    let query = serde_urlencoded_pair("return_to", return_to);
-    let url = app.url(&format!("/auth/oidc/{provider}/start?{query}"));
-    let resp = browser.get(&url).await;
-    assert_eq!(resp.status(), StatusCode::FOUND);
-    let cookie = Cookies::from_response(&resp);
-    let state = cookie.get(STATE_COOKIE);
-    assert!(state.has_flag("HttpOnly") && !state.has_flag("Secure"), "Secure only over https");
-    assert_eq!(
-        (state.attr("Path"), state.attr("SameSite"), state.attr("Max-Age")),
-        (Some("/auth/oidc/"), Some("Lax"), Some("600"))
-    );
-    location(&resp, &url)
-}
-
-fn serde_urlencoded_pair(name: &str, value: &str) -> String {
-    reqwest::Url::parse_with_params("http://x/", &[(name, value)])
-        .expect("url")
-        .query()
-        .unwrap_or("")
-        .to_string()
-}
-
-/// The whole flow as `account`: the callback's answer.
-async fn sign_in(browser: &mut Browser, app: &TestApp, account: &str, return_to: &str) -> Response {
-    let authorize = start(browser, app, "corp", return_to).await;
-    let callback = browser.sign_in_at_provider(app, &authorize, account).await;
-    browser.get(&callback).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

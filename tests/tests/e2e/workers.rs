@@ -6,6 +6,7 @@
 
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::{AwsStack, spawn_lambda_app};
+use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::scenario::{PUBLIC_URL, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
 use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_scheduled_chat_worker, spawn_worker_app};
 use confab_tests::*;
@@ -20,6 +21,17 @@ async fn the_whole_scenario_runs_on_workers() {
     let (app, stack) = spawn_worker_app(&aws, Some(&openai(&mock)), &overrides, HIGH_RATE_LIMIT).await;
     user_scenario(&app, &mock, &aws.bucket).await;
     mfa_sign_in(&app).await;
+    drop(stack);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_identity_provider_signs_people_in_through_the_router() {
+    let provider = RealProvider::start("corp", accounts());
+    let settings = provider_settings("corp", &provider.issuer, &provider.client_secret);
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let aws = AwsStack::create().await;
+    let (app, stack) = spawn_worker_app(&aws, None, &settings, HIGH_RATE_LIMIT).await;
+    sign_in_across(&app).await;
     drop(stack);
 }
 

@@ -92,7 +92,7 @@ fn stop_reasons_cached_usage_and_other_blocks() {
     let expect = |reason| vec![usage(125, 1), text("Hi"), usage(125, 7), finish(reason)];
     assert_eq!(reply("end_turn"), expect(FinishReason::Stop));
     assert_eq!(reply("stop_sequence"), expect(FinishReason::Stop));
-    assert_eq!(reply("tool_use"), expect(FinishReason::Stop));
+    assert_eq!(reply("tool_use"), expect(FinishReason::ToolCalls));
     assert_eq!(reply("max_tokens"), expect(FinishReason::Length));
     assert_eq!(reply("refusal"), expect(FinishReason::ContentFilter));
 }

@@ -249,7 +249,7 @@ fn stop_reasons() {
     let expect = |reason| vec![text("Hi"), usage(16, 1), finish(reason)];
     assert_eq!(reply("end_turn"), expect(FinishReason::Stop));
     assert_eq!(reply("stop_sequence"), expect(FinishReason::Stop));
-    assert_eq!(reply("tool_use"), expect(FinishReason::Stop));
+    assert_eq!(reply("tool_use"), expect(FinishReason::ToolCalls));
     assert_eq!(reply("max_tokens"), expect(FinishReason::Length));
     assert_eq!(reply("content_filtered"), expect(FinishReason::ContentFilter));
     assert_eq!(reply("guardrail_intervened"), expect(FinishReason::ContentFilter));

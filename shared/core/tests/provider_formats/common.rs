@@ -125,7 +125,7 @@ pub fn key(k: &str) -> Credentials {
 
 /// A conversation using every option.
 pub fn full_request() -> ChatRequest {
-    let message = |role, content: &str| ChatMessage { role, content: content.into() };
+    let message = |role, content: &str| ChatMessage::text(role, content);
     ChatRequest {
         system: Some("You are terse.".into()),
         messages: vec![
@@ -137,12 +137,13 @@ pub fn full_request() -> ChatRequest {
         temperature: Some(0.7),
         top_p: Some(0.9),
         stop: vec!["\n\n".into(), "END".into()],
+        ..Default::default()
     }
 }
 
 pub fn minimal_request() -> ChatRequest {
     ChatRequest {
-        messages: vec![ChatMessage { role: ChatRole::User, content: "Say hello in French.".into() }],
+        messages: vec![ChatMessage::text(ChatRole::User, "Say hello in French.")],
         ..Default::default()
     }
 }

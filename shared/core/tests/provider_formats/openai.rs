@@ -82,8 +82,8 @@ fn finish_reasons_and_usage_variants() {
     assert_eq!(reply("stop"), [text("x"), finish(FinishReason::Stop)]);
     assert_eq!(reply("length"), [text("x"), finish(FinishReason::Length)]);
     assert_eq!(reply("content_filter"), [text("x"), finish(FinishReason::ContentFilter)]);
-    assert_eq!(reply("tool_calls"), [text("x"), finish(FinishReason::Stop)]);
-    assert_eq!(reply("function_call"), [text("x"), finish(FinishReason::Stop)]);
+    assert_eq!(reply("tool_calls"), [text("x"), finish(FinishReason::ToolCalls)]);
+    assert_eq!(reply("function_call"), [text("x"), finish(FinishReason::ToolCalls)]);
 
     // Groq's usage rides in `x_groq`; a [DONE] with no finish reason is a plain stop.
     let mut groq =

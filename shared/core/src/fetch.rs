@@ -207,3 +207,129 @@ fn is_public_v6(a: Ipv6Addr) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::testing::{self, Reply, TestApp};
+
+    fn app(allow: &[&str]) -> TestApp {
+        let config =
+            Config { fetch_allow_hosts: allow.iter().map(|h| h.to_string()).collect(), ..Config::default() };
+        testing::app().with_config(config).build()
+    }
+
+    fn checked(url: &str) -> Result<Guarded, FetchError> {
+        check(&Url::parse(url).unwrap(), &[])
+    }
+
+    #[test]
+    fn literal_addresses_that_are_not_public_are_refused() {
+        let refused = [
+            "http://127.0.0.1/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://224.0.0.1/",
+            "http://255.255.255.255/",
+            "http://[::1]/",
+            "http://[::]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[ff02::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:a9fe:a9fe]/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[2002:7f00:1::]/",
+            // Decimal, octal and hex forms of 127.0.0.1, as URL parsers (and so reqwest) read them.
+            "http://2130706433/",
+            "http://0177.0.0.1/",
+            "http://0x7f.1/",
+            "http://127.1/",
+            "http://localhost:8080/",
+            "http://a.localhost/",
+        ];
+        for url in refused {
+            assert!(matches!(checked(url), Err(FetchError::Refused(_))), "{url}");
+        }
+        for url in ["https://93.184.215.14/", "https://[2606:4700::1111]/", "https://example.com/a.png"] {
+            assert_eq!(checked(url), Ok(Guarded { public_only: true }), "{url}");
+        }
+    }
+
+    #[test]
+    fn only_http_without_credentials() {
+        for url in
+            ["file:///etc/passwd", "ftp://example.com/", "gopher://example.com/", "https://u:p@example.com/"]
+        {
+            assert!(matches!(checked(url), Err(FetchError::Refused(_))), "{url}");
+        }
+    }
+
+    #[test]
+    fn allowed_hosts_are_exempt_by_host_and_port() {
+        let allow = ["127.0.0.1:8080".to_string()];
+        let url = |u: &str| Url::parse(u).unwrap();
+        assert_eq!(check(&url("http://127.0.0.1:8080/x"), &allow), Ok(Guarded { public_only: false }));
+        assert!(check(&url("http://127.0.0.1:8081/x"), &allow).is_err());
+    }
+
+    #[test]
+    fn fetches_marking_the_request_and_following_checked_redirects() {
+        let t = app(&[]);
+        t.http.reply(Reply::new(302).header("location", "/b.png"));
+        t.http.reply(Reply::new(200).header("content-type", "image/png; x=y").body("PNG"));
+        let fetched = t.run(fetch(&t.app, "https://example.com/a", 10)).unwrap();
+        assert_eq!(fetched.content_type.as_deref(), Some("image/png"));
+        assert_eq!((fetched.url.as_str(), &fetched.body[..]), ("https://example.com/b.png", &b"PNG"[..]));
+        let sent = t.http.sent();
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|s| s.guarded == Some(Guarded { public_only: true })));
+    }
+
+    #[test]
+    fn a_redirect_to_a_private_address_is_refused() {
+        let t = app(&[]);
+        t.http.reply(Reply::new(301).header("location", "http://169.254.169.254/latest/meta-data/"));
+        let e = t.run(fetch(&t.app, "https://example.com/a", 10)).unwrap_err();
+        assert!(matches!(e, FetchError::Refused(_)), "{e:?}");
+        assert_eq!(t.http.sent().len(), 1);
+    }
+
+    #[test]
+    fn at_most_five_redirects() {
+        let t = app(&[]);
+        for _ in 0..=MAX_REDIRECTS {
+            t.http.reply(Reply::new(307).header("location", "https://example.com/again"));
+        }
+        let e = t.run(fetch(&t.app, "https://example.com/a", 10)).unwrap_err();
+        assert_eq!(e, FetchError::TooManyRedirects);
+        assert_eq!(t.http.sent().len(), MAX_REDIRECTS + 1);
+    }
+
+    #[test]
+    fn bodies_are_capped_declared_or_not() {
+        let t = app(&[]);
+        t.http.reply(Reply::new(200).header("content-length", "11").body("01234567890"));
+        t.http.reply(Reply::new(200).chunks(["012345", "67890"]));
+        t.http.reply(Reply::new(200).chunks(["01234", "56789"]));
+        for _ in 0..2 {
+            let e = t.run(fetch(&t.app, "https://example.com/a", 10)).unwrap_err();
+            assert_eq!(e, FetchError::TooLarge(10));
+        }
+        assert_eq!(t.run(fetch(&t.app, "https://example.com/a", 10)).unwrap().body.len(), 10);
+    }
+
+    #[test]
+    fn errors_and_slow_servers() {
+        let t = app(&[]);
+        t.http.reply(Reply::new(404));
+        assert_eq!(t.run(fetch(&t.app, "https://example.com/a", 10)), Err(FetchError::Status(404)));
+        t.http.stall();
+        assert_eq!(t.run(fetch(&t.app, "https://example.com/a", 10)), Err(FetchError::Timeout));
+    }
+}

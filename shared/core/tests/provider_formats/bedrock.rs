@@ -11,7 +11,19 @@ use sha2::{Digest, Sha256};
 fn replies() -> Vec<Reply> {
     let (bytes, ends) = frames("bedrock/stream.json");
     let events = vec![text("Bonjour"), text(" à tous 👋"), usage(19, 6), finish(FinishReason::Stop)];
-    vec![Reply { complete_at: vec![ends[4]], ..Reply::new(bytes, events) }]
+    let (tool_bytes, tool_ends) = frames("bedrock/tools.json");
+    let tools = vec![
+        text("Checking."),
+        call(0, Some("tooluse_1"), Some("get_weather"), ""),
+        call(0, None, None, "{\"city\":"),
+        call(0, None, None, "\"Paris\"}"),
+        usage(80, 30),
+        finish(FinishReason::ToolCalls),
+    ];
+    vec![
+        Reply { complete_at: vec![ends[4]], ..Reply::new(bytes, events) },
+        Reply { complete_at: vec![tool_ends[7]], ..Reply::new(tool_bytes, tools) },
+    ]
 }
 
 wire_format_tests! {

@@ -5,7 +5,7 @@ pub use bytes::Bytes;
 use confab_core::ports::HttpError;
 pub use confab_core::providers::{
     BodyStream, ChatMessage, ChatRequest, ChatRole, Credentials, FinishReason, ProviderError, ProviderEvent,
-    ProviderKind, Target, Usage, WireFormat,
+    ProviderKind, Target, ToolCallDelta, Usage, WireFormat,
 };
 use futures::StreamExt;
 pub use http::{HeaderMap, HeaderValue, StatusCode};
@@ -33,6 +33,21 @@ pub fn text(t: &str) -> Result<ProviderEvent, ProviderError> {
 
 pub fn usage(input_tokens: u64, output_tokens: u64) -> Result<ProviderEvent, ProviderError> {
     Ok(ProviderEvent::Usage(Usage { input_tokens, output_tokens }))
+}
+
+/// A piece of a streamed tool call (`id` and `name` come with the first).
+pub fn call(
+    index: u32,
+    id: Option<&str>,
+    name: Option<&str>,
+    arguments: &str,
+) -> Result<ProviderEvent, ProviderError> {
+    Ok(ProviderEvent::ToolCall(ToolCallDelta {
+        index,
+        id: id.map(Into::into),
+        name: name.map(Into::into),
+        arguments: arguments.into(),
+    }))
 }
 
 pub fn finish(reason: FinishReason) -> Result<ProviderEvent, ProviderError> {

@@ -10,7 +10,19 @@ fn replies() -> Vec<Reply> {
     let events =
         vec![text("Bonjour"), text(" à"), text(" tous 👋"), usage(19, 6), finish(FinishReason::Stop)];
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), &bytes].concat();
-    vec![Reply::new(bytes, events.clone()), Reply::new(with_bom, events)]
+    let tools = vec![
+        call(0, Some("call_abc"), Some("get_weather"), ""),
+        call(0, None, None, "{\"city\":"),
+        call(0, None, None, "\"Paris\"}"),
+        call(1, Some("call_def"), Some("get_time"), "{}"),
+        usage(80, 30),
+        finish(FinishReason::ToolCalls),
+    ];
+    vec![
+        Reply::new(bytes, events.clone()),
+        Reply::new(with_bom, events),
+        Reply::new(fixture("openai/tools.sse"), tools),
+    ]
 }
 
 wire_format_tests! {

@@ -64,6 +64,11 @@ pub struct Config {
     pub refresh_grace_seconds: i64,
     /// Identity providers users may sign in with (`CONFAB_OIDC_*`).
     pub oidc_providers: Vec<OidcProvider>,
+    /// `host:port`s the guarded fetcher may reach whatever their address (tests,
+    /// intranets).
+    pub fetch_allow_hosts: Vec<String>,
+    /// Most bytes of an image fetched from a URL.
+    pub fetch_max_image_bytes: usize,
 }
 
 impl Default for Config {
@@ -100,6 +105,8 @@ impl Default for Config {
             max_sessions_per_user: 10_000,
             refresh_grace_seconds: 30,
             oidc_providers: Vec::new(),
+            fetch_allow_hosts: Vec::new(),
+            fetch_max_image_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -152,6 +159,8 @@ impl Config {
             max_sessions_per_user: r.positive("CONFAB_MAX_SESSIONS_PER_USER", d.max_sessions_per_user)?,
             refresh_grace_seconds: r.number("CONFAB_REFRESH_GRACE_SECONDS", d.refresh_grace_seconds)?,
             oidc_providers: oidc::read(settings)?,
+            fetch_allow_hosts: r.list("CONFAB_FETCH_ALLOW_HOSTS"),
+            fetch_max_image_bytes: r.positive("CONFAB_FETCH_MAX_IMAGE_BYTES", d.fetch_max_image_bytes)?,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod fetch;
 pub mod http;
 pub mod middleware;
 pub mod ports;

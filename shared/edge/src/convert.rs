@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use worker::wasm_bindgen::JsCast;
-use worker::{Env, Headers, Method, Request, RequestInit, Response};
+use worker::{Env, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 /// The address Cloudflare saw the client connect from. Clients can't set it at the
 /// edge; the function Workers are reached only through the router, which passes it on.
@@ -24,9 +24,19 @@ pub fn header_map(headers: &Headers) -> HeaderMap {
 }
 
 /// A runtime request to `url`; an empty body is sent as none.
-pub fn request(url: &str, method: Method, headers: Headers, body: &[u8]) -> worker::Result<Request> {
+/// An outbound request; `manual_redirect` hands redirects back instead of following them.
+pub fn request(
+    url: &str,
+    method: Method,
+    headers: Headers,
+    body: &[u8],
+    manual_redirect: bool,
+) -> worker::Result<Request> {
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(headers);
+    if manual_redirect {
+        init.with_redirect(RequestRedirect::Manual);
+    }
     if !body.is_empty() {
         init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
     }

@@ -3,7 +3,7 @@
 
 use crate::in_flight::InFlight;
 use bytes::Bytes;
-use confab_core::ports::{BoxFuture, Clock, HttpClient, HttpError, HttpResponse, Random, Spawner};
+use confab_core::ports::{BoxFuture, Clock, Guarded, HttpClient, HttpError, HttpResponse, Random, Spawner};
 use futures::StreamExt;
 use std::rc::Rc;
 use std::time::Duration;
@@ -86,6 +86,8 @@ impl HttpClient for FetchClient {
 }
 
 fn to_fetch(req: http::Request<Bytes>) -> worker::Result<Request> {
+    // The guarded fetcher follows redirects itself, checking each hop.
+    let guarded = req.extensions().get::<Guarded>().is_some();
     let (parts, body) = req.into_parts();
     let headers = Headers::new();
     for (name, value) in &parts.headers {
@@ -93,5 +95,6 @@ fn to_fetch(req: http::Request<Bytes>) -> worker::Result<Request> {
             value.to_str().map_err(|_| worker::Error::RustError(format!("header {name} is not text")))?;
         headers.append(name.as_str(), value)?;
     }
-    crate::convert::request(&parts.uri.to_string(), Method::from(parts.method.to_string()), headers, &body)
+    let method = Method::from(parts.method.to_string());
+    crate::convert::request(&parts.uri.to_string(), method, headers, &body, guarded)
 }

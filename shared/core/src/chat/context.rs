@@ -2,7 +2,7 @@
 //! model's budget, newest messages kept first.
 
 use super::models::ModelRoute;
-use crate::providers::{ChatMessage, ChatRequest, ChatRole};
+use crate::providers::{ChatMessage, ChatRequest, ChatRole, Part, ResponseFormat};
 
 /// A cheap token estimate (about four characters per token for English text and
 /// code), used where the provider has not reported a real count.
@@ -12,7 +12,31 @@ pub fn estimate_tokens(text: &str) -> u64 {
 
 /// The estimated input tokens of a request: its system prompt and every message.
 pub fn estimate_prompt(req: &ChatRequest) -> u64 {
-    req.system.iter().chain(req.messages.iter().map(|m| &m.content)).map(|t| estimate_tokens(t)).sum()
+    let texts: u64 =
+        req.system.iter().chain(req.messages.iter().map(|m| &m.content)).map(|t| estimate_tokens(t)).sum();
+    texts + estimate_parts(req)
+}
+
+/// A flat estimate per image (what providers charge for a mid-size one).
+const IMAGE_TOKENS: u64 = 1_000;
+
+/// The estimated tokens of what the `/v1` API adds: parts, tools and schemas.
+fn estimate_parts(req: &ChatRequest) -> u64 {
+    let json = |v: &serde_json::Value| estimate_tokens(&v.to_string());
+    let parts = req.messages.iter().flat_map(|m| &m.parts).map(|p| match p {
+        Part::Text(t) => estimate_tokens(t),
+        Part::Image(_) => IMAGE_TOKENS,
+        Part::ToolCall(c) => estimate_tokens(&c.name) + json(&c.arguments),
+        Part::ToolResult(r) => estimate_tokens(&r.content),
+    });
+    let tools = req.tools.iter().map(|t| {
+        estimate_tokens(&t.name) + t.description.as_deref().map_or(0, estimate_tokens) + json(&t.parameters)
+    });
+    let schema = match &req.response_format {
+        Some(ResponseFormat::JsonSchema(s)) => json(&s.schema),
+        _ => 0,
+    };
+    parts.chain(tools).sum::<u64>() + schema
 }
 
 /// Tokens left for the prompt: the window minus what the reply may use (a quarter of
@@ -72,7 +96,7 @@ mod tests {
     use crate::chat::models::seed_from_settings;
 
     fn msg(role: ChatRole, content: &str) -> ChatMessage {
-        ChatMessage { role, content: content.into() }
+        ChatMessage::text(role, content)
     }
 
     fn route(context_tokens: u32) -> ModelRoute {

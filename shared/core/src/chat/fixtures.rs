@@ -47,7 +47,7 @@ pub fn route(targets: Vec<Target>) -> ModelRoute {
 }
 
 pub fn request() -> ChatRequest {
-    let message = ChatMessage { role: ChatRole::User, content: "Say hello in French.".into() };
+    let message = ChatMessage::text(ChatRole::User, "Say hello in French.");
     ChatRequest { messages: vec![message], max_tokens: Some(256), ..ChatRequest::default() }
 }
 

@@ -98,7 +98,10 @@ async fn first_events(
         let mut first = Vec::new();
         while let Some(event) = stream.next().await {
             let event = event?;
-            let started = matches!(event, ProviderEvent::Text(_) | ProviderEvent::Finish(_));
+            let started = matches!(
+                event,
+                ProviderEvent::Text(_) | ProviderEvent::ToolCall(_) | ProviderEvent::Finish(_)
+            );
             first.push(event);
             if started {
                 return Ok((first, stream));

@@ -196,7 +196,8 @@ impl Producer {
                 self.unsaved_bytes += text.len();
                 self.emit("delta", json!({ "text": text }));
             }
-            ProviderEvent::Text(_) => {}
+            // The session chat asks for no tools.
+            ProviderEvent::Text(_) | ProviderEvent::ToolCall(_) => {}
             ProviderEvent::Usage(u) => self.usage = Some(u),
             ProviderEvent::Finish(reason) => self.finish = Some(reason),
         }

@@ -21,6 +21,16 @@ pub struct HttpResponse {
     pub body: BoxStream<'static, Result<Bytes, HttpError>>,
 }
 
+/// Marks a request of the guarded fetcher ([`crate::fetch`]), in its extensions. The
+/// adapter must not follow redirects (the fetcher checks every hop itself) and, with
+/// `public_only`, must connect only to public addresses ([`crate::fetch::is_public`]),
+/// checked on the addresses it resolves and connects to, so DNS cannot be rebound
+/// between a check and the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guarded {
+    pub public_only: bool,
+}
+
 /// Outbound HTTP (reqwest natively, `fetch` on Workers).
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]

@@ -14,7 +14,7 @@ pub mod store;
 
 pub use blob::{BlobError, BlobStore};
 pub use clock::Clock;
-pub use http_client::{HttpClient, HttpError, HttpResponse};
+pub use http_client::{Guarded, HttpClient, HttpError, HttpResponse};
 pub use random::Random;
 pub use secrets::{SecretError, Secrets};
 pub use spawner::Spawner;

@@ -1,9 +1,12 @@
 //! Anthropic Messages (`POST /v1/messages`, streamed as named SSE events).
 
 use super::sse::{self, Event};
-use super::wire::{Decode, ErrorShape, Flow, convert, endpoint, parse, post_json, status_error};
+use super::wire::{
+    Decode, ErrorShape, Flow, ToolIndexes, convert, endpoint, first_refusal, parse, post_json, status_error,
+    wants_json,
+};
 use super::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub struct Anthropic;
 
@@ -21,7 +24,7 @@ struct Body<'a> {
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<&'a str>,
-    messages: Vec<Message<'a>>,
+    messages: Vec<Value>,
     max_tokens: u32,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,13 +33,13 @@ struct Body<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
 }
 
-#[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
-}
+const NAME: &str = "Anthropic";
 
 impl WireFormat for Anthropic {
     fn request(
@@ -47,7 +50,8 @@ impl WireFormat for Anthropic {
         _now: OffsetDateTime,
     ) -> Result<http::Request<Bytes>, ProviderError> {
         let uri = endpoint(&target.base_url, DEFAULT_BASE_URL, "/v1/messages")?;
-        let messages = req.messages.iter().map(|m| Message { role: m.role.as_str(), content: &m.content });
+        self.check(req).map_err(ProviderError::Config)?;
+        let messages = req.messages.iter().map(message);
         let body = Body {
             model: &target.model,
             system: req.system.as_deref(),
@@ -57,9 +61,30 @@ impl WireFormat for Anthropic {
             temperature: req.temperature,
             top_p: req.top_p,
             stop_sequences: &req.stop,
+            tools: req.tools.iter().map(tool).collect(),
+            tool_choice: tool_choice(req),
         };
         let key = credentials.api_key.clone().map(|key| ("x-api-key", key));
         post_json(uri, key, &[("anthropic-version", VERSION)], &body)
+    }
+
+    fn check(&self, req: &ChatRequest) -> Result<(), String> {
+        let plain_http = req
+            .images()
+            .any(|i| i.data.is_none() && i.url.as_ref().is_some_and(|u| !u.starts_with("https://")));
+        first_refusal(
+            NAME,
+            &[
+                (req.seed.is_some(), "seed", "Anthropic has no seed"),
+                (
+                    wants_json(req),
+                    "response_format",
+                    "Anthropic has no JSON mode; describe the format in the prompt or use a tool",
+                ),
+                (req.temperature.is_some_and(|t| t > 1.0), "temperature", "Anthropic takes 0 to 1"),
+                (plain_http, "image_url", "Anthropic fetches image URLs only over https"),
+            ],
+        )
     }
 
     fn events(&self, body: BodyStream) -> EventStream {
@@ -69,6 +94,51 @@ impl WireFormat for Anthropic {
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError {
         status_error(status, retry_after(headers), ERROR.of_body(body, None))
     }
+}
+
+/// A message as Anthropic content: a string when it is only text, else blocks.
+fn message(m: &ChatMessage) -> Value {
+    let content =
+        if m.parts.is_empty() { json!(m.content) } else { Value::Array(m.pieces().map(block).collect()) };
+    json!({"role": m.role.as_str(), "content": content})
+}
+
+fn block(piece: Piece<'_>) -> Value {
+    match piece {
+        Piece::Text(t) => json!({"type": "text", "text": t}),
+        Piece::Image(Image { data: Some(d), .. }) => json!({"type": "image", "source": {
+            "type": "base64", "media_type": d.media_type, "data": d.base64,
+        }}),
+        Piece::Image(i) => json!({"type": "image", "source": {"type": "url", "url": i.url}}),
+        Piece::ToolCall(c) => json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}),
+        Piece::ToolResult(r) => {
+            json!({"type": "tool_result", "tool_use_id": r.call_id, "content": r.content})
+        }
+    }
+}
+
+fn tool(t: &Tool) -> Value {
+    let mut tool = json!({"name": t.name, "input_schema": t.parameters});
+    if let Some(d) = &t.description {
+        tool["description"] = json!(d);
+    }
+    tool
+}
+
+/// `tool_choice`, which also carries `parallel_tool_calls: false`.
+fn tool_choice(req: &ChatRequest) -> Option<Value> {
+    let mut choice = match req.tool_choice.as_ref() {
+        Some(ToolChoice::None) => return Some(json!({"type": "none"})),
+        Some(ToolChoice::Auto) => json!({"type": "auto"}),
+        Some(ToolChoice::Required) => json!({"type": "any"}),
+        Some(ToolChoice::Function(name)) => json!({"type": "tool", "name": name}),
+        None if req.parallel_tool_calls == Some(false) && !req.tools.is_empty() => json!({"type": "auto"}),
+        None => return None,
+    };
+    if req.parallel_tool_calls == Some(false) {
+        choice["disable_parallel_tool_use"] = json!(true);
+    }
+    Some(choice)
 }
 
 #[derive(Deserialize)]
@@ -83,6 +153,8 @@ struct MessageStartBody {
 
 #[derive(Deserialize)]
 struct BlockStart {
+    #[serde(default)]
+    index: u64,
     content_block: Block,
 }
 
@@ -91,10 +163,17 @@ struct Block {
     #[serde(rename = "type")]
     kind: String,
     text: Option<String>,
+    /// A `tool_use` block's.
+    id: Option<String>,
+    name: Option<String>,
+    /// An `input_json_delta`'s piece of the arguments.
+    partial_json: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct BlockDelta {
+    #[serde(default)]
+    index: u64,
     delta: Block,
 }
 
@@ -120,6 +199,7 @@ struct Tokens {
 
 #[derive(Default)]
 struct Decoder {
+    tools: ToolIndexes,
     input: [u64; 3],
     output: u64,
     finish: Option<FinishReason>,
@@ -149,16 +229,31 @@ impl Decode<Event> for Decoder {
                 }
             }
             "content_block_start" => {
-                let block = convert::<BlockStart>(WHAT, json)?.content_block;
-                if block.kind == "text" {
-                    out.extend(block.text.map(ProviderEvent::Text));
+                let start = convert::<BlockStart>(WHAT, json)?;
+                let block = start.content_block;
+                match block.kind.as_str() {
+                    "text" => out.extend(block.text.map(ProviderEvent::Text)),
+                    // Its `input` is `{}` here: the arguments follow as deltas.
+                    "tool_use" => out.push(ProviderEvent::ToolCall(ToolCallDelta {
+                        index: self.tools.start(start.index),
+                        id: block.id,
+                        name: block.name,
+                        arguments: String::new(),
+                    })),
+                    _ => {}
                 }
             }
             "content_block_delta" => {
                 // Only `text_delta` is reply text (not thinking, tool input or signatures).
-                let delta = convert::<BlockDelta>(WHAT, json)?.delta;
-                if delta.kind == "text_delta" {
-                    out.extend(delta.text.map(ProviderEvent::Text));
+                let BlockDelta { index, delta } = convert::<BlockDelta>(WHAT, json)?;
+                match (delta.kind.as_str(), self.tools.of(index)) {
+                    ("text_delta", _) => out.extend(delta.text.map(ProviderEvent::Text)),
+                    ("input_json_delta", Some(index)) => out.push(ProviderEvent::ToolCall(ToolCallDelta {
+                        index,
+                        arguments: delta.partial_json.unwrap_or_default(),
+                        ..ToolCallDelta::default()
+                    })),
+                    _ => {}
                 }
             }
             "message_delta" => {
@@ -189,7 +284,8 @@ fn finish_reason(reason: &str) -> FinishReason {
     match reason {
         "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
         "refusal" => FinishReason::ContentFilter,
-        // "end_turn", "stop_sequence", "tool_use", "pause_turn"…
+        "tool_use" => FinishReason::ToolCalls,
+        // "end_turn", "stop_sequence", "pause_turn"…
         _ => FinishReason::Stop,
     }
 }

@@ -5,14 +5,15 @@
 
 use super::eventstream::{Frame, frames};
 use super::wire::{
-    Decode, ErrorShape, Flow, drive, endpoint, finish_at_end, parse, path_segment, post_json, status_error,
-    tuned,
+    Decode, ErrorShape, Flow, ToolIndexes, drive, endpoint, finish_at_end, first_refusal, image_data, parse,
+    path_segment, post_json, status_error, tuned, wants_json,
 };
 use super::*;
 use crate::sigv4::{
     self,
     http_request::{SignableBody, SigningSettings},
 };
+use serde_json::{Value, json};
 
 pub struct Bedrock;
 
@@ -24,18 +25,16 @@ const ERROR: ErrorShape = ErrorShape { kind: &["/__type"], message: &["/message"
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
-    messages: Vec<Message<'a>>,
+    messages: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<[Text<'a>; 1]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     inference_config: Option<InferenceConfig<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<Value>,
 }
 
-#[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: [Text<'a>; 1],
-}
+const NAME: &str = "Bedrock";
 
 #[derive(Serialize)]
 struct Text<'a> {
@@ -74,10 +73,8 @@ impl WireFormat for Bedrock {
         let default_base = format!("https://bedrock-runtime.{region}.amazonaws.com");
         let path = format!("/model/{}/converse-stream", path_segment(&target.model));
         let uri = endpoint(&target.base_url, &default_base, &path)?;
-        let messages = req
-            .messages
-            .iter()
-            .map(|m| Message { role: m.role.as_str(), content: [Text { text: &m.content }] });
+        self.check(req).map_err(ProviderError::Config)?;
+        let messages = req.messages.iter().map(message).collect::<Result<_, _>>()?;
         let config = InferenceConfig {
             max_tokens: req.max_tokens,
             temperature: req.temperature,
@@ -85,17 +82,52 @@ impl WireFormat for Bedrock {
             stop_sequences: &req.stop,
         };
         let body = Body {
-            messages: messages.collect(),
+            messages,
             system: req.system.as_deref().map(|text| [Text { text }]),
             inference_config: tuned(req).then_some(config),
+            tool_config: tool_config(req),
         };
         let mut request = post_json(uri, None, &[], &body)?;
         sign_v4(&mut request, aws, region, now)?;
         Ok(request)
     }
 
+    fn check(&self, req: &ChatRequest) -> Result<(), String> {
+        let history_tools = req
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .any(|p| matches!(p, Part::ToolCall(_) | Part::ToolResult(_)));
+        first_refusal(
+            NAME,
+            &[
+                (req.seed.is_some(), "seed", "Converse has no seed"),
+                (wants_json(req), "response_format", "Converse has no JSON mode; use a tool"),
+                (
+                    req.tool_choice == Some(ToolChoice::None),
+                    "tool_choice",
+                    "Converse cannot forbid tool calls; leave out the tools",
+                ),
+                (
+                    req.parallel_tool_calls == Some(false),
+                    "parallel_tool_calls",
+                    "Converse cannot be limited to one tool call",
+                ),
+                (
+                    history_tools && req.tools.is_empty(),
+                    "tools",
+                    "Converse needs the tools defined when the messages hold tool calls",
+                ),
+            ],
+        )
+    }
+
+    fn inline_images(&self) -> bool {
+        true
+    }
+
     fn events(&self, body: BodyStream) -> EventStream {
-        drive(frames(body), Decoder { finish: None })
+        drive(frames(body), Decoder::default())
     }
 
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError {
@@ -104,6 +136,54 @@ impl WireFormat for Bedrock {
         let kind = kind.map(|k| k.split(':').next().unwrap_or(k)).filter(|k| !k.is_empty());
         status_error(status, retry_after(headers), ERROR.of_body(body, kind))
     }
+}
+
+fn message(m: &ChatMessage) -> Result<Value, ProviderError> {
+    let content = m.pieces().map(block).collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({"role": m.role.as_str(), "content": content}))
+}
+
+fn block(piece: Piece<'_>) -> Result<Value, ProviderError> {
+    Ok(match piece {
+        Piece::Text(t) => json!({"text": t}),
+        Piece::Image(i) => {
+            let d = image_data(i)?;
+            let format = d.media_type.strip_prefix("image/").unwrap_or(&d.media_type);
+            json!({"image": {"format": format, "source": {"bytes": d.base64}}})
+        }
+        Piece::ToolCall(c) => json!({"toolUse": {"toolUseId": c.id, "name": c.name, "input": c.arguments}}),
+        Piece::ToolResult(r) => {
+            json!({"toolResult": {"toolUseId": r.call_id, "content": [{"text": r.content}]}})
+        }
+    })
+}
+
+fn tool_config(req: &ChatRequest) -> Option<Value> {
+    if req.tools.is_empty() {
+        return None;
+    }
+    let tools: Vec<Value> = req
+        .tools
+        .iter()
+        .map(|t| {
+            let mut spec = json!({"name": t.name, "inputSchema": {"json": t.parameters}});
+            if let Some(d) = &t.description {
+                spec["description"] = json!(d);
+            }
+            json!({"toolSpec": spec})
+        })
+        .collect();
+    let mut config = json!({"tools": tools});
+    let choice = match &req.tool_choice {
+        Some(ToolChoice::Auto) => Some(json!({"auto": {}})),
+        Some(ToolChoice::Required) => Some(json!({"any": {}})),
+        Some(ToolChoice::Function(name)) => Some(json!({"tool": {"name": name}})),
+        Some(ToolChoice::None) | None => None,
+    };
+    if let Some(choice) = choice {
+        config["toolChoice"] = choice;
+    }
+    Some(config)
 }
 
 /// Adds SigV4's `authorization`, `x-amz-date` (and `x-amz-security-token`) headers.
@@ -121,13 +201,46 @@ fn sign_v4(
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BlockStart {
+    #[serde(default)]
+    content_block_index: u64,
+    start: Option<Start>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Start {
+    tool_use: Option<ToolUseStart>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolUseStart {
+    tool_use_id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct BlockDelta {
+    #[serde(default)]
+    content_block_index: u64,
     delta: Option<DeltaText>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DeltaText {
     text: Option<String>,
+    tool_use: Option<ToolUseDelta>,
+}
+
+/// A piece of a tool call's arguments (JSON text).
+#[derive(Deserialize)]
+struct ToolUseDelta {
+    #[serde(default)]
+    input: String,
 }
 
 #[derive(Deserialize)]
@@ -161,8 +274,10 @@ struct Exception {
     message: Option<String>,
 }
 
+#[derive(Default)]
 struct Decoder {
     finish: Option<FinishReason>,
+    tools: ToolIndexes,
 }
 
 impl Decode<Frame> for Decoder {
@@ -187,9 +302,29 @@ impl Decode<Frame> for Decoder {
         }
         let payload = &frame.payload[..];
         match frame.header(":event-type") {
+            Some("contentBlockStart") => {
+                let start = parse::<BlockStart>("Bedrock contentBlockStart", payload)?;
+                if let Some(tool) = start.start.and_then(|s| s.tool_use) {
+                    out.push(ProviderEvent::ToolCall(ToolCallDelta {
+                        index: self.tools.start(start.content_block_index),
+                        id: Some(tool.tool_use_id),
+                        name: Some(tool.name),
+                        arguments: String::new(),
+                    }));
+                }
+            }
             Some("contentBlockDelta") => {
-                let delta = parse::<BlockDelta>("Bedrock contentBlockDelta", payload)?.delta;
-                out.extend(delta.and_then(|d| d.text).map(ProviderEvent::Text));
+                let BlockDelta { content_block_index, delta } =
+                    parse::<BlockDelta>("Bedrock contentBlockDelta", payload)?;
+                let Some(delta) = delta else { return Ok(Flow::More) };
+                out.extend(delta.text.map(ProviderEvent::Text));
+                if let (Some(tool), Some(index)) = (delta.tool_use, self.tools.of(content_block_index)) {
+                    out.push(ProviderEvent::ToolCall(ToolCallDelta {
+                        index,
+                        arguments: tool.input,
+                        ..ToolCallDelta::default()
+                    }));
+                }
             }
             Some("messageStop") => {
                 let stop = parse::<MessageStop>("Bedrock messageStop", payload)?;
@@ -218,7 +353,8 @@ fn finish_reason(reason: &str) -> FinishReason {
     match reason {
         "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
         "content_filtered" | "guardrail_intervened" => FinishReason::ContentFilter,
-        // "end_turn", "stop_sequence", "tool_use"…
+        "tool_use" => FinishReason::ToolCalls,
+        // "end_turn", "stop_sequence"…
         _ => FinishReason::Stop,
     }
 }

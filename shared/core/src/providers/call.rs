@@ -20,6 +20,19 @@ fn format_of(kind: ProviderKind) -> Option<&'static dyn WireFormat> {
     }
 }
 
+/// Why `target` cannot honour `req`, naming the field, if it cannot.
+pub fn check(target: &Target, req: &ChatRequest) -> Result<(), String> {
+    match format_of(target.provider) {
+        Some(format) => format.check(req),
+        None => echo::check(req),
+    }
+}
+
+/// Whether `target` takes images only as bytes.
+pub fn inline_images(target: &Target) -> bool {
+    format_of(target.provider).is_some_and(|f| f.inline_images())
+}
+
 /// Asks `target` for a streamed reply. Returns once the provider has accepted the
 /// request (status and headers received); the events follow on the stream.
 pub async fn stream(app: &App, target: &Target, req: &ChatRequest) -> Result<EventStream, ProviderError> {

@@ -1,8 +1,22 @@
 //! The built-in `echo` model: replies with the last user message, word by word, so a
 //! fresh deployment with no provider configured still streams real replies.
 
-use super::{ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usage};
+use super::{ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, ResponseFormat, Usage};
 use crate::chat::context::estimate_prompt;
+
+/// Echo repeats text: it cannot call tools, see images or shape its reply.
+pub fn check(req: &ChatRequest) -> Result<(), String> {
+    let shaped = req.response_format.as_ref().is_some_and(|f| *f != ResponseFormat::Text);
+    let refused = [
+        (!req.tools.is_empty(), "tools"),
+        (req.images().next().is_some(), "image_url"),
+        (shaped, "response_format"),
+    ];
+    match refused.into_iter().find(|(refused, _)| *refused) {
+        Some((_, field)) => Err(format!("{field} is not supported by the echo model")),
+        None => Ok(()),
+    }
+}
 
 pub fn reply(req: &ChatRequest) -> EventStream {
     let last =
@@ -49,7 +63,7 @@ mod tests {
     #[test]
     fn replies_with_the_last_user_message() {
         let req = ChatRequest {
-            messages: vec![ChatMessage { role: ChatRole::User, content: "say this back".into() }],
+            messages: vec![ChatMessage::text(ChatRole::User, "say this back")],
             ..Default::default()
         };
         let events: Vec<_> = futures::executor::block_on(reply(&req).collect());

@@ -4,11 +4,11 @@
 
 use super::sse::{self, Event};
 use super::wire::{
-    Decode, ErrorShape, Flow, convert, endpoint, finish_at_end, parse, path_segment, post_json, status_error,
-    tuned,
+    Decode, ErrorShape, Flow, convert, endpoint, finish_at_end, first_refusal, image_data, parse,
+    path_segment, post_json, status_error, tuned, wants_json,
 };
 use super::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub struct Gemini;
 
@@ -20,24 +20,18 @@ const ERROR: ErrorShape = ErrorShape { kind: &["/error/status"], message: &["/er
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
-    contents: Vec<Content<'a>>,
+    contents: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    system_instruction: Option<Content<'a>>,
+    system_instruction: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     generation_config: Option<GenerationConfig<'a>>,
-}
-
-#[derive(Serialize)]
-struct Content<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    parts: [Part<'a>; 1],
+    tools: Option<[Value; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<Value>,
 }
 
-#[derive(Serialize)]
-struct Part<'a> {
-    text: &'a str,
-}
+const NAME: &str = "Gemini";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,6 +44,13 @@ struct GenerationConfig<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_mime_type: Option<&'static str>,
+    /// JSON Schema as the client gave it (`responseSchema` takes only an OpenAPI subset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_json_schema: Option<&'a Value>,
 }
 
 impl WireFormat for Gemini {
@@ -69,39 +70,97 @@ impl WireFormat for Gemini {
         };
         let path = format!("/v1beta/{model}:streamGenerateContent?alt=sse");
         let uri = endpoint(&target.base_url, DEFAULT_BASE_URL, &path)?;
-        let contents = req.messages.iter().map(|m| Content {
-            role: Some(match m.role {
-                ChatRole::User => "user",
-                ChatRole::Assistant => "model",
-            }),
-            parts: [Part { text: &m.content }],
-        });
+        self.check(req).map_err(ProviderError::Config)?;
+        let contents = req.messages.iter().map(content).collect::<Result<_, _>>()?;
         let config = GenerationConfig {
             max_output_tokens: req.max_tokens,
             temperature: req.temperature,
             top_p: req.top_p,
             stop_sequences: &req.stop,
+            seed: req.seed,
+            response_mime_type: wants_json(req).then_some("application/json"),
+            response_json_schema: match &req.response_format {
+                Some(ResponseFormat::JsonSchema(s)) => Some(&s.schema),
+                _ => None,
+            },
         };
+        let declarations: Vec<Value> = req.tools.iter().map(declaration).collect();
         let body = Body {
-            contents: contents.collect(),
-            system_instruction: req
-                .system
-                .as_deref()
-                .map(|text| Content { role: None, parts: [Part { text }] }),
+            contents,
+            system_instruction: req.system.as_deref().map(|text| json!({"parts": [{"text": text}]})),
             generation_config: tuned(req).then_some(config),
+            tools: (!declarations.is_empty()).then(|| [json!({"functionDeclarations": declarations})]),
+            tool_config: req.tool_choice.as_ref().map(tool_config),
         };
         let key = credentials.api_key.clone().map(|key| ("x-goog-api-key", key));
         post_json(uri, key, &[], &body)
     }
 
+    fn check(&self, req: &ChatRequest) -> Result<(), String> {
+        first_refusal(
+            NAME,
+            &[(
+                req.parallel_tool_calls == Some(false),
+                "parallel_tool_calls",
+                "Gemini cannot be limited to one tool call",
+            )],
+        )
+    }
+
+    fn inline_images(&self) -> bool {
+        true
+    }
+
     fn events(&self, body: BodyStream) -> EventStream {
-        sse::events(body, Decoder { finish: None })
+        sse::events(body, Decoder::default())
     }
 
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError {
         let wait = retry_after(headers).or_else(|| retry_info(body));
         status_error(status, wait, ERROR.of_body(body, None))
     }
+}
+
+fn content(m: &ChatMessage) -> Result<Value, ProviderError> {
+    let role = match m.role {
+        ChatRole::User => "user",
+        ChatRole::Assistant => "model",
+    };
+    let parts = m.pieces().map(part).collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({"role": role, "parts": parts}))
+}
+
+fn part(piece: Piece<'_>) -> Result<Value, ProviderError> {
+    Ok(match piece {
+        Piece::Text(t) => json!({"text": t}),
+        Piece::Image(i) => {
+            let d = image_data(i)?;
+            json!({"inlineData": {"mimeType": d.media_type, "data": d.base64}})
+        }
+        Piece::ToolCall(c) => json!({"functionCall": {"name": c.name, "args": c.arguments}}),
+        // Gemini wants an object back; the tool's text goes in as `content`.
+        Piece::ToolResult(r) => {
+            json!({"functionResponse": {"name": r.name, "response": {"content": r.content}}})
+        }
+    })
+}
+
+fn declaration(t: &Tool) -> Value {
+    let mut declaration = json!({"name": t.name, "parametersJsonSchema": t.parameters});
+    if let Some(d) = &t.description {
+        declaration["description"] = json!(d);
+    }
+    declaration
+}
+
+fn tool_config(choice: &ToolChoice) -> Value {
+    let config = match choice {
+        ToolChoice::None => json!({"mode": "NONE"}),
+        ToolChoice::Auto => json!({"mode": "AUTO"}),
+        ToolChoice::Required => json!({"mode": "ANY"}),
+        ToolChoice::Function(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+    };
+    json!({"functionCallingConfig": config})
 }
 
 /// The wait a `google.rpc.RetryInfo` in the error's details asks for (Gemini's 429s
@@ -140,11 +199,22 @@ struct CandidateContent {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CandidatePart {
     text: Option<String>,
+    function_call: Option<FunctionCall>,
     /// A thought summary (when thoughts are asked for), not part of the answer.
     #[serde(default)]
     thought: bool,
+}
+
+/// A whole call: Gemini streams no partial arguments.
+#[derive(Deserialize)]
+struct FunctionCall {
+    id: Option<String>,
+    name: String,
+    #[serde(default)]
+    args: Value,
 }
 
 #[derive(Deserialize)]
@@ -165,8 +235,31 @@ struct UsageMetadata {
     thoughts_token_count: u64,
 }
 
+#[derive(Default)]
 struct Decoder {
     finish: Option<FinishReason>,
+    calls: u32,
+}
+
+impl Decoder {
+    fn part(&mut self, part: CandidatePart, out: &mut Vec<ProviderEvent>) {
+        if part.thought {
+            return;
+        }
+        out.extend(part.text.map(ProviderEvent::Text));
+        if let Some(call) = part.function_call {
+            let index = self.calls;
+            self.calls += 1;
+            let args = if call.args.is_null() { json!({}) } else { call.args };
+            out.push(ProviderEvent::ToolCall(ToolCallDelta {
+                index,
+                // Older models give calls no id: one unique within the reply is made up.
+                id: Some(call.id.unwrap_or_else(|| format!("call_{index}"))),
+                name: Some(call.name),
+                arguments: args.to_string(),
+            }));
+        }
+    }
 }
 
 impl Decode<Event> for Decoder {
@@ -182,9 +275,9 @@ impl Decode<Event> for Decoder {
         }
         for candidate in response.candidates.into_iter().filter(|c| c.index == 0) {
             let parts = candidate.content.map(|c| c.parts).unwrap_or_default();
-            out.extend(
-                parts.into_iter().filter(|p| !p.thought).filter_map(|p| p.text).map(ProviderEvent::Text),
-            );
+            for part in parts {
+                self.part(part, out);
+            }
             if let Some(reason) = candidate.finish_reason {
                 self.finish = Some(finish_reason(&reason));
             }
@@ -199,7 +292,9 @@ impl Decode<Event> for Decoder {
     }
 
     fn end(&mut self, out: &mut Vec<ProviderEvent>) -> Result<(), ProviderError> {
-        finish_at_end(self.finish, out)
+        // Gemini ends a reply of calls with STOP.
+        let called = self.calls > 0 && self.finish == Some(FinishReason::Stop);
+        finish_at_end(if called { Some(FinishReason::ToolCalls) } else { self.finish }, out)
     }
 }
 

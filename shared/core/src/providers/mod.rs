@@ -72,13 +72,128 @@ impl ChatRole {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
     pub role: ChatRole,
+    /// The message's text, or the text before its first other part.
+    pub content: String,
+    /// What follows `content`, in order: more text, images, tool calls (assistant
+    /// messages), tool results (user messages, as Anthropic and Bedrock carry them).
+    pub parts: Vec<Part>,
+}
+
+impl ChatMessage {
+    /// A message of text alone.
+    pub fn text(role: ChatRole, content: impl Into<String>) -> Self {
+        ChatMessage { role, content: content.into(), parts: Vec::new() }
+    }
+
+    /// Every piece of the message in order, the leading text first (when there is one).
+    pub fn pieces(&self) -> impl Iterator<Item = Piece<'_>> {
+        let lead = (!self.content.is_empty()).then_some(Piece::Text(&self.content));
+        lead.into_iter().chain(self.parts.iter().map(Piece::of))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Text(String),
+    Image(Image),
+    ToolCall(ToolCall),
+    ToolResult(ToolResult),
+}
+
+/// A borrowed [`Part`], or a message's leading text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    Image(&'a Image),
+    ToolCall(&'a ToolCall),
+    ToolResult(&'a ToolResult),
+}
+
+impl<'a> Piece<'a> {
+    fn of(part: &'a Part) -> Self {
+        match part {
+            Part::Text(t) => Piece::Text(t),
+            Part::Image(i) => Piece::Image(i),
+            Part::ToolCall(c) => Piece::ToolCall(c),
+            Part::ToolResult(r) => Piece::ToolResult(r),
+        }
+    }
+}
+
+/// An image in a user message: its `https` URL, its bytes, or both (bytes fetched from
+/// the URL for formats that take no URL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub url: Option<String>,
+    pub data: Option<ImageData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageData {
+    /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
+    pub media_type: String,
+    /// The bytes in standard base64.
+    pub base64: String,
+}
+
+/// A call the model made to one of the request's tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// A JSON object.
+    pub arguments: serde_json::Value,
+}
+
+/// What a tool call returned, sent back to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolResult {
+    pub call_id: String,
+    /// The called tool's name (Gemini answers by name, not by id).
+    pub name: String,
     pub content: String,
 }
 
-/// A provider-neutral chat request. `messages` alternate roles and end with the user.
+/// A function the model may call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    /// A JSON Schema object for the arguments.
+    pub parameters: serde_json::Value,
+    /// OpenAI's strict schema adherence (passed only to OpenAI-compatible targets).
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    None,
+    Auto,
+    Required,
+    Function(String),
+}
+
+/// The shape the reply must take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema(JsonSchema),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonSchema {
+    pub name: String,
+    pub description: Option<String>,
+    pub schema: serde_json::Value,
+    pub strict: Option<bool>,
+}
+
+/// A provider-neutral chat request. `messages` end with the user (tool results are
+/// user messages).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatRequest {
     pub system: Option<String>,
@@ -87,6 +202,22 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
     pub stop: Vec<String>,
+    pub seed: Option<i64>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    /// `Some(false)` asks for at most one tool call per reply.
+    pub parallel_tool_calls: Option<bool>,
+    pub response_format: Option<ResponseFormat>,
+}
+
+impl ChatRequest {
+    /// Every image in the request.
+    pub fn images(&self) -> impl Iterator<Item = &Image> {
+        self.messages.iter().flat_map(|m| &m.parts).filter_map(|p| match p {
+            Part::Image(i) => Some(i),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
@@ -102,15 +233,28 @@ pub enum FinishReason {
     Stop,
     Length,
     ContentFilter,
+    ToolCalls,
 }
 
 /// One step of a streamed reply.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProviderEvent {
     Text(String),
+    ToolCall(ToolCallDelta),
     /// Totals so far; a later `Usage` replaces an earlier one.
     Usage(Usage),
     Finish(FinishReason),
+}
+
+/// A piece of a streamed tool call, as OpenAI streams them: the first piece of each
+/// `index` names the call (`id`, `name`), the later ones add to its arguments' JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ToolCallDelta {
+    /// The call's position among the reply's tool calls, from 0.
+    pub index: u32,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub arguments: String,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -233,6 +377,15 @@ pub trait WireFormat: MaybeSend + MaybeSync {
         req: &ChatRequest,
         now: OffsetDateTime,
     ) -> Result<http::Request<Bytes>, ProviderError>;
+
+    /// Why the format cannot honour `req` (which field, and why), if it cannot.
+    /// [`WireFormat::request`] refuses such a request too.
+    fn check(&self, req: &ChatRequest) -> Result<(), String>;
+
+    /// Whether images must be sent as bytes (an image URL is fetched for it first).
+    fn inline_images(&self) -> bool {
+        false
+    }
 
     /// The reply events in a successful streaming response body.
     fn events(&self, body: BodyStream) -> EventStream;

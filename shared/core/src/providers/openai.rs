@@ -4,7 +4,7 @@
 use super::sse::{self, Event};
 use super::wire::{Decode, ErrorShape, Flow, convert, endpoint, parse, post_json, status_error};
 use super::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub struct OpenAi;
 
@@ -22,7 +22,7 @@ const ERROR: ErrorShape = ErrorShape {
 #[derive(Serialize)]
 struct Body<'a> {
     model: &'a str,
-    messages: Vec<Message<'a>>,
+    messages: Vec<Value>,
     stream: bool,
     stream_options: StreamOptions,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -35,12 +35,16 @@ struct Body<'a> {
     top_p: Option<f32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     stop: &'a [String],
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -57,8 +61,8 @@ impl WireFormat for OpenAi {
         _now: OffsetDateTime,
     ) -> Result<http::Request<Bytes>, ProviderError> {
         let uri = endpoint(&target.base_url, DEFAULT_BASE_URL, "/chat/completions")?;
-        let system = req.system.iter().map(|content| Message { role: "system", content });
-        let turns = req.messages.iter().map(|m| Message { role: m.role.as_str(), content: &m.content });
+        let system = req.system.iter().map(|content| json!({"role": "system", "content": content}));
+        let turns = req.messages.iter().flat_map(messages);
         // OpenAI itself wants `max_completion_tokens` (its reasoning models refuse
         // `max_tokens`); compatible servers know `max_tokens`, and some (Ollama) only it.
         let official = uri.host() == Some(OPENAI_HOST);
@@ -72,9 +76,20 @@ impl WireFormat for OpenAi {
             temperature: req.temperature,
             top_p: req.top_p,
             stop: &req.stop,
+            seed: req.seed,
+            tools: req.tools.iter().map(tool).collect(),
+            tool_choice: req.tool_choice.as_ref().map(tool_choice),
+            // OpenAI refuses the flag without tools.
+            parallel_tool_calls: req.parallel_tool_calls.filter(|_| !req.tools.is_empty()),
+            response_format: req.response_format.as_ref().map(response_format),
         };
         let key = credentials.api_key.as_ref().map(|key| ("authorization", format!("Bearer {key}")));
         post_json(uri, key, &[], &body)
+    }
+
+    /// Everything passes through: the target itself refuses what it cannot do.
+    fn check(&self, _req: &ChatRequest) -> Result<(), String> {
+        Ok(())
     }
 
     fn events(&self, body: BodyStream) -> EventStream {
@@ -83,6 +98,91 @@ impl WireFormat for OpenAi {
 
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError {
         status_error(status, retry_after(headers), ERROR.of_body(body, None))
+    }
+}
+
+/// `m` as OpenAI messages: a user message's tool results become `tool` messages
+/// (first: they answer the calls just before), its other parts one user message.
+fn messages(m: &ChatMessage) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut parts = Vec::new();
+    let mut calls = Vec::new();
+    for piece in m.pieces() {
+        match piece {
+            Piece::Text(t) => {
+                text.push_str(t);
+                parts.push(json!({"type": "text", "text": t}));
+            }
+            Piece::Image(image) => {
+                parts.push(json!({"type": "image_url", "image_url": {"url": image_url(image)}}))
+            }
+            Piece::ToolCall(c) => calls.push(json!({
+                "id": c.id, "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments.to_string()},
+            })),
+            Piece::ToolResult(r) => {
+                out.push(json!({"role": "tool", "tool_call_id": r.call_id, "content": r.content}));
+            }
+        }
+    }
+    let has_image = parts.iter().any(|p| p["type"] == "image_url");
+    let content = if has_image { Value::Array(parts) } else { Value::String(text) };
+    match m.role {
+        ChatRole::Assistant if !calls.is_empty() => {
+            let content = if content == "" { Value::Null } else { content };
+            out.push(json!({"role": "assistant", "content": content, "tool_calls": calls}));
+        }
+        // Tool results alone need no user message after them.
+        ChatRole::User if !out.is_empty() && content == "" => {}
+        role => out.push(json!({"role": role.as_str(), "content": content})),
+    }
+    out
+}
+
+/// The image's URL, or its bytes as a `data:` URL.
+fn image_url(image: &Image) -> String {
+    match (&image.url, &image.data) {
+        (Some(url), _) => url.clone(),
+        (None, Some(d)) => format!("data:{};base64,{}", d.media_type, d.base64),
+        (None, None) => String::new(),
+    }
+}
+
+fn tool(t: &Tool) -> Value {
+    let mut function = json!({"name": t.name, "parameters": t.parameters});
+    if let Some(d) = &t.description {
+        function["description"] = json!(d);
+    }
+    if let Some(strict) = t.strict {
+        function["strict"] = json!(strict);
+    }
+    json!({"type": "function", "function": function})
+}
+
+fn tool_choice(c: &ToolChoice) -> Value {
+    match c {
+        ToolChoice::None => json!("none"),
+        ToolChoice::Auto => json!("auto"),
+        ToolChoice::Required => json!("required"),
+        ToolChoice::Function(name) => json!({"type": "function", "function": {"name": name}}),
+    }
+}
+
+fn response_format(f: &ResponseFormat) -> Value {
+    match f {
+        ResponseFormat::Text => json!({"type": "text"}),
+        ResponseFormat::JsonObject => json!({"type": "json_object"}),
+        ResponseFormat::JsonSchema(s) => {
+            let mut schema = json!({"name": s.name, "schema": s.schema});
+            if let Some(d) = &s.description {
+                schema["description"] = json!(d);
+            }
+            if let Some(strict) = s.strict {
+                schema["strict"] = json!(strict);
+            }
+            json!({"type": "json_schema", "json_schema": schema})
+        }
     }
 }
 
@@ -108,6 +208,22 @@ struct Delta {
     content: Option<String>,
     /// What the model says instead of content when it refuses (structured outputs).
     refusal: Option<String>,
+    #[serde(default)]
+    tool_calls: Vec<ToolCallChunk>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallChunk {
+    #[serde(default)]
+    index: u32,
+    id: Option<String>,
+    function: Option<FunctionChunk>,
+}
+
+#[derive(Deserialize)]
+struct FunctionChunk {
+    name: Option<String>,
+    arguments: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -146,6 +262,15 @@ impl Decode<Event> for Decoder {
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             if let Some(delta) = choice.delta {
                 out.extend(delta.content.into_iter().chain(delta.refusal).map(ProviderEvent::Text));
+                out.extend(delta.tool_calls.into_iter().map(|c| {
+                    let function = c.function.unwrap_or(FunctionChunk { name: None, arguments: None });
+                    ProviderEvent::ToolCall(ToolCallDelta {
+                        index: c.index,
+                        id: c.id,
+                        name: function.name,
+                        arguments: function.arguments.unwrap_or_default(),
+                    })
+                }));
             }
             if let Some(reason) = choice.finish_reason {
                 self.finish = Some(finish_reason(&reason));
@@ -165,7 +290,8 @@ fn finish_reason(reason: &str) -> FinishReason {
     match reason {
         "length" => FinishReason::Length,
         "content_filter" => FinishReason::ContentFilter,
-        // "stop", "tool_calls", "function_call", and whatever comes next.
+        "tool_calls" | "function_call" => FinishReason::ToolCalls,
+        // "stop", and whatever comes next.
         _ => FinishReason::Stop,
     }
 }

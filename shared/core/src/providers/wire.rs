@@ -2,7 +2,9 @@
 //! reply, the loop that turns a reply's decoded units (SSE events, event-stream
 //! frames) into [`ProviderEvent`]s, and reading the explanation out of an error body.
 
-use super::{ChatRequest, EventStream, FinishReason, ProviderError, ProviderEvent};
+use super::{
+    ChatRequest, EventStream, FinishReason, Image, ImageData, ProviderError, ProviderEvent, ResponseFormat,
+};
 use crate::ports::MaybeSend;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -90,7 +92,56 @@ pub(super) fn finish_at_end(
 
 /// Whether `req` sets any of the sampling options (which some formats group).
 pub(super) fn tuned(req: &ChatRequest) -> bool {
-    req.max_tokens.is_some() || req.temperature.is_some() || req.top_p.is_some() || !req.stop.is_empty()
+    req.max_tokens.is_some()
+        || req.temperature.is_some()
+        || req.top_p.is_some()
+        || !req.stop.is_empty()
+        || req.seed.is_some()
+        || wants_json(req)
+}
+
+/// A request field `format` cannot honour, as [`super::WireFormat::check`] says it.
+pub(super) fn refuse(format: &str, field: &str, why: &str) -> Result<(), String> {
+    Err(format!("{field} is not supported by {format} targets: {why}"))
+}
+
+/// The first of `checks` (a refusal's condition, field and reason) that holds.
+pub(super) fn first_refusal(format: &str, checks: &[(bool, &str, &str)]) -> Result<(), String> {
+    match checks.iter().find(|(refused, ..)| *refused) {
+        Some((_, field, why)) => refuse(format, field, why),
+        None => Ok(()),
+    }
+}
+
+/// Whether `req` asks for a JSON reply.
+pub(super) fn wants_json(req: &ChatRequest) -> bool {
+    matches!(req.response_format, Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema(_)))
+}
+
+/// Numbers tool calls in the order they start, for formats that number a reply's
+/// blocks (text and tool calls) together.
+#[derive(Default)]
+pub(super) struct ToolIndexes {
+    /// Each call's block index, in call order.
+    blocks: Vec<u64>,
+}
+
+impl ToolIndexes {
+    /// The next call's index, its block being `block`.
+    pub fn start(&mut self, block: u64) -> u32 {
+        self.blocks.push(block);
+        (self.blocks.len() - 1) as u32
+    }
+
+    /// The call whose block is `block`, if it is one.
+    pub fn of(&self, block: u64) -> Option<u32> {
+        self.blocks.iter().rposition(|b| *b == block).map(|i| i as u32)
+    }
+}
+
+/// An image's bytes, which formats without URLs need: fetched before the request is built.
+pub(super) fn image_data(image: &Image) -> Result<&ImageData, ProviderError> {
+    image.data.as_ref().ok_or_else(|| ProviderError::Config("an image URL was not fetched".into()))
 }
 
 /// The error for a reply cut off before the format's proper end.
@@ -99,7 +150,7 @@ pub(super) fn ended_early() -> ProviderError {
 }
 
 /// The events `decoder` makes of `units`. The stream ends after the reply's end, or
-/// after the first error; empty text is dropped.
+/// after the first error; empty text (and empty tool-call pieces) is dropped.
 pub(super) fn drive<T, I, D>(units: I, decoder: D) -> EventStream
 where
     T: MaybeSend + 'static,
@@ -127,7 +178,11 @@ where
                 Some(Err(e)) => Err(e),
                 None => s.decoder.end(&mut out).map(|()| true),
             };
-            let nonempty = |e: &ProviderEvent| !matches!(e, ProviderEvent::Text(t) if t.is_empty());
+            let nonempty = |e: &ProviderEvent| match e {
+                ProviderEvent::Text(t) => !t.is_empty(),
+                ProviderEvent::ToolCall(c) => c.id.is_some() || c.name.is_some() || !c.arguments.is_empty(),
+                _ => true,
+            };
             s.queue.extend(out.into_iter().filter(nonempty).map(Ok));
             match step {
                 Ok(done) => s.ended = done,

@@ -1,6 +1,6 @@
 //! An [`HttpClient`] that answers from a script and keeps what was sent.
 
-use crate::ports::{Clock, HttpClient, HttpError, HttpResponse};
+use crate::ports::{Clock, Guarded, HttpClient, HttpError, HttpResponse};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use std::collections::VecDeque;
@@ -82,6 +82,8 @@ pub struct Sent {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub at: OffsetDateTime,
+    /// The guarded fetcher's mark.
+    pub guarded: Option<Guarded>,
 }
 
 /// Answers each request with the next scripted response, in order, whatever its URL;
@@ -128,9 +130,16 @@ impl HttpClient for FakeHttp {
     async fn send(&self, req: http::Request<Bytes>) -> Result<HttpResponse, HttpError> {
         let (head, body) = req.into_parts();
         let uri = head.uri.to_string();
+        let guarded = head.extensions.get::<Guarded>().copied();
         let next = lock(&self.script).pop_front();
-        let sent =
-            Sent { method: head.method, uri: uri.clone(), headers: head.headers, body, at: self.clock.now() };
+        let sent = Sent {
+            method: head.method,
+            uri: uri.clone(),
+            headers: head.headers,
+            body,
+            at: self.clock.now(),
+            guarded,
+        };
         lock(&self.sent).push(sent);
         match next.unwrap_or_else(|| panic!("FakeHttp: no response scripted for {uri}")) {
             Scripted::Reply(reply) => Ok(HttpResponse {

@@ -6,7 +6,19 @@ use confab_core::providers::anthropic::{self, Anthropic};
 fn replies() -> Vec<Reply> {
     let events =
         vec![usage(25, 1), text("Bonjour"), text(" à tous 👋"), usage(25, 15), finish(FinishReason::Stop)];
-    vec![Reply::new(fixture("anthropic/stream.sse"), events)]
+    let tools = vec![
+        usage(80, 1),
+        text("Checking."),
+        call(0, Some("toolu_01"), Some("get_weather"), ""),
+        call(0, None, None, "{\"city\":"),
+        call(0, None, None, "\"Paris\"}"),
+        usage(80, 30),
+        finish(FinishReason::ToolCalls),
+    ];
+    vec![
+        Reply::new(fixture("anthropic/stream.sse"), events),
+        Reply::new(fixture("anthropic/tools.sse"), tools),
+    ]
 }
 
 wire_format_tests! {
@@ -92,7 +104,7 @@ fn stop_reasons_cached_usage_and_other_blocks() {
     let expect = |reason| vec![usage(125, 1), text("Hi"), usage(125, 7), finish(reason)];
     assert_eq!(reply("end_turn"), expect(FinishReason::Stop));
     assert_eq!(reply("stop_sequence"), expect(FinishReason::Stop));
-    assert_eq!(reply("tool_use"), expect(FinishReason::Stop));
+    assert_eq!(reply("tool_use"), expect(FinishReason::ToolCalls));
     assert_eq!(reply("max_tokens"), expect(FinishReason::Length));
     assert_eq!(reply("refusal"), expect(FinishReason::ContentFilter));
 }

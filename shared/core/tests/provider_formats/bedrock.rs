@@ -11,7 +11,19 @@ use sha2::{Digest, Sha256};
 fn replies() -> Vec<Reply> {
     let (bytes, ends) = frames("bedrock/stream.json");
     let events = vec![text("Bonjour"), text(" à tous 👋"), usage(19, 6), finish(FinishReason::Stop)];
-    vec![Reply { complete_at: vec![ends[4]], ..Reply::new(bytes, events) }]
+    let (tool_bytes, tool_ends) = frames("bedrock/tools.json");
+    let tools = vec![
+        text("Checking."),
+        call(0, Some("tooluse_1"), Some("get_weather"), ""),
+        call(0, None, None, "{\"city\":"),
+        call(0, None, None, "\"Paris\"}"),
+        usage(80, 30),
+        finish(FinishReason::ToolCalls),
+    ];
+    vec![
+        Reply { complete_at: vec![ends[4]], ..Reply::new(bytes, events) },
+        Reply { complete_at: vec![tool_ends[7]], ..Reply::new(tool_bytes, tools) },
+    ]
 }
 
 wire_format_tests! {
@@ -249,7 +261,7 @@ fn stop_reasons() {
     let expect = |reason| vec![text("Hi"), usage(16, 1), finish(reason)];
     assert_eq!(reply("end_turn"), expect(FinishReason::Stop));
     assert_eq!(reply("stop_sequence"), expect(FinishReason::Stop));
-    assert_eq!(reply("tool_use"), expect(FinishReason::Stop));
+    assert_eq!(reply("tool_use"), expect(FinishReason::ToolCalls));
     assert_eq!(reply("max_tokens"), expect(FinishReason::Length));
     assert_eq!(reply("content_filtered"), expect(FinishReason::ContentFilter));
     assert_eq!(reply("guardrail_intervened"), expect(FinishReason::ContentFilter));

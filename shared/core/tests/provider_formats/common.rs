@@ -5,7 +5,7 @@ pub use bytes::Bytes;
 use confab_core::ports::HttpError;
 pub use confab_core::providers::{
     BodyStream, ChatMessage, ChatRequest, ChatRole, Credentials, FinishReason, ProviderError, ProviderEvent,
-    ProviderKind, Target, Usage, WireFormat,
+    ProviderKind, Target, ToolCallDelta, Usage, WireFormat,
 };
 use futures::StreamExt;
 pub use http::{HeaderMap, HeaderValue, StatusCode};
@@ -33,6 +33,21 @@ pub fn text(t: &str) -> Result<ProviderEvent, ProviderError> {
 
 pub fn usage(input_tokens: u64, output_tokens: u64) -> Result<ProviderEvent, ProviderError> {
     Ok(ProviderEvent::Usage(Usage { input_tokens, output_tokens }))
+}
+
+/// A piece of a streamed tool call (`id` and `name` come with the first).
+pub fn call(
+    index: u32,
+    id: Option<&str>,
+    name: Option<&str>,
+    arguments: &str,
+) -> Result<ProviderEvent, ProviderError> {
+    Ok(ProviderEvent::ToolCall(ToolCallDelta {
+        index,
+        id: id.map(Into::into),
+        name: name.map(Into::into),
+        arguments: arguments.into(),
+    }))
 }
 
 pub fn finish(reason: FinishReason) -> Result<ProviderEvent, ProviderError> {
@@ -125,7 +140,7 @@ pub fn key(k: &str) -> Credentials {
 
 /// A conversation using every option.
 pub fn full_request() -> ChatRequest {
-    let message = |role, content: &str| ChatMessage { role, content: content.into() };
+    let message = |role, content: &str| ChatMessage::text(role, content);
     ChatRequest {
         system: Some("You are terse.".into()),
         messages: vec![
@@ -137,12 +152,13 @@ pub fn full_request() -> ChatRequest {
         temperature: Some(0.7),
         top_p: Some(0.9),
         stop: vec!["\n\n".into(), "END".into()],
+        ..Default::default()
     }
 }
 
 pub fn minimal_request() -> ChatRequest {
     ChatRequest {
-        messages: vec![ChatMessage { role: ChatRole::User, content: "Say hello in French.".into() }],
+        messages: vec![ChatMessage::text(ChatRole::User, "Say hello in French.")],
         ..Default::default()
     }
 }

@@ -17,7 +17,17 @@ fn replies() -> Vec<Reply> {
         finish(FinishReason::Stop),
     ];
     let crlf = String::from_utf8(lf.clone()).unwrap().replace('\n', "\r\n").into_bytes();
-    vec![Reply::new(lf, events.clone()), Reply::new(crlf, events)]
+    let tools = vec![
+        call(0, Some("call_0"), Some("get_weather"), "{\"city\":\"Paris\"}"),
+        call(1, Some("call_1"), Some("get_time"), "{}"),
+        usage(80, 30),
+        finish(FinishReason::ToolCalls),
+    ];
+    vec![
+        Reply::new(lf, events.clone()),
+        Reply::new(crlf, events),
+        Reply::new(fixture("gemini/tools.sse"), tools),
+    ]
 }
 
 wire_format_tests! {

@@ -10,7 +10,19 @@ fn replies() -> Vec<Reply> {
     let events =
         vec![text("Bonjour"), text(" à"), text(" tous 👋"), usage(19, 6), finish(FinishReason::Stop)];
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), &bytes].concat();
-    vec![Reply::new(bytes, events.clone()), Reply::new(with_bom, events)]
+    let tools = vec![
+        call(0, Some("call_abc"), Some("get_weather"), ""),
+        call(0, None, None, "{\"city\":"),
+        call(0, None, None, "\"Paris\"}"),
+        call(1, Some("call_def"), Some("get_time"), "{}"),
+        usage(80, 30),
+        finish(FinishReason::ToolCalls),
+    ];
+    vec![
+        Reply::new(bytes, events.clone()),
+        Reply::new(with_bom, events),
+        Reply::new(fixture("openai/tools.sse"), tools),
+    ]
 }
 
 wire_format_tests! {
@@ -82,8 +94,8 @@ fn finish_reasons_and_usage_variants() {
     assert_eq!(reply("stop"), [text("x"), finish(FinishReason::Stop)]);
     assert_eq!(reply("length"), [text("x"), finish(FinishReason::Length)]);
     assert_eq!(reply("content_filter"), [text("x"), finish(FinishReason::ContentFilter)]);
-    assert_eq!(reply("tool_calls"), [text("x"), finish(FinishReason::Stop)]);
-    assert_eq!(reply("function_call"), [text("x"), finish(FinishReason::Stop)]);
+    assert_eq!(reply("tool_calls"), [text("x"), finish(FinishReason::ToolCalls)]);
+    assert_eq!(reply("function_call"), [text("x"), finish(FinishReason::ToolCalls)]);
 
     // Groq's usage rides in `x_groq`; a [DONE] with no finish reason is a plain stop.
     let mut groq =

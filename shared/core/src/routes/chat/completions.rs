@@ -2,57 +2,62 @@
 //! (the `openai` SDKs, LangChain, curl scripts) work unchanged with an API key. The
 //! conversation comes whole from the client; nothing is stored but usage.
 
-use super::v1_wire::{self, CompletionRequest, Content, Delta, Envelope, Stop};
+use super::v1_request::{check_image_type, to_request};
+use super::v1_wire::{
+    self, CompletionRequest, Delta, Envelope, FunctionChunk, OutputToolCall, ToolCallChunk,
+};
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::context::estimate_prompt;
-use crate::chat::quota::{self, DEFAULT_REPLY_TOKENS, Reservation};
+use crate::chat::models::ModelRoute;
+use crate::chat::quota::{self, Reservation};
 use crate::chat::router::{self, Opened};
 use crate::chat::sse;
 use crate::error::{ApiError, ApiResult};
+use crate::fetch;
 use crate::http::{Request, Response, json, parse_json};
-use crate::providers::{ChatMessage, ChatRequest, ChatRole, EventStream, FinishReason, ProviderEvent, Usage};
+use crate::providers::call;
+use crate::providers::{
+    ChatRequest, ChatRole, EventStream, FinishReason, ImageData, Part, ProviderEvent, ToolCallDelta, Usage,
+};
 use crate::repo::routing;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::StatusCode;
 use std::sync::Arc;
 
-/// The provider-neutral request: system and developer messages become the system
-/// prompt, the rest the conversation.
-fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<ChatRequest> {
-    if body.n.is_some_and(|n| n != 1) {
-        return Err(ApiError::InvalidRequest("only n = 1 is supported".into()));
+/// Refuses what one of the route's targets cannot honour (whichever target ends up
+/// answering, the reply must be the one asked for).
+fn check_targets(route: &ModelRoute, request: &ChatRequest) -> ApiResult<()> {
+    for target in &route.targets {
+        call::check(target, request).map_err(ApiError::InvalidRequest)?;
     }
-    let mut system = Vec::new();
-    let mut messages = Vec::new();
-    for m in &body.messages {
-        let text = m.content.as_ref().map(Content::text).transpose()?.unwrap_or_default();
-        match m.role.as_str() {
-            "system" | "developer" => system.push(text),
-            "user" => messages.push(ChatMessage { role: ChatRole::User, content: text }),
-            "assistant" => messages.push(ChatMessage { role: ChatRole::Assistant, content: text }),
-            other => {
-                return Err(ApiError::InvalidRequest(format!(
-                    "messages with role {other:?} are not supported"
-                )));
-            }
-        }
+    Ok(())
+}
+
+/// Fetches the bytes of every image given by URL, when a target takes images only as
+/// bytes, through the guarded fetcher.
+async fn fetch_images(app: &App, route: &ModelRoute, request: &mut ChatRequest) -> ApiResult<()> {
+    if !route.targets.iter().any(call::inline_images) {
+        return Ok(());
     }
-    if messages.last().is_none_or(|m| m.role != ChatRole::User) {
-        return Err(ApiError::InvalidRequest("messages must end with a user message".into()));
+    let images = request.messages.iter_mut().flat_map(|m| &mut m.parts).filter_map(|p| match p {
+        Part::Image(image) if image.data.is_none() => Some(image),
+        _ => None,
+    });
+    for image in images {
+        let url = image.url.clone().unwrap_or_default();
+        let refused = |why: String| ApiError::InvalidRequest(format!("image_url {url}: {why}"));
+        let fetched = fetch::fetch(app, &url, app.config.fetch_max_image_bytes)
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        let media_type = fetched.content_type.unwrap_or_default();
+        check_image_type("image_url", &media_type)?;
+        image.data = Some(ImageData { media_type, base64: STANDARD.encode(&fetched.body) });
     }
-    Ok(ChatRequest {
-        system: (!system.is_empty()).then(|| system.join("\n\n")),
-        messages,
-        // Always a limit: the quota reserves it, so the provider must be held to it.
-        max_tokens: Some(
-            body.max_completion_tokens.or(body.max_tokens).or(max_output).unwrap_or(DEFAULT_REPLY_TOKENS),
-        ),
-        temperature: body.temperature,
-        top_p: body.top_p,
-        stop: body.stop.as_ref().map(Stop::sequences).unwrap_or_default(),
-    })
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
@@ -72,7 +77,9 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
         let config = routing::load(app).await?;
         let route =
             config.route(&body.model).ok_or_else(|| ApiError::UnknownModel(body.model.clone()))?.clone();
-        let request = to_request(&body, route.max_output_tokens)?;
+        let mut request = to_request(&body, route.max_output_tokens)?;
+        check_targets(&route, &request)?;
+        fetch_images(app, &route, &mut request).await?;
         let tokens = quota::estimate(&request);
         Ok(((route, request), tokens))
     };
@@ -118,6 +125,10 @@ impl Meter {
     fn observe(&mut self, event: &ProviderEvent) {
         match event {
             ProviderEvent::Text(t) => self.output_chars += t.chars().count() as u64,
+            ProviderEvent::ToolCall(d) => {
+                let name = d.name.as_deref().unwrap_or_default();
+                self.output_chars += (name.chars().count() + d.arguments.chars().count()) as u64;
+            }
             ProviderEvent::Usage(u) => self.reported = Some(*u),
             ProviderEvent::Finish(_) => {}
         }
@@ -158,31 +169,49 @@ struct Reply {
 }
 
 impl Reply {
-    /// Counts one event; returns its text and finish reason, if any.
-    fn apply(&mut self, event: ProviderEvent) -> (Option<String>, Option<FinishReason>) {
-        self.meter.observe(&event);
-        match event {
-            ProviderEvent::Text(t) => (Some(t), None),
-            ProviderEvent::Usage(_) => (None, None),
-            ProviderEvent::Finish(r) => (None, Some(r)),
-        }
-    }
-
     async fn whole(mut self, opened: Opened) -> ApiResult<Response> {
         let mut content = String::new();
+        let mut calls: Vec<OutputToolCall> = Vec::new();
         let mut finish = FinishReason::Stop;
         let mut events = futures::stream::iter(opened.first.into_iter().map(Ok)).chain(opened.rest);
         while let Some(event) = events.next().await {
-            let (text, reason) = self.apply(event.map_err(ApiError::Upstream)?);
-            content.extend(text);
-            finish = reason.unwrap_or(finish);
+            let event = event.map_err(ApiError::Upstream)?;
+            self.meter.observe(&event);
+            match event {
+                ProviderEvent::Text(t) => content.push_str(&t),
+                ProviderEvent::ToolCall(delta) => add_to_calls(&mut calls, delta),
+                ProviderEvent::Usage(_) => {}
+                ProviderEvent::Finish(reason) => finish = reason,
+            }
         }
         let usage = self.meter.record();
-        Ok(json(StatusCode::OK, &self.envelope.completion(&content, finish, usage)))
+        Ok(json(StatusCode::OK, &self.envelope.completion(&content, &calls, finish, usage)))
+    }
+
+    /// The chunk `event` stands for (nothing for usage, which comes at the end).
+    fn chunk(&mut self, event: ProviderEvent) -> Bytes {
+        self.meter.observe(&event);
+        let envelope = &self.envelope;
+        match event {
+            ProviderEvent::Text(text) => {
+                v1_wire::event(&envelope.chunk(Delta { content: Some(&text), ..Delta::default() }, None))
+            }
+            ProviderEvent::ToolCall(d) => {
+                let call = ToolCallChunk {
+                    index: d.index,
+                    id: d.id.as_deref(),
+                    kind: d.id.as_ref().map(|_| "function"),
+                    function: FunctionChunk { name: d.name.as_deref(), arguments: &d.arguments },
+                };
+                v1_wire::event(&envelope.chunk(Delta { tool_calls: Some([call]), ..Delta::default() }, None))
+            }
+            ProviderEvent::Usage(_) => Bytes::new(),
+            ProviderEvent::Finish(reason) => v1_wire::event(&envelope.chunk(Delta::default(), Some(reason))),
+        }
     }
 
     fn stream(self, opened: Opened, include_usage: bool) -> crate::http::ByteStream {
-        let role = Delta { role: Some(ChatRole::Assistant), content: Some("") };
+        let role = Delta { role: Some(ChatRole::Assistant), content: Some(""), ..Delta::default() };
         let first = v1_wire::event(&self.envelope.chunk(role, None));
         let events: EventStream =
             Box::pin(futures::stream::iter(opened.first.into_iter().map(Ok)).chain(opened.rest));
@@ -192,16 +221,7 @@ impl Reply {
                 return Some((reply.closing(include_usage), None));
             };
             let bytes = match event {
-                Ok(event) => match reply.apply(event) {
-                    (Some(text), _) => {
-                        let delta = Delta { content: Some(&text), ..Delta::default() };
-                        v1_wire::event(&reply.envelope.chunk(delta, None))
-                    }
-                    (None, Some(reason)) => {
-                        v1_wire::event(&reply.envelope.chunk(Delta::default(), Some(reason)))
-                    }
-                    (None, None) => Bytes::new(),
-                },
+                Ok(event) => reply.chunk(event),
                 Err(e) => {
                     tracing::warn!(error = %e, "completion failed mid-stream");
                     let error = v1_wire::event(&v1_wire::stream_error(&e));
@@ -226,4 +246,20 @@ impl Reply {
         out.push(v1_wire::done());
         out.concat().into()
     }
+}
+
+/// Adds a streamed piece to the whole tool calls.
+fn add_to_calls(calls: &mut Vec<OutputToolCall>, delta: ToolCallDelta) {
+    let index = delta.index as usize;
+    if calls.len() <= index {
+        calls.resize_with(index + 1, || OutputToolCall { kind: "function", ..OutputToolCall::default() });
+    }
+    let call = &mut calls[index];
+    if let Some(id) = delta.id {
+        call.id = id;
+    }
+    if let Some(name) = delta.name {
+        call.function.name = name;
+    }
+    call.function.arguments.push_str(&delta.arguments);
 }

@@ -3,6 +3,7 @@ pub(crate) mod completions;
 pub(crate) mod list_models;
 pub(crate) mod resume;
 pub(crate) mod send;
+mod v1_request;
 mod v1_wire;
 
 use super::{Function, health, path_id};

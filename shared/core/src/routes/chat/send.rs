@@ -67,7 +67,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
         caller.check_model(&name)?;
         let route = config.route(&name).ok_or_else(|| ApiError::UnknownModel(name.clone()))?.clone();
         let mut turns: Vec<ChatMessage> = history?.iter().rev().filter_map(as_turn).collect();
-        turns.push(ChatMessage { role: ChatRole::User, content: content.clone() });
+        turns.push(ChatMessage::text(ChatRole::User, content.clone()));
         let request = context::fit(owned.session.system_prompt.as_deref(), &turns, &route);
         let tokens = quota::estimate(&request);
         Ok(((owned, version, route, request), tokens))
@@ -111,7 +111,7 @@ fn as_turn(m: &Message) -> Option<ChatMessage> {
         MessageRole::Assistant => ChatRole::Assistant,
         MessageRole::System => return None,
     };
-    (!m.content.is_empty()).then(|| ChatMessage { role, content: m.content.clone() })
+    (!m.content.is_empty()).then(|| ChatMessage::text(role, m.content.clone()))
 }
 
 /// The first line of the first message, cut at a word near 80 characters.

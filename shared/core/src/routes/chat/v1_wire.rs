@@ -2,14 +2,14 @@
 //! objects it writes, field for field what the `openai` SDKs parse.
 
 use crate::chat::sse::data_only;
-use crate::error::{ApiError, ApiResult};
 use crate::http::{ErrorBody, ErrorDetail};
 use crate::providers::{ChatRole, FinishReason, ProviderError, Usage};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The OpenAI request fields confab acts on; other fields are accepted and ignored.
+/// An OpenAI chat completion request. Fields confab does not know are kept in `other`
+/// and refused unless they leave the reply as it would be without them.
 #[derive(Deserialize, ToSchema)]
 pub struct CompletionRequest {
     pub model: String,
@@ -24,6 +24,17 @@ pub struct CompletionRequest {
     #[schema(value_type = Option<Value>)]
     pub stop: Option<Stop>,
     pub n: Option<u32>,
+    pub seed: Option<i64>,
+    #[schema(value_type = Option<Vec<Value>>)]
+    pub tools: Option<Vec<ToolSpec>>,
+    #[schema(value_type = Option<Value>)]
+    pub tool_choice: Option<ToolChoiceSpec>,
+    pub parallel_tool_calls: Option<bool>,
+    #[schema(value_type = Option<Value>)]
+    pub response_format: Option<ResponseFormatSpec>,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -34,11 +45,16 @@ pub struct StreamOptions {
 
 #[derive(Deserialize, ToSchema)]
 pub struct InputMessage {
-    /// `system`, `developer`, `user` or `assistant`.
+    /// `system`, `developer`, `user`, `assistant` or `tool`.
     pub role: String,
-    /// Text, or an array of content parts of which the `text` ones are used.
+    /// Text, or an array of `text` (and, in user messages, `image_url`) parts.
     #[schema(value_type = Value)]
     pub content: Option<Content>,
+    /// An assistant message's calls.
+    #[schema(value_type = Option<Vec<Value>>)]
+    pub tool_calls: Option<Vec<ToolCallSpec>>,
+    /// A tool message's call.
+    pub tool_call_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -49,10 +65,15 @@ pub enum Content {
 }
 
 #[derive(Deserialize)]
-pub struct Part {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub text: Option<String>,
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Part {
+    Text { text: String },
+    ImageUrl { image_url: ImageUrl },
+}
+
+#[derive(Deserialize)]
+pub struct ImageUrl {
+    pub url: String,
 }
 
 #[derive(Deserialize)]
@@ -62,23 +83,60 @@ pub enum Stop {
     Many(Vec<String>),
 }
 
-impl Content {
-    /// The message's text; parts other than text are refused.
-    pub fn text(&self) -> ApiResult<String> {
-        match self {
-            Content::Text(t) => Ok(t.clone()),
-            Content::Parts(parts) => parts
-                .iter()
-                .map(|p| match (p.kind.as_str(), &p.text) {
-                    ("text", Some(t)) => Ok(t.as_str()),
-                    (kind, _) => Err(ApiError::InvalidRequest(format!(
-                        "content parts of type {kind:?} are not supported"
-                    ))),
-                })
-                .collect::<ApiResult<Vec<_>>>()
-                .map(|texts| texts.join("")),
-        }
-    }
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolSpec {
+    Function { function: FunctionSpec },
+}
+
+#[derive(Deserialize)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: Option<serde_json::Value>,
+    pub strict: Option<bool>,
+}
+
+/// `"none"`, `"auto"`, `"required"` or `{"type": "function", "function": {"name"}}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum ToolChoiceSpec {
+    Mode(String),
+    Function { function: FunctionName },
+}
+
+#[derive(Deserialize)]
+pub struct FunctionName {
+    pub name: String,
+}
+
+#[derive(Deserialize)]
+pub struct ToolCallSpec {
+    pub id: String,
+    pub function: CalledFunction,
+}
+
+#[derive(Deserialize)]
+pub struct CalledFunction {
+    pub name: String,
+    /// JSON text, as OpenAI sends it.
+    pub arguments: String,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ResponseFormatSpec {
+    Text,
+    JsonObject,
+    JsonSchema { json_schema: JsonSchemaSpec },
+}
+
+#[derive(Deserialize)]
+pub struct JsonSchemaSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub schema: Option<serde_json::Value>,
+    pub strict: Option<bool>,
 }
 
 impl Stop {
@@ -122,7 +180,43 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: ChatRole,
-    content: &'a str,
+    /// Null when the reply is only tool calls, as OpenAI sends it.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tool_calls: &'a [OutputToolCall],
+}
+
+/// A whole tool call in a `chat.completion`.
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub struct OutputToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: OutputFunction,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq, Default)]
+pub struct OutputFunction {
+    pub name: String,
+    pub arguments: String,
+}
+
+/// A piece of a streamed tool call: `id`, `type` and the name come with the first.
+#[derive(Serialize)]
+pub struct ToolCallChunk<'a> {
+    pub index: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    pub function: FunctionChunk<'a>,
+}
+
+#[derive(Serialize)]
+pub struct FunctionChunk<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    pub arguments: &'a str,
 }
 
 /// A `chat.completion.chunk`: one step of a streamed reply.
@@ -154,6 +248,8 @@ pub struct Delta<'a> {
     pub role: Option<ChatRole>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<[ToolCallChunk<'a>; 1]>,
 }
 
 #[derive(Serialize)]
@@ -174,7 +270,14 @@ impl From<Usage> for UsageCounts {
 }
 
 impl Envelope {
-    pub fn completion<'a>(&'a self, content: &'a str, finish: FinishReason, usage: Usage) -> Completion<'a> {
+    pub fn completion<'a>(
+        &'a self,
+        content: &'a str,
+        tool_calls: &'a [OutputToolCall],
+        finish: FinishReason,
+        usage: Usage,
+    ) -> Completion<'a> {
+        let content = (!content.is_empty() || tool_calls.is_empty()).then_some(content);
         Completion {
             id: &self.id,
             object: "chat.completion",
@@ -182,7 +285,7 @@ impl Envelope {
             model: &self.model,
             choices: [Choice {
                 index: 0,
-                message: Message { role: ChatRole::Assistant, content },
+                message: Message { role: ChatRole::Assistant, content, tool_calls },
                 finish_reason: finish,
                 logprobs: (),
             }],
@@ -272,7 +375,7 @@ mod tests {
     fn completions_have_openais_shape() {
         let usage = Usage { input_tokens: 3, output_tokens: 2 };
         assert_eq!(
-            encoded(&envelope().completion("hi", FinishReason::Length, usage)),
+            encoded(&envelope().completion("hi", &[], FinishReason::Length, usage)),
             json!({
                 "id": "chatcmpl-1", "object": "chat.completion", "created": 7, "model": "m",
                 "choices": [{ "index": 0, "message": { "role": "assistant", "content": "hi" },
@@ -291,7 +394,7 @@ mod tests {
                 "choices": [{ "index": 0, "delta": delta, "finish_reason": finish, "logprobs": null }],
             })
         };
-        let role = Delta { role: Some(ChatRole::Assistant), content: Some("") };
+        let role = Delta { role: Some(ChatRole::Assistant), content: Some(""), ..Delta::default() };
         assert_eq!(
             encoded(&e.chunk(role, None)),
             chunk(json!({"role": "assistant", "content": ""}), json!(null))

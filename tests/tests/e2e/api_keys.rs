@@ -145,6 +145,36 @@ async fn the_admin_scope_is_for_admins_and_never_by_default() {
     assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_key_cannot_hand_out_a_way_into_an_account() {
+    let app = spawn_app().await;
+    let (admin, user) = app.admin_and_user().await;
+    let admin = app.as_user(admin);
+    let key = key_with(&admin, json!({"name": "ops", "scopes": ["admin"]})).await;
+    app.get_ok(&key, "/admin/users").await;
+    for who in [&admin.id, &user.id] {
+        let calls = [
+            (Method::POST, format!("/admin/users/{who}/password-reset"), None),
+            (Method::DELETE, format!("/admin/users/{who}"), None),
+            (Method::PATCH, format!("/admin/users/{who}"), Some(json!({"role": "admin"}))),
+        ];
+        for (method, path, body) in calls {
+            let request = app.bearer(method.clone(), &path, &key);
+            let resp = send(match body {
+                Some(b) => request.json(&b),
+                None => request,
+            })
+            .await;
+            assert_error_ctx(resp, StatusCode::FORBIDDEN, "insufficient_scope", &format!("{method} {path}"))
+                .await;
+        }
+    }
+    // Quotas are an admin key's work.
+    let quota = json!({"quota": {"tokens_per_day": 1000}});
+    let resp = send(app.bearer(Method::PATCH, &format!("/admin/users/{}", user.id), &key).json(&quota)).await;
+    assert_json(resp, StatusCode::OK).await;
+}
+
 /// Routes `parrot` too, an echo model under another name.
 async fn add_parrot(admin: &TestUser<'_>) {
     let mut config = admin.get("/admin/models").await.good().await;

@@ -357,15 +357,47 @@ async fn an_existing_accounts_email_is_not_linked_by_default() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_existing_accounts_email_is_linked_with_link_by_email() {
     let h = hostile(&[("CONFAB_OIDC_EVIL_LINK_BY_EMAIL", "true")]).await;
-    let owner = h.app.register("eve@evil.example").await;
+    let admin = h.app.register("admin@example.com").await;
+    // Anyone may register any address: this password account may be a squatter's.
+    let squatter = h.app.register("eve@evil.example").await;
+    let key = str_field(&h.app.create_api_key(&squatter.access_token, "kept").await, "key");
+    // Cutoffs are whole seconds: the link must come in a later one than the squatter's logins.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let resp = h.with_claims("EVE@evil.example", |_| {}).await;
-    assert_eq!(me(&h.app, &assert_signed_in(&resp, "/")).await["id"], owner.user()["id"]);
-    let actions = h.app.audit_actions(&owner, &owner.id).await;
+    let owner = assert_signed_in(&resp, "/");
+    assert_eq!(me(&h.app, &owner).await["id"], squatter.user()["id"]);
+    let actions = h.app.audit_actions(&admin, &squatter.id).await;
     assert!(actions.contains(&"auth.oidc_linked".to_string()), "{actions:?}");
-    // The password still works, and the link is used from now on.
-    h.app.login("eve@evil.example", PASSWORD).await;
+    // Linking ended the password and everything signed in with it.
+    assert_error(
+        h.app.login_raw("eve@evil.example", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    for token in [squatter.access_token.as_str(), key.as_str()] {
+        let resp = send(h.app.bearer(Method::GET, "/auth/me", token)).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(h.app.refresh_raw(&squatter.cookies).await.status(), StatusCode::UNAUTHORIZED);
+    // The link is used from now on.
     let resp = h.with_claims("eve@evil.example", |_| {}).await;
-    assert_eq!(me(&h.app, &assert_signed_in(&resp, "/")).await["id"], owner.user()["id"]);
+    assert_eq!(me(&h.app, &assert_signed_in(&resp, "/")).await["id"], squatter.user()["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_account_with_mfa_is_refused() {
+    let h = hostile(&[]).await;
+    let resp = h.with_claims("eve@evil.example", |_| {}).await;
+    let cookies = assert_signed_in(&resp, "/");
+    let user = me(&h.app, &cookies).await;
+    // Given a password (a reset link) and then MFA, the account may not skip its code.
+    let mut record = stored_item(h.app.data_dir(), &format!("USER#{}", str_field(&user, "id")), "USER")
+        .await
+        .expect("the user");
+    record.data.insert("mfa_enabled".into(), json!(true));
+    put_stored_item(h.app.data_dir(), record).await;
+    assert_refused(&h.with_claims("eve@evil.example", |_| {}).await, "mfa_required", "mfa on");
 }
 
 #[tokio::test(flavor = "multi_thread")]

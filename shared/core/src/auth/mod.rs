@@ -12,7 +12,7 @@ pub mod refresh;
 pub mod session_tokens;
 pub mod throttle;
 
-pub use principal::{Principal, admin, principal, signed_in};
+pub use principal::{Principal, admin, admin_in_person, principal, signed_in};
 
 use sha2::{Digest, Sha256};
 

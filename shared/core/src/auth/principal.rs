@@ -55,3 +55,11 @@ pub fn admin(req: &Request) -> ApiResult<&Principal> {
     let p = principal(req)?;
     if p.user.role == Role::Admin { Ok(p) } else { Err(ApiError::Forbidden("admin role required")) }
 }
+
+/// The caller if an admin signed in as a person: what hands out a way into an account
+/// (a reset link, a role) or removes one is never done with an API key, so a leaked
+/// admin key cannot turn itself into a password.
+pub fn admin_in_person(req: &Request) -> ApiResult<&Principal> {
+    signed_in(req)?;
+    admin(req)
+}

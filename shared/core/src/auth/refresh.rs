@@ -107,7 +107,20 @@ pub async fn start_family(app: &App, user_id: Id, client: Client) -> ApiResult<L
     let (first, max_age) = new_token(app, &token, record, &family);
     let family_ends = family.created_at + app.config.refresh_absolute_seconds;
     refresh::create(app, family_id, &family, family_ends, &first).await?;
+    end_oldest_logins(app, user_id).await?;
     Ok(Login { family_id, refresh: Issued { token, max_age }, csrf })
+}
+
+/// Logins a user may have at once. Past it, starting one ends the oldest, so ending
+/// every login (a password change) is bounded work that no pile of logins outlasts.
+pub const MAX_LOGINS: usize = 50;
+
+async fn end_oldest_logins(app: &App, user_id: Id) -> ApiResult<()> {
+    let active = active_families(app, user_id).await?;
+    let excess = active.len().saturating_sub(MAX_LOGINS);
+    let ends: Vec<_> = active.iter().take(excess).map(|(id, _)| revoke(app, *id)).collect();
+    futures::future::try_join_all(ends).await?;
+    Ok(())
 }
 
 /// The login `id` unless it was revoked or has ended.
@@ -201,11 +214,13 @@ pub async fn revoke_all(app: &App, user_id: Id) -> ApiResult<()> {
 
 /// Revokes every family of `user_id` but `keep` (password changed on that login).
 pub async fn revoke_all_but(app: &App, user_id: Id, keep: Option<Id>) -> ApiResult<()> {
-    for (id, family) in refresh::families(app, user_id).await? {
-        if !family.revoked && Some(id) != keep {
-            revoke(app, id).await?;
-        }
-    }
+    let families = refresh::families(app, user_id).await?;
+    let ends: Vec<_> = families
+        .iter()
+        .filter(|(id, family)| !family.revoked && Some(*id) != keep)
+        .map(|(id, _)| revoke(app, *id))
+        .collect();
+    futures::future::try_join_all(ends).await?;
     Ok(())
 }
 
@@ -214,4 +229,30 @@ pub async fn active_families(app: &App, user_id: Id) -> ApiResult<Vec<(Id, Famil
     let mut families = refresh::families(app, user_id).await?;
     families.retain(|(_, family)| !family.revoked);
     Ok(families)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Client, MAX_LOGINS, active_families, start_family};
+    use crate::auth::keys::initial_secrets;
+    use crate::testing;
+
+    #[test]
+    fn a_new_login_past_the_limit_ends_the_oldest() {
+        let t = testing::app().build();
+        for (name, value) in initial_secrets(&*t.app.random, &*t.app.clock) {
+            t.secrets.set(&name, &value);
+        }
+        let user_id = t.app.new_id();
+        let client = || Client { ip: "192.0.2.1".into(), user_agent: None };
+        let (first, active) = t.run(async {
+            let first = start_family(&t.app, user_id, client()).await.unwrap();
+            for _ in 0..MAX_LOGINS + 1 {
+                start_family(&t.app, user_id, client()).await.unwrap();
+            }
+            (first, active_families(&t.app, user_id).await.unwrap())
+        });
+        assert_eq!(active.len(), MAX_LOGINS);
+        assert!(active.iter().all(|(id, _)| *id != first.family_id), "the oldest ended");
+    }
 }

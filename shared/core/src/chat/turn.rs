@@ -285,20 +285,23 @@ impl Producer {
         reply.status = ending.status();
         reply.usage = Some(usage);
         let asked = request.messages.last().map(|m| m.content.as_str()).unwrap_or_default();
-        let (saved, counted, indexed) = futures::join!(
+        let (saved, counted) = futures::join!(
             turns::finish(&app, user_id, session_id, &reply),
-            reservation.settle(&route.name, usage),
-            futures::future::try_join(
-                search::index(&app, user_id, session_id, Some(user_message_id), asked),
-                search::index(&app, user_id, session_id, Some(reply.id), &reply.content),
-            )
+            reservation.settle(&route.name, usage)
         );
-        if let Err(e) = saved {
-            tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
-        }
         if let Err(e) = counted {
             tracing::error!(error = %e, "usage could not be recorded");
         }
+        if let Err(e) = saved {
+            tracing::error!(error = %e, message_id = %reply.id, "reply could not be saved");
+            return;
+        }
+        // Only a saved turn is indexed, so a session deleted meanwhile gains no entries.
+        let indexed = futures::future::try_join(
+            search::index(&app, user_id, session_id, Some(user_message_id), asked),
+            search::index(&app, user_id, session_id, Some(reply.id), &reply.content),
+        )
+        .await;
         if let Err(e) = indexed {
             tracing::warn!(error = %e, "the turn could not be indexed for search");
         }

@@ -9,7 +9,7 @@ use super::sessions::{self, Owned, Session};
 use super::{Progress, delete_page};
 use crate::app::App;
 use crate::domain::Id;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::ports::store::{MAX_PAGE, MAX_TRANSACTION_WRITES};
 use crate::ports::{Condition, Item, Query, SkRange, Write};
 use futures::future::join_all;
@@ -29,6 +29,8 @@ pub const MAX_QUERY_WORDS: usize = 8;
 /// Entries read per query word: beyond this, older matches may be missed.
 pub const MAX_ENTRIES_PER_WORD: usize = 5_000;
 const TITLE: &str = "title";
+/// Sessions a page may load per hit it returns.
+const LOADS_PER_HIT: usize = 4;
 /// Characters of context on each side of a match in a snippet.
 const SNIPPET_CONTEXT: usize = 60;
 
@@ -50,7 +52,8 @@ pub fn terms(text: &str, max: usize) -> Vec<String> {
         .collect()
 }
 
-/// Indexes the words of a message (`Some(id)`) or of the session's title.
+/// Indexes the words of a message (`Some(id)`) or of the session's title, unless the
+/// session is gone (deleted while its last reply was streaming).
 pub async fn index(
     app: &App,
     owner: Id,
@@ -66,8 +69,10 @@ pub async fn index(
             condition: Condition::Always,
         })
         .collect();
-    let chunks: Vec<_> =
-        puts.chunks(MAX_TRANSACTION_WRITES).map(|c| app.store.transact(c.to_vec())).collect();
+    let chunks: Vec<_> = puts
+        .chunks(MAX_TRANSACTION_WRITES - 1)
+        .map(|c| app.store.transact([c, &[sessions::exists_check(session_id)]].concat()))
+        .collect();
     join_all(chunks).await.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(())
 }
@@ -95,7 +100,7 @@ pub struct Hit {
     pub snippet: String,
 }
 
-/// Where each session matched one query word: its sources, newest message first.
+/// Where each session matched: the sort keys of its entries.
 type Matches = BTreeMap<Id, Vec<String>>;
 
 /// The owner's sessions whose title or messages hold every word of `query` (as word
@@ -118,10 +123,12 @@ pub async fn search(
         intersect(per_word).into_iter().rev().filter(|(id, _)| after.is_none_or(|a| *id < a)).collect();
     let mut hits = Vec::new();
     let mut seen = 0;
-    while hits.len() < limit && seen < candidates.len() {
+    // Sessions that turn out archived (or gone) are skipped, but a page loads at most
+    // a few times its size: the next page carries on from where it stopped.
+    while hits.len() < limit && seen < candidates.len() && seen < limit * LOADS_PER_HIT {
         let batch = &candidates[seen..candidates.len().min(seen + limit - hits.len())];
         seen += batch.len();
-        let loads: Vec<_> = batch.iter().map(|(id, sources)| hit(app, owner, *id, sources, &words)).collect();
+        let loads: Vec<_> = batch.iter().map(|(id, entries)| hit(app, owner, *id, entries, &words)).collect();
         for found in join_all(loads).await {
             hits.extend(found?.filter(|h| h.session.archived == archived));
         }
@@ -140,10 +147,8 @@ async fn matches(app: &App, owner: Id, word: &str) -> ApiResult<Matches> {
         let page = app.store.query(query).await?;
         read += page.items.len();
         for item in &page.items {
-            let mut parts = item.sk.rsplitn(3, '#');
-            let (Some(source), Some(session)) = (parts.next(), parts.next()) else { continue };
-            if let Some(id) = Id::parse(session) {
-                found.entry(id).or_default().push(source.to_string());
+            if let Some(id) = item.sk.rsplit('#').nth(1).and_then(Id::parse) {
+                found.entry(id).or_default().push(item.sk.clone());
             }
         }
         cursor = page.cursor;
@@ -153,7 +158,7 @@ async fn matches(app: &App, owner: Id, word: &str) -> ApiResult<Matches> {
     }
 }
 
-/// The sessions every word matched, with the sources any of them matched in.
+/// The sessions every word matched, with the entries any of them matched.
 fn intersect(per_word: Vec<Matches>) -> Matches {
     let mut words = per_word.into_iter();
     let first = words.next().unwrap_or_default();
@@ -169,21 +174,24 @@ fn intersect(per_word: Vec<Matches>) -> Matches {
 }
 
 /// The session as a hit, or `None` when it is gone or matched only by an old title.
-async fn hit(app: &App, owner: Id, id: Id, sources: &[String], words: &[String]) -> ApiResult<Option<Hit>> {
+async fn hit(app: &App, owner: Id, id: Id, entries: &[String], words: &[String]) -> ApiResult<Option<Hit>> {
     let owned = match sessions::get_owned(app, owner, id).await {
         Ok((owned, _)) => owned,
-        Err(crate::error::ApiError::NotFound) => {
-            forget(app, owner, id, words).await;
+        Err(ApiError::NotFound) => {
+            forget(app, owner, entries).await;
             return Ok(None);
         }
         Err(e) => return Err(e),
     };
-    let newest = sources.iter().filter_map(|s| Id::parse(s)).max();
+    let newest = entries.iter().filter_map(|sk| sk.rsplit('#').next().and_then(Id::parse)).max();
     match newest {
-        Some(message_id) => {
-            let (message, _) = sessions::message(app, id, message_id).await?;
-            Ok(Some(Hit { snippet: snippet(&message.content, words), session: owned.session }))
-        }
+        Some(message_id) => match sessions::message(app, id, message_id).await {
+            Ok((message, _)) => {
+                Ok(Some(Hit { snippet: snippet(&message.content, words), session: owned.session }))
+            }
+            Err(ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        },
         None if words
             .iter()
             .all(|w| terms(&owned.session.title, usize::MAX).iter().any(|t| t.starts_with(w))) =>
@@ -198,18 +206,16 @@ fn hit_on_title(owned: Owned) -> Hit {
     Hit { snippet: owned.session.title.clone(), session: owned.session }
 }
 
-/// Drops a deleted session's entries for `words`; a failure only leaves them for later.
-async fn forget(app: &App, owner: Id, session_id: Id, words: &[String]) {
-    for word in words {
-        let range = SkRange::Prefix(word.clone());
-        let Ok(page) = app.store.query(Query::new(pk(owner), range).limit(MAX_PAGE)).await else { return };
-        let stale = page.items.into_iter().filter(|i| i.sk.contains(&format!("#{session_id}#")));
-        let deletes: Vec<Write> =
-            stale.map(|i| Write::Delete { pk: i.pk, sk: i.sk, condition: Condition::Always }).collect();
-        for chunk in deletes.chunks(MAX_TRANSACTION_WRITES) {
-            if let Err(e) = app.store.transact(chunk.to_vec()).await {
-                tracing::warn!(error = %e, "stale search entries could not be dropped");
-            }
+/// Drops the entries of a deleted session that a search met; a failure only leaves
+/// them for a later search.
+async fn forget(app: &App, owner: Id, entries: &[String]) {
+    let deletes: Vec<Write> = entries
+        .iter()
+        .map(|sk| Write::Delete { pk: pk(owner), sk: sk.clone(), condition: Condition::Always })
+        .collect();
+    for chunk in deletes.chunks(MAX_TRANSACTION_WRITES) {
+        if let Err(e) = app.store.transact(chunk.to_vec()).await {
+            tracing::warn!(error = %e, "stale search entries could not be dropped");
         }
     }
 }
@@ -237,7 +243,16 @@ fn find(haystack: &[char], word: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{snippet, terms};
+    use super::{index, snippet, terms};
+    use crate::testing;
+
+    #[test]
+    fn a_session_deleted_meanwhile_gains_no_entries() {
+        let t = testing::app().build();
+        let (owner, gone) = (t.app.new_id(), t.app.new_id());
+        assert!(t.run(index(&t.app, owner, gone, None, "words of a reply")).is_err());
+        assert!(t.store.items().is_empty());
+    }
 
     #[test]
     fn words_are_normalised_distinct_and_bounded() {

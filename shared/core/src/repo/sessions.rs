@@ -243,9 +243,11 @@ pub async fn all_messages(app: &App, id: Id) -> ApiResult<Vec<Message>> {
 /// and its blobs. A crash part-way leaves only unreachable leftovers.
 pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     let id = owned.session.id;
+    // The link first: a crash after it leaves a session without one, never a live link
+    // to a conversation nobody can find any more.
+    super::shares::revoke(app, id).await?;
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
     uncount_session(app, owned.user_id).await;
-    super::shares::revoke(app, id).await?;
     delete_items(app, &all_items(app, Query::new(pk(id), SkRange::All)).await?).await?;
     for prefix in [blob_prefix(owned.user_id, id), export_prefix(owned.user_id, id)] {
         app.blobs.delete_prefix(&prefix).await?;
@@ -276,6 +278,12 @@ pub async fn delete_batch_of_user(app: &App, user_id: Id) -> ApiResult<Progress>
 /// Every blob prefix of a user: sessions' blobs and exports.
 pub fn user_blob_prefixes(user_id: Id) -> [String; 2] {
     [format!("users/{user_id}/"), format!("exports/{user_id}/")]
+}
+
+/// A transaction entry that holds only while session `id` exists: for records that
+/// must not outlive it (search entries, share links) when it is deleted meanwhile.
+pub fn exists_check(id: Id) -> Write {
+    Write::Check { pk: pk(id), sk: SK.into(), condition: Condition::Exists }
 }
 
 /// Where a session's blobs (large messages, attachments) live.

@@ -84,7 +84,11 @@ pub async fn create(app: &App, owned: &Owned) -> ApiResult<Shared> {
         },
     ];
     writes.extend(earlier.as_ref().map(|(old, _)| unlink(old)));
-    commit(app, writes).await?;
+    writes.push(sessions::exists_check(session.id));
+    if let Err(e) = commit(app, writes).await {
+        delete_snapshot(app, &link).await?;
+        return Err(e);
+    }
     if let Some((old, _)) = earlier {
         delete_snapshot(app, &old).await?;
     }
@@ -188,6 +192,11 @@ mod tests {
             let (owned, version) = sessions::get_owned(app, owned.user_id, owned.session.id).await.unwrap();
             sessions::delete(app, &owned, version).await.unwrap();
         });
+        assert_eq!((shares(&t), t.blobs.keys().len()), (0, 0));
+        // A share that commits after its session was deleted is refused, leaving nothing.
+        let stale =
+            Owned { user_id: owned.user_id, session: Session { id: app.new_id(), ..owned.session.clone() } };
+        assert!(matches!(t.run(create(app, &stale)), Err(ApiError::Conflict(_))));
         assert_eq!((shares(&t), t.blobs.keys().len()), (0, 0));
     }
 }

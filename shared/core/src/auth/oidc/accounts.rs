@@ -55,6 +55,9 @@ async fn attempt(
         let (user, _) = users::get(app, link.user_id)
             .await?
             .ok_or_else(|| Failure::Server(ApiError::Internal("identity linked to no user".into())))?;
+        if user.mfa_enabled {
+            return Err(Failure::MfaRequired(user.id));
+        }
         return usable(user).map(|u| Some((u, Outcome::SignedIn)));
     }
     let raw = identity.verified_email.as_deref().ok_or(Failure::EmailNotVerified)?;
@@ -71,7 +74,11 @@ async fn attempt(
         if !provider.link_by_email || user.mfa_enabled {
             return Err(Failure::AccountExists(user.id));
         }
-        let user = usable(user)?;
+        // Whoever registered this email with a password may not be its owner (anyone can
+        // register any address): linking ends that password and everything signed in
+        // with it, so a squatter cannot keep a way into the owner's account.
+        let user =
+            User { password_hash: String::new(), not_before: Some(app.clock.now_unix()), ..usable(user)? };
         let linked = identities::link(app, &user, version, &link(user.id)).await?;
         return Ok(linked.then_some((user, Outcome::Linked)));
     }

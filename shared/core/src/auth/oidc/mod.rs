@@ -44,6 +44,8 @@ pub enum Failure {
     /// An account has this email, and linking by email is off (or not safe).
     AccountExists(crate::domain::Id),
     AccountDisabled(crate::domain::Id),
+    /// The account has MFA on: signing in through a provider would skip its second factor.
+    MfaRequired(crate::domain::Id),
     RateLimited,
     Server(ApiError),
 }
@@ -61,6 +63,7 @@ impl Failure {
             Failure::DomainNotAllowed => "domain_not_allowed",
             Failure::AccountExists(_) => "account_exists",
             Failure::AccountDisabled(_) => "account_disabled",
+            Failure::MfaRequired(_) => "mfa_required",
             Failure::RateLimited => "rate_limited",
             Failure::Server(_) => "server_error",
         }
@@ -69,7 +72,7 @@ impl Failure {
     /// The account the failure concerns, when there is one.
     pub fn user_id(&self) -> Option<crate::domain::Id> {
         match self {
-            Failure::AccountExists(id) | Failure::AccountDisabled(id) => Some(*id),
+            Failure::AccountExists(id) | Failure::AccountDisabled(id) | Failure::MfaRequired(id) => Some(*id),
             _ => None,
         }
     }

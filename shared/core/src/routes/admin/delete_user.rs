@@ -1,6 +1,6 @@
 use crate::accounts;
 use crate::app::App;
-use crate::auth::admin;
+use crate::auth::admin_in_person;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, no_content};
@@ -18,7 +18,7 @@ use serde_json::json;
         (status = 409, description = "admins cannot delete themselves here (use DELETE /auth/me), \
             or the account changed meanwhile", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
-    let actor = admin(&req)?.user.id;
+    let actor = admin_in_person(&req)?.user.id;
     if id == actor {
         return Err(ApiError::Conflict("admins cannot delete their own account here; use DELETE /auth/me"));
     }

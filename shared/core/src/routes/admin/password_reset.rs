@@ -1,5 +1,5 @@
 use crate::app::App;
-use crate::auth::admin;
+use crate::auth::admin_in_person;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json};
@@ -36,7 +36,7 @@ pub struct ResetLink {
         (status = 404, body = crate::http::ErrorBody),
         (status = 503, description = "CONFAB_PUBLIC_URL is not set", body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
-    let actor = admin(&req)?.user.id;
+    let actor = admin_in_person(&req)?.user.id;
     let (user, _) = users::get(app, id).await?.ok_or(ApiError::NotFound)?;
     let base_url = app.config.public_url.as_deref().ok_or_else(|| {
         ApiError::Unavailable("CONFAB_PUBLIC_URL must be set to hand out reset links".into())

@@ -32,6 +32,9 @@ pub struct UpdateUserRequest {
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let actor = admin(&req)?.user.id;
     let body: UpdateUserRequest = parse_json(&req)?;
+    if body.role.is_some() {
+        crate::auth::admin_in_person(&req)?;
+    }
     if id == actor && (body.role.is_some() || body.disabled.is_some()) {
         return Err(ApiError::Conflict("admins cannot change their own role or disabled state"));
     }

@@ -67,8 +67,8 @@ pub async fn change(app: &App, req: Request) -> ApiResult<Response> {
 }
 
 /// Sets a new password with a token from an admin's reset link: the link works once,
-/// within its hour. Every login of the account ends and its failed-login lockout is
-/// cleared. Attempts count toward the per-address credential limit.
+/// within its hour. Every login and API key of the account ends and its failed-login
+/// lockout is cleared. Attempts count toward the per-address credential limit.
 #[utoipa::path(post, path = "/auth/password/reset", tag = "auth", operation_id = "auth_reset_password",
     request_body = ResetPasswordRequest,
     responses((status = 204, description = "the password is set; every login is ended"),
@@ -101,9 +101,13 @@ pub async fn reset(app: &App, req: Request) -> ApiResult<Response> {
         return refused(Some(link.user_id), "no_account");
     };
     let password_hash = passwords::hash(app, &new_password).await?;
-    let updated = users::User { password_hash, ..user };
+    // The cutoff ends every login and API key in the same write as the password, so no
+    // session of whoever knew the old one survives, however many they made.
+    let updated = users::User { password_hash, not_before: Some(app.clock.now_unix()), ..user };
     password_resets::redeem(app, &body.token, version, &updated, user_version).await?;
-    refresh::revoke_all(app, updated.id).await?;
+    if let Err(e) = refresh::revoke_all(app, updated.id).await {
+        tracing::warn!(error = %e, "ended logins could not all be marked revoked");
+    }
     throttle::clear_account(app, &Email::parse(&updated.email)?).await?;
     Ok(audited(no_content(), AuditEvent::by_user(updated.id, "auth.password_reset", json!({}))))
 }

@@ -60,14 +60,7 @@ impl WireFormat for Gemini {
         req: &ChatRequest,
         _now: OffsetDateTime,
     ) -> Result<http::Request<Bytes>, ProviderError> {
-        // A bare name (`gemini-2.5-flash`) is a model; a resource name
-        // (`models/…`, `tunedModels/…`) is used as it is.
-        let model = if target.model.contains('/') {
-            target.model.split('/').map(path_segment).collect::<Vec<_>>().join("/")
-        } else {
-            format!("models/{}", path_segment(&target.model))
-        };
-        let path = format!("/v1beta/{model}:streamGenerateContent?alt=sse");
+        let path = format!("/v1beta/{}:streamGenerateContent?alt=sse", model_name(&target.model));
         let uri = endpoint(&target.base_url, DEFAULT_BASE_URL, &path)?;
         let contents = req.messages.iter().map(|m| Content {
             role: Some(match m.role {
@@ -101,6 +94,16 @@ impl WireFormat for Gemini {
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError {
         let wait = retry_after(headers).or_else(|| retry_info(body));
         status_error(status, wait, ERROR.of_body(body, None))
+    }
+}
+
+/// The model's resource name, escaped for a URL path: a bare name (`gemini-2.5-flash`)
+/// is a model; a resource name (`models/…`, `tunedModels/…`) is used as it is.
+pub(super) fn model_name(model: &str) -> String {
+    if model.contains('/') {
+        model.split('/').map(path_segment).collect::<Vec<_>>().join("/")
+    } else {
+        format!("models/{}", path_segment(model))
     }
 }
 

@@ -6,6 +6,7 @@ use super::v1_wire::{self, CompletionRequest, Content, Delta, Envelope, Stop};
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::context::estimate_prompt;
+use crate::chat::models::ModelKind;
 use crate::chat::quota::{self, DEFAULT_REPLY_TOKENS, Reservation};
 use crate::chat::router::{self, Opened};
 use crate::chat::sse;
@@ -70,8 +71,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     caller.check_model(&body.model)?;
     let prepare = async {
         let config = routing::load(app).await?;
-        let route =
-            config.route(&body.model).ok_or_else(|| ApiError::UnknownModel(body.model.clone()))?.clone();
+        let route = config.route_of_kind(&body.model, ModelKind::Chat)?.clone();
         let request = to_request(&body, route.max_output_tokens)?;
         let tokens = quota::estimate(&request);
         Ok(((route, request), tokens))

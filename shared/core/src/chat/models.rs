@@ -190,7 +190,8 @@ fn echo_route() -> ModelRoute {
 
 #[cfg(test)]
 mod tests {
-    use super::{ModelConfig, seed_from_settings};
+    use super::{ModelConfig, ModelKind, seed_from_settings};
+    use crate::error::ApiError;
     use std::collections::BTreeMap;
 
     fn openai_config(secret: &str) -> ModelConfig {
@@ -209,5 +210,47 @@ mod tests {
         {
             assert!(openai_config(bad).validate().is_err(), "{bad}");
         }
+    }
+
+    fn seeded(pairs: &[(&str, &str)]) -> ModelConfig {
+        seed_from_settings(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn embedding_models_are_seeded_after_the_chat_models() {
+        let config = seeded(&[
+            ("CONFAB_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+            ("CONFAB_GEMINI_API_KEY", "k"),
+            ("CONFAB_GEMINI_EMBEDDING_MODELS", "gemini-embedding-001"),
+        ]);
+        let kinds: Vec<_> = config.models.iter().map(|m| (m.name.as_str(), m.kind)).collect();
+        assert_eq!(kinds, [("echo", ModelKind::Chat), ("gemini-embedding-001", ModelKind::Embedding)]);
+        assert_eq!(config.default_model, "echo");
+        assert!(config.validate().is_ok());
+        assert!(config.route_of_kind("gemini-embedding-001", ModelKind::Embedding).is_ok());
+        let wrong = config.route_of_kind("echo", ModelKind::Embedding).unwrap_err();
+        assert!(matches!(&wrong, ApiError::InvalidRequest(m) if m.contains("is a chat model")), "{wrong}");
+        let wrong = config.route_of_kind("gemini-embedding-001", ModelKind::Chat).unwrap_err();
+        assert!(
+            matches!(&wrong, ApiError::InvalidRequest(m) if m.contains("POST /v1/embeddings")),
+            "{wrong}"
+        );
+        assert!(matches!(config.route_of_kind("nope", ModelKind::Chat), Err(ApiError::UnknownModel(_))));
+    }
+
+    #[test]
+    fn embedding_models_need_targets_with_embeddings_and_cannot_be_the_default() {
+        let mut config = openai_config("confab-provider-openai");
+        config.models[0].kind = ModelKind::Embedding;
+        assert!(config.validate().unwrap_err().to_string().contains("not one of the chat models"));
+        let mut config = seeded(&[
+            ("CONFAB_BEDROCK_BASE_URL", "https://bedrock-runtime.us-east-1.amazonaws.com"),
+            ("CONFAB_BEDROCK_API_KEY_SECRET", "confab-provider-bedrock"),
+            ("CONFAB_BEDROCK_REGION", "us-east-1"),
+            ("CONFAB_BEDROCK_EMBEDDING_MODELS", "amazon.titan-embed-text-v2:0,cohere.embed-english-v3"),
+        ]);
+        assert!(config.validate().is_ok());
+        config.models[1].targets[0].model = "anthropic.claude-3-haiku-20240307-v1:0".into();
+        assert!(config.validate().unwrap_err().to_string().contains("neither Titan"));
     }
 }

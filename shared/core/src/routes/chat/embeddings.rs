@@ -49,13 +49,14 @@ pub struct EmbeddingRequest {
     expecting = "input must be a string, an array of strings, an array of token ids or an array of token id arrays"
 )]
 pub enum Inputs {
-    One(Input),
+    /// First, so that `[]` is no inputs rather than one empty token array.
     Many(Vec<Input>),
+    One(Input),
 }
 
 impl EmbeddingRequest {
     /// The provider-neutral request, within the limits.
-    fn to_request(self) -> ApiResult<EmbedRequest> {
+    fn into_request(self) -> ApiResult<EmbedRequest> {
         let inputs = match self.input {
             Inputs::One(input) => vec![input],
             Inputs::Many(inputs) => inputs,
@@ -130,7 +131,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let body: EmbeddingRequest = parse_json(&req)?;
     caller.check_model(&body.model)?;
     let model = body.model.clone();
-    let request = body.to_request()?;
+    let request = body.into_request()?;
     let prepare = async {
         let config = routing::load(app).await?;
         let route = config.route_of_kind(&model, ModelKind::Embedding)?.clone();

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 const MAX_REPLY_BYTES: usize = 128 * 1024 * 1024;
 
 /// One input: text, or token ids (which only OpenAI-compatible targets take).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Input {
     Text(String),

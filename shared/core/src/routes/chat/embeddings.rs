@@ -16,6 +16,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 
 /// OpenAI's limit of inputs per request.
 const MAX_INPUTS: usize = 2048;
@@ -32,13 +34,15 @@ pub struct EmbeddingRequest {
     pub model: String,
     /// A string, an array of strings, an array of token ids, or an array of token id
     /// arrays (token ids for OpenAI-compatible targets only).
-    #[schema(value_type = Value)]
+    #[schema(schema_with = inputs_schema)]
     pub input: Inputs,
     /// `float` (the default) or `base64` (little-endian 32-bit floats).
     #[serde(default)]
     pub encoding_format: Encoding,
     /// Vector size, for models that offer several.
-    pub dimensions: Option<u32>,
+    #[schema(minimum = 1, maximum = 4294967295_u32)]
+    #[serde(default, deserialize_with = "crate::http::whole_number")]
+    pub dimensions: Option<i64>,
     /// The end user, passed to OpenAI-compatible targets.
     pub user: Option<String>,
 }
@@ -50,27 +54,70 @@ pub struct EmbeddingRequest {
 )]
 pub enum Inputs {
     /// First, so that `[]` is no inputs rather than one empty token array.
-    Many(Vec<Input>),
-    One(Input),
+    Many(Vec<WireInput>),
+    One(WireInput),
+}
+
+/// One input as JSON spells it: token ids may be whole floats (`3.0`), which JSON
+/// Schema's `integer` allows.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum WireInput {
+    Text(String),
+    Tokens(Vec<serde_json::Number>),
+}
+
+impl WireInput {
+    fn parse(self, n: usize) -> ApiResult<Input> {
+        let id = |id: serde_json::Number| {
+            let whole = id.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as u64);
+            id.as_u64().or(whole).and_then(|id| u32::try_from(id).ok()).ok_or_else(|| {
+                ApiError::InvalidRequest(format!(
+                    "input {n}: token ids are whole numbers from 0 to {}",
+                    u32::MAX
+                ))
+            })
+        };
+        match self {
+            WireInput::Text(text) => Ok(Input::Text(text)),
+            WireInput::Tokens(ids) => Ok(Input::Tokens(ids.into_iter().map(id).collect::<ApiResult<_>>()?)),
+        }
+    }
+}
+
+/// `input` as the API takes it, limits included.
+fn inputs_schema() -> Schema {
+    let text = || ObjectBuilder::new().schema_type(Type::String).min_length(Some(1));
+    let id = || ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(u32::MAX));
+    let ids = || ArrayBuilder::new().items(id()).min_items(Some(1));
+    let many = |item: RefOr<Schema>| ArrayBuilder::new().items(item).min_items(Some(1));
+    OneOfBuilder::new()
+        .item(text())
+        .item(many(text().into()))
+        .item(ids())
+        .item(many(ids().into()))
+        .description(Some(format!(
+            "at most {MAX_INPUTS} inputs, each at most {MAX_INPUT_CHARS} characters or {MAX_INPUT_TOKENS} token ids"
+        )))
+        .into()
 }
 
 impl EmbeddingRequest {
     /// The provider-neutral request, within the limits.
     fn into_request(self) -> ApiResult<EmbedRequest> {
-        let inputs = match self.input {
+        let wire = match self.input {
             Inputs::One(input) => vec![input],
             Inputs::Many(inputs) => inputs,
         };
+        let inputs =
+            wire.into_iter().enumerate().map(|(n, input)| input.parse(n)).collect::<ApiResult<Vec<_>>>()?;
         check_inputs(&inputs)?;
-        if self.dimensions == Some(0) {
-            return Err(ApiError::InvalidRequest("dimensions must be at least 1".into()));
-        }
-        Ok(EmbedRequest {
-            inputs,
-            dimensions: self.dimensions,
-            user: self.user,
-            encoding: self.encoding_format,
-        })
+        let dimensions = self
+            .dimensions
+            .map(|d| u32::try_from(d).ok().filter(|d| *d >= 1))
+            .map(|d| d.ok_or_else(|| ApiError::InvalidRequest("dimensions must be at least 1".into())))
+            .transpose()?;
+        Ok(EmbedRequest { inputs, dimensions, user: self.user, encoding: self.encoding_format })
     }
 }
 

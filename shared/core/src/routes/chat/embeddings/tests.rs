@@ -18,6 +18,7 @@ fn every_openai_input_shape_is_read() {
         (json!("a"), vec![text("a")]),
         (json!(["a", "b"]), vec![text("a"), text("b")]),
         (json!([1, 2]), vec![Input::Tokens(vec![1, 2])]),
+        (json!([1.0, 2]), vec![Input::Tokens(vec![1, 2])]),
         (json!([[1], [2, 3]]), vec![Input::Tokens(vec![1]), Input::Tokens(vec![2, 3])]),
     ];
     for (input, expected) in cases {
@@ -41,6 +42,8 @@ fn bad_inputs_are_clear_client_errors() {
     assert!(err(json!(["x".repeat(MAX_INPUT_CHARS + 1)])).contains("longer than 50000 characters"));
     let big = vec!["x".repeat(MAX_INPUT_CHARS); MAX_TOTAL_BYTES / MAX_INPUT_CHARS + 1];
     assert!(matches!(parsed(json!({"model": "m", "input": big})), Err(ApiError::TooLarge(_))));
+    assert!(err(json!([1.5])).contains("token ids are whole numbers"));
+    assert!(err(json!([[-1]])).contains("token ids are whole numbers"));
     let zero = parsed(json!({"model": "m", "input": "a", "dimensions": 0}));
     assert_eq!(message(zero), "dimensions must be at least 1");
     assert!(parsed(json!({"model": "m", "input": "a", "encoding_format": "int8"})).is_err());

@@ -70,7 +70,8 @@ pub enum WireInput {
 impl WireInput {
     fn parse(self, n: usize) -> ApiResult<Input> {
         let id = |id: serde_json::Number| {
-            let whole = id.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as u64);
+            let whole = id.as_f64().filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f));
+            let whole = whole.map(|f| f as u64);
             id.as_u64().or(whole).and_then(|id| u32::try_from(id).ok()).ok_or_else(|| {
                 ApiError::InvalidRequest(format!(
                     "input {n}: token ids are whole numbers from 0 to {}",

@@ -6,6 +6,7 @@ mod bedrock;
 mod control;
 mod delivery;
 mod dialect;
+mod embeddings;
 mod eventstream;
 mod gemini;
 mod openai;

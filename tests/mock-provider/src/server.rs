@@ -23,6 +23,7 @@ use crate::bedrock::Bedrock;
 use crate::control;
 use crate::delivery::{self, Refused};
 use crate::dialect::{Body, Checks, Dialect, PathTarget, RawRequest, json_response, next_seq};
+use crate::embeddings::{self, Api};
 use crate::gemini::Gemini;
 use crate::openai::{self, OpenAi};
 use crate::plan::{Plan, Timing};
@@ -193,7 +194,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn checks(&self) -> Checks<'_> {
+    pub(crate) fn checks(&self) -> Checks<'_> {
         Checks { bedrock_keys: self.bedrock_keys.as_ref() }
     }
 
@@ -243,6 +244,7 @@ enum Route {
     Control,
     Models,
     Chat(Provider, PathTarget),
+    Embed(Api, PathTarget),
     NotFound,
 }
 
@@ -263,6 +265,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         Route::Chat(Provider::Anthropic, target) => serve_chat::<Anthropic>(&state, request, target).await,
         Route::Chat(Provider::Gemini, target) => serve_chat::<Gemini>(&state, request, target).await,
         Route::Chat(Provider::Bedrock, target) => serve_chat::<Bedrock>(&state, request, target).await,
+        Route::Embed(api, target) => embeddings::serve(&state, request, api, target).await,
         Route::NotFound => {
             let message = format!("Unknown request URL: {} {}", request.method, request.uri.path());
             Ok(plain_error(StatusCode::NOT_FOUND, &message))
@@ -277,27 +280,38 @@ fn route(method: &Method, path: &str) -> Route {
     match (method, path) {
         (&Method::POST, "/v1/chat/completions") => Route::Chat(Provider::OpenAi, PathTarget::default()),
         (&Method::GET, "/v1/models") => Route::Models,
+        (&Method::POST, "/v1/embeddings") => Route::Embed(Api::OpenAi, PathTarget::default()),
         (&Method::POST, "/v1/messages") => Route::Chat(Provider::Anthropic, PathTarget::default()),
         (&Method::POST, _) => gemini_route(path).or_else(|| bedrock_route(path)).unwrap_or(Route::NotFound),
         _ => Route::NotFound,
     }
 }
 
-/// `/v1beta/models/{model}:generateContent` or `:streamGenerateContent` (or under `/v1`).
+/// `/v1beta/models/{model}:generateContent` or `:streamGenerateContent` (chat), or
+/// `:batchEmbedContents` (embeddings); or the same under `/v1`.
 fn gemini_route(path: &str) -> Option<Route> {
     let rest = path.strip_prefix("/v1beta/models/").or_else(|| path.strip_prefix("/v1/models/"))?;
     let (model, method) = rest.rsplit_once(':')?;
+    let model = Some(decode_segment(model));
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
+        "batchEmbedContents" => return Some(Route::Embed(Api::Gemini, PathTarget { model, stream: false })),
         _ => return None,
     };
-    Some(Route::Chat(Provider::Gemini, PathTarget { model: Some(decode_segment(model)), stream }))
+    Some(Route::Chat(Provider::Gemini, PathTarget { model, stream }))
 }
 
-/// `/model/{modelId}/converse` or `/converse-stream`, the model id percent-encoded.
+/// `/model/{modelId}/converse` or `/converse-stream` (chat), or `/invoke` (embeddings), the
+/// model id percent-encoded.
 fn bedrock_route(path: &str) -> Option<Route> {
     let rest = path.strip_prefix("/model/")?;
+    if let Some(model) = rest.strip_suffix("/invoke") {
+        return Some(Route::Embed(
+            Api::Bedrock,
+            PathTarget { model: Some(decode_segment(model)), stream: false },
+        ));
+    }
     let (model, stream) = match rest.strip_suffix("/converse-stream") {
         Some(model) => (model, true),
         None => (rest.strip_suffix("/converse")?, false),
@@ -340,7 +354,7 @@ fn list_models(state: &State, request: &RawRequest) -> Response<Body> {
     }
 }
 
-fn body_model(body: &[u8]) -> Option<String> {
+pub(crate) fn body_model(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;
     value.get("model")?.as_str().map(str::to_owned)
 }

@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod bad_input;
 mod chat;
+mod embeddings;
 mod export;
 mod lambda;
 mod leases;

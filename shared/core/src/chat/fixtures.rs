@@ -1,7 +1,7 @@
 //! What the chat engine's unit tests share: an app whose models are OpenAI and
 //! Anthropic targets answered by the kit's fake HTTP client, and real wire bodies.
 
-use super::models::ModelRoute;
+use super::models::{ModelKind, ModelRoute};
 use crate::domain::{MessageRole, MessageStatus, Quota, Role};
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderKind, Target};
 use crate::repo::sessions::{self, Message, Owned, Session};
@@ -43,7 +43,13 @@ pub fn anthropic() -> Target {
 }
 
 pub fn route(targets: Vec<Target>) -> ModelRoute {
-    ModelRoute { name: "chat".into(), targets, context_tokens: 128_000, max_output_tokens: Some(256) }
+    ModelRoute {
+        name: "chat".into(),
+        kind: ModelKind::Chat,
+        targets,
+        context_tokens: 128_000,
+        max_output_tokens: Some(256),
+    }
 }
 
 pub fn request() -> ChatRequest {

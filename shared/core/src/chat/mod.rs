@@ -2,6 +2,7 @@
 
 pub mod breaker;
 pub mod context;
+pub mod embeddings;
 pub mod lease;
 pub mod models;
 pub mod quota;

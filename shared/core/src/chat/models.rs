@@ -5,18 +5,32 @@
 
 use crate::domain::BoundedText;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{self, ProviderKind, Target, check_secret_name};
+use crate::providers::{self, ProviderKind, Target, check_secret_name, embeddings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 const DEFAULT_CONTEXT_TOKENS: u32 = 8192;
 
+/// What a model is for: each endpoint takes only its own kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// Chat replies: sessions, `/v1/chat/completions`.
+    #[default]
+    Chat,
+    /// Vectors: `/v1/embeddings`.
+    Embedding,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelRoute {
     /// The name clients ask for.
     pub name: String,
+    /// `chat` unless given.
+    #[serde(default)]
+    pub kind: ModelKind,
     /// Tried in order: a target is used when the ones before it fail before the
     /// first token.
     pub targets: Vec<Target>,
@@ -45,6 +59,21 @@ impl ModelConfig {
         self.models.iter().find(|m| m.name == name)
     }
 
+    /// The route of model `name` for an endpoint that takes `kind`: 404 for an unknown
+    /// model, 400 for one of the other kind.
+    pub fn route_of_kind(&self, name: &str, kind: ModelKind) -> ApiResult<&ModelRoute> {
+        let route = self.route(name).ok_or_else(|| ApiError::UnknownModel(name.to_string()))?;
+        match (route.kind, kind) {
+            (ModelKind::Chat, ModelKind::Embedding) => Err(ApiError::InvalidRequest(format!(
+                "model {name:?} is a chat model; embeddings need an embedding model (GET /v1/models lists them)"
+            ))),
+            (ModelKind::Embedding, ModelKind::Chat) => Err(ApiError::InvalidRequest(format!(
+                "model {name:?} is an embedding model; use it with POST /v1/embeddings"
+            ))),
+            _ => Ok(route),
+        }
+    }
+
     /// Checks what an admin sends: unique, well-formed names, at least one target
     /// each, URLs and secrets where the provider needs them, a default that exists.
     pub fn validate(&self) -> ApiResult<()> {
@@ -60,13 +89,17 @@ impl ModelConfig {
             }
             for t in &m.targets {
                 validate_target(t)?;
+                if m.kind == ModelKind::Embedding {
+                    embeddings::supports(t)
+                        .map_err(|e| ApiError::Validation(format!("embedding model {}: {e}", m.name)))?;
+                }
             }
             if m.max_output_tokens.is_some_and(|o| o >= m.context_tokens) {
                 return bad(format!("model {}: max_output_tokens must be below context_tokens", m.name));
             }
         }
-        if self.route(&self.default_model).is_none() {
-            return bad(format!("default_model {:?} is not one of the models", self.default_model));
+        if self.route(&self.default_model).is_none_or(|m| m.kind != ModelKind::Chat) {
+            return bad(format!("default_model {:?} is not one of the chat models", self.default_model));
         }
         Ok(())
     }
@@ -98,32 +131,44 @@ pub fn echo_only(config: &ModelConfig) -> bool {
     config.models.iter().all(|m| m.targets.iter().all(|t| t.provider == ProviderKind::Echo))
 }
 
-/// The configuration `CONFAB_<PROVIDER>_*` settings describe; `echo` alone when none.
+/// The configuration `CONFAB_<PROVIDER>_*` settings describe: `_MODELS` as chat models
+/// (`echo` alone when none), then `_EMBEDDING_MODELS` as embedding models.
 pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
-    let mut models = Vec::new();
-    for provider in providers::settings::read(settings) {
-        let Some(base_url) = &provider.base_url else { continue };
-        let secret = provider.secret_name();
-        for name in &provider.models {
-            let target = Target {
-                provider: provider.kind,
-                base_url: base_url.trim_end_matches('/').to_string(),
-                model: name.clone(),
-                api_key_secret: secret.clone(),
-                region: provider.region.clone(),
+    let providers = providers::settings::read(settings);
+    let seeded = |kind| {
+        let mut routes = Vec::new();
+        for provider in &providers {
+            let Some(base_url) = &provider.base_url else { continue };
+            let names = match kind {
+                ModelKind::Chat => &provider.models,
+                ModelKind::Embedding => &provider.embedding_models,
             };
-            models.push(ModelRoute {
-                name: name.clone(),
-                targets: vec![target],
-                context_tokens: DEFAULT_CONTEXT_TOKENS,
-                max_output_tokens: None,
-            });
+            for name in names {
+                let target = Target {
+                    provider: provider.kind,
+                    base_url: base_url.trim_end_matches('/').to_string(),
+                    model: name.clone(),
+                    api_key_secret: provider.secret_name(),
+                    region: provider.region.clone(),
+                };
+                routes.push(ModelRoute {
+                    name: name.clone(),
+                    kind,
+                    targets: vec![target],
+                    context_tokens: DEFAULT_CONTEXT_TOKENS,
+                    max_output_tokens: None,
+                });
+            }
         }
-    }
+        routes
+    };
+    let mut models = seeded(ModelKind::Chat);
     if models.is_empty() {
         models.push(echo_route());
     }
-    ModelConfig { default_model: models[0].name.clone(), models }
+    let default_model = models[0].name.clone();
+    models.extend(seeded(ModelKind::Embedding));
+    ModelConfig { default_model, models }
 }
 
 fn echo_route() -> ModelRoute {
@@ -136,6 +181,7 @@ fn echo_route() -> ModelRoute {
     };
     ModelRoute {
         name: "echo".into(),
+        kind: ModelKind::Chat,
         targets: vec![target],
         context_tokens: DEFAULT_CONTEXT_TOKENS,
         max_output_tokens: None,
@@ -144,7 +190,8 @@ fn echo_route() -> ModelRoute {
 
 #[cfg(test)]
 mod tests {
-    use super::{ModelConfig, seed_from_settings};
+    use super::{ModelConfig, ModelKind, seed_from_settings};
+    use crate::error::ApiError;
     use std::collections::BTreeMap;
 
     fn openai_config(secret: &str) -> ModelConfig {
@@ -163,5 +210,47 @@ mod tests {
         {
             assert!(openai_config(bad).validate().is_err(), "{bad}");
         }
+    }
+
+    fn seeded(pairs: &[(&str, &str)]) -> ModelConfig {
+        seed_from_settings(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn embedding_models_are_seeded_after_the_chat_models() {
+        let config = seeded(&[
+            ("CONFAB_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"),
+            ("CONFAB_GEMINI_API_KEY", "k"),
+            ("CONFAB_GEMINI_EMBEDDING_MODELS", "gemini-embedding-001"),
+        ]);
+        let kinds: Vec<_> = config.models.iter().map(|m| (m.name.as_str(), m.kind)).collect();
+        assert_eq!(kinds, [("echo", ModelKind::Chat), ("gemini-embedding-001", ModelKind::Embedding)]);
+        assert_eq!(config.default_model, "echo");
+        assert!(config.validate().is_ok());
+        assert!(config.route_of_kind("gemini-embedding-001", ModelKind::Embedding).is_ok());
+        let wrong = config.route_of_kind("echo", ModelKind::Embedding).unwrap_err();
+        assert!(matches!(&wrong, ApiError::InvalidRequest(m) if m.contains("is a chat model")), "{wrong}");
+        let wrong = config.route_of_kind("gemini-embedding-001", ModelKind::Chat).unwrap_err();
+        assert!(
+            matches!(&wrong, ApiError::InvalidRequest(m) if m.contains("POST /v1/embeddings")),
+            "{wrong}"
+        );
+        assert!(matches!(config.route_of_kind("nope", ModelKind::Chat), Err(ApiError::UnknownModel(_))));
+    }
+
+    #[test]
+    fn embedding_models_need_targets_with_embeddings_and_cannot_be_the_default() {
+        let mut config = openai_config("confab-provider-openai");
+        config.models[0].kind = ModelKind::Embedding;
+        assert!(config.validate().unwrap_err().to_string().contains("not one of the chat models"));
+        let mut config = seeded(&[
+            ("CONFAB_BEDROCK_BASE_URL", "https://bedrock-runtime.us-east-1.amazonaws.com"),
+            ("CONFAB_BEDROCK_API_KEY_SECRET", "confab-provider-bedrock"),
+            ("CONFAB_BEDROCK_REGION", "us-east-1"),
+            ("CONFAB_BEDROCK_EMBEDDING_MODELS", "amazon.titan-embed-text-v2:0,cohere.embed-english-v3"),
+        ]);
+        assert!(config.validate().is_ok());
+        config.models[1].targets[0].model = "anthropic.claude-3-haiku-20240307-v1:0".into();
+        assert!(config.validate().unwrap_err().to_string().contains("neither Titan"));
     }
 }

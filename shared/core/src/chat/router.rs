@@ -34,6 +34,23 @@ pub async fn timeout<T>(clock: &dyn Clock, duration: Duration, fut: impl Future<
 }
 
 pub async fn open(app: &App, route: &ModelRoute, req: &ChatRequest) -> Result<Opened, ProviderError> {
+    let (target, (first, rest)) = over_targets(app, route, |target| first_events(app, target, req)).await?;
+    let rest = with_idle_timeout(app.clock.clone(), idle_timeout(app), rest);
+    Ok(Opened { target: target.clone(), first, rest })
+}
+
+/// The first success of `attempt` over `route`'s targets in order: each target is
+/// retried with backoff while its failures are retryable, skipped while its circuit is
+/// open, and its breaker told how each attempt went.
+pub async fn over_targets<'r, T, F, Fut>(
+    app: &App,
+    route: &'r ModelRoute,
+    mut attempt_on: F,
+) -> Result<(&'r Target, T), ProviderError>
+where
+    F: FnMut(&'r Target) -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
     let mut last_error = ProviderError::Config(format!("model {} has no targets", route.name));
     for target in &route.targets {
         for attempt in 0..=app.config.provider_retries {
@@ -42,11 +59,10 @@ pub async fn open(app: &App, route: &ModelRoute, req: &ChatRequest) -> Result<Op
                 break;
             }
             let started = app.now_ms();
-            match first_events(app, target, req).await {
-                Ok((first, rest)) => {
+            match attempt_on(target).await {
+                Ok(value) => {
                     app.breakers.success(target, (app.now_ms() - started) as f64);
-                    let rest = with_idle_timeout(app.clock.clone(), idle_timeout(app), rest);
-                    return Ok(Opened { target: target.clone(), first, rest });
+                    return Ok((target, value));
                 }
                 Err(e) => {
                     tracing::warn!(model = %target.model, provider = ?target.provider, attempt, error = %e, "provider attempt failed");

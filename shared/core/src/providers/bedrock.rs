@@ -62,17 +62,6 @@ impl WireFormat for Bedrock {
         req: &ChatRequest,
         now: OffsetDateTime,
     ) -> Result<http::Request<Bytes>, ProviderError> {
-        let region = target
-            .region
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
-            .ok_or_else(|| ProviderError::Config("a Bedrock target needs a region".into()))?;
-        let aws = credentials.aws.as_ref().ok_or_else(|| {
-            ProviderError::Config("a Bedrock target needs AWS credentials (its api_key_secret)".into())
-        })?;
-        let default_base = format!("https://bedrock-runtime.{region}.amazonaws.com");
-        let path = format!("/model/{}/converse-stream", path_segment(&target.model));
-        let uri = endpoint(&target.base_url, &default_base, &path)?;
         self.check(req).map_err(ProviderError::Config)?;
         let messages = req.messages.iter().map(message).collect::<Result<_, _>>()?;
         let config = InferenceConfig {
@@ -87,9 +76,7 @@ impl WireFormat for Bedrock {
             inference_config: tuned(req).then_some(config),
             tool_config: tool_config(req),
         };
-        let mut request = post_json(uri, None, &[], &body)?;
-        sign_v4(&mut request, aws, region, now)?;
-        Ok(request)
+        signed_post(target, credentials, "converse-stream", &body, now)
     }
 
     fn check(&self, req: &ChatRequest) -> Result<(), String> {
@@ -184,6 +171,31 @@ fn tool_config(req: &ChatRequest) -> Option<Value> {
         config["toolChoice"] = choice;
     }
     Some(config)
+}
+
+/// A SigV4-signed POST of `body` as JSON to the target model's `action`
+/// (`/model/{modelId}/{action}`).
+pub(super) fn signed_post(
+    target: &Target,
+    credentials: &Credentials,
+    action: &str,
+    body: &impl Serialize,
+    now: OffsetDateTime,
+) -> Result<http::Request<Bytes>, ProviderError> {
+    let region = target
+        .region
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .ok_or_else(|| ProviderError::Config("a Bedrock target needs a region".into()))?;
+    let aws = credentials.aws.as_ref().ok_or_else(|| {
+        ProviderError::Config("a Bedrock target needs AWS credentials (its api_key_secret)".into())
+    })?;
+    let default_base = format!("https://bedrock-runtime.{region}.amazonaws.com");
+    let path = format!("/model/{}/{action}", path_segment(&target.model));
+    let uri = endpoint(&target.base_url, &default_base, &path)?;
+    let mut request = post_json(uri, None, &[], body)?;
+    sign_v4(&mut request, aws, region, now)?;
+    Ok(request)
 }
 
 /// Adds SigV4's `authorization`, `x-amz-date` (and `x-amz-security-token`) headers.

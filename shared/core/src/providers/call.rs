@@ -61,7 +61,7 @@ async fn read_prefix(mut body: BodyStream, max: usize) -> Vec<u8> {
 /// The target's credentials, read from its secret on every call: the secrets port
 /// keeps the value for `CONFAB_SECRETS_CACHE_SECONDS`, so a rotated key is used within
 /// that time.
-async fn credentials(app: &App, target: &Target) -> Result<Credentials, ProviderError> {
+pub(super) async fn credentials(app: &App, target: &Target) -> Result<Credentials, ProviderError> {
     let Some(name) = &target.api_key_secret else { return Ok(Credentials::default()) };
     check_secret_name(name).map_err(ProviderError::Config)?;
     let value = app

@@ -61,14 +61,7 @@ impl WireFormat for Gemini {
         req: &ChatRequest,
         _now: OffsetDateTime,
     ) -> Result<http::Request<Bytes>, ProviderError> {
-        // A bare name (`gemini-2.5-flash`) is a model; a resource name
-        // (`models/…`, `tunedModels/…`) is used as it is.
-        let model = if target.model.contains('/') {
-            target.model.split('/').map(path_segment).collect::<Vec<_>>().join("/")
-        } else {
-            format!("models/{}", path_segment(&target.model))
-        };
-        let path = format!("/v1beta/{model}:streamGenerateContent?alt=sse");
+        let path = format!("/v1beta/{}:streamGenerateContent?alt=sse", model_name(&target.model));
         let uri = endpoint(&target.base_url, DEFAULT_BASE_URL, &path)?;
         self.check(req).map_err(ProviderError::Config)?;
         let contents = req.messages.iter().map(content).collect::<Result<_, _>>()?;
@@ -161,6 +154,16 @@ fn tool_config(choice: &ToolChoice) -> Value {
         ToolChoice::Function(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
     };
     json!({"functionCallingConfig": config})
+}
+
+/// The model's resource name, escaped for a URL path: a bare name (`gemini-2.5-flash`)
+/// is a model; a resource name (`models/…`, `tunedModels/…`) is used as it is.
+pub(super) fn model_name(model: &str) -> String {
+    if model.contains('/') {
+        model.split('/').map(path_segment).collect::<Vec<_>>().join("/")
+    } else {
+        format!("models/{}", path_segment(model))
+    }
 }
 
 /// The wait a `google.rpc.RetryInfo` in the error's details asks for (Gemini's 429s

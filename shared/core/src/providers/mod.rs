@@ -6,6 +6,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod call;
 pub mod echo;
+pub mod embeddings;
 mod eventstream;
 pub mod gemini;
 pub mod openai;

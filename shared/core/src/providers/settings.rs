@@ -1,5 +1,5 @@
-//! The `CONFAB_<PROVIDER>_*` settings (`_BASE_URL`, `_MODELS`, `_API_KEY`,
-//! `_API_KEY_SECRET`, `_REGION`): the one place that knows their names. They seed the
+//! The `CONFAB_<PROVIDER>_*` settings (`_BASE_URL`, `_MODELS`, `_EMBEDDING_MODELS`,
+//! `_API_KEY`, `_API_KEY_SECRET`, `_REGION`): the one place that knows their names. They seed the
 //! model routing; the local server serves each `_API_KEY` as the secret it names.
 
 use super::{ProviderKind, SECRET_PREFIX};
@@ -20,6 +20,8 @@ pub struct ProviderSettings {
     pub base_url: Option<String>,
     /// `_MODELS`, comma-separated.
     pub models: Vec<String>,
+    /// `_EMBEDDING_MODELS`, comma-separated.
+    pub embedding_models: Vec<String>,
     /// The key itself (locally).
     pub api_key: Option<String>,
     /// The name of the secret holding the key.
@@ -53,14 +55,17 @@ pub fn read(settings: &BTreeMap<String, String>) -> Vec<ProviderSettings> {
                     .filter(|v| !v.is_empty())
                     .map(String::from)
             };
-            let models = get("MODELS").map_or_else(Vec::new, |names| {
-                names.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect()
-            });
+            let names = |field: &str| {
+                get(field).map_or_else(Vec::new, |names| {
+                    names.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect()
+                })
+            };
             ProviderSettings {
                 kind,
                 name,
                 base_url: get("BASE_URL"),
-                models,
+                models: names("MODELS"),
+                embedding_models: names("EMBEDDING_MODELS"),
                 api_key: get("API_KEY"),
                 api_key_secret: get("API_KEY_SECRET"),
                 region: get("REGION"),

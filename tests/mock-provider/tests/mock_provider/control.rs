@@ -89,7 +89,7 @@ async fn health_answers() {
 #[tokio::test]
 async fn unknown_routes_are_404() {
     let mock = spawn().await;
-    for path in ["/v1/unknown", "/_mock/nothing", "/model/x/invoke"] {
+    for path in ["/v1/unknown", "/_mock/nothing", "/model/x/invoke-with-response-stream"] {
         let response = client().post(format!("{}{path}", mock.base_url())).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }

@@ -4,6 +4,7 @@ mod anthropic;
 mod bedrock;
 mod common;
 mod control;
+mod embeddings;
 mod faults;
 mod gemini;
 mod openai;

@@ -9,7 +9,7 @@ use super::v1_wire::{
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::context::estimate_prompt;
-use crate::chat::models::ModelRoute;
+use crate::chat::models::{ModelKind, ModelRoute};
 use crate::chat::quota::{self, Reservation};
 use crate::chat::router::{self, Opened};
 use crate::chat::sse;
@@ -75,8 +75,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     caller.check_model(&body.model)?;
     let prepare = async {
         let config = routing::load(app).await?;
-        let route =
-            config.route(&body.model).ok_or_else(|| ApiError::UnknownModel(body.model.clone()))?.clone();
+        let route = config.route_of_kind(&body.model, ModelKind::Chat)?.clone();
         let mut request = to_request(&body, route.max_output_tokens)?;
         check_targets(&route, &request)?;
         fetch_images(app, &route, &mut request).await?;

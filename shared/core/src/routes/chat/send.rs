@@ -1,5 +1,6 @@
 use crate::app::App;
 use crate::auth::principal;
+use crate::chat::models::ModelKind;
 use crate::chat::turn::{self, Turn};
 use crate::chat::{context, quota, sse};
 use crate::domain::{BoundedText, Id, MessageRole, MessageStatus};
@@ -65,7 +66,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
             .or(owned.session.model.clone())
             .unwrap_or_else(|| config.default_model.clone());
         caller.check_model(&name)?;
-        let route = config.route(&name).ok_or_else(|| ApiError::UnknownModel(name.clone()))?.clone();
+        let route = config.route_of_kind(&name, ModelKind::Chat)?.clone();
         let mut turns: Vec<ChatMessage> = history?.iter().rev().filter_map(as_turn).collect();
         turns.push(ChatMessage::text(ChatRole::User, content.clone()));
         let request = context::fit(owned.session.system_prompt.as_deref(), &turns, &route);

@@ -62,7 +62,8 @@ async fn forward(req: &mut Request, env: &Env, id: &str, max_body: usize) -> Res
     let headers = req.headers().clone();
     headers.set(REQUEST_ID_HEADER, id).map_err(|e| internal(&e))?;
     let url = req.url().map_err(|e| internal(&e))?;
-    let forwarded = request(url.as_str(), req.method(), headers, &body, false).map_err(|e| internal(&e))?;
+    // A function's redirect (an identity provider's sign-in) is the browser's to follow.
+    let forwarded = request(url.as_str(), req.method(), headers, &body, true).map_err(|e| internal(&e))?;
     let service = env.service(router::binding(function)).map_err(|e| misconfigured(&e.to_string()))?;
     service.fetch_request(forwarded).await.map_err(|e| {
         tracing::error!(error = %e, function = function.name(), "the function could not be reached");

@@ -64,6 +64,9 @@ pub struct Config {
     pub refresh_grace_seconds: i64,
     /// Identity providers users may sign in with (`CONFAB_OIDC_*`).
     pub oidc_providers: Vec<OidcProvider>,
+    /// The model asked for a session's title after its first reply; none: the model
+    /// of the session's turn.
+    pub title_model: Option<String>,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Default for Config {
             max_sessions_per_user: 10_000,
             refresh_grace_seconds: 30,
             oidc_providers: Vec::new(),
+            title_model: None,
         }
     }
 }
@@ -152,6 +156,7 @@ impl Config {
             max_sessions_per_user: r.positive("CONFAB_MAX_SESSIONS_PER_USER", d.max_sessions_per_user)?,
             refresh_grace_seconds: r.number("CONFAB_REFRESH_GRACE_SECONDS", d.refresh_grace_seconds)?,
             oidc_providers: oidc::read(settings)?,
+            title_model: r.optional("CONFAB_TITLE_MODEL"),
         })
     }
 }
@@ -189,6 +194,11 @@ struct Reader<'a>(&'a BTreeMap<String, String>);
 impl Reader<'_> {
     fn string(&self, name: &str, default: String) -> String {
         self.0.get(name).cloned().unwrap_or(default)
+    }
+
+    /// A value that is set and not blank.
+    fn optional(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(String::from)
     }
 
     fn list(&self, name: &str) -> Vec<String> {
@@ -247,9 +257,11 @@ mod tests {
             ("CONFAB_CORS_ORIGINS", " https://a.example , ,https://b.example"),
             ("CONFAB_UNRELATED", "ignored"),
             ("CONFAB_PUBLIC_URL", " https://chat.example.com/ "),
+            ("CONFAB_TITLE_MODEL", " small "),
         ]))
         .unwrap();
         assert_eq!(c.max_body_bytes, 2048);
+        assert_eq!(c.title_model.as_deref(), Some("small"));
         assert_eq!(c.public_url.as_deref(), Some("https://chat.example.com"));
         assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
     }

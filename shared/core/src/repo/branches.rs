@@ -63,8 +63,7 @@ fn follow(nodes: &[(Id, Link)], mut step: Step, last: bool) -> (Vec<usize>, Step
     let mut path = Vec::new();
     // The page was read from the first step: a message missing there does not exist.
     let mut fresh = true;
-    // A path visits a message once; more steps than messages would be a cycle.
-    while path.len() < nodes.len() {
+    loop {
         let found = match step {
             Step::Done => break,
             Step::At(id) => nodes.iter().position(|n| n.0 == id),
@@ -80,6 +79,10 @@ fn follow(nodes: &[(Id, Link)], mut step: Step, last: bool) -> (Vec<usize>, Step
             }
             break;
         };
+        // A path visits a message once: more steps than messages would be a cycle.
+        if path.len() == nodes.len() {
+            break;
+        }
         path.push(i);
         fresh = false;
         step = match nodes[i].1 {
@@ -204,3 +207,6 @@ pub fn page_of(
     let next = (start + page.len() < total).then(|| page.last().map(|m| m.id.to_string())).flatten();
     Ok((page, next))
 }
+
+#[cfg(test)]
+mod tests;

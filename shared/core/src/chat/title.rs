@@ -1,6 +1,6 @@
 //! Automatic titles: once the first reply of a session named after its first message
 //! is complete, the model (`CONFAB_TITLE_MODEL`, else the turn's) is asked for a short
-//! title. It runs at the end of the reply's producer, after the client's stream ended,
+//! title (never the built-in `echo`, which would only repeat it). It runs at the end of the reply's producer, after the client's stream ended,
 //! bounded in tokens and time; its usage counts to the user. A title the user set in the
 //! meantime is never replaced, and any failure keeps the derived title.
 
@@ -11,7 +11,7 @@ use super::router::{self, timeout};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
-use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderEvent, Usage};
+use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderEvent, ProviderKind, Usage};
 use crate::repo::{routing, search, sessions};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -58,6 +58,10 @@ async fn retitle(
             .ok_or_else(|| ApiError::UnknownModel(name.clone()))?,
         _ => turn_route.clone(),
     };
+    // The built-in echo model would only repeat the conversation back.
+    if route.targets.iter().all(|t| t.provider == ProviderKind::Echo) {
+        return Ok(());
+    }
     let request = request(asked, said);
     let (text, usage) = timeout(&*app.clock, TIMEOUT, ask(app, &route, &request))
         .await

@@ -8,7 +8,7 @@ use crate::chat::{quota, sse, title};
 use crate::domain::{BoundedText, Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, parse_json};
-use crate::providers::{ChatMessage, ChatRole};
+use crate::providers::{ChatMessage, ChatRequest, ChatRole};
 use crate::repo::sessions::{self, Message, Session};
 use crate::repo::{branches, routing, turns};
 use serde::{Deserialize, Deserializer};
@@ -85,7 +85,7 @@ struct Prepared {
     owned: sessions::Owned,
     version: u64,
     route: ModelRoute,
-    request: crate::providers::ChatRequest,
+    request: ChatRequest,
     parent: Option<Id>,
 }
 
@@ -118,14 +118,15 @@ pub(super) async fn start(
         usage: None,
         created_at: now,
     };
-    let user_message = match asking {
+    let (user_message, asked) = match asking {
         Asking::New { content, .. } => {
-            Some(message(parent, MessageRole::User, content, MessageStatus::Complete))
+            let asked = message(parent, MessageRole::User, content, MessageStatus::Complete);
+            let id = asked.id;
+            (Some(asked), id)
         }
-        Asking::Again(_) => None,
+        Asking::Again(id) => (None, id),
     };
-    let asked = user_message.as_ref().map_or(parent, |m| Some(m.id));
-    let mut reply = message(asked, MessageRole::Assistant, String::new(), MessageStatus::Streaming);
+    let mut reply = message(Some(asked), MessageRole::Assistant, String::new(), MessageStatus::Streaming);
     reply.model = Some(route.name.clone());
     let name_session = owned.session.title.is_empty() && user_message.is_some();
     if let Some(first) = user_message.as_ref().filter(|_| name_session) {
@@ -138,7 +139,7 @@ pub(super) async fn start(
     let turn = Turn {
         user_id: user.id,
         session_id,
-        user_message_id: asked.unwrap_or(reply.id),
+        user_message_id: asked,
         reply,
         route,
         request,

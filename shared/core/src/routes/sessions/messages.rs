@@ -7,7 +7,7 @@ use crate::http::pagination::PageRequest;
 use crate::http::{Request, Response, json, parse_query};
 use crate::repo::Listing;
 use crate::repo::branches;
-use crate::repo::sessions::{self, Message};
+use crate::repo::sessions::{self, Message, Session};
 use http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -43,20 +43,24 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let (items, next_cursor) = match query.branch.as_deref() {
         None => branches::all(app, id, page.limit, page.cursor).await?,
         Some(branch) => {
-            let leaf = match branch {
-                "current" => branches::current_leaf(app, &owned.session).await?,
-                other => Some(Id::parse(other).ok_or(ApiError::UnknownMessage("branch"))?),
-            };
-            let path = match leaf {
-                Some(leaf) => branches::path_to(app, id, leaf).await?,
-                None => Vec::new(),
-            };
-            if leaf.is_some() && path.is_empty() {
-                return Err(ApiError::UnknownMessage("branch"));
-            }
+            let path = branch_path(app, &owned.session, branch).await?;
             branches::page_of(path, page.limit, page.cursor.as_deref())?
         }
     };
     let items = lease::check_all(app, id, items).await?;
     Ok(json(StatusCode::OK, &Listing { items, next_cursor }))
+}
+
+/// The path `branch` names (`current` or a message id), oldest first.
+async fn branch_path(app: &App, session: &Session, branch: &str) -> ApiResult<Vec<Message>> {
+    let leaf = match branch {
+        "current" => branches::current_leaf(app, session).await?,
+        other => Some(Id::parse(other).ok_or(ApiError::UnknownMessage("branch"))?),
+    };
+    let Some(leaf) = leaf else { return Ok(Vec::new()) };
+    let path = branches::path_to(app, session.id, leaf).await?;
+    if path.is_empty() {
+        return Err(ApiError::UnknownMessage("branch"));
+    }
+    Ok(path)
 }

@@ -69,6 +69,9 @@ pub struct Config {
     pub fetch_allow_hosts: Vec<String>,
     /// Most bytes of an image fetched from a URL.
     pub fetch_max_image_bytes: usize,
+    /// The model asked for a session's title after its first reply; none: the model
+    /// of the session's turn.
+    pub title_model: Option<String>,
 }
 
 impl Default for Config {
@@ -107,6 +110,7 @@ impl Default for Config {
             oidc_providers: Vec::new(),
             fetch_allow_hosts: Vec::new(),
             fetch_max_image_bytes: 10 * 1024 * 1024,
+            title_model: None,
         }
     }
 }
@@ -161,6 +165,7 @@ impl Config {
             oidc_providers: oidc::read(settings)?,
             fetch_allow_hosts: r.list("CONFAB_FETCH_ALLOW_HOSTS"),
             fetch_max_image_bytes: r.positive("CONFAB_FETCH_MAX_IMAGE_BYTES", d.fetch_max_image_bytes)?,
+            title_model: r.optional("CONFAB_TITLE_MODEL"),
         })
     }
 }
@@ -198,6 +203,11 @@ struct Reader<'a>(&'a BTreeMap<String, String>);
 impl Reader<'_> {
     fn string(&self, name: &str, default: String) -> String {
         self.0.get(name).cloned().unwrap_or(default)
+    }
+
+    /// A value that is set and not blank.
+    fn optional(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(String::from)
     }
 
     fn list(&self, name: &str) -> Vec<String> {
@@ -256,9 +266,11 @@ mod tests {
             ("CONFAB_CORS_ORIGINS", " https://a.example , ,https://b.example"),
             ("CONFAB_UNRELATED", "ignored"),
             ("CONFAB_PUBLIC_URL", " https://chat.example.com/ "),
+            ("CONFAB_TITLE_MODEL", " small "),
         ]))
         .unwrap();
         assert_eq!(c.max_body_bytes, 2048);
+        assert_eq!(c.title_model.as_deref(), Some("small"));
         assert_eq!(c.public_url.as_deref(), Some("https://chat.example.com"));
         assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
     }

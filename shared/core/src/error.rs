@@ -38,6 +38,12 @@ pub enum ApiError {
     CsrfFailed,
     #[error("not found")]
     NotFound,
+    /// A message id in the request (the field named) that is no message of the session.
+    #[error("{0} names no message of this session")]
+    UnknownMessage(&'static str),
+    /// A message that cannot take the place asked of it (a user message as a parent).
+    #[error("{0}")]
+    WrongMessageRole(&'static str),
     #[error("no model named {0:?}; GET /v1/models lists them")]
     UnknownModel(String),
     /// `allow` is the `Allow` header: the methods the path does answer.
@@ -71,7 +77,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidRequest(_) | InvalidCursor | InvalidResetToken => StatusCode::BAD_REQUEST,
-            Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Validation(_) | UnknownMessage(_) | WrongMessageRole(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid | ApiKeyExpired => {
                 StatusCode::UNAUTHORIZED
             }
@@ -113,6 +119,8 @@ impl ApiError {
             AccountDisabled => "account_disabled",
             CsrfFailed => "csrf_failed",
             NotFound => "not_found",
+            UnknownMessage(_) => "unknown_message",
+            WrongMessageRole(_) => "wrong_message_role",
             UnknownModel(_) => "model_not_found",
             MethodNotAllowed { .. } => "method_not_allowed",
             EmailTaken => "email_taken",

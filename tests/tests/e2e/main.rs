@@ -6,6 +6,7 @@ mod admin;
 mod api_keys;
 mod auth;
 mod bad_input;
+mod branches;
 mod chat;
 mod embeddings;
 mod export;

@@ -56,7 +56,8 @@ async fn setup(extra: &[(&str, &str)]) -> Setup {
     settings.extend_from_slice(extra);
     let app = spawn_app_with(&settings).await;
     let user = app.register("ada@example.com").await;
-    let session = app.as_user(user.clone()).create_session(json!({})).await;
+    // Titled, so that no title request joins the turns' requests at the mock.
+    let session = app.as_user(user.clone()).create_session(json!({"title": "Providers"})).await;
     Setup { app, mock, user, session }
 }
 

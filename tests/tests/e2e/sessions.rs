@@ -2,8 +2,8 @@
 
 use confab_tests::*;
 
-const SESSION_KEYS: [&str; 7] =
-    ["archived", "created_at", "id", "model", "system_prompt", "title", "updated_at"];
+const SESSION_KEYS: [&str; 8] =
+    ["archived", "created_at", "current_leaf_id", "id", "model", "system_prompt", "title", "updated_at"];
 
 fn session_path(session: &Value) -> String {
     format!("/sessions/{}", str_field(session, "id"))

@@ -1,5 +1,5 @@
-//! The context manager: the system prompt plus as much recent history as fits the
-//! model's budget, newest messages kept first.
+//! The context manager: the system prompt plus as much of the branch's history as fits
+//! the model's budget, newest messages kept first.
 
 use super::models::ModelRoute;
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, Part, ResponseFormat};
@@ -45,6 +45,11 @@ fn prompt_budget(route: &ModelRoute) -> u64 {
     u64::from(route.context_tokens.saturating_sub(reply_budget(route)))
 }
 
+/// Tokens the history may take: the prompt's budget less the system prompt.
+pub fn history_budget(system: Option<&str>, route: &ModelRoute) -> u64 {
+    prompt_budget(route).saturating_sub(system.map_or(0, estimate_tokens))
+}
+
 /// Most tokens a reply may have: the model's limit, else a quarter of its window. The
 /// provider is held to it, so the quota's reservation is a true upper bound.
 fn reply_budget(route: &ModelRoute) -> u32 {
@@ -56,7 +61,7 @@ fn reply_budget(route: &ModelRoute) -> u32 {
 /// kept ones start with a user turn and never repeat a role (providers such as
 /// Anthropic and Bedrock require alternation), merging neighbours of one role.
 pub fn fit(system: Option<&str>, history: &[ChatMessage], route: &ModelRoute) -> ChatRequest {
-    let mut left = prompt_budget(route).saturating_sub(system.map_or(0, estimate_tokens));
+    let mut left = history_budget(system, route);
     let mut kept: Vec<&ChatMessage> = Vec::new();
     for (i, message) in history.iter().rev().enumerate() {
         let cost = estimate_tokens(&message.content);

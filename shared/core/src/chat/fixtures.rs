@@ -103,13 +103,17 @@ pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Messa
         model: None,
         system_prompt: None,
         archived: false,
+        current_leaf_id: None,
         created_at: now,
         updated_at: now,
     };
-    sessions::create(app, &Owned { user_id: owner.id, session: session.clone() }).await.unwrap();
+    sessions::create(app, &Owned { user_id: owner.id, title_derived: false, session: session.clone() })
+        .await
+        .unwrap();
     let (owned, version) = sessions::get_owned(app, owner.id, session.id).await.unwrap();
     let message = |role, content: &str, status| Message {
         id: app.new_id(),
+        parent_id: None,
         role,
         content: content.into(),
         status,
@@ -119,7 +123,7 @@ pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Messa
     };
     let asked = message(MessageRole::User, "Say hello in French.", MessageStatus::Complete);
     let reply = message(MessageRole::Assistant, "", MessageStatus::Streaming);
-    turns::start(app, &owned, version, &asked, &reply).await.unwrap();
+    turns::start(app, &owned, version, Some(&asked), &reply).await.unwrap();
     (owned, asked, reply)
 }
 

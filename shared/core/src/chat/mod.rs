@@ -9,6 +9,7 @@ pub mod quota;
 pub mod resume;
 pub mod router;
 pub mod sse;
+pub mod title;
 pub mod turn;
 
 #[cfg(test)]

@@ -101,6 +101,13 @@ impl Reservation {
     }
 }
 
+/// Counts usage that nothing was reserved for: a small call of bounded size made on
+/// the user's behalf at the end of a turn (a title).
+pub async fn count(app: &Arc<App>, user_id: Id, model: &str, usage: Usage) -> ApiResult<()> {
+    let day = app.clock.now().date();
+    Reservation { app: app.clone(), user_id, day, tokens: 0, held: false }.settle(model, usage).await
+}
+
 impl Drop for Reservation {
     fn drop(&mut self) {
         if !std::mem::replace(&mut self.held, false) {

@@ -9,6 +9,7 @@ use super::models::ModelRoute;
 use super::quota::Reservation;
 use super::router::{self, timeout};
 use super::sse::StreamEvent;
+use super::title;
 use crate::app::App;
 use crate::domain::{Id, MessageStatus};
 use crate::http::ByteStream;
@@ -35,6 +36,9 @@ pub struct Turn {
     pub request: ChatRequest,
     /// The tokens held for this turn, settled when it ends.
     pub reservation: Reservation,
+    /// The session's title was derived from this turn's question: once the reply is
+    /// complete, the model is asked for a better one.
+    pub name_session: bool,
 }
 
 /// Starts producing the reply and returns the client's event stream.
@@ -263,7 +267,9 @@ impl Producer {
         }
     }
 
-    /// Ends the stream, then saves the reply and counts its usage.
+    /// Ends the stream, then saves the reply and counts its usage (and names the
+    /// session when asked to): the client's stream has ended by then, and on runtimes
+    /// that freeze work once the response is sent, this still runs within the turn.
     async fn finish(mut self, ending: Ending) {
         let usage = self.usage.unwrap_or_else(|| self.estimated_usage());
         self.emit(
@@ -281,13 +287,20 @@ impl Producer {
         if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events, Check::Nothing).await {
             tracing::error!(error = %e, "final stream batch could not be saved");
         }
-        let Turn { mut reply, route, reservation, user_id, user_message_id, request, .. } = self.turn;
+        let Turn { mut reply, route, reservation, user_id, user_message_id, request, name_session, .. } =
+            self.turn;
         reply.status = ending.status();
         reply.usage = Some(usage);
         let asked = request.messages.last().map(|m| m.content.as_str()).unwrap_or_default();
-        let (saved, counted) = futures::join!(
+        let named = async {
+            if name_session && ending == Ending::Complete {
+                title::name(&app, user_id, session_id, &route, asked, &reply.content).await;
+            }
+        };
+        let (saved, counted, ()) = futures::join!(
             turns::finish(&app, user_id, session_id, &reply),
-            reservation.settle(&route.name, usage)
+            reservation.settle(&route.name, usage),
+            named,
         );
         if let Err(e) = counted {
             tracing::error!(error = %e, "usage could not be recorded");

@@ -3,7 +3,8 @@
 //! their own links (S3) give a presigned URL; for the others (the embedded folder) the
 //! session function serves the blob behind a capability token stored with a TTL.
 
-use super::sessions::{self, Message, Owned, Session, export_prefix};
+use super::branches;
+use super::sessions::{Message, Owned, Session, export_prefix};
 use super::{Progress, delete_page, from_item, to_data};
 use crate::app::App;
 use crate::auth::secret_hash;
@@ -70,10 +71,10 @@ pub struct Download {
     pub filename: String,
 }
 
-/// Renders the session, stores the file and returns its download link.
+/// Renders the session's current branch, stores the file and returns its download link.
 pub async fn create(app: &App, owned: &Owned, format: Format) -> ApiResult<Export> {
     let session = &owned.session;
-    let messages = sessions::all_messages(app, session.id).await?;
+    let messages = branches::current_branch(app, session).await?;
     let now = app.now();
     let key = format!("{}{}.{}", export_prefix(owned.user_id, session.id), app.new_id(), format.extension());
     let filename = filename(session, format, now);
@@ -210,6 +211,7 @@ mod tests {
             model: Some("echo".into()),
             system_prompt: Some("Be brief.".into()),
             archived: false,
+            current_leaf_id: None,
             created_at: datetime!(2026-11-22 10:00 UTC),
             updated_at: datetime!(2026-11-22 10:05 UTC),
         }
@@ -218,6 +220,7 @@ mod tests {
     fn message(role: MessageRole, content: &str, status: MessageStatus) -> Message {
         Message {
             id: Id::parse("01JD3QF2Z8N6WQ1ZQ6ZK4G9M7W").unwrap(),
+            parent_id: None,
             role,
             content: content.into(),
             status,

@@ -6,6 +6,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod branches;
 pub mod buffer;
 pub mod deletions;
 pub mod exports;

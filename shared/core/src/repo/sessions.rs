@@ -5,14 +5,14 @@ use super::{DELETE_BATCH, Progress, all_items, delete_items, from_item, to_data}
 use crate::app::App;
 use crate::domain::{Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
-use crate::ports::{Condition, Item, Query, SkRange, Write};
+use crate::ports::{Condition, Item, Query, SkRange, StoreError, Write};
 use crate::providers::Usage;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 const SK: &str = "SESSION";
-const MESSAGE_PREFIX: &str = "MSG#";
+pub(super) const MESSAGE_PREFIX: &str = "MSG#";
 
 /// A conversation as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -23,6 +23,11 @@ pub struct Session {
     pub model: Option<String>,
     pub system_prompt: Option<String>,
     pub archived: bool,
+    /// The newest message of the branch shown and answered by default; `null` when it
+    /// is the newest message of all (sessions from before branches) or there is none.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub current_leaf_id: Option<Id>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -35,6 +40,10 @@ pub struct Session {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Owned {
     pub user_id: Id,
+    /// The title was derived from the first message (not set by the user), so a
+    /// generated one may replace it.
+    #[serde(default)]
+    pub title_derived: bool,
     #[serde(flatten)]
     pub session: Session,
 }
@@ -43,6 +52,12 @@ pub struct Owned {
 pub struct Message {
     #[schema(value_type = String)]
     pub id: Id,
+    /// The message this one answers: a user message answers an assistant's (or the
+    /// root, `null`), a reply answers a user message. Stored `null` at the root; a
+    /// message stored without it (from before branches) answers the one before it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<Id>,
     /// `user`, `assistant` or `system`.
     #[schema(value_type = String)]
     pub role: MessageRole,
@@ -97,7 +112,7 @@ impl Message {
 
 /// A stored message, with its text read back from its blob if it was long. A lost
 /// blob leaves the text empty (and is logged) rather than breaking the conversation.
-async fn load(app: &App, item: &Item) -> ApiResult<Message> {
+pub(super) async fn load(app: &App, item: &Item) -> ApiResult<Message> {
     let mut message: Message = from_item(item)?;
     if let Some(key) = item.str(CONTENT_BLOB) {
         match app.blobs.get(key).await? {
@@ -111,7 +126,7 @@ async fn load(app: &App, item: &Item) -> ApiResult<Message> {
 /// Blobs read at once when loading many messages.
 const PARALLEL_LOADS: usize = 8;
 
-async fn load_all(app: &App, items: &[Item]) -> ApiResult<Vec<Message>> {
+pub(super) async fn load_all(app: &App, items: &[Item]) -> ApiResult<Vec<Message>> {
     let mut messages = Vec::with_capacity(items.len());
     for chunk in items.chunks(PARALLEL_LOADS) {
         messages.extend(futures::future::try_join_all(chunk.iter().map(|item| load(app, item))).await?);
@@ -123,12 +138,6 @@ async fn load_all(app: &App, items: &[Item]) -> ApiResult<Vec<Message>> {
 pub async fn message(app: &App, session_id: Id, id: Id) -> ApiResult<(Message, u64)> {
     let item = app.store.get(&pk(session_id), &message_sk(id)).await?.ok_or(ApiError::NotFound)?;
     Ok((load(app, &item).await?, item.version))
-}
-
-/// The newest `limit` messages, newest first (for the context window).
-pub async fn recent_messages(app: &App, session_id: Id, limit: u32) -> ApiResult<Vec<Message>> {
-    let query = Query::new(pk(session_id), SkRange::Prefix(MESSAGE_PREFIX.into())).backward().limit(limit);
-    load_all(app, &app.store.query(query).await?.items).await
 }
 
 fn user_index(user_id: Id, archived: bool) -> String {
@@ -202,6 +211,30 @@ pub async fn save(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     Ok(())
 }
 
+/// Attempts at replacing a derived title when other writes keep getting in between.
+const RETITLE_ATTEMPTS: usize = 3;
+
+/// Replaces the session's derived title with `title`; never one the user set, even in
+/// the meantime (each write is conditional on the version read). Returns the session
+/// when it was retitled.
+pub async fn retitle(app: &App, id: Id, title: &str) -> ApiResult<Option<Owned>> {
+    for _ in 0..RETITLE_ATTEMPTS {
+        let Some(item) = app.store.get(&pk(id), SK).await? else { return Ok(None) };
+        let mut owned: Owned = from_item(&item)?;
+        if !owned.title_derived {
+            return Ok(None);
+        }
+        owned.session.title = title.to_string();
+        owned.title_derived = false;
+        match app.store.put(owned.item(), Condition::Version(item.version)).await {
+            Ok(_) => return Ok(Some(owned)),
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
 /// Newest first.
 pub async fn list(
     app: &App,
@@ -219,24 +252,6 @@ pub async fn list(
     let sessions =
         page.items.iter().map(|i| from_item::<Owned>(i).map(|o| o.session)).collect::<ApiResult<_>>()?;
     Ok((sessions, page.cursor))
-}
-
-/// Oldest first.
-pub async fn messages(
-    app: &App,
-    id: Id,
-    limit: u32,
-    cursor: Option<String>,
-) -> ApiResult<(Vec<Message>, Option<String>)> {
-    let query = Query::new(pk(id), SkRange::Prefix(MESSAGE_PREFIX.into())).limit(limit).after(cursor);
-    let page = app.store.query(query).await?;
-    Ok((load_all(app, &page.items).await?, page.cursor))
-}
-
-/// Every message, oldest first (exports).
-pub async fn all_messages(app: &App, id: Id) -> ApiResult<Vec<Message>> {
-    let items = all_items(app, Query::new(pk(id), SkRange::Prefix(MESSAGE_PREFIX.into()))).await?;
-    load_all(app, &items).await
 }
 
 /// Deletes the session first (so it is gone at once), then everything in its partition

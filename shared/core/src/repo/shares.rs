@@ -4,6 +4,7 @@
 //! session's partition names the current link so revoking or replacing it is one
 //! transaction. Deleting the lookup item kills the link at once.
 
+use super::branches;
 use super::sessions::{self, Message, Owned, blob_prefix};
 use super::{from_item, to_data};
 use crate::app::App;
@@ -59,13 +60,14 @@ fn lookup_pk(token_hash: &str) -> String {
     format!("SHARE#{token_hash}")
 }
 
-/// Snapshots the conversation and links to it, replacing (and killing) an earlier link.
+/// Snapshots the conversation's current branch and links to it, replacing (and killing)
+/// an earlier link.
 pub async fn create(app: &App, owned: &Owned) -> ApiResult<Shared> {
     let base_url = app.config.public_url.as_deref().ok_or_else(|| {
         ApiError::Unavailable("CONFAB_PUBLIC_URL must be set to hand out share links".into())
     })?;
     let session = &owned.session;
-    let messages = sessions::all_messages(app, session.id).await?;
+    let messages = branches::current_branch(app, session).await?;
     let key = format!("{}share-{}.json", blob_prefix(owned.user_id, session.id), app.new_id());
     let snapshot = Snapshot { title: session.title.clone(), messages: shown(messages), shared_at: app.now() };
     let body = Bytes::from(serde_json::to_vec(&snapshot).map_err(|e| ApiError::Internal(e.to_string()))?);
@@ -169,10 +171,11 @@ mod tests {
             model: None,
             system_prompt: None,
             archived: false,
+            current_leaf_id: None,
             created_at: now,
             updated_at: now,
         };
-        let owned = Owned { user_id: app.new_id(), session };
+        let owned = Owned { user_id: app.new_id(), title_derived: false, session };
         let shares = |t: &testing::TestApp| t.store.items().iter().filter(|i| i.sk == SK).count();
         t.run(async {
             sessions::create(app, &owned).await.unwrap();
@@ -194,8 +197,7 @@ mod tests {
         });
         assert_eq!((shares(&t), t.blobs.keys().len()), (0, 0));
         // A share that commits after its session was deleted is refused, leaving nothing.
-        let stale =
-            Owned { user_id: owned.user_id, session: Session { id: app.new_id(), ..owned.session.clone() } };
+        let stale = Owned { session: Session { id: app.new_id(), ..owned.session.clone() }, ..owned.clone() };
         assert!(matches!(t.run(create(app, &stale)), Err(ApiError::Conflict(_))));
         assert_eq!((shares(&t), t.blobs.keys().len()), (0, 0));
     }

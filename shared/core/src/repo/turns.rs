@@ -8,22 +8,23 @@ use crate::domain::Id;
 use crate::error::ApiResult;
 use crate::ports::{Condition, StoreError, Write};
 
-/// Starts a turn: the session (if still at `version`), the user's message, the
+/// Starts a turn: the session (if still at `version`, so that racing turns cannot
+/// both move its current branch), the user's message (none when regenerating), the
 /// `streaming` reply and the reply's lease, in one transaction.
 pub async fn start(
     app: &App,
     owned: &Owned,
     version: u64,
-    user_message: &Message,
+    user_message: Option<&Message>,
     reply: &Message,
 ) -> ApiResult<()> {
     let (owner, session_id) = (owned.user_id, owned.session.id);
-    let writes = vec![
-        Write::Put { item: owned.item(), condition: Condition::Version(version) },
-        user_message.write(app, owner, session_id, Condition::NotExists).await?,
-        reply.write(app, owner, session_id, Condition::NotExists).await?,
-        leases::grant(app, session_id, reply.id),
-    ];
+    let mut writes = vec![Write::Put { item: owned.item(), condition: Condition::Version(version) }];
+    if let Some(asked) = user_message {
+        writes.push(asked.write(app, owner, session_id, Condition::NotExists).await?);
+    }
+    writes.push(reply.write(app, owner, session_id, Condition::NotExists).await?);
+    writes.push(leases::grant(app, session_id, reply.id));
     app.store.transact(writes).await?;
     Ok(())
 }

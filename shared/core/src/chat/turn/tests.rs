@@ -35,6 +35,7 @@ async fn start_turn(t: &TestApp) -> Started {
         route: route(vec![openai()]),
         request: request(),
         reservation,
+        name_session: false,
     };
     Started { session_id, reply_id, client: start(app.clone(), turn) }
 }

@@ -2,6 +2,7 @@ pub(crate) mod cancel;
 pub(crate) mod completions;
 pub(crate) mod embeddings;
 pub(crate) mod list_models;
+pub(crate) mod regenerate;
 pub(crate) mod resume;
 pub(crate) mod send;
 mod v1_request;
@@ -22,6 +23,9 @@ pub async fn route(app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult
         }
         ["chat", "sessions", id, "messages", message, "stream"] => by_method!(req, {
             GET => resume::handle(app, path_id(id)?, path_id(message)?, req),
+        }),
+        ["chat", "sessions", id, "messages", message, "regenerate"] => by_method!(req, {
+            POST => regenerate::handle(app, path_id(id)?, path_id(message)?, req),
         }),
         ["chat", "sessions", id, "messages", message, "cancel"] => by_method!(req, {
             POST => cancel::handle(app, path_id(id)?, path_id(message)?, req),

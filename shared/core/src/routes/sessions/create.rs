@@ -40,12 +40,14 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     let now = app.now();
     let owned = Owned {
         user_id: caller.user.id,
+        title_derived: false,
         session: Session {
             id: app.new_id(),
             title: title(body.title.as_deref())?,
             model,
             system_prompt: optional_text("system_prompt", body.system_prompt.as_deref(), MAX_SYSTEM_PROMPT)?,
             archived: false,
+            current_leaf_id: None,
             created_at: now,
             updated_at: now,
         },

@@ -2,7 +2,7 @@ use super::title;
 use crate::app::App;
 use crate::auth::principal;
 use crate::domain::Id;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
 use crate::repo::search;
 use crate::repo::sessions::{self, Session};
@@ -17,14 +17,19 @@ pub struct UpdateSessionRequest {
     #[schema(max_length = 200, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub title: Option<String>,
     pub archived: Option<bool>,
+    /// Switches branch: the message (of this session) whose path is the current
+    /// branch, answered by default and listed by `?branch=current`.
+    #[schema(value_type = Option<String>)]
+    pub current_leaf_id: Option<Id>,
 }
 
-/// Renames or (un)archives a session.
+/// Renames, (un)archives or switches the branch of a session.
 #[utoipa::path(patch, path = "/sessions/{id}", tag = "sessions", operation_id = "sessions_update",
     security(("bearer" = [])),
     params(("id" = String, Path)), request_body = UpdateSessionRequest,
     responses((status = 200, body = Session), (status = 404, body = crate::http::ErrorBody),
-        (status = 422, body = crate::http::ErrorBody)))]
+        (status = 422, description = "`unknown_message`: `current_leaf_id` names no message of this session",
+            body = crate::http::ErrorBody)))]
 pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let user_id = principal(&req)?.user.id;
     let body: UpdateSessionRequest = parse_json(&req)?;
@@ -33,6 +38,14 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let renamed = new_title.is_some();
     if let Some(t) = new_title {
         owned.session.title = t;
+        owned.title_derived = false;
+    }
+    if let Some(leaf) = body.current_leaf_id {
+        sessions::message(app, id, leaf).await.map_err(|e| match e {
+            ApiError::NotFound => ApiError::UnknownMessage("current_leaf_id"),
+            other => other,
+        })?;
+        owned.session.current_leaf_id = Some(leaf);
     }
     if let Some(archived) = body.archived {
         owned.session.archived = archived;

@@ -39,7 +39,7 @@ async fn serve() -> ExitCode {
     match confab_local::start(settings).await {
         Ok(server) => {
             tracing::info!(address = %server.addr(), data_dir = %server.data_dir.display(),
-                "confab is serving /auth, /chat, /v1, /sessions and /admin; API description at /openapi.json");
+                "confab is serving /auth, /chat, /v1, /sessions, /shared and /admin; API description at /openapi.json");
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
             ExitCode::SUCCESS

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 #[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RegenerateRequest {
+pub struct RegenerateReplyRequest {
     /// Overrides the session's model for this turn.
     #[schema(max_length = 100, pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$")]
     pub model: Option<String>,
@@ -22,7 +22,7 @@ pub struct RegenerateRequest {
 #[utoipa::path(post, path = "/chat/sessions/{id}/messages/{message_id}/regenerate", tag = "chat",
     operation_id = "chat_regenerate", security(("bearer" = [])),
     params(("id" = String, Path), ("message_id" = String, Path, description = "a user message of the session")),
-    request_body = RegenerateRequest,
+    request_body = RegenerateReplyRequest,
     responses((status = 200, description = "the reply, as text/event-stream", content_type = "text/event-stream"),
         (status = 403, description = "`model_not_allowed`", body = crate::http::ErrorBody),
         (status = 404, description = "no such session, or no such message in it", body = crate::http::ErrorBody),
@@ -32,7 +32,7 @@ pub struct RegenerateRequest {
 pub async fn handle(app: &Arc<App>, session_id: Id, message_id: Id, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
     // The body is optional: `{}` and none at all ask with the session's model.
-    let body: RegenerateRequest =
-        if req.body().is_empty() { RegenerateRequest::default() } else { parse_json(&req)? };
+    let body: RegenerateReplyRequest =
+        if req.body().is_empty() { RegenerateReplyRequest::default() } else { parse_json(&req)? };
     send::start(app, caller, session_id, body.model, Asking::Again(message_id)).await
 }

@@ -36,7 +36,7 @@ pub struct SendMessageRequest {
     /// Sending under an earlier message is an edit: a sibling of the user message
     /// that answered it before. Default: the session's current leaf.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub parent_id: Option<Option<Id>>,
 }
 

@@ -3,7 +3,7 @@
 use crate::app::App;
 use crate::auth::principal;
 use crate::domain::Id;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::http::{Body, Request, Response, json, no_content};
 use crate::repo::audit::AuditEvent;
 use crate::repo::sessions;
@@ -27,7 +27,8 @@ pub async fn create(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     Ok(audited(json(StatusCode::CREATED, &shared), event))
 }
 
-/// Revokes the session's share link: it is dead at once.
+/// Revokes the session's share link: it is dead at once. Revoking when there is none
+/// is done already (204).
 #[utoipa::path(delete, path = "/sessions/{id}/share", tag = "sessions", operation_id = "sessions_unshare",
     security(("bearer" = [])),
     params(("id" = String, Path)),
@@ -36,7 +37,7 @@ pub async fn revoke(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     let user_id = principal(&req)?.user.id;
     sessions::get_owned(app, user_id, id).await?;
     if !shares::revoke(app, id).await? {
-        return Err(ApiError::NotFound);
+        return Ok(no_content());
     }
     let event = AuditEvent::by_user(user_id, "session.unshared", json!({ "session_id": id }));
     Ok(audited(no_content(), event))

@@ -19,7 +19,7 @@ pub struct UpdateSessionRequest {
     pub archived: Option<bool>,
     /// Switches branch: the message (of this session) whose path is the current
     /// branch, answered by default and listed by `?branch=current`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub current_leaf_id: Option<Id>,
 }
 

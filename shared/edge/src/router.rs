@@ -24,7 +24,9 @@ pub fn methods(function: Function) -> &'static [Method] {
         Function::Auth => &[Method::GET, Method::POST, Method::DELETE, Method::OPTIONS],
         Function::Chat => &[Method::GET, Method::POST, Method::OPTIONS],
         Function::Session => &[Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS],
-        Function::Admin => &[Method::GET, Method::PUT, Method::PATCH, Method::OPTIONS],
+        Function::Admin => {
+            &[Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS]
+        }
     }
 }
 
@@ -104,9 +106,9 @@ mod tests {
 
     #[test]
     fn methods_no_route_answers_are_refused_with_allow() {
-        let rejected = admit(&Method::DELETE, "/admin/users").unwrap_err();
+        let rejected = admit(&Method::DELETE, "/chat/sessions").unwrap_err();
         let ApiError::MethodNotAllowed { allow } = rejected.error else { panic!("{rejected:?}") };
-        assert_eq!(allow, "GET, HEAD, PUT, PATCH, OPTIONS");
+        assert_eq!(allow, "GET, HEAD, POST, OPTIONS");
         for method in [Method::TRACE, Method::CONNECT] {
             assert!(admit(&method, "/auth/login").is_err(), "{method}");
         }

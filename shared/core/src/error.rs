@@ -22,6 +22,9 @@ pub enum ApiError {
     MfaInvalid,
     #[error("this API key has expired")]
     ApiKeyExpired,
+    /// An account with no password proves it is its owner by a fresh sign-in.
+    #[error("sign in again with your identity provider, then retry within 10 minutes")]
+    SignInAgain,
     #[error("this password reset link is unknown, used or expired; ask an admin for a new one")]
     InvalidResetToken,
     #[error("{0}")]
@@ -78,7 +81,7 @@ impl ApiError {
         match self {
             InvalidRequest(_) | InvalidCursor | InvalidResetToken => StatusCode::BAD_REQUEST,
             Validation(_) | UnknownMessage(_) | WrongMessageRole(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid | ApiKeyExpired => {
+            Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid | ApiKeyExpired | SignInAgain => {
                 StatusCode::UNAUTHORIZED
             }
             Forbidden(_) | InsufficientScope(_) | ModelNotAllowed(_) | AccountDisabled | CsrfFailed => {
@@ -110,6 +113,7 @@ impl ApiError {
             Unauthorized => "unauthorized",
             InvalidCredentials => "invalid_credentials",
             MfaRequired => "mfa_required",
+            SignInAgain => "sign_in_again",
             MfaInvalid => "mfa_invalid",
             ApiKeyExpired => "api_key_expired",
             InvalidResetToken => "invalid_reset_token",

@@ -386,6 +386,26 @@ async fn an_existing_accounts_email_is_linked_with_link_by_email() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_account_without_a_password_is_deleted_after_a_fresh_sign_in() {
+    let h = hostile(&[]).await;
+    let cookies = assert_signed_in(&h.with_claims("eve@evil.example", |_| {}).await, "/");
+    let token = cookies.value(ACCESS_COOKIE).to_string();
+    // A sign-in older than ten minutes is not proof enough: sign in again.
+    let family = format!("FAMILY#{}", str_field(&peek_claims(&token), "sid"));
+    let mut record = stored_item(h.app.data_dir(), &family, "FAMILY").await.expect("the login");
+    let created = record.data["created_at"].as_i64().expect("created_at");
+    record.data.insert("created_at".into(), json!(created - 601));
+    put_stored_item(h.app.data_dir(), record).await;
+    let resp = send(h.app.bearer(Method::DELETE, "/auth/me", &token).json(&json!({}))).await;
+    assert_error(resp, StatusCode::UNAUTHORIZED, "sign_in_again").await;
+
+    let cookies = assert_signed_in(&h.with_claims("eve@evil.example", |_| {}).await, "/");
+    let token = cookies.value(ACCESS_COOKIE).to_string();
+    assert_no_content(send(h.app.bearer(Method::DELETE, "/auth/me", &token).json(&json!({}))).await).await;
+    assert_eq!(send(h.app.bearer(Method::GET, "/auth/me", &token)).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_linked_account_with_mfa_is_refused() {
     let h = hostile(&[]).await;
     let resp = h.with_claims("eve@evil.example", |_| {}).await;

@@ -96,17 +96,7 @@ pub fn user(t: &TestApp, tokens_per_day: i64) -> User {
 /// the question and a `streaming` reply. Returns the session, the question and the reply.
 pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Message) {
     let app = &t.app;
-    let now = app.now();
-    let session = Session {
-        id: app.new_id(),
-        title: "French".into(),
-        model: None,
-        system_prompt: None,
-        archived: false,
-        current_leaf_id: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let session = Session::new(app, "French".into(), None, None);
     sessions::create(app, &Owned { user_id: owner.id, title_derived: false, session: session.clone() })
         .await
         .unwrap();
@@ -119,7 +109,7 @@ pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Messa
         status,
         model: None,
         usage: None,
-        created_at: now,
+        created_at: session.created_at,
     };
     let asked = message(MessageRole::User, "Say hello in French.", MessageStatus::Complete);
     let reply = message(MessageRole::Assistant, "", MessageStatus::Streaming);

@@ -145,6 +145,23 @@ fn user_index(user_id: Id, archived: bool) -> String {
     format!("USER#{user_id}#SESSIONS#{state}")
 }
 
+impl Session {
+    /// A session made now, with no messages yet and not archived.
+    pub fn new(app: &App, title: String, model: Option<String>, system_prompt: Option<String>) -> Session {
+        let now = app.now();
+        Session {
+            id: app.new_id(),
+            title,
+            model,
+            system_prompt,
+            archived: false,
+            current_leaf_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 impl Owned {
     pub(super) fn item(&self) -> Item {
         Item::new(pk(self.session.id), SK, to_data(self))

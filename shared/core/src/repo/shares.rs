@@ -164,17 +164,7 @@ mod tests {
         let config = Config { public_url: Some("https://chat.example.com".into()), ..Config::default() };
         let t = testing::app().with_config(config).build();
         let app = &t.app;
-        let now = app.now();
-        let session = Session {
-            id: app.new_id(),
-            title: "Trip".into(),
-            model: None,
-            system_prompt: None,
-            archived: false,
-            current_leaf_id: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let session = Session::new(app, "Trip".into(), None, None);
         let owned = Owned { user_id: app.new_id(), title_derived: false, session };
         let shares = |t: &testing::TestApp| t.store.items().iter().filter(|i| i.sk == SK).count();
         t.run(async {

@@ -84,17 +84,7 @@ struct Tree {
 impl Tree {
     fn new() -> Tree {
         let t = testing::app().build();
-        let now = t.app.now();
-        let session = Session {
-            id: t.app.new_id(),
-            title: "Tree".into(),
-            model: None,
-            system_prompt: None,
-            archived: false,
-            current_leaf_id: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let session = Session::new(&t.app, "Tree".into(), None, None);
         let owner = t.app.new_id();
         Tree { t, session, owner }
     }

@@ -37,21 +37,10 @@ pub async fn handle(app: &App, req: Request) -> ApiResult<Response> {
     if let Some(model) = &model {
         caller.check_model(model)?;
     }
-    let now = app.now();
-    let owned = Owned {
-        user_id: caller.user.id,
-        title_derived: false,
-        session: Session {
-            id: app.new_id(),
-            title: title(body.title.as_deref())?,
-            model,
-            system_prompt: optional_text("system_prompt", body.system_prompt.as_deref(), MAX_SYSTEM_PROMPT)?,
-            archived: false,
-            current_leaf_id: None,
-            created_at: now,
-            updated_at: now,
-        },
-    };
+    let title = title(body.title.as_deref())?;
+    let system_prompt = optional_text("system_prompt", body.system_prompt.as_deref(), MAX_SYSTEM_PROMPT)?;
+    let session = Session::new(app, title, model, system_prompt);
+    let owned = Owned { user_id: caller.user.id, title_derived: false, session };
     sessions::create(app, &owned).await?;
     search::index_title(app, &owned).await;
     Ok(json(StatusCode::CREATED, &owned.session))

@@ -4,7 +4,7 @@
 //! get.
 
 use crate::lambda::ProviderSetup;
-use crate::sse::{Event, all_events, events, ids, text};
+use crate::sse::{Event, all_events, events, ids, text, turn_ids};
 use crate::totp::{MARGIN, STEP, code_at, settled_now};
 use crate::*;
 use confab_core::providers::ProviderKind;
@@ -155,6 +155,46 @@ pub async fn user_scenario(app: &TestApp, mock: &MockHandle, bucket: &str) {
     for action in ["auth.register", "auth.login"] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+}
+
+/// The texts of the messages the provider got in the latest request for `model`.
+pub fn sent_texts(mock: &MockHandle, model: &str) -> Vec<String> {
+    let request = mock.requests(model).pop().expect("a request reached the provider");
+    let messages = request.body["messages"].as_array().expect("messages").clone();
+    messages.iter().map(|m| m["content"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// Branches across the deployment: an edit and a regeneration are siblings, each turn's
+/// context is its own branch (as the provider saw it), and the current leaf that chat
+/// moves is the one the session function lists and switches.
+pub async fn branches(app: &TestApp, mock: &MockHandle) {
+    mock.clear_scenario(MODEL);
+    let bo = app.user("bo@example.com").await;
+    let session = bo.create_session(json!({"title": "Branches", "model": MODEL})).await;
+    let turn = |response: Response| async { turn_ids(&all_events(response).await) };
+    let (_, alpha_reply) = turn(bo.send_message(&session, &json!({"content": "alpha"})).await).await;
+    turn(bo.send_message(&session, &json!({"content": "bravo"})).await).await;
+
+    let edit = json!({"content": "charlie", "parent_id": alpha_reply});
+    let (charlie, edit_reply) = turn(bo.send_message(&session, &edit).await).await;
+    let charlie_context = ["alpha", "Mock reply to: alpha", "charlie"];
+    assert_eq!(sent_texts(mock, MODEL), charlie_context, "never the other branch's words");
+    let regenerate = format!("/chat/sessions/{session}/messages/{charlie}/regenerate");
+    let (asked, second_reply) = turn(bo.post(&regenerate, &json!({})).await).await;
+    assert_eq!(
+        (asked.as_str(), sent_texts(mock, MODEL)),
+        (charlie.as_str(), charlie_context.map(String::from).to_vec())
+    );
+
+    let leaf = |session: Value| session["current_leaf_id"].clone();
+    assert_eq!(leaf(bo.get(&format!("/sessions/{session}")).await.good().await), json!(second_reply));
+    let switched = bo.patch(&format!("/sessions/{session}"), &json!({"current_leaf_id": edit_reply})).await;
+    assert_eq!(leaf(switched.good().await), json!(edit_reply));
+    let branch = bo.get(&format!("/sessions/{session}/messages?branch=current")).await.good().await;
+    let texts: Vec<String> =
+        branch["items"].as_array().expect("items").iter().map(|m| str_field(m, "content")).collect();
+    assert_eq!(texts, ["alpha", "Mock reply to: alpha", "charlie", "Mock reply to: charlie"]);
+    assert_eq!(bo.messages(&session).await.len(), 7, "every branch is kept");
 }
 
 /// Signing in with TOTP across the deployment: setup seals the secret with the key from

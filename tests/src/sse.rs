@@ -41,3 +41,10 @@ pub fn text(events: &[Event]) -> String {
 pub fn ids(events: &[Event]) -> Vec<u64> {
     events.iter().map(|e| e.id.expect("every event has an id")).collect()
 }
+
+/// A turn's `(user_message_id, message_id)`, from its `message_start`.
+pub fn turn_ids(events: &[Event]) -> (String, String) {
+    let start = &events[0].data;
+    let id = |key: &str| start[key].as_str().unwrap_or_else(|| panic!("{key} in {start}")).to_string();
+    (id("user_message_id"), id("message_id"))
+}

@@ -5,7 +5,8 @@
 use confab_core::domain::Id;
 use confab_core::ports::Item;
 use confab_mock_provider::{Fault, MockHandle, MockProvider, Scenario};
-use confab_tests::sse::{Event, all_events, events};
+use confab_tests::scenario::sent_texts;
+use confab_tests::sse::{all_events, events, turn_ids};
 use confab_tests::*;
 use futures::StreamExt;
 use reqwest::StatusCode;
@@ -41,12 +42,6 @@ async fn setup(extra: &[(&str, &str)], session: Value) -> Chat {
     Chat { app, mock, ada, session }
 }
 
-/// A turn's `(user_message_id, message_id)`.
-fn turn_ids(events: &[Event]) -> (String, String) {
-    let start = &events[0].data;
-    (str_field(start, "user_message_id"), str_field(start, "message_id"))
-}
-
 impl Chat {
     fn ada(&self) -> TestUser<'_> {
         self.app.as_user(self.ada.clone())
@@ -68,9 +63,7 @@ impl Chat {
 
     /// The texts of the messages the provider got for the latest turn.
     fn sent(&self) -> Vec<String> {
-        let request = self.mock.requests(MODEL).pop().expect("a request reached the provider");
-        let messages = request.body["messages"].as_array().unwrap().clone();
-        messages.iter().map(|m| m["content"].as_str().unwrap_or_default().to_string()).collect()
+        sent_texts(&self.mock, MODEL)
     }
 
     /// The contents of `?branch=…` (every page, `limit` at a time).

@@ -216,6 +216,7 @@ async fn old_conversations_read_as_one_branch() {
     assert_eq!(parents, [Value::Null, json!(old[0].0), json!(old[1].0), json!(old[2].0)]);
     assert_eq!(c.contents("current").await, ["old question", "second question"]);
     assert_eq!(c.contents(&old[1].0).await, ["old question"]);
+    assert_eq!(c.session().await["current_leaf_id"], json!(old[3].0));
 
     let (asked, _) = c.send(json!({"content": "new question"})).await;
     assert_eq!(c.sent(), ["old question", "old answer", "second question", "second answer", "new question"]);

@@ -4,7 +4,7 @@
 //! cannot make us hammer the provider).
 
 use super::Failure;
-use super::settings::OidcProvider;
+use super::settings::{self, OidcProvider};
 use crate::app::App;
 use crate::cache::TtlCache;
 use crate::chat::router::timeout;
@@ -92,12 +92,13 @@ fn check(provider: &OidcProvider, doc: Document) -> Result<Discovery, Failure> {
     if doc.issuer != provider.issuer {
         return Err(Failure::Provider(format!("discovery names issuer {:?}", doc.issuer)));
     }
+    // A loopback issuer (tests, a local provider) may name plain http endpoints, but
+    // only on this machine too: never a plain http hop to anywhere else.
     let https = provider.issuer.starts_with("https:");
     for url in [&doc.authorization_endpoint, &doc.token_endpoint, &doc.jwks_uri] {
-        let ok = url.parse::<http::Uri>().is_ok_and(|u| {
-            u.host().is_some()
-                && (u.scheme_str() == Some("https") || (!https && u.scheme_str() == Some("http")))
-        });
+        let ok = url
+            .parse::<http::Uri>()
+            .is_ok_and(|u| settings::https_or_loopback(&u) && (!https || u.scheme_str() == Some("https")));
         if !ok {
             return Err(Failure::Provider(format!("discovery endpoint {url:?} is not an https URL")));
         }

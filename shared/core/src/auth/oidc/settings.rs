@@ -130,19 +130,22 @@ fn provider(settings: &BTreeMap<String, String>, name: String) -> Result<OidcPro
     })
 }
 
+/// An https URL, or plain http to this machine; with a host either way.
+pub fn https_or_loopback(uri: &http::Uri) -> bool {
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") => !host.is_empty(),
+        Some("http") => matches!(host, "localhost" | "127.0.0.1" | "[::1]"),
+        _ => false,
+    }
+}
+
 /// An issuer is an https URL without query or fragment; plain http only on loopback,
 /// for tests and local identity providers.
 pub fn check_issuer(issuer: &str) -> Result<(), String> {
     let uri: http::Uri = issuer.parse().map_err(|_| format!("{issuer:?} is not a URL"))?;
-    let host = uri.host().unwrap_or_default();
-    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
-    let scheme_ok = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => loopback,
-        _ => false,
-    };
-    let plain = uri.query().is_none() && !issuer.contains('#') && !host.is_empty();
-    if scheme_ok && plain {
+    let plain = uri.query().is_none() && !issuer.contains('#');
+    if https_or_loopback(&uri) && plain {
         Ok(())
     } else {
         Err(format!("expected an https URL without query (http only on loopback), got {issuer:?}"))

@@ -123,6 +123,28 @@ fn discovery_is_cached_for_its_ttl_and_checked() {
 }
 
 #[test]
+fn a_loopback_issuer_names_plain_http_endpoints_on_this_machine_only() {
+    let t = test_app();
+    let local = OidcProvider { issuer: "http://127.0.0.1:4000".into(), ..corp() };
+    let doc = |token_endpoint: &str| {
+        let mut doc = discovery_doc();
+        doc["issuer"] = json!(local.issuer);
+        for (key, url) in [
+            ("authorization_endpoint", "http://127.0.0.1:4000/auth"),
+            ("token_endpoint", token_endpoint),
+            ("jwks_uri", "http://localhost:4000/jwks"),
+        ] {
+            doc[key] = json!(url);
+        }
+        doc
+    };
+    t.http.reply(reply(&doc("http://id.example.com/token")));
+    assert!(matches!(t.run(discovery::discovery(&t.app, &local)), Err(Failure::Provider(_))));
+    t.http.reply(reply(&doc("http://[::1]:4000/token")));
+    t.run(discovery::discovery(&t.app, &local)).expect("every endpoint on loopback");
+}
+
+#[test]
 fn keys_are_fetched_again_for_an_unknown_kid_at_most_once_a_minute() {
     let t = test_app();
     let corp = corp();

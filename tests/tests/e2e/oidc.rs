@@ -340,6 +340,10 @@ async fn a_domain_not_allowed_is_refused() {
     h.refused_claims(|_| {}, "domain_not_allowed", "evil.example").await;
     let resp = h.with_claims("Bob@Corp.Example", |_| {}).await;
     assert_eq!(me(&h.app, &assert_signed_in(&resp, "/")).await["email"], "bob@corp.example");
+    // A full-width lookalike folds to the allowed domain, but it is another mailbox.
+    let lookalike = "mallory@\u{ff43}orp.example";
+    assert_refused(&h.with_claims(lookalike, |_| {}).await, "invalid_token", "a lookalike domain");
+    nothing_stored(&h.app, &h.idp.issuer, &format!("sub-{lookalike}"), "mallory@corp.example").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -62,6 +62,12 @@ async fn attempt(
     }
     let raw = identity.verified_email.as_deref().ok_or(Failure::EmailNotVerified)?;
     let email = Email::parse(raw).map_err(|_| Failure::InvalidToken("the email is not an address".into()))?;
+    // Folding maps lookalikes (full-width letters, ligatures) onto plain addresses: the
+    // provider verified the lookalike mailbox, not the plain one it would link to or
+    // the domain it would pass for.
+    if raw.trim().to_lowercase() != email.as_str() {
+        return Err(Failure::InvalidToken("the email is not in its plain form".into()));
+    }
     let link = |user_id| Link {
         iss: identity.iss.clone(),
         sub: identity.sub.clone(),

@@ -12,6 +12,9 @@ fn replies() -> Vec<Reply> {
         call(0, Some("toolu_01"), Some("get_weather"), ""),
         call(0, None, None, "{\"city\":"),
         call(0, None, None, "\"Paris\"}"),
+        call(1, Some("toolu_02"), Some("get_time"), ""),
+        call(1, None, None, "{\"zone\": \"Europe/"),
+        call(1, None, None, "Paris\"}"),
         usage(80, 30),
         finish(FinishReason::ToolCalls),
     ];

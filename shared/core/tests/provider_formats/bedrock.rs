@@ -17,12 +17,15 @@ fn replies() -> Vec<Reply> {
         call(0, Some("tooluse_1"), Some("get_weather"), ""),
         call(0, None, None, "{\"city\":"),
         call(0, None, None, "\"Paris\"}"),
+        call(1, Some("tooluse_2"), Some("get_time"), ""),
+        call(1, None, None, "{\"zone\": \"Europe/"),
+        call(1, None, None, "Paris\"}"),
         usage(80, 30),
         finish(FinishReason::ToolCalls),
     ];
     vec![
         Reply { complete_at: vec![ends[4]], ..Reply::new(bytes, events) },
-        Reply { complete_at: vec![tool_ends[7]], ..Reply::new(tool_bytes, tools) },
+        Reply { complete_at: vec![tool_ends[11]], ..Reply::new(tool_bytes, tools) },
     ]
 }
 

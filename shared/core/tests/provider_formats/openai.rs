@@ -11,6 +11,7 @@ fn replies() -> Vec<Reply> {
         vec![text("Bonjour"), text(" à"), text(" tous 👋"), usage(19, 6), finish(FinishReason::Stop)];
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), &bytes].concat();
     let tools = vec![
+        text("Checking."),
         call(0, Some("call_abc"), Some("get_weather"), ""),
         call(0, None, None, "{\"city\":"),
         call(0, None, None, "\"Paris\"}"),

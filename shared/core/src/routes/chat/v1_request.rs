@@ -26,6 +26,8 @@ pub const MAX_STOP_CHARS: usize = 256;
 pub const MAX_IMAGES: usize = 20;
 pub const MAX_URL_CHARS: usize = 8192;
 const MAX_NAME_CHARS: usize = 64;
+/// Most characters of a tool call's id: a Gemini call's carries its thought signature.
+const MAX_ID_CHARS: usize = 32 * 1024;
 const MAX_DESCRIPTION_CHARS: usize = 4096;
 
 /// Image types every format takes.
@@ -346,8 +348,8 @@ pub fn check_image_type(field: &str, media_type: &str) -> ApiResult<()> {
 
 fn tool_call(field: &str, spec: &ToolCallSpec) -> ApiResult<ToolCall> {
     check_name(&format!("{field}[].function.name"), &spec.function.name)?;
-    if spec.id.is_empty() || spec.id.len() > MAX_URL_CHARS {
-        return Err(invalid(format!("{field}[].id must be 1 to {MAX_URL_CHARS} characters")));
+    if spec.id.is_empty() || spec.id.len() > MAX_ID_CHARS {
+        return Err(invalid(format!("{field}[].id must be 1 to {MAX_ID_CHARS} characters")));
     }
     let arguments: Value = serde_json::from_str(&spec.function.arguments)
         .ok()

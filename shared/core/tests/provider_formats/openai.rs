@@ -147,3 +147,22 @@ fn error_response() {
         }
     );
 }
+
+/// A call index far beyond the calls so far is refused: the whole reply would make room
+/// for that many calls (regression: `index: 4294967295` exhausted memory).
+#[test]
+fn tool_call_indexes_come_in_order() {
+    let chunk = |index: u32| json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "id": "c", "function": {"name": "f", "arguments": "{}"}}]}}]});
+    let out = run(&OpenAi, vec![&sse(&[chunk(0), chunk(0), chunk(1), chunk(u32::MAX)])]);
+    let (last, calls) = out.split_last().unwrap();
+    assert_eq!(
+        calls,
+        [
+            call(0, Some("c"), Some("f"), "{}"),
+            call(0, Some("c"), Some("f"), "{}"),
+            call(1, Some("c"), Some("f"), "{}")
+        ]
+    );
+    assert!(matches!(last, Err(ProviderError::Protocol(m)) if m.contains("4294967295")), "{last:?}");
+    assert!(matches!(run(&OpenAi, vec![&sse(&[chunk(1)])]).as_slice(), [Err(ProviderError::Protocol(_))]));
+}

@@ -80,7 +80,7 @@ impl Dialect for Anthropic {
     }
 
     fn complete(&self, plan: &Plan) -> Value {
-        let text = has_text(plan).then(|| json!({"type": "text", "text": plan.text()}));
+        let text = plan.has_text().then(|| json!({"type": "text", "text": plan.text()}));
         let calls = plan.calls.iter().enumerate().map(|(i, call)| {
             json!({"type": "tool_use", "id": call_id(plan, i), "name": call.name, "input": call.arguments_json()})
         });
@@ -92,7 +92,7 @@ impl Dialect for Anthropic {
         // The stream announces the message with a provisional output count, as the API does.
         let start = json!({"type": "message_start", "message": message(plan, json!([]), None, 1)});
         let mut events = vec![event("message_start", &start)];
-        if has_text(plan) {
+        if plan.has_text() {
             let block = json!({"type": "content_block_start", "index": 0,
                 "content_block": {"type": "text", "text": ""}});
             events.push(event("content_block_start", &block));
@@ -116,9 +116,9 @@ impl Dialect for Anthropic {
             "delta": {"stop_reason": stop_reason(plan), "stop_sequence": null},
             "usage": {"output_tokens": plan.output_tokens()},
         });
-        let first_call = usize::from(has_text(plan));
+        let first_call = usize::from(plan.has_text());
         let mut events = Vec::new();
-        if has_text(plan) {
+        if plan.has_text() {
             events.push(block_stop(0));
         }
         for (i, call) in plan.calls.iter().enumerate() {
@@ -150,11 +150,6 @@ fn event(name: &str, data: &Value) -> Bytes {
 
 fn block_stop(index: usize) -> Bytes {
     event("content_block_stop", &json!({"type": "content_block_stop", "index": index}))
-}
-
-/// Whether the reply has a text block: when it has text, or nothing else.
-fn has_text(plan: &Plan) -> bool {
-    !plan.tokens.is_empty() || plan.calls.is_empty()
 }
 
 fn call_id(plan: &Plan, index: usize) -> String {

@@ -101,7 +101,7 @@ impl Dialect for Bedrock {
     }
 
     fn complete(&self, plan: &Plan) -> Value {
-        let text = has_text(plan).then(|| json!({"text": plan.text()}));
+        let text = plan.has_text().then(|| json!({"text": plan.text()}));
         let calls = plan.calls.iter().enumerate().map(|(i, call)| {
             json!({"toolUse": {"toolUseId": call_id(plan, i), "name": call.name, "input": call.arguments_json()}})
         });
@@ -123,9 +123,9 @@ impl Dialect for Bedrock {
     }
 
     fn stream_close(&self, plan: &Plan) -> Vec<Bytes> {
-        let first_call = usize::from(has_text(plan));
+        let first_call = usize::from(plan.has_text());
         let mut events = Vec::new();
-        if has_text(plan) {
+        if plan.has_text() {
             events.push(event("contentBlockStop", json!({"contentBlockIndex": 0})));
         }
         for (i, call) in plan.calls.iter().enumerate() {
@@ -162,11 +162,6 @@ fn event(event_type: &str, mut payload: Value) -> Bytes {
     let seed = payload.to_string().len();
     payload["p"] = Value::String(crate::dialect::padding(seed));
     eventstream::event(event_type, payload.to_string().as_bytes())
-}
-
-/// Whether the reply has a text block: when it has text, or nothing else.
-fn has_text(plan: &Plan) -> bool {
-    !plan.tokens.is_empty() || plan.calls.is_empty()
 }
 
 fn call_id(plan: &Plan, index: usize) -> String {

@@ -100,7 +100,7 @@ impl Dialect for Gemini {
     }
 
     fn complete(&self, plan: &Plan) -> Value {
-        let text = (!plan.tokens.is_empty() || plan.calls.is_empty()).then(|| json!({"text": plan.text()}));
+        let text = plan.has_text().then(|| json!({"text": plan.text()}));
         let parts: Vec<Value> = text.into_iter().chain(call_parts(plan)).collect();
         response(plan, parts, Some(finish_reason(plan)), plan.tokens.len())
     }

@@ -145,6 +145,11 @@ impl Plan {
         self.tokens.concat()
     }
 
+    /// Whether the reply has a text part: when it has text, or nothing else.
+    pub fn has_text(&self) -> bool {
+        !self.tokens.is_empty() || self.calls.is_empty()
+    }
+
     /// The id of call `index`, with the format's prefix.
     pub fn call_id(&self, prefix: &str, index: usize) -> String {
         format!("{prefix}{:016x}{index:02}", self.seq)

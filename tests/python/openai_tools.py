@@ -26,7 +26,8 @@ TOOLS = [
 ]
 CALLS = [
     {"name": "get_weather", "arguments": {"city": "Paris"}},
-    {"name": "get_time", "arguments": {"zone": "Europe/Paris"}},
+    # No arguments: Anthropic streams none for it, and the client must still get "{}".
+    {"name": "get_time", "arguments": {}},
 ]
 QUESTION = [{"role": "user", "content": "Weather and time in Paris?"}]
 # Formats that take image URLs (the others need the bytes, fetched by confab), a seed, a JSON schema.

@@ -126,8 +126,10 @@ impl Dialect for Anthropic {
             let block = json!({"type": "tool_use", "id": call_id(plan, i), "name": call.name, "input": {}});
             let start = json!({"type": "content_block_start", "index": index, "content_block": block});
             events.push(event("content_block_start", &start));
-            // The input arrives as JSON text in pieces, the first one empty.
-            for fragment in std::iter::once(String::new()).chain(call.fragments()) {
+            // The input arrives as JSON text in pieces, the first one empty; a call without
+            // arguments gets that empty piece alone, as the API sends it.
+            let pieces = if call.arguments == "{}" { Vec::new() } else { call.fragments() };
+            for fragment in std::iter::once(String::new()).chain(pieces) {
                 let delta = json!({"type": "content_block_delta", "index": index,
                     "delta": {"type": "input_json_delta", "partial_json": fragment}});
                 events.push(event("content_block_delta", &delta));

@@ -156,7 +156,7 @@ async fn anthropic_requests_and_tool_use_replies() {
         deltas.map(|d| d["delta"]["partial_json"].as_str().unwrap()).collect()
     };
     assert_eq!(input(1), r#"{"city":"Paris","unit":"celsius"}"#);
-    assert_eq!(input(2), "{}");
+    assert_eq!(input(2), "", "a call without arguments has no input");
     let stop = data.iter().find(|d| d["type"] == "message_delta").unwrap();
     assert_eq!(stop["delta"]["stop_reason"], "tool_use");
     assert_eq!(events.last().unwrap().event, "message_stop");

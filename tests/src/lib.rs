@@ -6,8 +6,10 @@
 //! to the server, so that each request shape is written once.
 
 pub mod lambda;
+pub mod mock;
 pub mod oidc;
 pub mod process;
+pub mod python;
 pub mod scenario;
 pub mod sse;
 pub mod totp;

@@ -6,11 +6,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::dialect::{
-    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextContent, error_json, mock_id, parse_json,
-    sse,
+    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextContent, array, error_json, image_bytes,
+    mock_id, parse_json, result_text, sse, string, strings, tool,
 };
 use crate::plan::{ChatRequest, Finish, Plan};
-use crate::record::Provider;
+use crate::record::{Provider, Seen, SeenCall, SeenImage, SeenResult};
 
 /// Anthropic has no per-request rendering options.
 pub(crate) struct Anthropic;
@@ -58,6 +58,7 @@ impl Dialect for Anthropic {
         let max_tokens =
             body.max_tokens.ok_or_else(|| ApiError::bad_request("max_tokens: Field required"))?;
         let mut chat = ChatRequest::new(model, body.stream.unwrap_or(false), Some(max_tokens));
+        chat.seen = parse_json::<Value>(&request.body).map(|body| seen(&body)).unwrap_or_default();
         if let Some(system) = &body.system {
             chat.system(system.texts());
         }
@@ -79,16 +80,25 @@ impl Dialect for Anthropic {
     }
 
     fn complete(&self, plan: &Plan) -> Value {
-        let content = json!([{"type": "text", "text": plan.text()}]);
-        message(plan, content, Some(stop_reason(plan)), plan.output_tokens())
+        let text = plan.has_text().then(|| json!({"type": "text", "text": plan.text()}));
+        let calls = plan.calls.iter().enumerate().map(|(i, call)| {
+            json!({"type": "tool_use", "id": call_id(plan, i), "name": call.name, "input": call.arguments_json()})
+        });
+        let content: Vec<Value> = text.into_iter().chain(calls).collect();
+        message(plan, json!(content), Some(stop_reason(plan)), plan.output_tokens())
     }
 
     fn stream_open(&self, plan: &Plan) -> Vec<Bytes> {
         // The stream announces the message with a provisional output count, as the API does.
         let start = json!({"type": "message_start", "message": message(plan, json!([]), None, 1)});
-        let block =
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}});
-        vec![event("message_start", &start), event("content_block_start", &block), ping()]
+        let mut events = vec![event("message_start", &start)];
+        if plan.has_text() {
+            let block = json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "text", "text": ""}});
+            events.push(event("content_block_start", &block));
+        }
+        events.push(ping());
+        events
     }
 
     fn stream_token(&self, plan: &Plan, index: usize, _last: bool) -> Bytes {
@@ -106,11 +116,29 @@ impl Dialect for Anthropic {
             "delta": {"stop_reason": stop_reason(plan), "stop_sequence": null},
             "usage": {"output_tokens": plan.output_tokens()},
         });
-        vec![
-            event("content_block_stop", &json!({"type": "content_block_stop", "index": 0})),
-            event("message_delta", &delta),
-            event("message_stop", &json!({"type": "message_stop"})),
-        ]
+        let first_call = usize::from(plan.has_text());
+        let mut events = Vec::new();
+        if plan.has_text() {
+            events.push(block_stop(0));
+        }
+        for (i, call) in plan.calls.iter().enumerate() {
+            let index = first_call + i;
+            let block = json!({"type": "tool_use", "id": call_id(plan, i), "name": call.name, "input": {}});
+            let start = json!({"type": "content_block_start", "index": index, "content_block": block});
+            events.push(event("content_block_start", &start));
+            // The input arrives as JSON text in pieces, the first one empty; a call without
+            // arguments gets that empty piece alone, as the API sends it.
+            let pieces = if call.arguments == "{}" { Vec::new() } else { call.fragments() };
+            for fragment in std::iter::once(String::new()).chain(pieces) {
+                let delta = json!({"type": "content_block_delta", "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": fragment}});
+                events.push(event("content_block_delta", &delta));
+            }
+            events.push(block_stop(index));
+        }
+        events.push(event("message_delta", &delta));
+        events.push(event("message_stop", &json!({"type": "message_stop"})));
+        events
     }
 
     fn stream_error(&self, _: &Plan, _: usize, error: &ApiError) -> Bytes {
@@ -120,6 +148,54 @@ impl Dialect for Anthropic {
 
 fn event(name: &str, data: &Value) -> Bytes {
     sse(Some(name), &data.to_string(), "\n")
+}
+
+fn block_stop(index: usize) -> Bytes {
+    event("content_block_stop", &json!({"type": "content_block_stop", "index": index}))
+}
+
+fn call_id(plan: &Plan, index: usize) -> String {
+    plan.call_id("toolu_", index)
+}
+
+/// What the request asks beyond its text.
+fn seen(body: &Value) -> Seen {
+    let mut seen = Seen {
+        stop: strings(&body["stop_sequences"]),
+        temperature: body["temperature"].as_f64(),
+        top_p: body["top_p"].as_f64(),
+        ..Seen::default()
+    };
+    for t in array(&body["tools"]) {
+        seen.tools.push(tool(&t["name"], &t["description"], &t["input_schema"]));
+    }
+    let blocks = array(&body["messages"]).iter().flat_map(|m| array(&m["content"]));
+    for block in blocks {
+        match block["type"].as_str() {
+            Some("image") => seen.images.push(image(&block["source"])),
+            Some("tool_use") => seen.tool_calls.push(SeenCall {
+                id: string(&block["id"]),
+                name: string(&block["name"]).unwrap_or_default(),
+                arguments: block["input"].clone(),
+                thought_signature: None,
+            }),
+            Some("tool_result") => seen.tool_results.push(SeenResult {
+                call_id: string(&block["tool_use_id"]),
+                name: None,
+                content: result_text(&block["content"]),
+            }),
+            _ => {}
+        }
+    }
+    seen
+}
+
+/// An image block's source: `base64` bytes or a `url`.
+fn image(source: &Value) -> SeenImage {
+    match source["type"].as_str() {
+        Some("url") => SeenImage { url: string(&source["url"]), ..SeenImage::default() },
+        _ => image_bytes(string(&source["media_type"]), &source["data"]),
+    }
 }
 
 fn ping() -> Bytes {
@@ -149,6 +225,7 @@ fn stop_reason(plan: &Plan) -> &'static str {
     match plan.finish {
         Finish::Stop => "end_turn",
         Finish::Length => "max_tokens",
+        Finish::ToolCalls => "tool_use",
     }
 }
 

@@ -7,11 +7,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::dialect::{
-    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextPart, error_json, parse_json, texts,
+    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextPart, array, error_json, image_bytes,
+    parse_json, result_text, string, strings, texts, tool,
 };
 use crate::eventstream;
 use crate::plan::{ChatRequest, Finish, Plan};
-use crate::record::Provider;
+use crate::record::{Provider, Seen, SeenCall, SeenResult};
 use crate::sigv4::{self, SigV4Error};
 
 /// Bedrock has no per-request rendering options.
@@ -71,6 +72,7 @@ impl Dialect for Bedrock {
         }
         let max_tokens = body.inference_config.and_then(|config| config.max_tokens);
         let mut chat = ChatRequest::new(target.model.clone().unwrap_or_default(), target.stream, max_tokens);
+        chat.seen = parse_json::<Value>(&request.body).map(|body| seen(&body)).unwrap_or_default();
         chat.system(texts(&body.system));
         for (index, message) in messages.iter().enumerate() {
             if message.role != "user" && message.role != "assistant" {
@@ -99,8 +101,13 @@ impl Dialect for Bedrock {
     }
 
     fn complete(&self, plan: &Plan) -> Value {
+        let text = plan.has_text().then(|| json!({"text": plan.text()}));
+        let calls = plan.calls.iter().enumerate().map(|(i, call)| {
+            json!({"toolUse": {"toolUseId": call_id(plan, i), "name": call.name, "input": call.arguments_json()}})
+        });
+        let content: Vec<Value> = text.into_iter().chain(calls).collect();
         json!({
-            "output": {"message": {"role": "assistant", "content": [{"text": plan.text()}]}},
+            "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": stop_reason(plan),
             "usage": usage(plan),
             "metrics": {"latencyMs": plan.elapsed_ms()},
@@ -116,11 +123,27 @@ impl Dialect for Bedrock {
     }
 
     fn stream_close(&self, plan: &Plan) -> Vec<Bytes> {
-        vec![
-            event("contentBlockStop", json!({"contentBlockIndex": 0})),
-            event("messageStop", json!({"stopReason": stop_reason(plan)})),
-            event("metadata", json!({"usage": usage(plan), "metrics": {"latencyMs": plan.elapsed_ms()}})),
-        ]
+        let first_call = usize::from(plan.has_text());
+        let mut events = Vec::new();
+        if plan.has_text() {
+            events.push(event("contentBlockStop", json!({"contentBlockIndex": 0})));
+        }
+        for (i, call) in plan.calls.iter().enumerate() {
+            let index = first_call + i;
+            let start = json!({"toolUse": {"toolUseId": call_id(plan, i), "name": call.name}});
+            events.push(event("contentBlockStart", json!({"contentBlockIndex": index, "start": start})));
+            for fragment in call.fragments() {
+                let delta = json!({"toolUse": {"input": fragment}});
+                events.push(event("contentBlockDelta", json!({"contentBlockIndex": index, "delta": delta})));
+            }
+            events.push(event("contentBlockStop", json!({"contentBlockIndex": index})));
+        }
+        events.push(event("messageStop", json!({"stopReason": stop_reason(plan)})));
+        events.push(event(
+            "metadata",
+            json!({"usage": usage(plan), "metrics": {"latencyMs": plan.elapsed_ms()}}),
+        ));
+        events
     }
 
     fn stream_error(&self, _: &Plan, _: usize, error: &ApiError) -> Bytes {
@@ -141,6 +164,47 @@ fn event(event_type: &str, mut payload: Value) -> Bytes {
     eventstream::event(event_type, payload.to_string().as_bytes())
 }
 
+fn call_id(plan: &Plan, index: usize) -> String {
+    plan.call_id("tooluse_", index)
+}
+
+/// What the request asks beyond its text.
+fn seen(body: &Value) -> Seen {
+    let config = &body["inferenceConfig"];
+    let mut seen = Seen {
+        stop: strings(&config["stopSequences"]),
+        temperature: config["temperature"].as_f64(),
+        top_p: config["topP"].as_f64(),
+        ..Seen::default()
+    };
+    for spec in array(&body["toolConfig"]["tools"]).iter().map(|t| &t["toolSpec"]) {
+        seen.tools.push(tool(&spec["name"], &spec["description"], &spec["inputSchema"]["json"]));
+    }
+    for block in array(&body["messages"]).iter().flat_map(|m| array(&m["content"])) {
+        if let Some(image) = block.get("image") {
+            let media_type = image["format"].as_str().map(|f| format!("image/{f}"));
+            seen.images.push(image_bytes(media_type, &image["source"]["bytes"]));
+        }
+        if let Some(call) = block.get("toolUse") {
+            seen.tool_calls.push(SeenCall {
+                id: string(&call["toolUseId"]),
+                name: string(&call["name"]).unwrap_or_default(),
+                arguments: call["input"].clone(),
+                thought_signature: None,
+            });
+        }
+        if let Some(result) = block.get("toolResult") {
+            let parts: Vec<Value> = array(&result["content"])
+                .iter()
+                .map(|c| c.get("json").map_or_else(|| c.clone(), |json| json!({"text": json.to_string()})))
+                .collect();
+            let content = result_text(&Value::Array(parts));
+            seen.tool_results.push(SeenResult { call_id: string(&result["toolUseId"]), name: None, content });
+        }
+    }
+    seen
+}
+
 fn usage(plan: &Plan) -> Value {
     json!({
         "inputTokens": plan.input_tokens,
@@ -153,6 +217,7 @@ fn stop_reason(plan: &Plan) -> &'static str {
     match plan.finish {
         Finish::Stop => "end_turn",
         Finish::Length => "max_tokens",
+        Finish::ToolCalls => "tool_use",
     }
 }
 

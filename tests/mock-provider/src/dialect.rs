@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::plan::{ChatRequest, Plan};
-use crate::record::Provider;
+use crate::record::{Provider, SeenImage, SeenTool};
 use crate::sigv4::AwsKeys;
 
 /// The body of every response the mock sends.
@@ -241,4 +241,60 @@ pub(crate) fn sse(event: Option<&str>, data: &str, eol: &str) -> Bytes {
 pub(crate) fn padding(seed: usize) -> String {
     const ALPHABET: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     ALPHABET[..1 + (seed * 7) % 40].to_owned()
+}
+
+/// The elements of `value` when it is an array, else none.
+pub(crate) fn array(value: &Value) -> &[Value] {
+    value.as_array().map_or(&[], Vec::as_slice)
+}
+
+/// `value` when it is a string.
+pub(crate) fn string(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
+}
+
+/// A string or an array of strings (OpenAI's `stop`), as a list.
+pub(crate) fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(one) => vec![one.clone()],
+        many => array(many).iter().filter_map(string).collect(),
+    }
+}
+
+/// A tool result's content: its text, the texts of its parts joined, or its JSON as text.
+pub(crate) fn result_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) if parts.iter().all(|p| p["text"].is_string()) => {
+            parts.iter().filter_map(|p| p["text"].as_str()).collect()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// An image given by URL: a `data:` URL's type and bytes, or the URL itself.
+pub(crate) fn image_url(url: &str) -> SeenImage {
+    let inline = url.strip_prefix("data:").and_then(|rest| rest.split_once(";base64,"));
+    match inline {
+        Some((media_type, data)) => SeenImage {
+            media_type: Some(media_type.to_owned()),
+            base64: Some(data.to_owned()),
+            ..SeenImage::default()
+        },
+        None => SeenImage { url: Some(url.to_owned()), ..SeenImage::default() },
+    }
+}
+
+/// Inline image bytes.
+pub(crate) fn image_bytes(media_type: Option<String>, base64: &Value) -> SeenImage {
+    SeenImage { media_type, base64: string(base64), ..SeenImage::default() }
+}
+
+/// A tool definition from its fields.
+pub(crate) fn tool(name: &Value, description: &Value, parameters: &Value) -> SeenTool {
+    SeenTool {
+        name: string(name).unwrap_or_default(),
+        description: string(description),
+        parameters: parameters.clone(),
+    }
 }

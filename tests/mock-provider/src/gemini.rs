@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::dialect::{
-    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextPart, error_json, mock_id, parse_json, sse,
-    texts,
+    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextPart, array, error_json, image_bytes,
+    mock_id, parse_json, sse, string, strings, texts, tool,
 };
 use crate::plan::{ChatRequest, Finish, Plan};
-use crate::record::Provider;
+use crate::record::{Provider, Seen, SeenCall, SeenImage, SeenResult};
 
 /// How the stream is framed: `?alt=sse` events, or the elements of one JSON array.
 pub(crate) struct Gemini {
@@ -73,6 +73,10 @@ impl Dialect for Gemini {
         let max_tokens = body.generation_config.and_then(|config| config.max_output_tokens);
         let model = target.model.clone().unwrap_or_default();
         let mut chat = ChatRequest::new(model, target.stream, max_tokens);
+        chat.seen = parse_json::<Value>(&request.body).map(|body| seen(&body)).unwrap_or_default();
+        if needs_signatures(&chat.model) {
+            check_signatures(&request.body)?;
+        }
         if let Some(system) = &body.system_instruction {
             chat.system(texts(&system.parts));
         }
@@ -96,7 +100,9 @@ impl Dialect for Gemini {
     }
 
     fn complete(&self, plan: &Plan) -> Value {
-        response(plan, &plan.text(), Some(finish_reason(plan)), plan.tokens.len())
+        let text = plan.has_text().then(|| json!({"text": plan.text()}));
+        let parts: Vec<Value> = text.into_iter().chain(call_parts(plan)).collect();
+        response(plan, parts, Some(finish_reason(plan)), plan.tokens.len())
     }
 
     fn stream_open(&self, _: &Plan) -> Vec<Bytes> {
@@ -104,15 +110,24 @@ impl Dialect for Gemini {
     }
 
     fn stream_token(&self, plan: &Plan, index: usize, last: bool) -> Bytes {
-        let finish = last.then(|| finish_reason(plan));
-        self.frame(&response(plan, &plan.tokens[index], finish, index + 1), index == 0)
+        let finish = (last && plan.calls.is_empty()).then(|| finish_reason(plan));
+        let parts = vec![json!({"text": plan.tokens[index]})];
+        self.frame(&response(plan, parts, finish, index + 1), index == 0)
     }
 
     fn stream_close(&self, plan: &Plan) -> Vec<Bytes> {
-        // The last token carried the finish reason; an empty reply still needs a final chunk.
+        // The last token carried the finish reason, unless calls follow: they come whole, in
+        // one last chunk. An empty reply still needs a final chunk.
         let mut chunks = Vec::new();
-        if plan.tokens.is_empty() {
-            chunks.push(self.frame(&response(plan, "", Some(finish_reason(plan)), 0), true));
+        let first = plan.tokens.is_empty();
+        if !plan.calls.is_empty() {
+            let parts = call_parts(plan).collect();
+            chunks.push(
+                self.frame(&response(plan, parts, Some(finish_reason(plan)), plan.tokens.len()), first),
+            );
+        } else if first {
+            let parts = vec![json!({"text": ""})];
+            chunks.push(self.frame(&response(plan, parts, Some(finish_reason(plan)), 0), true));
         }
         if !self.sse {
             chunks.push(Bytes::from_static(b"]"));
@@ -140,10 +155,10 @@ impl Gemini {
     }
 }
 
-/// A `GenerateContentResponse` with one candidate holding `text`; usage counts the `emitted`
+/// A `GenerateContentResponse` with one candidate holding `parts`; usage counts the `emitted`
 /// tokens so far, as the API's cumulative counts do.
-fn response(plan: &Plan, text: &str, finish_reason: Option<&str>, emitted: usize) -> Value {
-    let mut candidate = json!({"content": {"parts": [{"text": text}], "role": "model"}, "index": 0});
+fn response(plan: &Plan, parts: Vec<Value>, finish_reason: Option<&str>, emitted: usize) -> Value {
+    let mut candidate = json!({"content": {"parts": parts, "role": "model"}, "index": 0});
     if let Some(reason) = finish_reason {
         candidate["finishReason"] = json!(reason);
     }
@@ -153,6 +168,90 @@ fn response(plan: &Plan, text: &str, finish_reason: Option<&str>, emitted: usize
         "modelVersion": plan.model,
         "responseId": mock_id("", plan.seq),
     })
+}
+
+/// The reply's calls as `functionCall` parts, whole (Gemini streams no partial arguments). The
+/// first carries a `thoughtSignature`, as thinking models (Gemini 3) send it.
+fn call_parts(plan: &Plan) -> impl Iterator<Item = Value> + '_ {
+    plan.calls.iter().enumerate().map(|(i, call)| {
+        let mut part = json!({"functionCall": {"name": call.name, "args": call.arguments_json()}});
+        if i == 0 {
+            part["thoughtSignature"] = json!(thought_signature(plan));
+        }
+        part
+    })
+}
+
+/// An opaque signature (base64, as Gemini's are) unique to the reply.
+pub(crate) fn thought_signature(plan: &Plan) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("mock thought signature {}", plan.seq))
+}
+
+/// Gemini 3 refuses a function call sent back without the signature it came with.
+fn needs_signatures(model: &str) -> bool {
+    model.trim_start_matches("models/").starts_with("gemini-3")
+}
+
+/// The first `functionCall` part of every model turn must carry its `thoughtSignature`.
+fn check_signatures(body: &[u8]) -> Result<(), ApiError> {
+    let body: Value = parse_json(body).unwrap_or_default();
+    for (position, content) in array(&body["contents"]).iter().enumerate() {
+        let first_call = array(&content["parts"]).iter().find(|p| p.get("functionCall").is_some());
+        if let Some(part) = first_call.filter(|p| !p["thoughtSignature"].is_string()) {
+            let name = part["functionCall"]["name"].as_str().unwrap_or_default();
+            return Err(ApiError::bad_request(format!(
+                "Function call is missing a thought_signature in functionCall parts. This is required for                  tools to work correctly, and missing thought_signature may lead to degraded model                  performance. Additional data, function call `default_api:{name}` , position {}. Please                  refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.",
+                position + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// What the request asks beyond its text.
+fn seen(body: &Value) -> Seen {
+    let config =
+        body.get("generationConfig").or_else(|| body.get("generation_config")).unwrap_or(&Value::Null);
+    let mut seen = Seen {
+        stop: strings(&config["stopSequences"]),
+        temperature: config["temperature"].as_f64(),
+        top_p: config["topP"].as_f64(),
+        seed: config["seed"].as_i64(),
+        json_schema: config.get("responseJsonSchema").or_else(|| config.get("responseSchema")).cloned(),
+        ..Seen::default()
+    };
+    for f in array(&body["tools"]).iter().flat_map(|t| array(&t["functionDeclarations"])) {
+        let parameters = f.get("parametersJsonSchema").unwrap_or(&f["parameters"]);
+        seen.tools.push(tool(&f["name"], &f["description"], parameters));
+    }
+    for part in array(&body["contents"]).iter().flat_map(|c| array(&c["parts"])) {
+        if let Some(data) = part.get("inlineData") {
+            seen.images.push(image_bytes(string(&data["mimeType"]), &data["data"]));
+        }
+        if let Some(file) = part.get("fileData") {
+            let media_type = string(&file["mimeType"]);
+            seen.images.push(SeenImage { url: string(&file["fileUri"]), media_type, base64: None });
+        }
+        if let Some(call) = part.get("functionCall") {
+            seen.tool_calls.push(SeenCall {
+                id: string(&call["id"]),
+                name: string(&call["name"]).unwrap_or_default(),
+                arguments: call["args"].clone(),
+                thought_signature: string(&part["thoughtSignature"]),
+            });
+        }
+        if let Some(result) = part.get("functionResponse") {
+            let response = &result["response"];
+            let content = response["content"].as_str().map_or_else(|| response.to_string(), str::to_owned);
+            seen.tool_results.push(SeenResult {
+                call_id: string(&result["id"]),
+                name: string(&result["name"]),
+                content,
+            });
+        }
+    }
+    seen
 }
 
 /// Proto3 JSON leaves out zero counts.
@@ -171,7 +270,8 @@ fn usage(plan: &Plan, emitted: usize) -> Value {
 
 fn finish_reason(plan: &Plan) -> &'static str {
     match plan.finish {
-        Finish::Stop => "STOP",
+        // Gemini ends a reply of calls with STOP too.
+        Finish::Stop | Finish::ToolCalls => "STOP",
         Finish::Length => "MAX_TOKENS",
     }
 }

@@ -16,6 +16,6 @@ mod scenario;
 mod server;
 mod sigv4;
 
-pub use record::{Provider, RecordedRequest};
-pub use scenario::{ANY_MODEL, Fault, FaultStep, Scenario};
+pub use record::{Provider, RecordedRequest, Seen, SeenCall, SeenImage, SeenResult, SeenTool};
+pub use scenario::{ANY_MODEL, Fault, FaultStep, Scenario, ToolCall};
 pub use server::{MockHandle, MockProvider, MockProviderBuilder};

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::dialect::{
-    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextContent, error_json, json_response, mock_id,
-    padding, parse_json, sse,
+    ApiError, Body, Checks, Dialect, PathTarget, RawRequest, TextContent, array, error_json, image_url,
+    json_response, mock_id, padding, parse_json, result_text, sse, string, strings, tool,
 };
 use crate::plan::{ChatRequest, Finish, Plan};
-use crate::record::Provider;
+use crate::record::{Provider, Seen, SeenCall, SeenResult};
 
 /// Per-request rendering options of a chat completion.
 pub(crate) struct OpenAi {
@@ -81,6 +81,7 @@ impl Dialect for OpenAi {
             return Err(ApiError::bad_request(message).param("stream_options"));
         }
         let mut chat = ChatRequest::new(model, stream, body.max_completion_tokens.or(body.max_tokens));
+        chat.seen = parse_json::<Value>(&request.body).map(|body| seen(&body)).unwrap_or_default();
         for message in &messages {
             let texts = message.content.as_ref().map(TextContent::texts).unwrap_or_default();
             match message.role.as_str() {
@@ -105,8 +106,22 @@ impl Dialect for OpenAi {
     }
 
     fn complete(&self, plan: &Plan) -> Value {
-        let message =
-            json!({"role": "assistant", "content": plan.text(), "refusal": null, "annotations": []});
+        // A reply of tool calls alone has null content, as OpenAI sends it.
+        let content = Some(plan.text()).filter(|t| !t.is_empty() || plan.calls.is_empty());
+        let mut message =
+            json!({"role": "assistant", "content": content, "refusal": null, "annotations": []});
+        if !plan.calls.is_empty() {
+            let calls: Vec<Value> = plan
+                .calls
+                .iter()
+                .enumerate()
+                .map(|(i, call)| {
+                    json!({"id": call_id(plan, i), "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments}})
+                })
+                .collect();
+            message["tool_calls"] = json!(calls);
+        }
         json!({
             "id": completion_id(plan),
             "object": "chat.completion",
@@ -130,7 +145,8 @@ impl Dialect for OpenAi {
     }
 
     fn stream_close(&self, plan: &Plan) -> Vec<Bytes> {
-        let mut chunks = vec![self.chunk(plan, choice(json!({}), Some(finish_reason(plan))), None, 0)];
+        let mut chunks = self.tool_call_chunks(plan);
+        chunks.push(self.chunk(plan, choice(json!({}), Some(finish_reason(plan))), None, 0));
         if self.include_usage {
             chunks.push(self.chunk(plan, json!([]), Some(usage(plan)), 0));
         }
@@ -144,6 +160,22 @@ impl Dialect for OpenAi {
 }
 
 impl OpenAi {
+    /// Each call's opening delta (index, id, name), then its arguments in fragments.
+    fn tool_call_chunks(&self, plan: &Plan) -> Vec<Bytes> {
+        let mut chunks = Vec::new();
+        for (index, call) in plan.calls.iter().enumerate() {
+            let opening = json!({"index": index, "id": call_id(plan, index), "type": "function",
+                "function": {"name": call.name, "arguments": ""}});
+            let deltas = std::iter::once(opening).chain(
+                call.fragments().into_iter().map(|f| json!({"index": index, "function": {"arguments": f}})),
+            );
+            for (seed, delta) in deltas.enumerate() {
+                chunks.push(self.chunk(plan, choice(json!({"tool_calls": [delta]}), None), None, seed));
+            }
+        }
+        chunks
+    }
+
     /// A `chat.completion.chunk` event; `usage` is present (as null until the usage chunk) only
     /// when the request asked for it.
     fn chunk(&self, plan: &Plan, choices: Value, usage: Option<Value>, seed: usize) -> Bytes {
@@ -179,6 +211,48 @@ fn completion_id(plan: &Plan) -> String {
     mock_id("chatcmpl-", plan.seq)
 }
 
+fn call_id(plan: &Plan, index: usize) -> String {
+    plan.call_id("call_", index)
+}
+
+/// What the request asks beyond its text.
+fn seen(body: &Value) -> Seen {
+    let mut seen = Seen {
+        stop: strings(&body["stop"]),
+        temperature: body["temperature"].as_f64(),
+        top_p: body["top_p"].as_f64(),
+        seed: body["seed"].as_i64(),
+        json_schema: body.pointer("/response_format/json_schema/schema").cloned(),
+        ..Seen::default()
+    };
+    for t in array(&body["tools"]) {
+        let f = &t["function"];
+        seen.tools.push(tool(&f["name"], &f["description"], &f["parameters"]));
+    }
+    for message in array(&body["messages"]) {
+        for call in array(&message["tool_calls"]) {
+            let arguments = call["function"]["arguments"].as_str().unwrap_or_default();
+            seen.tool_calls.push(SeenCall {
+                id: string(&call["id"]),
+                name: string(&call["function"]["name"]).unwrap_or_default(),
+                arguments: serde_json::from_str(arguments).unwrap_or(Value::String(arguments.to_owned())),
+                thought_signature: None,
+            });
+        }
+        if message["role"] == "tool" {
+            let content = result_text(&message["content"]);
+            seen.tool_results.push(SeenResult {
+                call_id: string(&message["tool_call_id"]),
+                name: None,
+                content,
+            });
+        }
+        let images = array(&message["content"]).iter().filter(|p| p["type"] == "image_url");
+        seen.images.extend(images.map(|p| image_url(p["image_url"]["url"].as_str().unwrap_or_default())));
+    }
+    seen
+}
+
 fn choice(delta: Value, finish_reason: Option<&str>) -> Value {
     json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}])
 }
@@ -187,6 +261,7 @@ fn finish_reason(plan: &Plan) -> &'static str {
     match plan.finish {
         Finish::Stop => "stop",
         Finish::Length => "length",
+        Finish::ToolCalls => "tool_calls",
     }
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::record::Seen;
 use crate::scenario::Scenario;
 
 /// What a wire format parsed out of a chat request, in provider-neutral terms.
@@ -17,6 +18,8 @@ pub(crate) struct ChatRequest {
     pub prompt_chars: usize,
     /// The text of the last user message (its text parts joined by newlines).
     pub last_user_text: String,
+    /// Its tools, images, tool traffic and options, for the request log.
+    pub seen: Seen,
 }
 
 impl ChatRequest {
@@ -55,6 +58,32 @@ pub(crate) enum Finish {
     Stop,
     /// The request's output limit cut it short.
     Length,
+    /// The reply ends with tool calls.
+    ToolCalls,
+}
+
+/// A tool call of the reply.
+#[derive(Debug)]
+pub(crate) struct PlannedCall {
+    pub name: String,
+    /// The arguments as JSON text.
+    pub arguments: String,
+}
+
+/// Characters of the arguments' JSON text per streamed fragment.
+const FRAGMENT_CHARS: usize = 8;
+
+impl PlannedCall {
+    /// The arguments as a JSON value.
+    pub fn arguments_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.arguments).unwrap_or_default()
+    }
+
+    /// The arguments' JSON text in the pieces a stream sends it in.
+    pub fn fragments(&self) -> Vec<String> {
+        let chars: Vec<char> = self.arguments.chars().collect();
+        chars.chunks(FRAGMENT_CHARS).map(|chunk| chunk.iter().collect()).collect()
+    }
 }
 
 /// The reply to one request and when each of its tokens is due.
@@ -66,6 +95,8 @@ pub(crate) struct Plan {
     /// Unix seconds at arrival.
     pub created: u64,
     pub tokens: Vec<String>,
+    /// The tool calls after the text (none when the text was cut short).
+    pub calls: Vec<PlannedCall>,
     pub finish: Finish,
     pub input_tokens: u32,
     started: Instant,
@@ -78,8 +109,21 @@ impl Plan {
     pub fn new(seq: u64, request: &ChatRequest, scenario: &Scenario, defaults: Timing) -> Self {
         let mut tokens = split_tokens(&reply_text(request, scenario));
         let limit = request.max_tokens.map_or(usize::MAX, |n| n as usize);
-        let finish = if tokens.len() > limit { Finish::Length } else { Finish::Stop };
+        let cut = tokens.len() > limit;
         tokens.truncate(limit);
+        let calls: Vec<PlannedCall> = match cut {
+            true => Vec::new(),
+            false => scenario
+                .tool_calls
+                .iter()
+                .map(|c| PlannedCall { name: c.name.clone(), arguments: c.arguments.to_string() })
+                .collect(),
+        };
+        let finish = match (cut, calls.is_empty()) {
+            (true, _) => Finish::Length,
+            (false, false) => Finish::ToolCalls,
+            (false, true) => Finish::Stop,
+        };
         let timing = Timing {
             ttft: scenario.ttft_ms.map_or(defaults.ttft, Duration::from_millis),
             token_delay: scenario.token_delay_ms.map_or(defaults.token_delay, Duration::from_millis),
@@ -89,6 +133,7 @@ impl Plan {
             model: request.model.clone(),
             created: unix_seconds(),
             tokens,
+            calls,
             finish,
             input_tokens: request.prompt_chars.div_ceil(4).try_into().unwrap_or(u32::MAX),
             started: Instant::now(),
@@ -98,6 +143,16 @@ impl Plan {
 
     pub fn text(&self) -> String {
         self.tokens.concat()
+    }
+
+    /// Whether the reply has a text part: when it has text, or nothing else.
+    pub fn has_text(&self) -> bool {
+        !self.tokens.is_empty() || self.calls.is_empty()
+    }
+
+    /// The id of call `index`, with the format's prefix.
+    pub fn call_id(&self, prefix: &str, index: usize) -> String {
+        format!("{prefix}{:016x}{index:02}", self.seq)
     }
 
     pub fn output_tokens(&self) -> u32 {
@@ -125,6 +180,7 @@ fn reply_text(request: &ChatRequest, scenario: &Scenario) -> String {
     match (&scenario.reply, scenario.tokens) {
         (Some(reply), _) => reply.clone(),
         (None, Some(n)) => filler(n),
+        (None, None) if !scenario.tool_calls.is_empty() => String::new(),
         (None, None) => format!("Mock reply to: {}", request.last_user_text),
     }
 }
@@ -192,5 +248,24 @@ mod tests {
         assert_eq!(plan.input_tokens, 4);
         assert_eq!(plan.tokens, ["Mock", " reply"]);
         assert_eq!(plan.finish, Finish::Length);
+    }
+
+    #[test]
+    fn tool_calls_follow_the_text_in_fragments() {
+        let request = ChatRequest::new("m".into(), true, None);
+        let call = crate::ToolCall::new("get_weather", serde_json::json!({"city": "Paris"}));
+        let scenario = Scenario::default().with_tool_calls([call]);
+        let plan = Plan::new(1, &request, &scenario, Timing::default());
+        assert!(plan.tokens.is_empty());
+        assert_eq!(plan.finish, Finish::ToolCalls);
+        assert_eq!(plan.calls[0].fragments().concat(), r#"{"city":"Paris"}"#);
+        assert_eq!(plan.calls[0].fragments().len(), 2);
+        let cut = Plan::new(
+            2,
+            &ChatRequest::new("m".into(), true, Some(1)),
+            &Scenario { reply: Some("two words".into()), ..scenario },
+            Timing::default(),
+        );
+        assert_eq!((cut.finish, cut.calls.len()), (Finish::Length, 0));
     }
 }

@@ -47,6 +47,99 @@ pub struct RecordedRequest {
     pub api_key: Option<String>,
     /// The body as JSON; a body that is not JSON is kept as a JSON string, an empty one as null.
     pub body: Value,
+    /// What a chat request asked of the model, read the same way from every format; absent
+    /// for other requests and for chat requests the format could not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<Seen>,
+}
+
+/// The tools, images, tool traffic and sampling options of a chat request, in the same terms
+/// whatever its wire format, so tests can assert what reached the provider.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    /// The tools the model may call, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<SeenTool>,
+    /// The tool calls of the conversation's assistant messages, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<SeenCall>,
+    /// The tool results sent back, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_results: Vec<SeenResult>,
+    /// The images of the conversation, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<SeenImage>,
+    /// Stop sequences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Sampling seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// The JSON schema the reply must follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_schema: Option<Value>,
+}
+
+/// A tool definition.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeenTool {
+    /// The function's name.
+    pub name: String,
+    /// What the function does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The JSON schema of its arguments.
+    #[serde(default)]
+    pub parameters: Value,
+}
+
+/// A tool call an assistant message made.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeenCall {
+    /// The call's id (Gemini's calls may have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The called function.
+    pub name: String,
+    /// The arguments, as a JSON value (OpenAI's JSON text parsed).
+    #[serde(default)]
+    pub arguments: Value,
+    /// Gemini's `thoughtSignature` on the call's part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thought_signature: Option<String>,
+}
+
+/// A tool result sent back to the model.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeenResult {
+    /// The id of the call it answers (Gemini answers by name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    /// The function's name, where the format carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The result: its text, or its JSON as text.
+    pub content: String,
+}
+
+/// An image in a message: by URL, or its bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeenImage {
+    /// The image's URL, when it came by URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `image/png` and the like, when the format says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// The bytes in base64, when they came inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base64: Option<String>,
 }
 
 const REDACTED: &str = "<redacted>";
@@ -78,6 +171,7 @@ impl RequestLog {
         request: &RawRequest,
         model: Option<String>,
         api_key: Option<String>,
+        chat: Option<Seen>,
     ) {
         let entry = RecordedRequest {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
@@ -89,6 +183,7 @@ impl RequestLog {
             headers: redacted_headers(request),
             api_key,
             body: body_json(&request.body),
+            chat,
         };
         let mut entries = self.lock();
         if self.capacity == 0 {

@@ -25,6 +25,10 @@ pub struct Scenario {
     /// When `reply` is absent: reply with exactly this many filler tokens (`lorem`, ` lorem`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<usize>,
+    /// Tool calls the reply makes after its text (which is then only the `reply`, when given),
+    /// in the format's own shape; the reply then ends with the format's "tool calls" reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
     /// Time to the first token, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_ms: Option<u64>,
@@ -38,6 +42,43 @@ pub struct Scenario {
     /// A fault applied to every request once the `faults` queue is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub always: Option<Fault>,
+}
+
+/// A tool call a scenario's reply makes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    /// The function called: 1 to 64 letters, digits, `_` or `-`.
+    pub name: String,
+    /// The arguments, a JSON object.
+    #[serde(default = "empty_object")]
+    pub arguments: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+impl ToolCall {
+    /// A call of `name` with `arguments` (a JSON object).
+    pub fn new(name: impl Into<String>, arguments: Value) -> Self {
+        Self { name: name.into(), arguments }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let name_ok = (1..=64).contains(&self.name.len())
+            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(format!(
+                "tool call name {:?} must be 1 to 64 letters, digits, '_' or '-'",
+                self.name
+            ));
+        }
+        if !self.arguments.is_object() {
+            return Err(format!("the arguments of tool call {:?} must be a JSON object", self.name));
+        }
+        Ok(())
+    }
 }
 
 /// One entry of a scenario's fault queue: a fault and how many consecutive requests it serves.
@@ -133,6 +174,12 @@ impl Scenario {
         self
     }
 
+    /// Makes the reply call `calls` after its text.
+    pub fn with_tool_calls(mut self, calls: impl IntoIterator<Item = ToolCall>) -> Self {
+        self.tool_calls = calls.into_iter().collect();
+        self
+    }
+
     /// Queues `fault` for the next request not yet served by an earlier queued fault.
     pub fn then(self, fault: Fault) -> Self {
         self.then_repeat(fault, 1)
@@ -150,8 +197,10 @@ impl Scenario {
         self
     }
 
-    /// Checks what serde cannot: status codes must be valid HTTP status codes.
+    /// Checks what serde cannot: status codes must be valid HTTP status codes, tool calls
+    /// well-formed.
     pub fn validate(&self) -> Result<(), String> {
+        self.tool_calls.iter().try_for_each(ToolCall::validate)?;
         let queued = self.faults.iter().map(|step| &step.fault);
         queued.chain(&self.always).try_for_each(Fault::validate)
     }
@@ -294,6 +343,21 @@ mod tests {
         store.set("own", Scenario::reply("own"));
         assert_eq!(store.next_turn("other").scenario.reply.as_deref(), Some("any"));
         assert_eq!(store.next_turn("own").scenario.reply.as_deref(), Some("own"));
+    }
+
+    #[test]
+    fn tool_calls_are_validated() {
+        let call = |json: &str| serde_json::from_str::<Scenario>(json).map_err(|e| e.to_string());
+        let ok =
+            call(r#"{"tool_calls":[{"name":"get_weather","arguments":{"city":"Paris"}},{"name":"now"}]}"#);
+        let ok = ok.unwrap();
+        assert!(ok.validate().is_ok());
+        assert_eq!(ok.tool_calls[1].arguments, serde_json::json!({}));
+        assert!(call(r#"{"tool_calls":[{"name":"x","args":{}}]}"#).is_err());
+        for bad in [r#"{"name":"","arguments":{}}"#, r#"{"name":"a b"}"#, r#"{"name":"x","arguments":[1]}"#] {
+            let scenario = call(&format!(r#"{{"tool_calls":[{bad}]}}"#)).unwrap();
+            assert!(scenario.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

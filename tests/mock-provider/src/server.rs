@@ -331,12 +331,14 @@ async fn serve_chat<D: Dialect>(
     target: PathTarget,
 ) -> Result<Response<Body>, Refused> {
     let model = target.model.clone().or_else(|| body_model(&request.body));
-    state.log.record(D::PROVIDER, &request, model, D::presented_key(&request));
+    let parsed = D::parse(&request, &target);
+    let seen = parsed.as_ref().ok().map(|(chat, _)| chat.seen.clone());
+    state.log.record(D::PROVIDER, &request, model, D::presented_key(&request), seen);
     if let Err(error) = D::authenticate(&request, &state.checks()) {
         debug!(provider = ?D::PROVIDER, status = %error.status, "request refused: credentials");
         return Ok(D::error_response(&error));
     }
-    let (chat, dialect) = match D::parse(&request, &target) {
+    let (chat, dialect) = match parsed {
         Ok(parsed) => parsed,
         Err(error) => return Ok(D::error_response(&error)),
     };
@@ -347,7 +349,7 @@ async fn serve_chat<D: Dialect>(
 }
 
 fn list_models(state: &State, request: &RawRequest) -> Response<Body> {
-    state.log.record(Provider::OpenAi, request, None, OpenAi::presented_key(request));
+    state.log.record(Provider::OpenAi, request, None, OpenAi::presented_key(request), None);
     match OpenAi::authenticate(request, &state.checks()) {
         Ok(()) => openai::models_response(&state.model_list()),
         Err(error) => OpenAi::error_response(&error),

@@ -4,7 +4,8 @@
 
 use confab_core::domain::Id;
 use confab_core::ports::Item;
-use confab_mock_provider::{Fault, MockHandle, MockProvider, Scenario};
+use confab_mock_provider::{Fault, MockHandle, Scenario};
+use confab_tests::mock::{Format, MockModels, spawn_app_with_mock};
 use confab_tests::scenario::sent_texts;
 use confab_tests::sse::{all_events, events, turn_ids};
 use confab_tests::*;
@@ -25,16 +26,8 @@ struct Chat {
 /// A server whose models (`oa-model`, `title-model`) are answered by the mock, and
 /// Ada's session on `oa-model`, made with `session` (e.g. a title).
 async fn setup(extra: &[(&str, &str)], session: Value) -> Chat {
-    let mock = MockProvider::builder().spawn("127.0.0.1:0").await.unwrap();
-    let openai_url = format!("{}/v1", mock.base_url());
-    let models = format!("{MODEL},{TITLE_MODEL}");
-    let mut settings: Vec<(&str, &str)> = vec![
-        ("CONFAB_OPENAI_BASE_URL", &openai_url),
-        ("CONFAB_OPENAI_API_KEY", "openai-key"),
-        ("CONFAB_OPENAI_MODELS", &models),
-    ];
-    settings.extend_from_slice(extra);
-    let app = spawn_app_with(&settings).await;
+    let models = MockModels::new().chat(Format::OpenAi, MODEL).chat(Format::OpenAi, TITLE_MODEL);
+    let (app, mock) = spawn_app_with_mock(&models, extra).await;
     let ada = app.register("ada@example.com").await;
     let mut body = session;
     body["model"] = json!(MODEL);

@@ -2,14 +2,13 @@
 //! (Titan v2, Cohere) formats, with the official `openai` Python package, usage,
 //! quotas, scoped keys and bad input.
 
-use confab_mock_provider::{MockHandle, MockProvider};
+use confab_mock_provider::MockHandle;
+use confab_tests::mock::{Format, MockModels, spawn_app_with_mock};
+use confab_tests::python::{run_python, script};
 use confab_tests::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::process::Command;
 
-const AWS_KEY_ID: &str = "AKIDCONFABEMBED";
-const AWS_SECRET: &str = "confab-embed-secret-access-key";
 const OPENAI: &str = "text-embedding-3-small";
 const GEMINI: &str = "gemini-embedding-001";
 const TITAN: &str = "amazon.titan-embed-text-v2:0";
@@ -17,30 +16,13 @@ const COHERE: &str = "cohere.embed-english-v3";
 
 /// A mock, and a server with a chat model and embedding models in every format on it.
 async fn setup(extra: &[(&str, &str)]) -> (TestApp, MockHandle) {
-    let mock = MockProvider::builder()
-        .bedrock_credentials(AWS_KEY_ID, AWS_SECRET)
-        .spawn("127.0.0.1:0")
-        .await
-        .unwrap();
-    let base = mock.base_url();
-    let openai_url = format!("{base}/v1");
-    let bedrock_key = json!({"access_key_id": AWS_KEY_ID, "secret_access_key": AWS_SECRET}).to_string();
-    let bedrock_models = format!("{TITAN},{COHERE}");
-    let mut settings: Vec<(&str, &str)> = vec![
-        ("CONFAB_OPENAI_BASE_URL", &openai_url),
-        ("CONFAB_OPENAI_API_KEY", "openai-key"),
-        ("CONFAB_OPENAI_MODELS", "oa-chat"),
-        ("CONFAB_OPENAI_EMBEDDING_MODELS", OPENAI),
-        ("CONFAB_GEMINI_BASE_URL", &base),
-        ("CONFAB_GEMINI_API_KEY", "gemini-key"),
-        ("CONFAB_GEMINI_EMBEDDING_MODELS", GEMINI),
-        ("CONFAB_BEDROCK_BASE_URL", &base),
-        ("CONFAB_BEDROCK_API_KEY", &bedrock_key),
-        ("CONFAB_BEDROCK_REGION", "us-east-1"),
-        ("CONFAB_BEDROCK_EMBEDDING_MODELS", &bedrock_models),
-    ];
-    settings.extend_from_slice(extra);
-    (spawn_app_with(&settings).await, mock)
+    let models = MockModels::new()
+        .chat(Format::OpenAi, "oa-chat")
+        .embedding(Format::OpenAi, OPENAI)
+        .embedding(Format::Gemini, GEMINI)
+        .embedding(Format::Bedrock, TITAN)
+        .embedding(Format::Bedrock, COHERE);
+    spawn_app_with_mock(&models, extra).await
 }
 
 async fn embed(user: &TestUser<'_>, body: Value) -> Response {
@@ -52,21 +34,9 @@ async fn the_official_openai_client_embeds_in_every_format() {
     let (app, _mock) = setup(&[]).await;
     let ada = app.register("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
-    let python = std::env::var("CONFAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/openai_embeddings.py");
-    let base_url = app.base_url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&python).args([script, &base_url, &key, "oa-chat", OPENAI, GEMINI, TITAN]).output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("cannot run python ({e}); run ./scripts/test, which installs it"));
-    assert!(
-        output.status.success(),
-        "the openai client failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let models = ["oa-chat", OPENAI, GEMINI, TITAN].map(String::from);
+    run_python([vec![script("openai_embeddings.py"), app.base_url.clone(), key], models.to_vec()].concat())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

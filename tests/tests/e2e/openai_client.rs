@@ -1,27 +1,38 @@
 //! The official `openai` Python package against the local server. The test command
 //! installs it into a virtualenv and points `CONFAB_PYTHON` at that interpreter.
 
+use confab_tests::mock::{Format, MockModels, spawn_app_with_mock};
+use confab_tests::python::{run_python, script};
 use confab_tests::*;
-use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_official_openai_python_client_works_unchanged() {
     let app = spawn_app().await;
     let ada = app.register("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
-    let python = std::env::var("CONFAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/openai_client.py");
-    let base_url = app.base_url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&python).args([script, &base_url, &key, "echo"]).output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("cannot run python ({e}); run ./scripts/test, which installs it"));
-    assert!(
-        output.status.success(),
-        "the openai client failed (is the `openai` package installed? ./scripts/test installs it)\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_python(vec![script("openai_client.py"), app.base_url.clone(), key, "echo".into()]).await;
+}
+
+/// One model per wire format; Gemini's is a Gemini 3 model, which wants its thought
+/// signatures back.
+const MODELS: [(&str, Format, &str); 4] = [
+    ("oa-tools", Format::OpenAi, "openai"),
+    ("an-tools", Format::Anthropic, "anthropic"),
+    ("gemini-3-flash", Format::Gemini, "gemini"),
+    ("br-tools", Format::Bedrock, "bedrock"),
+];
+
+/// Tools (streamed and not, results sent back), images, `response_format`, `stop`,
+/// `seed` and `temperature` with the official client, in every wire format behind the
+/// model's name; the script reads what reached the provider from the mock's request log.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openai_client_uses_tools_images_and_options_in_every_format() {
+    let models =
+        MODELS.iter().fold(MockModels::new(), |models, (name, format, _)| models.chat(*format, name));
+    let (app, mock) = spawn_app_with_mock(&models, &[]).await;
+    let ada = app.register("ada@example.com").await;
+    let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
+    let mut args = vec![script("openai_tools.py"), app.base_url.clone(), key, mock.base_url()];
+    args.extend(MODELS.iter().map(|(name, _, format)| format!("{name}={format}")));
+    run_python(args).await;
 }

@@ -2,7 +2,8 @@
 //! router handles: retries, Retry-After, fallback, circuit breaking, timeouts,
 //! mid-stream errors, resume after a dropped connection, cancel and disconnect.
 
-use confab_mock_provider::{Fault, MockHandle, MockProvider, Scenario};
+use confab_mock_provider::{Fault, MockHandle, Scenario};
+use confab_tests::mock::{Format, MockModels, spawn_app_with_mock};
 use confab_tests::sse::{Event, all_events, events, ids, text};
 use confab_tests::*;
 use futures::StreamExt;
@@ -10,14 +11,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const AWS_KEY_ID: &str = "AKIDCONFABTEST";
-const AWS_SECRET: &str = "confab-test-secret-access-key";
-/// One model per wire format, each routed to the mock by the `CONFAB_<PROVIDER>_*` settings.
-const FORMATS: [(&str, &str); 4] = [
-    ("oa-model", "openai-key"),
-    ("an-model", "anthropic-key"),
-    ("ge-model", "gemini-key"),
-    ("br-model", AWS_KEY_ID),
+/// One model per wire format.
+const FORMATS: [(&str, Format); 4] = [
+    ("oa-model", Format::OpenAi),
+    ("an-model", Format::Anthropic),
+    ("ge-model", Format::Gemini),
+    ("br-model", Format::Bedrock),
 ];
 
 struct Setup {
@@ -29,32 +28,10 @@ struct Setup {
 
 /// A mock, and a server whose four providers all point at it, with fast retries.
 async fn setup(extra: &[(&str, &str)]) -> Setup {
-    let mock = MockProvider::builder()
-        .bedrock_credentials(AWS_KEY_ID, AWS_SECRET)
-        .spawn("127.0.0.1:0")
-        .await
-        .unwrap();
-    let base = mock.base_url();
-    let bedrock_key = json!({"access_key_id": AWS_KEY_ID, "secret_access_key": AWS_SECRET}).to_string();
-    let openai_url = format!("{base}/v1");
-    let mut settings: Vec<(&str, &str)> = vec![
-        ("CONFAB_OPENAI_BASE_URL", &openai_url),
-        ("CONFAB_OPENAI_API_KEY", "openai-key"),
-        ("CONFAB_OPENAI_MODELS", "oa-model"),
-        ("CONFAB_ANTHROPIC_BASE_URL", &base),
-        ("CONFAB_ANTHROPIC_API_KEY", "anthropic-key"),
-        ("CONFAB_ANTHROPIC_MODELS", "an-model"),
-        ("CONFAB_GEMINI_BASE_URL", &base),
-        ("CONFAB_GEMINI_API_KEY", "gemini-key"),
-        ("CONFAB_GEMINI_MODELS", "ge-model"),
-        ("CONFAB_BEDROCK_BASE_URL", &base),
-        ("CONFAB_BEDROCK_API_KEY", &bedrock_key),
-        ("CONFAB_BEDROCK_REGION", "us-east-1"),
-        ("CONFAB_BEDROCK_MODELS", "br-model"),
-        ("CONFAB_RETRY_BASE_MS", "5"),
-    ];
+    let models = FORMATS.iter().fold(MockModels::new(), |models, (name, format)| models.chat(*format, name));
+    let mut settings = vec![("CONFAB_RETRY_BASE_MS", "5")];
     settings.extend_from_slice(extra);
-    let app = spawn_app_with(&settings).await;
+    let (app, mock) = spawn_app_with_mock(&models, &settings).await;
     let user = app.register("ada@example.com").await;
     // Titled, so that no title request joins the turns' requests at the mock.
     let session = app.as_user(user.clone()).create_session(json!({"title": "Providers"})).await;
@@ -118,7 +95,7 @@ fn error_code(events: &[Event]) -> Option<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_wire_format_streams_through_the_gateway() {
     let s = setup(&[]).await;
-    for (model, key) in FORMATS {
+    for (model, format) in FORMATS {
         let events = all_events(s.chat(model, &format!("hello {model}")).await).await;
         assert_eq!(text(&events), format!("Mock reply to: hello {model}"), "{model}");
         ends_with(&events, "complete");
@@ -126,7 +103,7 @@ async fn every_wire_format_streams_through_the_gateway() {
         assert_eq!(usage.data["output_tokens"], json!(5), "{model}: the provider's own count");
         let seen = s.mock.requests(model);
         assert_eq!(seen.len(), 1, "{model}");
-        assert_eq!(seen[0].api_key.as_deref(), Some(key), "{model}");
+        assert_eq!(seen[0].api_key.as_deref(), Some(format.key()), "{model}");
     }
     let replies: Vec<_> = s.messages().await.into_iter().filter(|m| m["role"] == "assistant").collect();
     assert!(replies.iter().all(|m| m["status"] == "complete"));

@@ -178,6 +178,12 @@ struct BlockDelta {
 }
 
 #[derive(Deserialize)]
+struct BlockStop {
+    #[serde(default)]
+    index: u64,
+}
+
+#[derive(Deserialize)]
 struct MessageDelta {
     delta: StopReason,
     usage: Option<Tokens>,
@@ -246,15 +252,18 @@ impl Decode<Event> for Decoder {
             "content_block_delta" => {
                 // Only `text_delta` is reply text (not thinking, tool input or signatures).
                 let BlockDelta { index, delta } = convert::<BlockDelta>(WHAT, json)?;
-                match (delta.kind.as_str(), self.tools.of(index)) {
-                    ("text_delta", _) => out.extend(delta.text.map(ProviderEvent::Text)),
-                    ("input_json_delta", Some(index)) => out.push(ProviderEvent::ToolCall(ToolCallDelta {
-                        index,
-                        arguments: delta.partial_json.unwrap_or_default(),
-                        ..ToolCallDelta::default()
-                    })),
+                match delta.kind.as_str() {
+                    "text_delta" => out.extend(delta.text.map(ProviderEvent::Text)),
+                    "input_json_delta" => {
+                        let piece = self.tools.feed(index, delta.partial_json.unwrap_or_default());
+                        out.extend(piece.map(ProviderEvent::ToolCall));
+                    }
                     _ => {}
                 }
+            }
+            "content_block_stop" => {
+                let stop = convert::<BlockStop>(WHAT, json)?;
+                out.extend(self.tools.end(stop.index).map(ProviderEvent::ToolCall));
             }
             "message_delta" => {
                 let delta = convert::<MessageDelta>(WHAT, json)?;
@@ -273,7 +282,7 @@ impl Decode<Event> for Decoder {
                 let message = ERROR.of_json(&json).unwrap_or(event.data);
                 return Err(ProviderError::Upstream(message));
             }
-            // `ping`, `content_block_stop`, and event types added later.
+            // `ping`, and event types added later.
             _ => {}
         }
         Ok(Flow::More)

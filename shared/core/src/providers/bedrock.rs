@@ -243,6 +243,13 @@ struct BlockDelta {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct BlockStop {
+    #[serde(default)]
+    content_block_index: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct DeltaText {
     text: Option<String>,
     tool_use: Option<ToolUseDelta>,
@@ -330,13 +337,12 @@ impl Decode<Frame> for Decoder {
                     parse::<BlockDelta>("Bedrock contentBlockDelta", payload)?;
                 let Some(delta) = delta else { return Ok(Flow::More) };
                 out.extend(delta.text.map(ProviderEvent::Text));
-                if let (Some(tool), Some(index)) = (delta.tool_use, self.tools.of(content_block_index)) {
-                    out.push(ProviderEvent::ToolCall(ToolCallDelta {
-                        index,
-                        arguments: tool.input,
-                        ..ToolCallDelta::default()
-                    }));
-                }
+                let piece = delta.tool_use.and_then(|tool| self.tools.feed(content_block_index, tool.input));
+                out.extend(piece.map(ProviderEvent::ToolCall));
+            }
+            Some("contentBlockStop") => {
+                let stop = parse::<BlockStop>("Bedrock contentBlockStop", payload)?;
+                out.extend(self.tools.end(stop.content_block_index).map(ProviderEvent::ToolCall));
             }
             Some("messageStop") => {
                 let stop = parse::<MessageStop>("Bedrock messageStop", payload)?;
@@ -350,7 +356,7 @@ impl Decode<Frame> for Decoder {
                     }));
                 }
             }
-            // `messageStart`, `contentBlockStart`, `contentBlockStop`, and later additions.
+            // `messageStart`, and later additions.
             _ => {}
         }
         Ok(Flow::More)

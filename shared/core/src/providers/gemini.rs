@@ -8,6 +8,8 @@ use super::wire::{
     path_segment, post_json, status_error, tuned, wants_json,
 };
 use super::*;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 pub struct Gemini;
@@ -130,12 +132,38 @@ fn part(piece: Piece<'_>) -> Result<Value, ProviderError> {
             let d = image_data(i)?;
             json!({"inlineData": {"mimeType": d.media_type, "data": d.base64}})
         }
-        Piece::ToolCall(c) => json!({"functionCall": {"name": c.name, "args": c.arguments}}),
+        Piece::ToolCall(c) => {
+            let mut part = json!({"functionCall": {"name": c.name, "args": c.arguments}});
+            if let Some(signature) = thought_signature(&c.id) {
+                part["thoughtSignature"] = json!(signature);
+            }
+            part
+        }
         // Gemini wants an object back; the tool's text goes in as `content`.
         Piece::ToolResult(r) => {
             json!({"functionResponse": {"name": r.name, "response": {"content": r.content}}})
         }
     })
+}
+
+/// Marks the thought signature in a call's id. Gemini 3 refuses a function call sent back
+/// without the signature it came with, and the id is the one field every OpenAI client
+/// keeps (streamed or not) and sends back, so the signature travels in it, base64url
+/// (letters, digits, `-`, `_`: an id Anthropic and Bedrock accept too).
+const SIGNATURE_MARK: &str = "__ts_";
+
+/// `id` carrying `signature`, if there is one.
+fn with_signature(id: String, signature: Option<&str>) -> String {
+    match signature {
+        Some(signature) => format!("{id}{SIGNATURE_MARK}{}", URL_SAFE_NO_PAD.encode(signature)),
+        None => id,
+    }
+}
+
+/// The thought signature a call's id carries, as Gemini sent it.
+fn thought_signature(id: &str) -> Option<String> {
+    let (_, encoded) = id.split_once(SIGNATURE_MARK)?;
+    String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()
 }
 
 fn declaration(t: &Tool) -> Value {
@@ -206,6 +234,8 @@ struct CandidateContent {
 struct CandidatePart {
     text: Option<String>,
     function_call: Option<FunctionCall>,
+    /// Thinking models' (Gemini 3) signature of their reasoning, to be sent back with the part.
+    thought_signature: Option<String>,
     /// A thought summary (when thoughts are asked for), not part of the answer.
     #[serde(default)]
     thought: bool,
@@ -254,10 +284,11 @@ impl Decoder {
             let index = self.calls;
             self.calls += 1;
             let args = if call.args.is_null() { json!({}) } else { call.args };
+            // Older models give calls no id: one unique within the reply is made up.
+            let id = call.id.unwrap_or_else(|| format!("call_{index}"));
             out.push(ProviderEvent::ToolCall(ToolCallDelta {
                 index,
-                // Older models give calls no id: one unique within the reply is made up.
-                id: Some(call.id.unwrap_or_else(|| format!("call_{index}"))),
+                id: Some(with_signature(id, part.thought_signature.as_deref())),
                 name: Some(call.name),
                 arguments: args.to_string(),
             }));

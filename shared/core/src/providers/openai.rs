@@ -93,7 +93,7 @@ impl WireFormat for OpenAi {
     }
 
     fn events(&self, body: BodyStream) -> EventStream {
-        sse::events(body, Decoder { finish: None })
+        sse::events(body, Decoder { finish: None, calls: 0 })
     }
 
     fn error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ProviderError {
@@ -241,6 +241,23 @@ struct Groq {
 
 struct Decoder {
     finish: Option<FinishReason>,
+    /// Tool calls begun so far.
+    calls: u32,
+}
+
+impl Decoder {
+    /// Checks a call's index: an earlier call's, or the next one's (a far index would
+    /// have the whole reply make room for that many calls).
+    fn call_index(&mut self, index: u32) -> Result<u32, ProviderError> {
+        if index > self.calls {
+            return Err(ProviderError::Protocol(format!(
+                "tool call {index} came after {} calls",
+                self.calls
+            )));
+        }
+        self.calls = self.calls.max(index + 1);
+        Ok(index)
+    }
 }
 
 impl Decode<Event> for Decoder {
@@ -262,15 +279,15 @@ impl Decode<Event> for Decoder {
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             if let Some(delta) = choice.delta {
                 out.extend(delta.content.into_iter().chain(delta.refusal).map(ProviderEvent::Text));
-                out.extend(delta.tool_calls.into_iter().map(|c| {
+                for c in delta.tool_calls {
                     let function = c.function.unwrap_or(FunctionChunk { name: None, arguments: None });
-                    ProviderEvent::ToolCall(ToolCallDelta {
-                        index: c.index,
+                    out.push(ProviderEvent::ToolCall(ToolCallDelta {
+                        index: self.call_index(c.index)?,
                         id: c.id,
                         name: function.name,
                         arguments: function.arguments.unwrap_or_default(),
-                    })
-                }));
+                    }));
+                }
             }
             if let Some(reason) = choice.finish_reason {
                 self.finish = Some(finish_reason(&reason));

@@ -4,6 +4,7 @@
 
 use super::{
     ChatRequest, EventStream, FinishReason, Image, ImageData, ProviderError, ProviderEvent, ResponseFormat,
+    ToolCallDelta,
 };
 use crate::ports::MaybeSend;
 use bytes::Bytes;
@@ -124,18 +125,36 @@ pub(super) fn wants_json(req: &ChatRequest) -> bool {
 pub(super) struct ToolIndexes {
     /// Each call's block index, in call order.
     blocks: Vec<u64>,
+    /// Whether each call's arguments have begun.
+    fed: Vec<bool>,
 }
 
 impl ToolIndexes {
     /// The next call's index, its block being `block`.
     pub fn start(&mut self, block: u64) -> u32 {
         self.blocks.push(block);
+        self.fed.push(false);
         (self.blocks.len() - 1) as u32
     }
 
     /// The call whose block is `block`, if it is one.
     pub fn of(&self, block: u64) -> Option<u32> {
         self.blocks.iter().rposition(|b| *b == block).map(|i| i as u32)
+    }
+
+    /// The piece of arguments `piece` of the call whose block is `block`, if it is one.
+    pub fn feed(&mut self, block: u64, piece: String) -> Option<ToolCallDelta> {
+        let index = self.of(block)?;
+        self.fed[index as usize] |= !piece.is_empty();
+        Some(ToolCallDelta { index, arguments: piece, ..ToolCallDelta::default() })
+    }
+
+    /// What ends the call whose block is `block`: `{}` when no arguments came. Anthropic
+    /// (and Claude on Bedrock) send none for a tool without parameters, and OpenAI's
+    /// clients parse the arguments as JSON.
+    pub fn end(&self, block: u64) -> Option<ToolCallDelta> {
+        let index = self.of(block).filter(|i| !self.fed[*i as usize])?;
+        Some(ToolCallDelta { index, arguments: "{}".into(), ..ToolCallDelta::default() })
     }
 }
 

@@ -12,12 +12,33 @@ fn replies() -> Vec<Reply> {
         call(0, Some("toolu_01"), Some("get_weather"), ""),
         call(0, None, None, "{\"city\":"),
         call(0, None, None, "\"Paris\"}"),
+        call(1, Some("toolu_02"), Some("get_time"), ""),
+        call(1, None, None, "{\"zone\": \"Europe/"),
+        call(1, None, None, "Paris\"}"),
         usage(80, 30),
+        finish(FinishReason::ToolCalls),
+    ];
+    // A call of a tool without parameters: its input is an empty `partial_json` alone,
+    // read as `{}` (regression: OpenAI clients got arguments `""`, which is not JSON).
+    let bare_bytes = sse(&[
+        json!({"type": "message_start", "message": {"usage": {"input_tokens": 9, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_9", "name": "now", "input": {}}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": ""}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 5}}),
+        json!({"type": "message_stop"}),
+    ]);
+    let bare = vec![
+        usage(9, 1),
+        call(0, Some("toolu_9"), Some("now"), ""),
+        call(0, None, None, "{}"),
+        usage(9, 5),
         finish(FinishReason::ToolCalls),
     ];
     vec![
         Reply::new(fixture("anthropic/stream.sse"), events),
         Reply::new(fixture("anthropic/tools.sse"), tools),
+        Reply::new(bare_bytes, bare),
     ]
 }
 

@@ -17,12 +17,15 @@ fn replies() -> Vec<Reply> {
         call(0, Some("tooluse_1"), Some("get_weather"), ""),
         call(0, None, None, "{\"city\":"),
         call(0, None, None, "\"Paris\"}"),
+        call(1, Some("tooluse_2"), Some("get_time"), ""),
+        call(1, None, None, "{\"zone\": \"Europe/"),
+        call(1, None, None, "Paris\"}"),
         usage(80, 30),
         finish(FinishReason::ToolCalls),
     ];
     vec![
         Reply { complete_at: vec![ends[4]], ..Reply::new(bytes, events) },
-        Reply { complete_at: vec![tool_ends[7]], ..Reply::new(tool_bytes, tools) },
+        Reply { complete_at: vec![tool_ends[11]], ..Reply::new(tool_bytes, tools) },
     ]
 }
 
@@ -87,9 +90,14 @@ fn crc32(bytes: &[u8]) -> u32 {
 
 /// The frames a fixture describes, and where each ends.
 fn frames(path: &str) -> (Vec<u8>, Vec<usize>) {
+    frames_of(&fixture_json(path))
+}
+
+/// The frames `items` describe (`{"event" or "exception", "payload"}`), and where each ends.
+fn frames_of(items: &Value) -> (Vec<u8>, Vec<usize>) {
     let mut bytes = Vec::new();
     let mut ends = Vec::new();
-    for item in fixture_json(path).as_array().unwrap() {
+    for item in items.as_array().unwrap() {
         let payload = serde_json::to_vec(&item["payload"]).unwrap();
         let headers = match (item["event"].as_str(), item["exception"].as_str()) {
             (Some(event), _) => {

@@ -4,8 +4,8 @@
 pub use bytes::Bytes;
 use confab_core::ports::HttpError;
 pub use confab_core::providers::{
-    BodyStream, ChatMessage, ChatRequest, ChatRole, Credentials, FinishReason, ProviderError, ProviderEvent,
-    ProviderKind, Target, ToolCallDelta, Usage, WireFormat,
+    BodyStream, ChatMessage, ChatRequest, ChatRole, Credentials, FinishReason, Part, ProviderError,
+    ProviderEvent, ProviderKind, Target, ToolCall, ToolCallDelta, ToolResult, Usage, WireFormat,
 };
 use futures::StreamExt;
 pub use http::{HeaderMap, HeaderValue, StatusCode};

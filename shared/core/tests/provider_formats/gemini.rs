@@ -18,7 +18,9 @@ fn replies() -> Vec<Reply> {
     ];
     let crlf = String::from_utf8(lf.clone()).unwrap().replace('\n', "\r\n").into_bytes();
     let tools = vec![
-        call(0, Some("call_0"), Some("get_weather"), "{\"city\":\"Paris\"}"),
+        text("Checking."),
+        usage(80, 3),
+        call(0, Some(SIGNED_ID), Some("get_weather"), "{\"city\":\"Paris\"}"),
         call(1, Some("call_1"), Some("get_time"), "{}"),
         usage(80, 30),
         finish(FinishReason::ToolCalls),
@@ -29,6 +31,10 @@ fn replies() -> Vec<Reply> {
         Reply::new(fixture("gemini/tools.sse"), tools),
     ]
 }
+
+/// The first call's id: Gemini gives none, so one is made up, and the thought signature
+/// (`CiQBjz1rX+q/8ZQmLkN3j0Xw==`) travels in it, base64url.
+const SIGNED_ID: &str = "call_0__ts_Q2lRQmp6MXJYK3EvOFpRbUxrTjNqMFh3PT0";
 
 wire_format_tests! {
     format: Gemini,
@@ -118,4 +124,64 @@ fn error_response() {
             message: "INVALID_ARGUMENT: API key not valid. Please pass a valid API key.".into()
         }
     );
+}
+
+/// Gemini 3 refuses a function call sent back without its thought signature: the one that
+/// came with the call (in its id) goes back on the call's part, and a call without one
+/// (the second of parallel calls) goes back without.
+#[test]
+fn thought_signatures_go_back_with_their_calls() {
+    let mut calls: Vec<(String, String)> = Vec::new();
+    for event in run(&Gemini, vec![&fixture("gemini/tools.sse")]) {
+        if let Ok(ProviderEvent::ToolCall(c)) = event {
+            calls.push((c.id.unwrap(), c.name.unwrap()));
+        }
+    }
+    let call = |(id, name): &(String, String)| {
+        Part::ToolCall(ToolCall { id: id.clone(), name: name.clone(), arguments: json!({}) })
+    };
+    let result = |(id, name): &(String, String)| {
+        Part::ToolResult(ToolResult { call_id: id.clone(), name: name.clone(), content: "ok".into() })
+    };
+    let req = ChatRequest {
+        messages: vec![
+            ChatMessage::text(ChatRole::User, "Weather and time?"),
+            ChatMessage {
+                role: ChatRole::Assistant,
+                content: "Checking.".into(),
+                parts: calls.iter().map(call).collect(),
+            },
+            ChatMessage {
+                role: ChatRole::User,
+                content: String::new(),
+                parts: calls.iter().map(result).collect(),
+            },
+        ],
+        ..Default::default()
+    };
+    let t = target(ProviderKind::Gemini, "", "gemini-3-flash-preview");
+    let body = body_json(&Gemini.request(&t, &key("k"), &req, NOW).unwrap());
+    assert_eq!(
+        body["contents"][1]["parts"],
+        json!([
+            {"text": "Checking."},
+            {"functionCall": {"name": "get_weather", "args": {}}, "thoughtSignature": "CiQBjz1rX+q/8ZQmLkN3j0Xw=="},
+            {"functionCall": {"name": "get_time", "args": {}}},
+        ])
+    );
+    assert_eq!(body["contents"][2]["parts"][0]["functionResponse"]["name"], "get_weather");
+    // An id that only looks marked carries nothing.
+    let forged = ChatRequest {
+        messages: vec![
+            ChatMessage {
+                role: ChatRole::Assistant,
+                content: String::new(),
+                parts: vec![call(&("x__ts_!!".into(), "f".into()))],
+            },
+            ChatMessage::text(ChatRole::User, "go"),
+        ],
+        ..Default::default()
+    };
+    let body = body_json(&Gemini.request(&t, &key("k"), &forged, NOW).unwrap());
+    assert_eq!(body["contents"][0]["parts"][0], json!({"functionCall": {"name": "f", "args": {}}}));
 }

@@ -11,6 +11,7 @@ fn replies() -> Vec<Reply> {
         vec![text("Bonjour"), text(" à"), text(" tous 👋"), usage(19, 6), finish(FinishReason::Stop)];
     let with_bom = [b"\xEF\xBB\xBF".as_slice(), &bytes].concat();
     let tools = vec![
+        text("Checking."),
         call(0, Some("call_abc"), Some("get_weather"), ""),
         call(0, None, None, "{\"city\":"),
         call(0, None, None, "\"Paris\"}"),
@@ -145,4 +146,23 @@ fn error_response() {
             message: "<html><body>502 Bad Gateway</body></html>".into()
         }
     );
+}
+
+/// A call index far beyond the calls so far is refused: the whole reply would make room
+/// for that many calls (regression: `index: 4294967295` exhausted memory).
+#[test]
+fn tool_call_indexes_come_in_order() {
+    let chunk = |index: u32| json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "id": "c", "function": {"name": "f", "arguments": "{}"}}]}}]});
+    let out = run(&OpenAi, vec![&sse(&[chunk(0), chunk(0), chunk(1), chunk(u32::MAX)])]);
+    let (last, calls) = out.split_last().unwrap();
+    assert_eq!(
+        calls,
+        [
+            call(0, Some("c"), Some("f"), "{}"),
+            call(0, Some("c"), Some("f"), "{}"),
+            call(1, Some("c"), Some("f"), "{}")
+        ]
+    );
+    assert!(matches!(last, Err(ProviderError::Protocol(m)) if m.contains("4294967295")), "{last:?}");
+    assert!(matches!(run(&OpenAi, vec![&sse(&[chunk(1)])]).as_slice(), [Err(ProviderError::Protocol(_))]));
 }

@@ -57,7 +57,7 @@ fn answer<D: Dialect>(
     embed: Embed,
 ) -> Result<Response<Body>, Refused> {
     let model = target.model.or_else(|| body_model(&request.body));
-    state.log.record(D::PROVIDER, request, model.clone(), D::presented_key(request));
+    state.log.record(D::PROVIDER, request, model.clone(), D::presented_key(request), None);
     if let Err(error) = D::authenticate(request, &state.checks()) {
         return Ok(D::error_response(&error));
     }

@@ -39,6 +39,8 @@ async fn invalid_scenarios_are_rejected() {
         json!({"faults": [{"kind": "explode"}]}).to_string(),
         json!({"faults": [{"kind": "status", "status": 429, "retry_after": 1}]}).to_string(),
         json!({"always": {"kind": "status", "status": 1000}}).to_string(),
+        json!({"tool_calls": [{"name": "no spaces allowed"}]}).to_string(),
+        json!({"tool_calls": [{"name": "f", "arguments": "{}"}]}).to_string(),
     ];
     for body in bodies {
         let response = client().put(&url).body(body.clone()).send().await.unwrap();

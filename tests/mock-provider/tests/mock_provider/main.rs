@@ -9,3 +9,4 @@ mod faults;
 mod gemini;
 mod openai;
 mod timing;
+mod tools;

@@ -76,7 +76,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let prepare = async {
         let config = routing::load(app).await?;
         let route = config.route_of_kind(&body.model, ModelKind::Chat)?.clone();
-        let mut request = to_request(&body, route.max_output_tokens)?;
+        let mut request = to_request(&body, &route)?;
         check_targets(&route, &request)?;
         fetch_images(app, &route, &mut request).await?;
         let tokens = quota::estimate(&request);

@@ -6,6 +6,7 @@ use super::v1_wire::{
     CompletionRequest, Content, InputMessage, Part as WirePart, ResponseFormatSpec, Stop, ToolCallSpec,
     ToolChoiceSpec, ToolSpec,
 };
+use crate::chat::models::ModelRoute;
 use crate::chat::quota::DEFAULT_REPLY_TOKENS;
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{
@@ -26,6 +27,8 @@ pub const MAX_STOP_CHARS: usize = 256;
 pub const MAX_IMAGES: usize = 20;
 pub const MAX_URL_CHARS: usize = 8192;
 const MAX_NAME_CHARS: usize = 64;
+/// Most characters of a tool call's id: a Gemini call's carries its thought signature.
+const MAX_ID_CHARS: usize = 32 * 1024;
 const MAX_DESCRIPTION_CHARS: usize = 4096;
 
 /// Image types every format takes.
@@ -40,7 +43,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 /// The provider-neutral request: system and developer messages become the system
 /// prompt, tool messages tool results in a user message, the rest the conversation.
-pub fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResult<ChatRequest> {
+pub fn to_request(body: &CompletionRequest, route: &ModelRoute) -> ApiResult<ChatRequest> {
     refuse_unknown(&body.other)?;
     if body.n.is_some_and(|n| n != 1) {
         return Err(invalid("n: only n = 1 is supported (ask again for another choice)"));
@@ -51,10 +54,7 @@ pub fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResul
     Ok(ChatRequest {
         system: (!system.is_empty()).then(|| system.join("\n\n")),
         messages,
-        // Always a limit: the quota reserves it, so the provider must be held to it.
-        max_tokens: Some(
-            body.max_completion_tokens.or(body.max_tokens).or(max_output).unwrap_or(DEFAULT_REPLY_TOKENS),
-        ),
+        max_tokens: Some(reply_limit(body, route)?),
         temperature: bounded("temperature", body.temperature, 2.0)?,
         top_p: bounded("top_p", body.top_p, 1.0)?,
         stop: stop(body.stop.as_ref())?,
@@ -64,6 +64,22 @@ pub fn to_request(body: &CompletionRequest, max_output: Option<u32>) -> ApiResul
         parallel_tool_calls: body.parallel_tool_calls,
         response_format: body.response_format.as_ref().map(response_format).transpose()?,
     })
+}
+
+/// The reply's token limit: the client's, at most what the model may answer (its output
+/// limit, else its window), else the model's default. Always a limit: the quota reserves
+/// it, so the provider must be held to it.
+fn reply_limit(body: &CompletionRequest, route: &ModelRoute) -> ApiResult<u32> {
+    let most = route.max_output_tokens.unwrap_or(route.context_tokens);
+    let (field, requested) = match (body.max_completion_tokens, body.max_tokens) {
+        (Some(n), _) => ("max_completion_tokens", n),
+        (None, Some(n)) => ("max_tokens", n),
+        (None, None) => return Ok(route.max_output_tokens.unwrap_or(DEFAULT_REPLY_TOKENS)),
+    };
+    if requested == 0 || requested > most {
+        return Err(invalid(format!("{field} must be between 1 and {most} for this model, got {requested}")));
+    }
+    Ok(requested)
 }
 
 /// A neutral value (null, false, 0, empty) asks for nothing; anything else would be
@@ -346,8 +362,8 @@ pub fn check_image_type(field: &str, media_type: &str) -> ApiResult<()> {
 
 fn tool_call(field: &str, spec: &ToolCallSpec) -> ApiResult<ToolCall> {
     check_name(&format!("{field}[].function.name"), &spec.function.name)?;
-    if spec.id.is_empty() || spec.id.len() > MAX_URL_CHARS {
-        return Err(invalid(format!("{field}[].id must be 1 to {MAX_URL_CHARS} characters")));
+    if spec.id.is_empty() || spec.id.len() > MAX_ID_CHARS {
+        return Err(invalid(format!("{field}[].id must be 1 to {MAX_ID_CHARS} characters")));
     }
     let arguments: Value = serde_json::from_str(&spec.function.arguments)
         .ok()
@@ -355,3 +371,6 @@ fn tool_call(field: &str, spec: &ToolCallSpec) -> ApiResult<ToolCall> {
         .ok_or_else(|| invalid(format!("{field}[].function.arguments must be a JSON object")))?;
     Ok(ToolCall { id: spec.id.clone(), name: spec.function.name.clone(), arguments })
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,6 +10,40 @@ use std::process::Command;
 /// Markdown with a code block, so highlighting and the copy button show.
 const REPLY: &str = "Here is fibonacci in Python:\n\n```python\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```\n\nIt is *slow* for large `n`.";
 
+/// Every path outside the API is the app's page (revalidated each time, under its own
+/// CSP); the files it names are immutable; API paths keep their JSON answers.
+#[tokio::test(flavor = "multi_thread")]
+async fn paths_outside_the_api_serve_the_app() {
+    let app = spawn_app().await;
+    let mut script = None;
+    for path in
+        ["/", "/c/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/settings", "/console/users", "/share/abc", "/no/such/page"]
+    {
+        let resp = send(app.request(Method::GET, path)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&resp, "cache-control").as_deref(), Some("no-cache"), "{path}");
+        let csp = header(&resp, "content-security-policy").unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe"), "{csp}");
+        let page = resp.text().await.unwrap();
+        let src = page.split("<script type=\"module\" src=\"").nth(1).and_then(|s| s.split('"').next());
+        script = Some(src.expect("the page loads its module").to_string());
+    }
+    let script = script.unwrap();
+    assert!(script.starts_with("/assets/") && script.ends_with("/js/main.js"), "{script}");
+    let resp = send(app.request(Method::GET, &script)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "cache-control").as_deref(), Some("public, max-age=31536000, immutable"));
+    assert_eq!(header(&resp, "content-type").as_deref(), Some("text/javascript; charset=utf-8"));
+    let stale = send(app.request(Method::GET, "/assets/000000000000/js/main.js")).await;
+    assert_eq!(stale.status(), StatusCode::NOT_FOUND);
+    let post = send(app.request(Method::POST, "/settings")).await;
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let api = send(app.request(Method::GET, "/sessions/no/such/route")).await;
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    assert_eq!(api.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_web_app_works_in_chromium() {
     let mock = MockProvider::builder().spawn("127.0.0.1:0").await.unwrap();

@@ -346,7 +346,8 @@ function Composer({ busy, onSend, onStop }) {
   };
   return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); submit(); }}>
     <label class="visually-hidden" for="composer">Message</label>
-    <textarea id="composer" rows="1" placeholder="Message confab (Enter sends, Shift+Enter for a new line)"
+    <span class="visually-hidden" id="composer-hint">Enter sends, Shift+Enter starts a new line.</span>
+    <textarea id="composer" rows="1" placeholder="Message confab" aria-describedby="composer-hint"
       value=${text} onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${keyDown} />
     ${busy
       ? html`<button type="button" class="danger" onClick=${onStop}>Stop</button>`

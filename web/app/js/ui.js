@@ -27,13 +27,15 @@ export function usePath() {
   return path;
 }
 
-export function Link({ href, children, ...rest }) {
+// A link that changes page without reloading (unless opened in a new tab).
+export function Link({ href, children, onClick, ...rest }) {
   const go = (e) => {
+    onClick?.(e);
     if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
     e.preventDefault();
     navigate(href);
   };
-  return html`<a href=${href} onClick=${go} ...${rest}>${children}</a>`;
+  return html`<a href=${href} ...${rest} onClick=${go}>${children}</a>`;
 }
 
 // Theme: the system's unless the user picked one (kept in localStorage: not a secret).

@@ -249,6 +249,7 @@ def shared_view(checks, browser, url):
     checks.watch(page, "shared")
     page.goto(url)
     expect(page.locator(".turn.assistant").first).to_contain_text(REPLY_WORD)
+    expect(page.locator(".turn.assistant pre code.hljs").first).to_be_visible()
     checks.accessible(page, "shared")
     checks.shot(page, "shared")
     context.close()
@@ -335,7 +336,7 @@ def admin(checks, page):
     editor.fill('{"default_model": "nothing-like-this", "models": []}')
     checks.expect_failure(422, "/admin/models")
     page.get_by_role("button", name="Save routing").click()
-    expect(page.get_by_role("alert")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("nothing-like-this")
     checks.shot(page, "admin-models")
 
 

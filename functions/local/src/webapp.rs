@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 static FILES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../web/app");
 
 static APP: LazyLock<WebApp> = LazyLock::new(|| {
-    WebApp::new(files(&FILES)).expect("web/app has an index.html, checked by the local server's tests")
+    WebApp::new(files(&FILES))
+        .expect("web/app has an index.html (the e2e test webapp::paths_outside_the_api_serve_the_app)")
 });
 
 fn files(dir: &'static Dir<'static>) -> Vec<(String, Bytes)> {

@@ -3,7 +3,7 @@ import { html, navigate, Link, ErrorText, useLoad, CopyButton } from './ui.js';
 import { useState, useEffect, useRef, useMemo } from '../vendor/preact-hooks.js';
 import { api, get, all, query } from './api.js';
 import { follow, send, regenerate, cancel, resume } from './stream.js';
-import { toHtml, decorate } from './markdown.js';
+import { Markdown } from './markdown.js';
 import { buildTree, pathTo, siblingsOf, newestLeaf } from './tree.js';
 
 export function ChatPage({ sessionId, user }) {
@@ -242,7 +242,6 @@ function Conversation({ sessionId, onTurn }) {
 
   const switchTo = async (messageId) => {
     try {
-      const tree = buildTree(data.messages);
       await api('PATCH', `/sessions/${sessionId}`, { current_leaf_id: newestLeaf(tree, messageId) });
       await reload();
     } catch (e) {
@@ -250,8 +249,8 @@ function Conversation({ sessionId, onTurn }) {
     }
   };
 
-  const path = data ? pathOf(data) : [];
   const tree = useMemo(() => data && buildTree(data.messages), [data]);
+  const path = tree ? pathTo(tree, data.session.current_leaf_id) : [];
   const shown = live ? trimForLive(path, live) : path;
   return html`<div class="messages" ref=${scroller} aria-live="polite" aria-busy=${!!live}>
       ${!sessionId && !live && html`<div class="empty"><h1>What can I help with?</h1></div>`}
@@ -321,13 +320,6 @@ function Turn({ message, tree, busy, onEdit, onRegenerate, onSwitch }) {
       <button type="button" class="small ghost" disabled=${busy} onClick=${onRegenerate}>Regenerate</button>
       ${message.model && html`<span class="muted model">${message.model}</span>`}
     </div></li>`;
-}
-
-function Markdown({ text }) {
-  const ref = useRef(null);
-  const markup = useMemo(() => toHtml(text), [text]);
-  useEffect(() => { if (ref.current) decorate(ref.current); }, [markup]);
-  return html`<div class="markdown" ref=${ref} dangerouslySetInnerHTML=${{ __html: markup }} />`;
 }
 
 function Composer({ busy, onSend, onStop }) {

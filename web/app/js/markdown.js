@@ -1,5 +1,7 @@
 // Replies as Markdown: marked renders, DOMPurify sanitises (model output is untrusted),
 // highlight.js colours code blocks, and each block gets a copy button.
+import { useEffect, useMemo, useRef } from '../vendor/preact-hooks.js';
+import { html } from './ui.js';
 import { Marked } from '../vendor/marked.js';
 import DOMPurify from '../vendor/purify.js';
 import hljs from '../vendor/hljs/core.js';
@@ -31,13 +33,13 @@ hljs.registerAliases(['yml'], { languageName: 'yaml' });
 const marked = new Marked({ gfm: true, breaks: false });
 
 // Sanitised HTML of a Markdown text. Links open in a new tab without the opener.
-export function toHtml(text) {
+function toHtml(text) {
   const clean = DOMPurify.sanitize(marked.parse(text || ''), { FORBID_ATTR: ['style'], FORBID_TAGS: ['style'] });
   return clean.replace(/<a /g, '<a target="_blank" rel="noopener noreferrer" ');
 }
 
 // Highlights the code blocks under `root` and gives each a copy button.
-export function decorate(root) {
+function decorate(root) {
   for (const code of root.querySelectorAll('pre > code')) {
     const pre = code.parentElement;
     if (pre.dataset.decorated) continue;
@@ -56,4 +58,11 @@ export function decorate(root) {
     });
     pre.prepend(button);
   }
+}
+
+export function Markdown({ text }) {
+  const ref = useRef(null);
+  const markup = useMemo(() => toHtml(text), [text]);
+  useEffect(() => { if (ref.current) decorate(ref.current); }, [markup]);
+  return html`<div class="markdown" ref=${ref} dangerouslySetInnerHTML=${{ __html: markup }} />`;
 }

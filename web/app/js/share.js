@@ -1,7 +1,7 @@
 // A shared conversation, readable by anyone with the link (no sign-in).
 import { html, ErrorText, useLoad, ThemeToggle, formatDate } from './ui.js';
 import { get } from './api.js';
-import { toHtml } from './markdown.js';
+import { Markdown } from './markdown.js';
 
 export function SharedPage({ token }) {
   const shared = useLoad(() => get(`/shared/${encodeURIComponent(token)}`), [token]);
@@ -12,6 +12,6 @@ export function SharedPage({ token }) {
     ${shared.data && html`<p class="muted">Shared ${formatDate(shared.data.shared_at)}</p>
       <ol class="turns">${shared.data.messages.map((m) => html`<li class=${`turn ${m.role}`}>
         ${m.role === 'user' ? html`<div class="bubble">${m.content}</div>`
-          : html`<div class="markdown" dangerouslySetInnerHTML=${{ __html: toHtml(m.content) }} />`}</li>`)}</ol>`}
+          : html`<${Markdown} text=${m.content} />`}</li>`)}</ol>`}
   </main>`;
 }

@@ -8,6 +8,7 @@
 pub mod lambda;
 pub mod oidc;
 pub mod process;
+pub mod python;
 pub mod scenario;
 pub mod sse;
 pub mod totp;

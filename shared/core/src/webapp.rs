@@ -9,6 +9,7 @@
 //! folder and is never cached; any other path is an app page and gets `index.html`.
 
 use crate::http::{Body, Response};
+use crate::middleware::head::without_body;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use sha2::{Digest, Sha256};
@@ -54,14 +55,11 @@ impl WebApp {
             resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return resp;
         }
-        let mut resp = match path.strip_prefix(ASSETS) {
+        let resp = match path.strip_prefix(ASSETS) {
             Some(rest) => self.asset(rest),
             None => page(self.index.clone()),
         };
-        if method == Method::HEAD {
-            *resp.body_mut() = Body::empty();
-        }
-        resp
+        if method == Method::HEAD { without_body(resp) } else { resp }
     }
 
     /// A file of this version; another version's or an unknown file is a 404, never
@@ -176,13 +174,16 @@ mod tests {
     }
 
     #[test]
-    fn only_reads_are_answered() {
+    fn only_reads_are_answered_and_head_keeps_the_length() {
         let resp = app().respond(&Method::POST, "/");
         assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(resp.headers()[header::ALLOW], "GET, HEAD");
-        let head = app().respond(&Method::HEAD, "/");
+        let app = app();
+        let head = app.respond(&Method::HEAD, "/");
         assert_eq!(head.status(), StatusCode::OK);
         assert!(body(&head).is_empty());
+        let length = body(&app.respond(&Method::GET, "/")).len().to_string();
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], length.as_str());
     }
 
     #[test]

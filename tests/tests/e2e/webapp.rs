@@ -4,8 +4,8 @@
 //! its screenshots to `docs/screenshots/` for the README.
 
 use confab_mock_provider::{MockProvider, Scenario};
+use confab_tests::python::run_script;
 use confab_tests::*;
-use std::process::Command;
 
 /// Markdown with a code block, so highlighting and the copy button show.
 const REPLY: &str = "Here is fibonacci in Python:\n\n```python\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```\n\nIt is *slow* for large `n`.";
@@ -58,22 +58,11 @@ async fn the_web_app_works_in_chromium() {
         ("CONFAB_TITLE_MODEL", "oa-model"),
     ])
     .await;
-    let python = std::env::var("CONFAB_PYTHON").unwrap_or_else(|_| "python3".into());
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let script = format!("{root}/tests/python/webapp.py");
-    let shots = format!("{root}/docs/screenshots");
-    let axe = format!("{root}/tests/webapp/axe.min.js");
-    let base_url = app.base_url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&python).args([&script, &base_url, &shots, &axe]).output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("cannot run python ({e}); run ./scripts/test, which installs it"));
-    assert!(
-        output.status.success(),
-        "the browser checks failed (are `chromium` and the `playwright` package installed? ./scripts/test installs them)\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args = vec![
+        app.base_url.clone(),
+        format!("{root}/docs/screenshots"),
+        format!("{root}/tests/webapp/axe.min.js"),
+    ];
+    run_script("webapp.py", args, "Debian's `chromium` or the `playwright` package").await;
 }

@@ -178,14 +178,20 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, GuardedListener>>
 }
 
 /// Adapts one axum request to the core and back. Paths outside every function's prefix
-/// are the web app's.
+/// are the web app's when it answers them; the rest go to auth, whose router answers
+/// them 404 through the full middleware chain.
 async fn handle(
     State(app): State<Arc<App>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     req: http::Request<Body>,
 ) -> http::Response<Body> {
-    let Some(function) = Function::for_path(req.uri().path()) else {
-        return into_axum(webapp::respond(req.method(), req.uri().path()));
+    let path = req.uri().path();
+    let function = match Function::for_path(path) {
+        Some(function) => function,
+        None if webapp::answers(path, req.headers()) => {
+            return into_axum(webapp::respond(req.method(), path));
+        }
+        None => Function::Auth,
     };
     let (mut parts, body) = req.into_parts();
     let body = match to_bytes(body, app.config.max_body_bytes).await {

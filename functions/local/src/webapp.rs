@@ -23,6 +23,10 @@ fn files(dir: &'static Dir<'static>) -> Vec<(String, Bytes)> {
     all
 }
 
+pub fn answers(path: &str, headers: &http::HeaderMap) -> bool {
+    WebApp::answers(path, headers.get(http::header::ACCEPT).and_then(|a| a.to_str().ok()))
+}
+
 pub fn respond(method: &http::Method, path: &str) -> Response {
     APP.respond(method, path)
 }

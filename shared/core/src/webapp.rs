@@ -6,7 +6,8 @@
 //! name (which would mean rewriting every import) all files live under one hashed
 //! folder, `/assets/<version>/…`, where the version is a hash of every file: a new
 //! build is a new folder, so files may be cached for a year. `index.html` names that
-//! folder and is never cached; any other path is an app page and gets `index.html`.
+//! folder and is never cached; any other path a browser opens is an app page and gets
+//! `index.html`.
 
 use crate::http::{Body, Response};
 use crate::middleware::head::without_body;
@@ -41,6 +42,13 @@ impl WebApp {
         let index = std::str::from_utf8(files.get(INDEX)?).ok()?;
         let index = index.replace(ASSETS_PLACEHOLDER, &format!("{ASSETS}{version}"));
         Some(WebApp { version, index: Bytes::from(index), files })
+    }
+
+    /// Whether the app answers a request outside the API: its files, and pages for
+    /// browsers (which ask for HTML when they open a page). Programs asking for
+    /// anything else get the API's JSON 404, as an unknown API path would.
+    pub fn answers(path: &str, accept: Option<&str>) -> bool {
+        path.starts_with(ASSETS) || accept.is_some_and(|a| a.contains("text/html"))
     }
 
     /// The folder the current files are served under, `/assets/<version>`.
@@ -184,6 +192,17 @@ mod tests {
         assert!(body(&head).is_empty());
         let length = body(&app.respond(&Method::GET, "/")).len().to_string();
         assert_eq!(head.headers()[header::CONTENT_LENGTH], length.as_str());
+    }
+
+    #[test]
+    fn pages_are_for_browsers_and_files_for_anyone() {
+        let browser = Some("text/html,application/xhtml+xml,*/*;q=0.8");
+        assert!(WebApp::answers("/c/01J", browser));
+        assert!(WebApp::answers("/assets/abc/js/main.js", None));
+        assert!(WebApp::answers("/assets/abc/js/main.js", Some("*/*")));
+        assert!(!WebApp::answers("/no/such/route", None));
+        assert!(!WebApp::answers("/no/such/route", Some("application/json")));
+        assert!(!WebApp::answers("/xyz/health", Some("*/*")));
     }
 
     #[test]

@@ -62,12 +62,7 @@ async fn security_headers_on_success_error_and_not_found() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
         ),
-        (
-            "unknown route",
-            app.request(Method::GET, "/auth/no/such/route"),
-            StatusCode::NOT_FOUND,
-            "not_found",
-        ),
+        ("unknown route", app.request(Method::GET, "/no/such/route"), StatusCode::NOT_FOUND, "not_found"),
         (
             "wrong method",
             app.request(Method::PUT, "/auth/me"),

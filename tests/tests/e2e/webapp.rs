@@ -1,7 +1,8 @@
 //! The web app in headless Chromium (Debian's `chromium`), driven by Playwright's
 //! Python package (`tests/python/webapp.py`) against the real local server, whose
-//! models the mock provider answers. The test command installs both; the script saves
-//! its screenshots to `docs/screenshots/` for the README.
+//! models the mock provider answers. The test command installs both. The script saves
+//! its screenshots to `CONFAB_SCREENSHOTS_DIR` (`docs/screenshots` refreshes the
+//! README's), by default a folder in the system's temporary directory.
 
 use confab_mock_provider::{MockProvider, Scenario};
 use confab_tests::python::run_script;
@@ -10,23 +11,25 @@ use confab_tests::*;
 /// Markdown with a code block, so highlighting and the copy button show.
 const REPLY: &str = "Here is fibonacci in Python:\n\n```python\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```\n\nIt is *slow* for large `n`.";
 
-/// Every path outside the API is the app's page (revalidated each time, under its own
-/// CSP); the files it names are immutable; API paths keep their JSON answers.
+/// A browser gets the app's page on every path outside the API (revalidated each time,
+/// under its own CSP); the files it names are immutable; programs and API paths keep
+/// their JSON answers.
 #[tokio::test(flavor = "multi_thread")]
 async fn paths_outside_the_api_serve_the_app() {
     let app = spawn_app().await;
+    let page = |method, path| app.request(method, path).header("accept", "text/html,*/*;q=0.8");
+    let pages =
+        ["/", "/c/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/settings", "/console/users", "/share/abc", "/no/such"];
     let mut script = None;
-    for path in
-        ["/", "/c/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/settings", "/console/users", "/share/abc", "/no/such/page"]
-    {
-        let resp = send(app.request(Method::GET, path)).await;
+    for path in pages {
+        let resp = send(page(Method::GET, path)).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
         assert_eq!(header(&resp, "cache-control").as_deref(), Some("no-cache"), "{path}");
         let csp = header(&resp, "content-security-policy").unwrap();
         assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(!csp.contains("unsafe"), "{csp}");
-        let page = resp.text().await.unwrap();
-        let src = page.split("<script type=\"module\" src=\"").nth(1).and_then(|s| s.split('"').next());
+        let html = resp.text().await.unwrap();
+        let src = html.split("<script type=\"module\" src=\"").nth(1).and_then(|s| s.split('"').next());
         script = Some(src.expect("the page loads its module").to_string());
     }
     let script = script.unwrap();
@@ -37,11 +40,16 @@ async fn paths_outside_the_api_serve_the_app() {
     assert_eq!(header(&resp, "content-type").as_deref(), Some("text/javascript; charset=utf-8"));
     let stale = send(app.request(Method::GET, "/assets/000000000000/js/main.js")).await;
     assert_eq!(stale.status(), StatusCode::NOT_FOUND);
-    let post = send(app.request(Method::POST, "/settings")).await;
+    let post = send(page(Method::POST, "/settings")).await;
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
-    let api = send(app.request(Method::GET, "/sessions/no/such/route")).await;
-    assert_eq!(api.status(), StatusCode::NOT_FOUND);
-    assert_eq!(api.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    for (ctx, req) in [
+        ("an API path", page(Method::GET, "/sessions/no/such/route")),
+        ("a program", app.request(Method::GET, "/settings").header("accept", "application/json")),
+    ] {
+        let resp = send(req).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{ctx}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "not_found", "{ctx}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,10 +67,10 @@ async fn the_web_app_works_in_chromium() {
     ])
     .await;
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let args = vec![
-        app.base_url.clone(),
-        format!("{root}/docs/screenshots"),
-        format!("{root}/tests/webapp/axe.min.js"),
-    ];
+    // The README's screenshots are refreshed on request only, so a test run leaves the
+    // checkout as it was.
+    let shots = std::env::var("CONFAB_SCREENSHOTS_DIR")
+        .unwrap_or_else(|_| std::env::temp_dir().join("confab-screenshots").display().to_string());
+    let args = vec![app.base_url.clone(), shots, format!("{root}/tests/webapp/axe.min.js")];
     run_script("webapp.py", args, "Debian's `chromium` or the `playwright` package").await;
 }

@@ -351,7 +351,10 @@ def phone(checks, browser):
     checks.shot(page, "phone-chat")
     page.get_by_role("button", name="Conversations").click()
     expect(page.locator(".sidebar")).to_be_in_viewport()
+    checks.accessible(page, "phone sidebar")
     checks.shot(page, "phone-sidebar")
+    page.get_by_role("button", name="Close conversations").click(position={"x": 370, "y": 400})
+    expect(page.locator(".sidebar")).not_to_be_in_viewport()
     context.close()
 
 

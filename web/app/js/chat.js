@@ -13,6 +13,7 @@ export function ChatPage({ sessionId, user }) {
   return html`<div class=${`chat-layout ${navOpen ? 'nav-open' : ''}`}>
     <${Sidebar} sessionId=${sessionId} version=${listVersion} onChanged=${refreshList}
       onPick=${() => setNavOpen(false)} user=${user} />
+    ${navOpen && html`<button type="button" class="backdrop" aria-label="Close conversations" onClick=${() => setNavOpen(false)} />`}
     <main class="conversation" id="main">
       <div class="conversation-bar">
         <button type="button" class="ghost nav-toggle" aria-label="Conversations" aria-expanded=${navOpen}

@@ -349,6 +349,14 @@ def phone(checks, browser):
     send(page, "hello from a phone")
     expect(last_reply(page)).to_contain_text(REPLY_WORD)
     checks.shot(page, "phone-chat")
+
+    # The login is refreshed before the access token expires, with no page load (the
+    # server runs with 70 s access tokens, so the app refreshes 10 s after sign-in).
+    with page.expect_request(lambda r: r.url.endswith("/auth/refresh"), timeout=60_000) as refreshed:
+        pass
+    assert refreshed.value.method == "POST" and refreshed.value.response().ok
+    send(page, "still signed in")
+    expect(page.locator(".turn.assistant")).to_have_count(2)
     page.get_by_role("button", name="Conversations").click()
     expect(page.locator(".sidebar")).to_be_in_viewport()
     checks.accessible(page, "phone sidebar")

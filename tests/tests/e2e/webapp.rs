@@ -64,6 +64,8 @@ async fn the_web_app_works_in_chromium() {
         ("CONFAB_OPENAI_API_KEY", "openai-key"),
         ("CONFAB_OPENAI_MODELS", "oa-model,slow-model"),
         ("CONFAB_TITLE_MODEL", "oa-model"),
+        // The app refreshes a minute before expiry: here 10 s after each sign-in.
+        ("CONFAB_ACCESS_TTL_SECONDS", "70"),
     ])
     .await;
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");

@@ -2,6 +2,7 @@
 //! adapters. `cargo run` starts it; tests start it in-process with [`start`].
 
 mod malformed;
+mod webapp;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{ConnectInfo, State};
@@ -177,12 +178,21 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, GuardedListener>>
 }
 
 /// Adapts one axum request to the core and back. Paths outside every function's prefix
-/// go to auth, whose router answers them 404 through the full middleware chain.
+/// are the web app's when it answers them; the rest go to auth, whose router answers
+/// them 404 through the full middleware chain.
 async fn handle(
     State(app): State<Arc<App>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     req: http::Request<Body>,
 ) -> http::Response<Body> {
+    let path = req.uri().path();
+    let function = match Function::for_path(path) {
+        Some(function) => function,
+        None if webapp::answers(path, req.headers()) => {
+            return into_axum(webapp::respond(req.method(), path));
+        }
+        None => Function::Auth,
+    };
     let (mut parts, body) = req.into_parts();
     let body = match to_bytes(body, app.config.max_body_bytes).await {
         Ok(bytes) => bytes,
@@ -192,8 +202,10 @@ async fn handle(
         }
     };
     parts.extensions.insert(ClientIp(peer.ip()));
-    let function = Function::for_path(parts.uri.path()).unwrap_or(Function::Auth);
-    let resp = confab_core::serve(&app, function, http::Request::from_parts(parts, body)).await;
+    into_axum(confab_core::serve(&app, function, http::Request::from_parts(parts, body)).await)
+}
+
+fn into_axum(resp: confab_core::http::Response) -> http::Response<Body> {
     resp.map(|body| match body {
         CoreBody::Full(bytes) => Body::from(bytes),
         CoreBody::Stream(chunks) => Body::from_stream(chunks.map(Ok::<_, Infallible>)),

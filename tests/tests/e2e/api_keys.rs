@@ -2,7 +2,7 @@
 //! allowlist (through /chat, /v1 and the official `openai` client), expiry, the record of
 //! the last use, keys stored before scopes existed, and the requests refused at creation.
 
-use confab_tests::python::run_python;
+use confab_tests::python::run_script;
 use confab_tests::*;
 use time::format_description::well_known::Rfc3339;
 
@@ -241,19 +241,8 @@ async fn a_key_uses_only_the_models_it_lists() {
 /// The official `openai` client with a `parrot`-only key: the list holds parrot alone,
 /// and echo is a `PermissionDeniedError` with the code `model_not_allowed`.
 async fn openai_client_sees_only(app: &TestApp, key: &str) {
-    const SCRIPT: &str = r#"
-import sys, openai
-client = openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key=sys.argv[2], max_retries=0)
-assert [m.id for m in client.models.list()] == ["parrot"]
-messages = [{"role": "user", "content": "hi"}]
-assert client.chat.completions.create(model="parrot", messages=messages).choices[0].message.content
-try:
-    client.chat.completions.create(model="echo", messages=messages)
-    raise AssertionError("echo must be refused")
-except openai.PermissionDeniedError as e:
-    assert e.status_code == 403 and e.code == "model_not_allowed", (e.status_code, e.code)
-"#;
-    run_python(vec!["-c".into(), SCRIPT.into(), app.base_url.clone(), key.to_string()]).await;
+    let args = vec![app.base_url.clone(), key.to_string()];
+    run_script("openai_scoped_key.py", args, "the `openai` package").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

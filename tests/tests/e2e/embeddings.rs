@@ -4,7 +4,7 @@
 
 use confab_mock_provider::MockHandle;
 use confab_tests::mock::{Format, MockModels, spawn_app_with_mock};
-use confab_tests::python::{run_python, script};
+use confab_tests::python::run_script;
 use confab_tests::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -34,9 +34,8 @@ async fn the_official_openai_client_embeds_in_every_format() {
     let (app, _mock) = setup(&[]).await;
     let ada = app.register("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
-    let models = ["oa-chat", OPENAI, GEMINI, TITAN].map(String::from);
-    run_python([vec![script("openai_embeddings.py"), app.base_url.clone(), key], models.to_vec()].concat())
-        .await;
+    let args = [&app.base_url, &key, "oa-chat", OPENAI, GEMINI, TITAN].map(|a| a.to_string());
+    run_script("openai_embeddings.py", args.to_vec(), "the `openai` package").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -22,4 +22,5 @@ mod search;
 mod sessions;
 mod share;
 mod tokens;
+mod webapp;
 mod workers;

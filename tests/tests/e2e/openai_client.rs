@@ -2,7 +2,7 @@
 //! installs it into a virtualenv and points `CONFAB_PYTHON` at that interpreter.
 
 use confab_tests::mock::{Format, MockModels, spawn_app_with_mock};
-use confab_tests::python::{run_python, script};
+use confab_tests::python::run_script;
 use confab_tests::*;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -10,7 +10,8 @@ async fn the_official_openai_python_client_works_unchanged() {
     let app = spawn_app().await;
     let ada = app.register("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
-    run_python(vec![script("openai_client.py"), app.base_url.clone(), key, "echo".into()]).await;
+    let args = vec![app.base_url.clone(), key, "echo".into()];
+    run_script("openai_client.py", args, "the `openai` package").await;
 }
 
 /// One model per wire format; Gemini's is a Gemini 3 model, which wants its thought
@@ -32,7 +33,7 @@ async fn the_openai_client_uses_tools_images_and_options_in_every_format() {
     let (app, mock) = spawn_app_with_mock(&models, &[]).await;
     let ada = app.register("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
-    let mut args = vec![script("openai_tools.py"), app.base_url.clone(), key, mock.base_url()];
+    let mut args = vec![app.base_url.clone(), key, mock.base_url()];
     args.extend(MODELS.iter().map(|(name, _, format)| format!("{name}={format}")));
-    run_python(args).await;
+    run_script("openai_tools.py", args, "the `openai` package").await;
 }

@@ -20,7 +20,8 @@ impl Middleware for Head {
     }
 }
 
-fn without_body(resp: Response) -> Response {
+/// The answer without its body, keeping the length the body had.
+pub fn without_body(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
     if let Body::Full(bytes) = &body {
         parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));

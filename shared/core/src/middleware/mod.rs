@@ -6,7 +6,7 @@ mod audit;
 mod authenticate;
 mod body_limit;
 mod cors;
-mod head;
+pub(crate) mod head;
 mod rate_limit;
 mod request_id;
 mod security_headers;

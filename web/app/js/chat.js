@@ -1,0 +1,349 @@
+// The chat page: sessions in a sidebar, the conversation's current branch, the composer.
+import { html, navigate, Link, ErrorText, useLoad, CopyButton } from './ui.js';
+import { useState, useEffect, useRef, useMemo } from '../vendor/preact-hooks.js';
+import { api, get, all, query } from './api.js';
+import { follow, send, regenerate, cancel, resume } from './stream.js';
+import { Markdown } from './markdown.js';
+import { buildTree, pathTo, siblingsOf, newestLeaf } from './tree.js';
+
+export function ChatPage({ sessionId, user }) {
+  const [navOpen, setNavOpen] = useState(false);
+  const [listVersion, setListVersion] = useState(0);
+  const refreshList = () => setListVersion((v) => v + 1);
+  return html`<div class=${`chat-layout ${navOpen ? 'nav-open' : ''}`}>
+    <${Sidebar} sessionId=${sessionId} version=${listVersion} onChanged=${refreshList}
+      onPick=${() => setNavOpen(false)} user=${user} />
+    ${navOpen && html`<button type="button" class="backdrop" aria-label="Close conversations" onClick=${() => setNavOpen(false)} />`}
+    <main class="conversation" id="main">
+      <div class="conversation-bar">
+        <button type="button" class="ghost nav-toggle" aria-label="Conversations" aria-expanded=${navOpen}
+          onClick=${() => setNavOpen(!navOpen)}>☰</button>
+        <${ModelPicker} />
+        ${sessionId && html`<${SessionActions} sessionId=${sessionId} />`}
+      </div>
+      <${Conversation} key=${sessionId || 'new'} sessionId=${sessionId} onTurn=${refreshList} />
+    </main>
+  </div>`;
+}
+
+function Sidebar({ sessionId, version, onChanged, onPick, user }) {
+  const [search, setSearch] = useState('');
+  const [debounced, setDebounced] = useState('');
+  useEffect(() => {
+    const t = setTimeout(() => setDebounced(search.trim()), 250);
+    return () => clearTimeout(t);
+  }, [search]);
+  const list = useLoad(() => get(`/sessions${query({ query: debounced, limit: 50 })}`), [debounced, version]);
+  return html`<nav class="sidebar" aria-label="Conversations">
+    <button type="button" class="primary new-chat" onClick=${() => { onPick(); navigate('/'); }}>+ New chat</button>
+    <label class="field search"><span class="visually-hidden">Search conversations</span>
+      <input type="search" placeholder="Search" value=${search} onInput=${(e) => setSearch(e.currentTarget.value)} /></label>
+    <${ErrorText} error=${list.error} />
+    <ul class="session-list">
+      ${list.data?.items.map((s) => html`<${SessionItem} key=${s.id} session=${s} active=${s.id === sessionId}
+        onChanged=${onChanged} onPick=${onPick} />`)}
+    </ul>
+    ${list.data && list.data.items.length === 0 && html`<p class="muted">${debounced ? 'Nothing found.' : 'No conversations yet.'}</p>`}
+    <div class="sidebar-foot">
+      <${Link} href="/settings">Settings<//>
+      ${user.role === 'admin' && html`<${Link} href="/console/users">Admin<//>`}
+    </div>
+  </nav>`;
+}
+
+function SessionItem({ session, active, onChanged, onPick }) {
+  const [renaming, setRenaming] = useState(false);
+  const [title, setTitle] = useState(session.title);
+  const [error, setError] = useState(null);
+  const change = async (fn) => {
+    try {
+      setError(null);
+      await fn();
+      onChanged();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const rename = (e) => {
+    e.preventDefault();
+    change(async () => {
+      await api('PATCH', `/sessions/${session.id}`, { title });
+      setRenaming(false);
+    });
+  };
+  const remove = () => change(async () => {
+    if (!confirm(`Delete “${session.title}”?`)) return;
+    await api('DELETE', `/sessions/${session.id}`);
+    if (active) navigate('/');
+  });
+  const archive = () => change(async () => {
+    await api('PATCH', `/sessions/${session.id}`, { archived: true });
+    if (active) navigate('/');
+  });
+  if (renaming) {
+    return html`<li><form class="rename" onSubmit=${rename}>
+      <label class="visually-hidden" for=${`rename-${session.id}`}>New title</label>
+      <input id=${`rename-${session.id}`} value=${title} onInput=${(e) => setTitle(e.currentTarget.value)} autofocus />
+      <button type="submit" class="small">Save</button>
+      <button type="button" class="small" onClick=${() => setRenaming(false)}>Cancel</button></form>
+      <${ErrorText} error=${error} /></li>`;
+  }
+  return html`<li class=${active ? 'active' : ''}>
+    <${Link} href=${`/c/${session.id}`} onClick=${onPick} aria-current=${active ? 'page' : undefined}>
+      <span class="title">${session.title || 'New chat'}</span>
+      ${session.snippet && html`<span class="snippet">${session.snippet}</span>`}
+    <//>
+    <details class="menu"><summary aria-label=${`Actions for ${session.title}`}>⋯</summary>
+      <div class="menu-items">
+        <button type="button" onClick=${() => setRenaming(true)}>Rename</button>
+        <button type="button" onClick=${archive}>Archive</button>
+        <button type="button" class="danger" onClick=${remove}>Delete</button>
+      </div></details>
+    <${ErrorText} error=${error} />
+  </li>`;
+}
+
+// The model for new turns, shared by the picker and the composer.
+let chosenModel = localStorage.getItem('confab-model') || '';
+
+function ModelPicker() {
+  const models = useLoad(() => get('/v1/models'), []);
+  const [model, setModel] = useState(chosenModel);
+  const pick = (value) => {
+    chosenModel = value;
+    localStorage.setItem('confab-model', value);
+    setModel(value);
+  };
+  const names = models.data?.data.map((m) => m.id) || [];
+  return html`<label class="model-picker"><span class="visually-hidden">Model</span>
+    <select value=${model} onChange=${(e) => pick(e.currentTarget.value)}>
+      <option value="">Default model</option>
+      ${names.map((n) => html`<option value=${n}>${n}</option>`)}
+    </select></label>`;
+}
+
+function SessionActions({ sessionId }) {
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const act = async (fn) => {
+    setError(null);
+    try { setResult(await fn()); } catch (e) { setError(e); }
+  };
+  const exportAs = (format) => act(async () => {
+    const { url } = await api('POST', `/sessions/${sessionId}/export`, { format });
+    return { kind: 'export', url, format };
+  });
+  const share = () => act(async () => {
+    const { token } = await api('POST', `/sessions/${sessionId}/share`);
+    return { kind: 'share', url: `${location.origin}/share/${token}` };
+  });
+  return html`<div class="session-actions">
+    <details class="menu"><summary>Export</summary><div class="menu-items">
+      <button type="button" onClick=${() => exportAs('markdown')}>Markdown</button>
+      <button type="button" onClick=${() => exportAs('json')}>JSON</button></div></details>
+    <button type="button" onClick=${share}>Share</button>
+    ${result && html`<div class="popover" role="status">
+      ${result.kind === 'export'
+        ? html`<a href=${result.url} download>Download the ${result.format} export</a>`
+        : html`<span>Anyone with this link can read the conversation:</span>
+           <input readonly value=${result.url} aria-label="Share link" onFocus=${(e) => e.currentTarget.select()} />
+           <${CopyButton} text=${result.url} label="Copy link" />`}
+      <button type="button" class="small" onClick=${() => setResult(null)} aria-label="Close">✕</button></div>`}
+    <${ErrorText} error=${error} />
+  </div>`;
+}
+
+async function loadConversation(sessionId) {
+  const [session, messages] = await Promise.all([get(`/sessions/${sessionId}`), all(`/sessions/${sessionId}/messages`)]);
+  return { session, messages };
+}
+
+function Conversation({ sessionId, onTurn }) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  // The reply streaming now: {messageId, userMessageId, text, status, question, parentId}.
+  const [live, setLive] = useState(null);
+  const abort = useRef(null);
+  const scroller = useRef(null);
+
+  const reload = async () => {
+    if (!sessionId) return null;
+    const loaded = await loadConversation(sessionId);
+    setData(loaded);
+    return loaded;
+  };
+
+  useEffect(() => {
+    reload()
+      .then((loaded) => {
+        const streaming = loaded && pathOf(loaded).find((m) => m.status === 'streaming');
+        if (streaming) followExisting(streaming);
+      })
+      .catch(setError);
+    return () => abort.current?.abort();
+  }, [sessionId]);
+
+  useEffect(() => {
+    const el = scroller.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [data, live?.text]);
+
+  const run = async (id, start, base) => {
+    const controller = new AbortController();
+    abort.current = controller;
+    setLive({ text: '', status: 'streaming', sessionId: id, ...base });
+    const on = (event, d) => {
+      if (event === 'message_start') setLive((l) => ({ ...l, messageId: d.message_id, userMessageId: d.user_message_id }));
+      else if (event === 'delta') setLive((l) => ({ ...l, text: l.text + d.text, reconnecting: false }));
+      else if (event === 'reconnecting') setLive((l) => ({ ...l, reconnecting: true }));
+      else if (event === 'error') setError(new Error(d.message || d.code));
+    };
+    try {
+      await follow(id, start, on, { signal: controller.signal, messageId: base.messageId });
+    } catch (e) {
+      if (!controller.signal.aborted) setError(e);
+    }
+    if (controller.signal.aborted) return;
+    await reload().catch(setError);
+    setLive(null);
+    onTurn();
+  };
+
+  const followExisting = (message) => {
+    run(sessionId, (signal) => resume(sessionId, message.id, null, signal), { messageId: message.id, following: true });
+  };
+
+  const ask = async (content, parentId) => {
+    setError(null);
+    let id = sessionId;
+    try {
+      if (!id) {
+        id = (await api('POST', '/sessions', chosenModel ? { model: chosenModel } : {})).id;
+        history.replaceState(null, '', `/c/${id}`);
+      }
+    } catch (e) {
+      setError(e);
+      return;
+    }
+    const body = { content, ...(chosenModel ? { model: chosenModel } : {}) };
+    if (parentId !== undefined) body.parent_id = parentId;
+    await run(id, send(id, body), { question: content, parentId });
+    if (id !== sessionId) navigate(`/c/${id}`, { replace: true });
+  };
+
+  const regen = (userMessageId) => {
+    setError(null);
+    run(sessionId, regenerate(sessionId, userMessageId, chosenModel ? { model: chosenModel } : {}), { userMessageId, regenerating: true });
+  };
+
+  const stop = async () => {
+    if (!live?.messageId) return;
+    try { await cancel(live.sessionId, live.messageId); } catch (e) { setError(e); }
+  };
+
+  const switchTo = async (messageId) => {
+    try {
+      await api('PATCH', `/sessions/${sessionId}`, { current_leaf_id: newestLeaf(tree, messageId) });
+      await reload();
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  const tree = useMemo(() => data && buildTree(data.messages), [data]);
+  const path = tree ? pathTo(tree, data.session.current_leaf_id) : [];
+  const shown = live ? trimForLive(path, live) : path;
+  return html`<div class="messages" ref=${scroller} aria-live="polite" aria-busy=${!!live}>
+      ${!sessionId && !live && html`<div class="empty"><h1>What can I help with?</h1></div>`}
+      <ol class="turns">
+        ${shown.map((m) => html`<${Turn} key=${m.id} message=${m} tree=${tree} busy=${!!live}
+          onEdit=${(text) => ask(text, m.parent_id ?? null)} onRegenerate=${() => regen(m.role === 'user' ? m.id : m.parent_id)}
+          onSwitch=${switchTo} />`)}
+        ${live && live.question && html`<li class="turn user"><div class="bubble">${live.question}</div></li>`}
+        ${live && html`<li class="turn assistant">
+          <${Markdown} text=${live.text} />
+          ${!live.text && html`<p class="muted typing">${live.following ? 'Following the reply…' : 'Thinking…'}</p>`}
+          ${live.reconnecting && html`<p class="muted" role="status">Connection lost, resuming…</p>`}
+        </li>`}
+      </ol>
+    </div>
+    <${ErrorText} error=${error} />
+    <${Composer} busy=${!!live} onSend=${(text) => ask(text)} onStop=${stop} />`;
+}
+
+function pathOf({ session, messages }) {
+  return pathTo(buildTree(messages), session.current_leaf_id);
+}
+
+// While a new turn streams, the branch shown ends where the new turn attaches.
+function trimForLive(path, live) {
+  if (live.following) return path.filter((m) => m.id !== live.messageId);
+  if (live.regenerating) {
+    const i = path.findIndex((m) => m.id === live.userMessageId);
+    return i >= 0 ? path.slice(0, i + 1) : path;
+  }
+  if (live.parentId === undefined) return path;
+  if (live.parentId === null) return [];
+  const i = path.findIndex((m) => m.id === live.parentId);
+  return i >= 0 ? path.slice(0, i + 1) : path;
+}
+
+function Turn({ message, tree, busy, onEdit, onRegenerate, onSwitch }) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(message.content);
+  const siblings = siblingsOf(tree, message);
+  const index = siblings.findIndex((s) => s.id === message.id);
+  const nav = siblings.length > 1 && html`<span class="branch-nav" role="group" aria-label="Versions">
+    <button type="button" class="small ghost" aria-label="Previous version" disabled=${busy || index === 0}
+      onClick=${() => onSwitch(siblings[index - 1].id)}>‹</button>
+    <span class="branch-count">${index + 1}/${siblings.length}</span>
+    <button type="button" class="small ghost" aria-label="Next version" disabled=${busy || index === siblings.length - 1}
+      onClick=${() => onSwitch(siblings[index + 1].id)}>›</button></span>`;
+  if (message.role === 'user') {
+    if (editing) {
+      const submit = (e) => { e.preventDefault(); setEditing(false); onEdit(draft); };
+      return html`<li class="turn user"><form class="edit" onSubmit=${submit}>
+        <label class="visually-hidden" for=${`edit-${message.id}`}>Edit your message</label>
+        <textarea id=${`edit-${message.id}`} value=${draft} onInput=${(e) => setDraft(e.currentTarget.value)} rows="3" />
+        <div class="row"><button type="submit" class="primary small">Send</button>
+        <button type="button" class="small" onClick=${() => setEditing(false)}>Cancel</button></div></form></li>`;
+    }
+    return html`<li class="turn user"><div class="bubble">${message.content}</div>
+      <div class="turn-tools">${nav}
+        <button type="button" class="small ghost" disabled=${busy} onClick=${() => { setDraft(message.content); setEditing(true); }}>Edit</button>
+      </div></li>`;
+  }
+  return html`<li class="turn assistant">
+    <${Markdown} text=${message.content} />
+    ${message.status !== 'complete' && html`<p class="muted status">Reply ${message.status}.</p>`}
+    <div class="turn-tools">${nav}
+      <${CopyButton} text=${message.content} />
+      <button type="button" class="small ghost" disabled=${busy} onClick=${onRegenerate}>Regenerate</button>
+      ${message.model && html`<span class="muted model">${message.model}</span>`}
+    </div></li>`;
+}
+
+function Composer({ busy, onSend, onStop }) {
+  const [text, setText] = useState('');
+  const submit = () => {
+    const content = text.trim();
+    if (!content || busy) return;
+    setText('');
+    onSend(content);
+  };
+  const keyDown = (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      submit();
+    }
+  };
+  return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); submit(); }}>
+    <label class="visually-hidden" for="composer">Message</label>
+    <span class="visually-hidden" id="composer-hint">Enter sends, Shift+Enter starts a new line.</span>
+    <textarea id="composer" rows="1" placeholder="Message confab" aria-describedby="composer-hint"
+      value=${text} onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${keyDown} />
+    ${busy
+      ? html`<button type="button" class="danger" onClick=${onStop}>Stop</button>`
+      : html`<button type="submit" class="primary" disabled=${!text.trim()}>Send</button>`}
+  </form>`;
+}

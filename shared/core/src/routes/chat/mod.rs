@@ -5,6 +5,7 @@ pub(crate) mod list_models;
 pub(crate) mod regenerate;
 pub(crate) mod resume;
 pub(crate) mod send;
+mod v1_call;
 mod v1_request;
 mod v1_wire;
 

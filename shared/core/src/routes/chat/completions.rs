@@ -8,6 +8,7 @@ use super::v1_wire::{
     self, CompletionRequest, Delta, Envelope, FunctionChunk, OutputToolCall, ToolCallChunk,
 };
 use crate::app::App;
+use crate::auth::principal;
 use crate::chat::sse;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
@@ -26,8 +27,9 @@ use std::sync::Arc;
         (status = 404, description = "unknown model", body = crate::http::ErrorBody),
         (status = 429, body = crate::http::ErrorBody), (status = 503, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
+    let caller = principal(&req)?;
     let body: CompletionRequest = parse_json(&req)?;
-    let call = v1_call::open(app, &req, &body.model, |max_output| to_request(&body, max_output)).await?;
+    let call = v1_call::open(app, caller, &body.model, |max_output| to_request(&body, max_output)).await?;
     let reply = Reply {
         envelope: Envelope {
             id: format!("chatcmpl-{}", app.new_id()),

@@ -14,6 +14,7 @@ use super::v1_request::{
     image, image_data, invalid, push_merging_results, refuse_unknown, stop_sequences,
 };
 use crate::app::App;
+use crate::auth::principal;
 use crate::chat::sse;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{ErrorDetail, Request, Response, json, parse_json};
@@ -37,8 +38,9 @@ use std::sync::Arc;
         (status = 404, description = "unknown model", body = super::messages_wire::ErrorEnvelope),
         (status = 429, body = super::messages_wire::ErrorEnvelope), (status = 503, body = super::messages_wire::ErrorEnvelope)))]
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
+    let caller = principal(&req)?;
     let body: MessagesRequest = parse_json(&req)?;
-    let call = v1_call::open(app, &req, &body.model, |_| to_request(&body)).await?;
+    let call = v1_call::open(app, caller, &body.model, |_| to_request(&body)).await?;
     let reply = Reply { id: format!("msg_{}", app.new_id()), call, blocks: Blocks::default(), finish: None };
     if body.stream { Ok(sse::response(reply.stream())) } else { reply.whole().await }
 }

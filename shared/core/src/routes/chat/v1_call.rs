@@ -4,14 +4,13 @@
 
 use super::v1_request::check_image_type;
 use crate::app::App;
-use crate::auth::principal;
+use crate::auth::Principal;
 use crate::chat::context::estimate_prompt;
 use crate::chat::models::{ModelKind, ModelRoute};
 use crate::chat::quota::{self, Reservation};
 use crate::chat::router;
 use crate::error::{ApiError, ApiResult};
 use crate::fetch;
-use crate::http::Request;
 use crate::providers::call;
 use crate::providers::{ChatRequest, EventStream, ImageData, Part, ProviderError, ProviderEvent, Usage};
 use crate::repo::routing;
@@ -28,17 +27,16 @@ pub struct Call {
     meter: Meter,
 }
 
-/// Opens a call for the caller of `req` to `model`: `translate` makes the provider-neutral
+/// Opens a call for `caller` to `model`: `translate` makes the provider-neutral
 /// request, given the model's reply limit. Refused before any provider is called when
 /// the caller may not use the model, a target cannot honour the request, or the quota
 /// is spent.
 pub async fn open(
     app: &Arc<App>,
-    req: &Request,
+    caller: &Principal,
     model: &str,
     translate: impl FnOnce(Option<u32>) -> ApiResult<ChatRequest>,
 ) -> ApiResult<Call> {
-    let caller = principal(req)?;
     caller.check_model(model)?;
     let prepare = async {
         let config = routing::load(app).await?;

@@ -5,8 +5,8 @@
 //! events. Errors take Anthropic's shape in the middleware (`AnthropicErrors`).
 
 use super::messages_wire::{
-    AnthropicError, Block, BlockDelta, Content, ImageSource, InputMessage, Message, MessageDelta,
-    MessagesRequest, OutputBlock, StopReason, StreamEvent, ToolChoiceSpec, ToolSpec,
+    AnthropicError, Block, BlockDelta, Content, ErrorEnvelope, ImageSource, InputMessage, Message,
+    MessageDelta, MessagesRequest, OutputBlock, StopReason, StreamEvent, ToolChoiceSpec, ToolSpec,
 };
 use super::v1_call::{self, Call};
 use super::v1_request::{
@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{ErrorDetail, Request, Response, json, parse_json};
 use crate::providers::{
     ChatMessage, ChatRequest, ChatRole, FinishReason, Image, Part, ProviderError, ProviderEvent, Tool,
-    ToolCallDelta, ToolChoice, ToolResult,
+    ToolCall, ToolCallDelta, ToolChoice, ToolResult,
 };
 use bytes::Bytes;
 use futures::StreamExt;
@@ -33,10 +33,10 @@ use std::sync::Arc;
     security(("bearer" = []), ("api_key" = [])),
     request_body = MessagesRequest,
     responses((status = 200, description = "a message object, or Anthropic's stream events when streaming"),
-        (status = 400, body = super::messages_wire::ErrorEnvelope),
-        (status = 403, description = "`model_not_allowed`: the API key may not use this model", body = super::messages_wire::ErrorEnvelope),
-        (status = 404, description = "unknown model", body = super::messages_wire::ErrorEnvelope),
-        (status = 429, body = super::messages_wire::ErrorEnvelope), (status = 503, body = super::messages_wire::ErrorEnvelope)))]
+        (status = 400, body = ErrorEnvelope),
+        (status = 403, description = "`model_not_allowed`: the API key may not use this model", body = ErrorEnvelope),
+        (status = 404, description = "unknown model", body = ErrorEnvelope),
+        (status = 429, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope)))]
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
     let body: MessagesRequest = parse_json(&req)?;
@@ -47,7 +47,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
 
 /// The provider-neutral request: the system prompt, the conversation (tool results stay
 /// in their user message), and the sampling options.
-pub fn to_request(body: &MessagesRequest) -> ApiResult<ChatRequest> {
+fn to_request(body: &MessagesRequest) -> ApiResult<ChatRequest> {
     refuse_unknown(&body.other)?;
     if body.max_tokens == 0 {
         return Err(invalid("max_tokens must be at least 1"));
@@ -126,71 +126,84 @@ fn text_only(field: &str, content: &Content) -> ApiResult<String> {
     }
 }
 
-/// The conversation. Each tool result's tool name is looked up by its call's id
-/// (Gemini answers by name).
+/// The conversation.
 fn conversation(input: &[InputMessage]) -> ApiResult<Vec<ChatMessage>> {
+    let mut reader = Reader::default();
     let mut messages = Vec::new();
-    let mut calls: HashMap<String, String> = HashMap::new();
-    let mut images = 0;
     for (i, m) in input.iter().enumerate() {
-        let at = format!("messages[{i}].content");
         let role = match m.role.as_str() {
             "user" => ChatRole::User,
             "assistant" => ChatRole::Assistant,
             other => return Err(invalid(format!("messages[{i}].role: unknown role {other:?}"))),
         };
-        let mut message = ChatMessage::text(role, "");
-        match &m.content {
-            Content::Text(text) => message.content.clone_from(text),
-            Content::Blocks(blocks) => {
-                for (j, value) in blocks.iter().enumerate() {
-                    let field = format!("{at}[{j}]");
-                    let part = match (role, block(&field, value)?) {
-                        (_, Block::Text { text }) if message.parts.is_empty() => {
-                            message.content.push_str(&text);
-                            continue;
-                        }
-                        (_, Block::Text { text }) => Part::Text(text),
-                        (ChatRole::User, Block::Image { source }) => {
-                            count_image(&field, &mut images)?;
-                            Part::Image(image_of(&field, source)?)
-                        }
-                        (ChatRole::Assistant, Block::ToolUse { id, name, input }) => {
-                            let call = tool_use(&field, &id, &name, input)?;
-                            calls.insert(call.id.clone(), call.name.clone());
-                            Part::ToolCall(call)
-                        }
-                        (ChatRole::User, Block::ToolResult { tool_use_id, content, is_error }) => {
-                            let name = calls.get(&tool_use_id).cloned().ok_or_else(|| {
-                                invalid(format!(
-                                    "{field}: no earlier tool_use block has the id {tool_use_id:?}"
-                                ))
-                            })?;
-                            let content = result_text(&field, content.as_ref(), is_error)?;
-                            Part::ToolResult(ToolResult { call_id: tool_use_id, name, content })
-                        }
-                        (role, other) => {
-                            return Err(invalid(format!(
-                                "{field}: {} messages cannot hold {} blocks",
-                                role.as_str(),
-                                other.kind()
-                            )));
-                        }
-                    };
-                    message.parts.push(part);
-                }
-            }
-        }
-        if message.content.is_empty() && message.parts.is_empty() {
-            return Err(invalid(format!("{at}: a message needs content")));
-        }
-        push_merging_results(&mut messages, message);
+        push_merging_results(
+            &mut messages,
+            reader.message(&format!("messages[{i}].content"), role, &m.content)?,
+        );
     }
     check_ends_with_user(
         &messages,
         "messages must end with a user message (prefilling the reply is not supported)",
     )?;
     Ok(messages)
+}
+
+/// What reading a conversation keeps track of: each tool call's name by its id (a
+/// result names only the id, and Gemini answers by name), and the images so far.
+#[derive(Default)]
+struct Reader {
+    calls: HashMap<String, String>,
+    images: usize,
+}
+
+impl Reader {
+    /// One message: its leading text, then its other blocks in order.
+    fn message(&mut self, at: &str, role: ChatRole, content: &Content) -> ApiResult<ChatMessage> {
+        let mut message = ChatMessage::text(role, "");
+        match content {
+            Content::Text(text) => message.content.clone_from(text),
+            Content::Blocks(blocks) => {
+                for (j, value) in blocks.iter().enumerate() {
+                    let field = format!("{at}[{j}]");
+                    match (self.part(&field, role, block(&field, value)?)?, message.parts.is_empty()) {
+                        (Part::Text(text), true) => message.content.push_str(&text),
+                        (part, _) => message.parts.push(part),
+                    }
+                }
+            }
+        }
+        if message.content.is_empty() && message.parts.is_empty() {
+            return Err(invalid(format!("{at}: a message needs content")));
+        }
+        Ok(message)
+    }
+
+    /// A block, if a message of `role` may hold it.
+    fn part(&mut self, field: &str, role: ChatRole, block: Block) -> ApiResult<Part> {
+        Ok(match (role, block) {
+            (_, Block::Text { text }) => Part::Text(text),
+            (ChatRole::User, Block::Image { source }) => {
+                count_image(field, &mut self.images)?;
+                Part::Image(image_of(field, source)?)
+            }
+            (ChatRole::Assistant, Block::ToolUse { id, name, input }) => {
+                let call = tool_use(field, &id, &name, input)?;
+                self.calls.insert(call.id.clone(), call.name.clone());
+                Part::ToolCall(call)
+            }
+            (ChatRole::User, Block::ToolResult { tool_use_id, content, is_error }) => {
+                let name = self.calls.get(&tool_use_id).cloned().ok_or_else(|| {
+                    invalid(format!("{field}: no earlier tool_use block has the id {tool_use_id:?}"))
+                })?;
+                let content = result_text(field, content.as_ref(), is_error)?;
+                Part::ToolResult(ToolResult { call_id: tool_use_id, name, content })
+            }
+            (role, other) => {
+                let (role, kind) = (role.as_str(), other.kind());
+                return Err(invalid(format!("{field}: {role} messages cannot hold {kind} blocks")));
+            }
+        })
+    }
 }
 
 fn image_of(field: &str, source: ImageSource) -> ApiResult<Image> {
@@ -202,7 +215,7 @@ fn image_of(field: &str, source: ImageSource) -> ApiResult<Image> {
     }
 }
 
-fn tool_use(field: &str, id: &str, name: &str, input: Value) -> ApiResult<crate::providers::ToolCall> {
+fn tool_use(field: &str, id: &str, name: &str, input: Value) -> ApiResult<ToolCall> {
     if !input.is_object() {
         return Err(invalid(format!("{field}.input must be a JSON object")));
     }

@@ -182,11 +182,8 @@ fn tools_calls_and_results_are_read() {
     assert_eq!(req.tools[0].description.as_deref(), Some("Weather"));
     assert_eq!(req.tool_choice, Some(ToolChoice::Function("get_weather".into())));
     assert_eq!(req.parallel_tool_calls, Some(false));
-    let call = crate::providers::ToolCall {
-        id: "toolu_1".into(),
-        name: "get_weather".into(),
-        arguments: json!({"city": "Paris"}),
-    };
+    let call =
+        ToolCall { id: "toolu_1".into(), name: "get_weather".into(), arguments: json!({"city": "Paris"}) };
     assert_eq!(req.messages[1].content, "Checking.");
     assert_eq!(req.messages[1].parts, [Part::ToolCall(call)]);
     let result =

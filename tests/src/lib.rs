@@ -445,6 +445,26 @@ pub async fn put_stored_item(data_dir: &Path, item: confab_core::ports::Item) {
 }
 
 /// Sends a request; a transport failure fails the test.
+/// Runs the virtualenv's Python (`CONFAB_PYTHON`, where the test command installs the
+/// official clients) with `args`, and the script `script` of `tests/python` first when
+/// one is named; panics with its output when it fails.
+pub async fn run_python(script: Option<&str>, args: Vec<String>) {
+    let python = std::env::var("CONFAB_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = script.map(|name| format!("{}/python/{name}", env!("CARGO_MANIFEST_DIR")));
+    let args: Vec<String> = script.clone().into_iter().chain(args).collect();
+    let output = tokio::task::spawn_blocking(move || std::process::Command::new(&python).args(args).output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot run python ({e}); run ./scripts/test, which installs it"));
+    assert!(
+        output.status.success(),
+        "python {} failed (are the clients installed? ./scripts/test installs them)\nstdout: {}\nstderr: {}",
+        script.unwrap_or_else(|| "-c".into()),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub async fn send(builder: RequestBuilder) -> Response {
     builder.send().await.expect("request reached the server")
 }

@@ -4,7 +4,6 @@
 
 use confab_mock_provider::MockProvider;
 use confab_tests::*;
-use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_official_anthropic_python_client_works_unchanged_over_every_format() {
@@ -25,21 +24,10 @@ async fn the_official_anthropic_python_client_works_unchanged_over_every_format(
     .await;
     let ada = app.register("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
-    let python = std::env::var("CONFAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/anthropic_client.py");
-    let base_url = app.base_url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&python)
-            .args([script, &base_url, &key, &base, "oa-model", "an-model", "ge-model"])
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("cannot run python ({e}); run ./scripts/test, which installs it"));
-    assert!(
-        output.status.success(),
-        "the anthropic client failed (is the `anthropic` package installed? ./scripts/test installs it)\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let models = ["oa-model", "an-model", "ge-model"].map(String::from);
+    run_python(
+        Some("anthropic_client.py"),
+        [app.base_url.clone(), key, base].into_iter().chain(models).collect(),
+    )
+    .await;
 }

@@ -3,7 +3,6 @@
 //! the last use, keys stored before scopes existed, and the requests refused at creation.
 
 use confab_tests::*;
-use std::process::Command;
 use time::format_description::well_known::Rfc3339;
 
 /// `POST /auth/api-keys` with `body`; the created key's JSON.
@@ -253,14 +252,7 @@ try:
 except openai.PermissionDeniedError as e:
     assert e.status_code == 403 and e.code == "model_not_allowed", (e.status_code, e.code)
 "#;
-    let python = std::env::var("CONFAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let args = [app.base_url.clone(), key.to_string()];
-    let output =
-        tokio::task::spawn_blocking(move || Command::new(&python).arg("-c").arg(SCRIPT).args(args).output())
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("cannot run python ({e}); run ./scripts/test, which installs it"));
-    assert!(output.status.success(), "the openai client: {}", String::from_utf8_lossy(&output.stderr));
+    run_python(None, vec!["-c".into(), SCRIPT.into(), app.base_url.clone(), key.to_string()]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

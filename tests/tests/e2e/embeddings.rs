@@ -6,7 +6,6 @@ use confab_mock_provider::{MockHandle, MockProvider};
 use confab_tests::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::process::Command;
 
 const AWS_KEY_ID: &str = "AKIDCONFABEMBED";
 const AWS_SECRET: &str = "confab-embed-secret-access-key";
@@ -52,21 +51,8 @@ async fn the_official_openai_client_embeds_in_every_format() {
     let (app, _mock) = setup(&[]).await;
     let ada = app.register("ada@example.com").await;
     let key = str_field(&app.create_api_key(&ada.access_token, "python").await, "key");
-    let python = std::env::var("CONFAB_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/openai_embeddings.py");
-    let base_url = app.base_url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(&python).args([script, &base_url, &key, "oa-chat", OPENAI, GEMINI, TITAN]).output()
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("cannot run python ({e}); run ./scripts/test, which installs it"));
-    assert!(
-        output.status.success(),
-        "the openai client failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args = [app.base_url.as_str(), &key, "oa-chat", OPENAI, GEMINI, TITAN].map(String::from);
+    run_python(Some("openai_embeddings.py"), args.to_vec()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

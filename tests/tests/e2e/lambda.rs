@@ -137,7 +137,10 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     // A streaming function's invocation answers with the body alone.
     assert_eq!(stack.invoke("chat", "chat-health.json"), json!({"function": "chat", "status": "ok"}));
     let refused = stack.invoke("chat", "chat-messages-bad-key.json");
-    assert_eq!((&refused["type"], &refused["error"]["type"]), (&json!("error"), &json!("authentication_error")));
+    assert_eq!(
+        (&refused["type"], &refused["error"]["type"]),
+        (&json!("error"), &json!("authentication_error"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

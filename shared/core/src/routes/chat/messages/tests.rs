@@ -4,11 +4,11 @@
 use super::*;
 use crate::Config;
 use crate::auth::api_keys::{self, Grant};
-use crate::chat::fixtures::{self, ANTHROPIC_STREAM, OPENAI_429, anthropic, events, openai};
+use crate::chat::fixtures::{self, ANTHROPIC_STREAM, OPENAI_429, anthropic, events, gemini, openai};
 use crate::chat::models::{ModelConfig, ModelRoute};
 use crate::domain::{Email, ModelAllowlist, Scopes};
 use crate::http::Body;
-use crate::providers::{ImageData, ProviderKind, Target};
+use crate::providers::{ImageData, Target};
 use crate::repo::routing;
 use crate::repo::users::{self, NewUser};
 use crate::routes::Function;
@@ -24,21 +24,10 @@ const OPENAI_TOOLS: &str = fixture!("openai/tools.sse");
 const ANTHROPIC_TOOLS: &str = fixture!("anthropic/tools.sse");
 const GEMINI_TOOLS: &str = fixture!("gemini/tools.sse");
 
-fn gemini() -> Target {
-    Target {
-        provider: ProviderKind::Gemini,
-        base_url: "https://generativelanguage.googleapis.com".into(),
-        model: "gemini-2.5-flash".into(),
-        api_key_secret: Some("confab-provider-gemini".into()),
-        region: None,
-    }
-}
-
 /// An app whose models `oa`, `an` and `ge` go to an OpenAI, an Anthropic and a Gemini
 /// target (no retries), and an API key of a user, limited to those models when `models`.
 fn setup(models: Option<&[&str]>) -> (TestApp, String) {
     let t = fixtures::app(testing::app().with_config(Config { provider_retries: 0, ..Config::default() }));
-    t.secrets.set("confab-provider-gemini", "g-test");
     let key = t.run(async {
         let route =
             |name: &str, target: Target| ModelRoute { name: name.into(), ..fixtures::route(vec![target]) };

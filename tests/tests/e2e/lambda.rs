@@ -136,11 +136,6 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     assert_eq!(answer("admin", "admin-health-http-api.json").0, 200);
     // A streaming function's invocation answers with the body alone.
     assert_eq!(stack.invoke("chat", "chat-health.json"), json!({"function": "chat", "status": "ok"}));
-    let refused = stack.invoke("chat", "chat-messages-bad-key.json");
-    assert_eq!(
-        (&refused["type"], &refused["error"]["type"]),
-        (&json!("error"), &json!("authentication_error"))
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,22 +13,22 @@ use std::time::{Duration, Instant};
 const AWS_KEY_ID: &str = "AKIDCONFABTEST";
 const AWS_SECRET: &str = "confab-test-secret-access-key";
 /// One model per wire format, each routed to the mock by the `CONFAB_<PROVIDER>_*` settings.
-const FORMATS: [(&str, &str); 4] = [
+pub(crate) const FORMATS: [(&str, &str); 4] = [
     ("oa-model", "openai-key"),
     ("an-model", "anthropic-key"),
     ("ge-model", "gemini-key"),
     ("br-model", AWS_KEY_ID),
 ];
 
-struct Setup {
-    app: TestApp,
-    mock: MockHandle,
-    user: Registered,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    pub(crate) mock: MockHandle,
+    pub(crate) user: Registered,
     session: String,
 }
 
 /// A mock, and a server whose four providers all point at it, with fast retries.
-async fn setup(extra: &[(&str, &str)]) -> Setup {
+pub(crate) async fn setup(extra: &[(&str, &str)]) -> Setup {
     let mock = MockProvider::builder()
         .bedrock_credentials(AWS_KEY_ID, AWS_SECRET)
         .spawn("127.0.0.1:0")

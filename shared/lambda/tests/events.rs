@@ -63,6 +63,9 @@ async fn every_sample_event_gets_its_expected_answer() {
     let (status, _, body) = invoke(&app, Function::Chat, "chat-health.json").await;
     assert_eq!((status, &body["function"]), (200, &Value::from("chat")));
 
+    let (status, _, body) = invoke(&app, Function::Chat, "chat-messages-bad-key.json").await;
+    assert_eq!((status, &body["error"]["type"]), (401, &Value::from("authentication_error")), "{body}");
+
     let (status, _, body) = invoke(&app, Function::Admin, "admin-health-http-api.json").await;
     assert_eq!((status, &body["function"]), (200, &Value::from("admin")));
 }

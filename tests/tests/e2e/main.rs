@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod anthropic_client;
 mod api_keys;
 mod auth;
 mod bad_input;

@@ -126,7 +126,7 @@ async fn cors_preflight_from_allowed_and_denied_origins() {
     let methods = header(&resp, "access-control-allow-methods").unwrap_or_default();
     assert!(methods.to_ascii_uppercase().contains("POST"), "Allow-Methods: {methods}");
     let headers = header(&resp, "access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
-    for h in ["content-type", "x-csrf-token"] {
+    for h in ["content-type", "x-csrf-token", "x-api-key", "anthropic-version"] {
         assert!(headers.contains(h), "Allow-Headers lacks {h}: {headers}");
     }
 

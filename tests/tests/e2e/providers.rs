@@ -12,22 +12,22 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// One model per wire format.
-const FORMATS: [(&str, Format); 4] = [
+pub(crate) const FORMATS: [(&str, Format); 4] = [
     ("oa-model", Format::OpenAi),
     ("an-model", Format::Anthropic),
     ("ge-model", Format::Gemini),
     ("br-model", Format::Bedrock),
 ];
 
-struct Setup {
-    app: TestApp,
-    mock: MockHandle,
-    user: Registered,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    pub(crate) mock: MockHandle,
+    pub(crate) user: Registered,
     session: String,
 }
 
 /// A mock, and a server whose four providers all point at it, with fast retries.
-async fn setup(extra: &[(&str, &str)]) -> Setup {
+pub(crate) async fn setup(extra: &[(&str, &str)]) -> Setup {
     let models = FORMATS.iter().fold(MockModels::new(), |models, (name, format)| models.chat(*format, name));
     let mut settings = vec![("CONFAB_RETRY_BASE_MS", "5")];
     settings.extend_from_slice(extra);

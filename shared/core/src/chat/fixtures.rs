@@ -42,6 +42,16 @@ pub fn anthropic() -> Target {
     }
 }
 
+pub fn gemini() -> Target {
+    Target {
+        provider: ProviderKind::Gemini,
+        base_url: "https://generativelanguage.googleapis.com".into(),
+        model: "gemini-2.5-flash".into(),
+        api_key_secret: Some("confab-provider-gemini".into()),
+        region: None,
+    }
+}
+
 pub fn route(targets: Vec<Target>) -> ModelRoute {
     ModelRoute {
         name: "chat".into(),
@@ -57,11 +67,12 @@ pub fn request() -> ChatRequest {
     ChatRequest { messages: vec![message], max_tokens: Some(256), ..ChatRequest::default() }
 }
 
-/// The app `builder` builds, with both providers' keys set.
+/// The app `builder` builds, with the providers' keys set.
 pub fn app(builder: Builder) -> TestApp {
     let t = builder.build();
     t.secrets.set("confab-provider-openai", "sk-test");
     t.secrets.set("confab-provider-anthropic", "sk-ant-test");
+    t.secrets.set("confab-provider-gemini", "AIza-test");
     t
 }
 

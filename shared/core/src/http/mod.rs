@@ -66,7 +66,9 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
+/// Also kept in an error response's extensions, for a layer that answers in another
+/// API's error shape (Anthropic's, on `/v1/messages`).
+#[derive(Serialize, Clone, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, snake_case: what programs match on.
     pub code: &'static str,
@@ -119,6 +121,7 @@ pub fn error_response(err: &ApiError) -> Response {
         error: ErrorDetail { code: err.code(), message: err.public_message(), kind: err.kind() },
     };
     let mut resp = json(err.status(), &body);
+    resp.extensions_mut().insert(body.error);
     if let Some(secs) = err.retry_after() {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }

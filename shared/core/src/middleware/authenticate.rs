@@ -8,11 +8,12 @@ use crate::http::cookies::{self, ACCESS};
 use crate::http::{Request, header_str};
 use crate::repo::refresh::Family;
 use crate::repo::users;
-use http::{Method, header};
+use http::{HeaderName, Method, header};
 
-/// The caller from `Authorization: Bearer` (access token or API key) or the access
-/// cookie. A bad bearer credential is 401 at once; a stale cookie is ignored so a
-/// browser can still log in. Cookie-authenticated writes need the login's CSRF token.
+/// The caller from `Authorization: Bearer` (access token or API key), `x-api-key` (an
+/// API key, as Anthropic's clients send it) or the access cookie. A bad bearer or key
+/// is 401 at once; a stale cookie is ignored so a browser can still log in.
+/// Cookie-authenticated writes need the login's CSRF token.
 pub async fn caller(app: &App, req: &Request) -> ApiResult<Option<Principal>> {
     if let Some(value) = header_str(req, header::AUTHORIZATION) {
         let token = bearer(value).ok_or(ApiError::Unauthorized)?;
@@ -22,6 +23,9 @@ pub async fn caller(app: &App, req: &Request) -> ApiResult<Option<Principal>> {
         let access = jwt::verify(app, token).await?;
         let (principal, _) = signed_in_user(app, access, Via::Bearer).await?;
         return principal.map(Some).ok_or(ApiError::Unauthorized);
+    }
+    if let Some(key) = header_str(req, API_KEY_HEADER) {
+        return api_key_user(app, req, key.trim()).await.map(Some);
     }
     let Some(token) = cookies::get(req, ACCESS) else { return Ok(None) };
     let access = match jwt::verify(app, token).await {
@@ -38,6 +42,9 @@ pub async fn caller(app: &App, req: &Request) -> ApiResult<Option<Principal>> {
         (principal, _) => Ok(principal),
     }
 }
+
+/// Anthropic's header for an API key.
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-api-key");
 
 /// The token of an `Authorization: Bearer` value; the scheme is case-insensitive
 /// (RFC 9110 §11.1).

@@ -2,6 +2,7 @@
 //! type that sees the request, calls `next`, and may change the response.
 
 mod admission;
+mod anthropic_errors;
 mod audit;
 mod authenticate;
 mod body_limit;
@@ -50,8 +51,9 @@ pub fn outer_headers(resp: &mut Response, origin: Option<&str>, cors_origins: &[
 
 /// Serves one request to `function` through the whole chain.
 pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response {
-    let chain: [&dyn Middleware; 7] = [
+    let chain: [&dyn Middleware; 8] = [
         &request_id::RequestIdLayer,
+        &anthropic_errors::AnthropicErrors,
         &security_headers::SecurityHeaders,
         &cors::Cors,
         &head::Head,

@@ -31,6 +31,8 @@ struct Body<'a> {
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<u32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -60,6 +62,7 @@ impl WireFormat for Anthropic {
             stream: true,
             temperature: req.temperature,
             top_p: req.top_p,
+            top_k: req.top_k,
             stop_sequences: &req.stop,
             tools: req.tools.iter().map(tool).collect(),
             tool_choice: tool_choice(req),

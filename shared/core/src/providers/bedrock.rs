@@ -89,6 +89,7 @@ impl WireFormat for Bedrock {
             NAME,
             &[
                 (req.seed.is_some(), "seed", "Converse has no seed"),
+                (req.top_k.is_some(), "top_k", "Converse has no top_k"),
                 (wants_json(req), "response_format", "Converse has no JSON mode; use a tool"),
                 (
                     req.tool_choice == Some(ToolChoice::None),

@@ -44,6 +44,8 @@ struct GenerationConfig<'a> {
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<u32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +73,7 @@ impl WireFormat for Gemini {
             max_output_tokens: req.max_tokens,
             temperature: req.temperature,
             top_p: req.top_p,
+            top_k: req.top_k,
             stop_sequences: &req.stop,
             seed: req.seed,
             response_mime_type: wants_json(req).then_some("application/json"),

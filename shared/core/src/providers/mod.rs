@@ -202,6 +202,8 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
+    /// Sample from the `k` likeliest tokens only (Anthropic and Gemini).
+    pub top_k: Option<u32>,
     pub stop: Vec<String>,
     pub seed: Option<i64>,
     pub tools: Vec<Tool>,

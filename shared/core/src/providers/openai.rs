@@ -2,7 +2,9 @@
 //! OpenRouter, Ollama, vLLM, Groq and most self-hosted servers.
 
 use super::sse::{self, Event};
-use super::wire::{Decode, ErrorShape, Flow, convert, endpoint, parse, post_json, status_error};
+use super::wire::{
+    Decode, ErrorShape, Flow, convert, endpoint, first_refusal, parse, post_json, status_error,
+};
 use super::*;
 use serde_json::{Value, json};
 
@@ -12,6 +14,7 @@ const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
 /// OpenAI's own API, where `max_tokens` is deprecated and refused by reasoning models.
 const OPENAI_HOST: &str = "api.openai.com";
+const NAME: &str = "OpenAI";
 
 const ERROR: ErrorShape = ErrorShape {
     kind: &["/error/code", "/error/type"],
@@ -87,9 +90,10 @@ impl WireFormat for OpenAi {
         post_json(uri, key, &[], &body)
     }
 
-    /// Everything passes through: the target itself refuses what it cannot do.
-    fn check(&self, _req: &ChatRequest) -> Result<(), String> {
-        Ok(())
+    /// Everything the format has passes through: the target itself refuses what it
+    /// cannot do.
+    fn check(&self, req: &ChatRequest) -> Result<(), String> {
+        first_refusal(NAME, &[(req.top_k.is_some(), "top_k", "OpenAI's chat completions have no top_k")])
     }
 
     fn events(&self, body: BodyStream) -> EventStream {

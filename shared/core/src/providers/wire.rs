@@ -96,6 +96,7 @@ pub(super) fn tuned(req: &ChatRequest) -> bool {
     req.max_tokens.is_some()
         || req.temperature.is_some()
         || req.top_p.is_some()
+        || req.top_k.is_some()
         || !req.stop.is_empty()
         || req.seed.is_some()
         || wants_json(req)

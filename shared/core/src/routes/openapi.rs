@@ -1,10 +1,11 @@
+use super::chat::messages_wire::is_messages_path;
 use super::{admin, auth, chat, health, sessions};
 use crate::error::ApiResult;
 use crate::http::{Response, cacheable, json};
 use http::StatusCode;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -23,7 +24,7 @@ use utoipa::{Modify, OpenApi};
         sessions::delete::handle, sessions::messages::handle, sessions::export::handle, sessions::export::download,
         sessions::share::create, sessions::share::revoke, sessions::share::read,
         chat::send::handle, chat::regenerate::handle, chat::resume::handle, chat::cancel::handle,
-        chat::completions::handle, chat::list_models::handle, chat::embeddings::handle,
+        chat::completions::handle, chat::messages::handle, chat::list_models::handle, chat::embeddings::handle,
         admin::list_users::handle, admin::update_user::handle, admin::audit::handle, admin::usage::handle,
         admin::models::get, admin::models::put, admin::providers_health::handle,
         admin::password_reset::handle, admin::delete_user::handle,
@@ -40,7 +41,11 @@ impl Modify for BearerAuth {
             .scheme(HttpAuthScheme::Bearer)
             .description(Some("An access token (JWT) or an API key (cfk_…)"))
             .build();
-        doc.components.get_or_insert_default().add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let components = doc.components.get_or_insert_default();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let key =
+            ApiKeyValue::with_description("x-api-key", "An API key (cfk_…), as Anthropic's clients send it");
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(key)));
     }
 }
 
@@ -53,14 +58,16 @@ struct ChainErrors;
 impl Modify for ChainErrors {
     fn modify(&self, doc: &mut Document) {
         for (path, operation) in operations(doc) {
+            // Anthropic's clients read their own error shape.
+            let schema = if is_messages_path(path) { "ErrorEnvelope" } else { "ErrorBody" };
             if path != "/{function}/health" {
-                add_chain_errors(operation);
+                add_chain_errors(operation, schema);
             }
         }
     }
 }
 
-fn add_chain_errors(operation: &mut Operation) {
+fn add_chain_errors(operation: &mut Operation, schema: &str) {
     let mut errors = vec![
         ("429", "too many requests from this address; see Retry-After"),
         ("503", "a backing service is unavailable"),
@@ -84,12 +91,12 @@ fn add_chain_errors(operation: &mut Operation) {
             .responses
             .responses
             .entry(status.to_string())
-            .or_insert_with(|| error_response(description));
+            .or_insert_with(|| error_response(description, schema));
     }
 }
 
-fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
-    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+fn error_response(description: &str, schema: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    let content = ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build();
     ResponseBuilder::new().description(description).content("application/json", content).build().into()
 }
 

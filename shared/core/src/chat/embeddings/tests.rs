@@ -4,27 +4,16 @@ use super::*;
 use crate::chat::fixtures;
 use crate::chat::models::ModelKind;
 use crate::config::Config;
-use crate::providers::ProviderKind;
 use crate::providers::embeddings::Encoding;
 use crate::testing::{self, Reply, TestApp};
 use serde_json::{Value, json};
 
 fn app() -> TestApp {
-    let config = Config { provider_retries: 0, ..Config::default() };
-    let t = testing::app().with_config(config).build();
-    t.secrets.set("confab-provider-gemini", "AIza-test");
-    t.secrets.set("confab-provider-openai", "sk-test");
-    t
+    fixtures::app(testing::app().with_config(Config { provider_retries: 0, ..Config::default() }))
 }
 
 fn gemini() -> Target {
-    Target {
-        provider: ProviderKind::Gemini,
-        base_url: "https://generativelanguage.googleapis.com".into(),
-        model: "gemini-embedding-001".into(),
-        api_key_secret: Some("confab-provider-gemini".into()),
-        region: None,
-    }
+    Target { model: "gemini-embedding-001".into(), ..fixtures::gemini() }
 }
 
 fn openai() -> Target {

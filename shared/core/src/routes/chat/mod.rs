@@ -2,9 +2,12 @@ pub(crate) mod cancel;
 pub(crate) mod completions;
 pub(crate) mod embeddings;
 pub(crate) mod list_models;
+pub(crate) mod messages;
+pub(crate) mod messages_wire;
 pub(crate) mod regenerate;
 pub(crate) mod resume;
 pub(crate) mod send;
+mod v1_call;
 mod v1_request;
 mod v1_wire;
 
@@ -31,6 +34,7 @@ pub async fn route(app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult
             POST => cancel::handle(app, path_id(id)?, path_id(message)?, req),
         }),
         ["v1", "chat", "completions"] => by_method!(req, { POST => completions::handle(app, req) }),
+        ["v1", "messages"] => by_method!(req, { POST => messages::handle(app, req) }),
         ["v1", "embeddings"] => by_method!(req, { POST => embeddings::handle(app, req) }),
         ["v1", "models"] => by_method!(req, { GET => list_models::handle(app, req) }),
         _ => Err(ApiError::NotFound),

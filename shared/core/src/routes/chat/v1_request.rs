@@ -37,7 +37,7 @@ pub const IMAGE_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "ima
 /// Request fields confab does not act on that change nothing about the reply.
 const HARMLESS: [&str; 4] = ["user", "metadata", "store", "service_tier"];
 
-fn invalid(message: impl Into<String>) -> ApiError {
+pub(super) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::InvalidRequest(message.into())
 }
 
@@ -57,7 +57,8 @@ pub fn to_request(body: &CompletionRequest, route: &ModelRoute) -> ApiResult<Cha
         max_tokens: Some(reply_limit(body, route)?),
         temperature: bounded("temperature", body.temperature, 2.0)?,
         top_p: bounded("top_p", body.top_p, 1.0)?,
-        stop: stop(body.stop.as_ref())?,
+        top_k: None,
+        stop: stop_sequences("stop", body.stop.as_ref().map(Stop::sequences).unwrap_or_default())?,
         seed: body.seed,
         tool_choice: body.tool_choice.as_ref().map(|c| tool_choice(c, &tools)).transpose()?,
         tools,
@@ -70,12 +71,16 @@ pub fn to_request(body: &CompletionRequest, route: &ModelRoute) -> ApiResult<Cha
 /// limit, else its window), else the model's default. Always a limit: the quota reserves
 /// it, so the provider must be held to it.
 fn reply_limit(body: &CompletionRequest, route: &ModelRoute) -> ApiResult<u32> {
+    match (body.max_completion_tokens, body.max_tokens) {
+        (Some(n), _) => bounded_reply("max_completion_tokens", n, route),
+        (None, Some(n)) => bounded_reply("max_tokens", n, route),
+        (None, None) => Ok(route.max_output_tokens.unwrap_or(DEFAULT_REPLY_TOKENS)),
+    }
+}
+
+/// A reply limit the client asked for in `field`, within what the model may answer.
+pub(super) fn bounded_reply(field: &str, requested: u32, route: &ModelRoute) -> ApiResult<u32> {
     let most = route.max_output_tokens.unwrap_or(route.context_tokens);
-    let (field, requested) = match (body.max_completion_tokens, body.max_tokens) {
-        (Some(n), _) => ("max_completion_tokens", n),
-        (None, Some(n)) => ("max_tokens", n),
-        (None, None) => return Ok(route.max_output_tokens.unwrap_or(DEFAULT_REPLY_TOKENS)),
-    };
     if requested == 0 || requested > most {
         return Err(invalid(format!("{field} must be between 1 and {most} for this model, got {requested}")));
     }
@@ -84,7 +89,7 @@ fn reply_limit(body: &CompletionRequest, route: &ModelRoute) -> ApiResult<u32> {
 
 /// A neutral value (null, false, 0, empty) asks for nothing; anything else would be
 /// silently ignored, so it is refused.
-fn refuse_unknown(other: &serde_json::Map<String, Value>) -> ApiResult<()> {
+pub(super) fn refuse_unknown(other: &serde_json::Map<String, Value>) -> ApiResult<()> {
     let neutral = |v: &Value| match v {
         Value::Null | Value::Bool(false) => true,
         Value::Number(n) => n.as_f64() == Some(0.0),
@@ -98,20 +103,19 @@ fn refuse_unknown(other: &serde_json::Map<String, Value>) -> ApiResult<()> {
     }
 }
 
-fn bounded(field: &str, value: Option<f32>, max: f32) -> ApiResult<Option<f32>> {
+pub(super) fn bounded(field: &str, value: Option<f32>, max: f32) -> ApiResult<Option<f32>> {
     match value {
         Some(v) if !(0.0..=max).contains(&v) => Err(invalid(format!("{field} must be between 0 and {max}"))),
         v => Ok(v),
     }
 }
 
-fn stop(stop: Option<&Stop>) -> ApiResult<Vec<String>> {
-    let sequences = stop.map(Stop::sequences).unwrap_or_default();
+pub(super) fn stop_sequences(field: &str, sequences: Vec<String>) -> ApiResult<Vec<String>> {
     if sequences.len() > MAX_STOP_SEQUENCES {
-        return Err(invalid(format!("stop: at most {MAX_STOP_SEQUENCES} sequences")));
+        return Err(invalid(format!("{field}: at most {MAX_STOP_SEQUENCES} sequences")));
     }
     if sequences.iter().any(|s| s.is_empty() || s.chars().count() > MAX_STOP_CHARS) {
-        return Err(invalid(format!("stop: each sequence must have 1 to {MAX_STOP_CHARS} characters")));
+        return Err(invalid(format!("{field}: each sequence must have 1 to {MAX_STOP_CHARS} characters")));
     }
     Ok(sequences)
 }
@@ -153,16 +157,29 @@ fn description(field: &str, text: Option<&String>) -> ApiResult<Option<String>> 
 
 fn tool(spec: &ToolSpec) -> ApiResult<Tool> {
     let ToolSpec::Function { function: f } = spec;
-    check_name("tools[].function.name", &f.name)?;
+    let fields = ["tools[].function.name", "tools[].function.description", "tools[].function.parameters"];
+    let tool = checked_tool(fields, &f.name, f.description.as_ref(), f.parameters.as_ref())?;
+    Ok(Tool { strict: f.strict, ..tool })
+}
+
+/// A tool within the bounds every format shares; `fields` name its name, description
+/// and schema in the request.
+pub(super) fn checked_tool(
+    fields: [&str; 3],
+    name: &str,
+    text: Option<&String>,
+    parameters: Option<&Value>,
+) -> ApiResult<Tool> {
+    check_name(fields[0], name)?;
     Ok(Tool {
-        name: f.name.clone(),
-        description: description("tools[].function.description", f.description.as_ref())?,
-        parameters: schema("tools[].function.parameters", f.parameters.as_ref())?,
-        strict: f.strict,
+        name: name.to_owned(),
+        description: description(fields[1], text)?,
+        parameters: schema(fields[2], parameters)?,
+        strict: None,
     })
 }
 
-fn check_tools(tools: &[Tool]) -> ApiResult<()> {
+pub(super) fn check_tools(tools: &[Tool]) -> ApiResult<()> {
     if tools.len() > MAX_TOOLS {
         return Err(invalid(format!("tools: at most {MAX_TOOLS} tools")));
     }
@@ -176,19 +193,24 @@ fn check_tools(tools: &[Tool]) -> ApiResult<()> {
 
 fn tool_choice(choice: &ToolChoiceSpec, tools: &[Tool]) -> ApiResult<ToolChoice> {
     let choice = match choice {
+        ToolChoiceSpec::Function { function } => ToolChoice::Function(function.name.clone()),
         ToolChoiceSpec::Mode(mode) => match mode.as_str() {
             "none" => ToolChoice::None,
             "auto" => ToolChoice::Auto,
             "required" => ToolChoice::Required,
             other => return Err(invalid(format!("tool_choice: unknown mode {other:?}"))),
         },
-        ToolChoiceSpec::Function { function } => {
-            if !tools.iter().any(|t| t.name == function.name) {
-                return Err(invalid(format!("tool_choice: no tool is named {:?}", function.name)));
-            }
-            ToolChoice::Function(function.name.clone())
-        }
     };
+    check_tool_choice(choice, tools)
+}
+
+/// `choice`, if it names one of `tools` (or none is needed).
+pub(super) fn check_tool_choice(choice: ToolChoice, tools: &[Tool]) -> ApiResult<ToolChoice> {
+    if let ToolChoice::Function(name) = &choice
+        && !tools.iter().any(|t| &t.name == name)
+    {
+        return Err(invalid(format!("tool_choice: no tool is named {name:?}")));
+    }
     if tools.is_empty() && choice != ToolChoice::None {
         return Err(invalid("tool_choice: the request defines no tools"));
     }
@@ -255,15 +277,21 @@ fn conversation(input: &[InputMessage]) -> ApiResult<(Vec<String>, Vec<ChatMessa
         };
         push_merging_results(&mut messages, message);
     }
-    if messages.last().is_none_or(|m| m.role != ChatRole::User) {
-        return Err(invalid("messages must end with a user or tool message"));
-    }
+    check_ends_with_user(&messages, "messages must end with a user or tool message")?;
     Ok((system, messages))
+}
+
+/// Every format answers the user: the conversation must end with them.
+pub(super) fn check_ends_with_user(messages: &[ChatMessage], why: &str) -> ApiResult<()> {
+    match messages.last() {
+        Some(m) if m.role == ChatRole::User => Ok(()),
+        _ => Err(invalid(why)),
+    }
 }
 
 /// Appends `message`, joining a user message to tool results just before it: Anthropic
 /// and Bedrock carry results in a user message, and want roles to alternate.
-fn push_merging_results(messages: &mut Vec<ChatMessage>, message: ChatMessage) {
+pub(super) fn push_merging_results(messages: &mut Vec<ChatMessage>, message: ChatMessage) {
     let has_results = |m: &ChatMessage| m.parts.iter().any(|p| matches!(p, Part::ToolResult(_)));
     match messages.last_mut() {
         Some(last) if last.role == ChatRole::User && message.role == ChatRole::User && has_results(last) => {
@@ -310,10 +338,7 @@ fn user(field: &str, content: Option<&Content>, images: &mut usize) -> ApiResult
             WirePart::Text { text } if message.parts.is_empty() => message.content.push_str(text),
             WirePart::Text { text } => message.parts.push(Part::Text(text.clone())),
             WirePart::ImageUrl { image_url } => {
-                *images += 1;
-                if *images > MAX_IMAGES {
-                    return Err(invalid(format!("{field}: at most {MAX_IMAGES} images per request")));
-                }
+                count_image(field, images)?;
                 message.parts.push(Part::Image(image(field, &image_url.url)?));
             }
         }
@@ -321,8 +346,17 @@ fn user(field: &str, content: Option<&Content>, images: &mut usize) -> ApiResult
     Ok(message)
 }
 
+/// Counts one more image of the request, refused past [`MAX_IMAGES`].
+pub(super) fn count_image(field: &str, images: &mut usize) -> ApiResult<()> {
+    *images += 1;
+    if *images > MAX_IMAGES {
+        return Err(invalid(format!("{field}: at most {MAX_IMAGES} images per request")));
+    }
+    Ok(())
+}
+
 /// An image from a `data:` URL (its bytes) or an http(s) URL (fetched later, where needed).
-fn image(field: &str, url: &str) -> ApiResult<Image> {
+pub(super) fn image(field: &str, url: &str) -> ApiResult<Image> {
     if url.len() > MAX_URL_CHARS && !url.starts_with("data:") {
         return Err(invalid(format!("{field}: image URLs may have at most {MAX_URL_CHARS} characters")));
     }
@@ -341,15 +375,19 @@ fn data_url(field: &str, rest: &str) -> ApiResult<ImageData> {
     let (head, data) = rest
         .split_once(',')
         .ok_or_else(|| invalid(format!("{field}: a data: URL needs a ',' before its data")))?;
-    let media_type = head
-        .strip_suffix(";base64")
-        .ok_or_else(|| invalid(format!("{field}: data: URLs must be base64")))?
-        .to_ascii_lowercase();
+    let media_type =
+        head.strip_suffix(";base64").ok_or_else(|| invalid(format!("{field}: data: URLs must be base64")))?;
+    image_data(field, media_type, data)
+}
+
+/// An image's bytes in base64, checked, and its type, which every format must take.
+pub(super) fn image_data(field: &str, media_type: &str, base64: &str) -> ApiResult<ImageData> {
+    let media_type = media_type.to_ascii_lowercase();
     check_image_type(field, &media_type)?;
     base64::engine::general_purpose::STANDARD
-        .decode(data)
-        .map_err(|_| invalid(format!("{field}: the data: URL is not valid base64")))?;
-    Ok(ImageData { media_type, base64: data.to_owned() })
+        .decode(base64)
+        .map_err(|_| invalid(format!("{field}: the image data is not valid base64")))?;
+    Ok(ImageData { media_type, base64: base64.to_owned() })
 }
 
 pub fn check_image_type(field: &str, media_type: &str) -> ApiResult<()> {
@@ -361,15 +399,21 @@ pub fn check_image_type(field: &str, media_type: &str) -> ApiResult<()> {
 }
 
 fn tool_call(field: &str, spec: &ToolCallSpec) -> ApiResult<ToolCall> {
-    check_name(&format!("{field}[].function.name"), &spec.function.name)?;
-    if spec.id.is_empty() || spec.id.len() > MAX_ID_CHARS {
-        return Err(invalid(format!("{field}[].id must be 1 to {MAX_ID_CHARS} characters")));
-    }
+    let (id_field, name_field) = (format!("{field}[].id"), format!("{field}[].function.name"));
     let arguments: Value = serde_json::from_str(&spec.function.arguments)
         .ok()
         .filter(Value::is_object)
         .ok_or_else(|| invalid(format!("{field}[].function.arguments must be a JSON object")))?;
-    Ok(ToolCall { id: spec.id.clone(), name: spec.function.name.clone(), arguments })
+    checked_call([&id_field, &name_field], &spec.id, &spec.function.name, arguments)
+}
+
+/// A tool call within the bounds every format shares; `fields` name its id and name.
+pub(super) fn checked_call(fields: [&str; 2], id: &str, name: &str, arguments: Value) -> ApiResult<ToolCall> {
+    check_name(fields[1], name)?;
+    if id.is_empty() || id.len() > MAX_ID_CHARS {
+        return Err(invalid(format!("{} must be 1 to {MAX_ID_CHARS} characters", fields[0])));
+    }
+    Ok(ToolCall { id: id.to_owned(), name: name.to_owned(), arguments })
 }
 
 #[cfg(test)]

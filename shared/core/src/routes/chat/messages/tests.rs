@@ -100,8 +100,10 @@ fn sent(t: &TestApp, n: usize) -> Value {
     serde_json::from_slice(&t.http.sent()[n].body).unwrap()
 }
 
+/// The request for a model that may answer 4096 tokens.
 fn request(body: Value) -> ApiResult<ChatRequest> {
-    to_request(&serde_json::from_value(body).unwrap())
+    let route = ModelRoute { max_output_tokens: Some(4096), ..fixtures::route(Vec::new()) };
+    to_request(&serde_json::from_value(body).unwrap(), &route)
 }
 
 fn refused(body: Value) -> String {
@@ -203,7 +205,8 @@ fn what_cannot_be_honoured_is_refused_by_name() {
     };
     let user = |content: Value| with(json!({"messages": [{"role": "user", "content": content}]}));
     let cases = [
-        (with(json!({"max_tokens": 0})), "max_tokens must be at least 1"),
+        (with(json!({"max_tokens": 0})), "max_tokens must be between 1 and 4096 for this model, got 0"),
+        (with(json!({"max_tokens": 4097})), "max_tokens must be between 1 and 4096 for this model, got 4097"),
         (
             with(json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})),
             "thinking: this field is not supported",
@@ -345,6 +348,7 @@ fn tool_calls_from_openai_come_whole_as_tool_use_blocks() {
     assert_eq!(
         answer.json["content"],
         json!([
+            {"type": "text", "text": "Checking."},
             {"type": "tool_use", "id": "call_abc", "name": "get_weather", "input": {"city": "Paris"}},
             {"type": "tool_use", "id": "call_def", "name": "get_time", "input": {}},
         ])
@@ -378,6 +382,10 @@ fn tool_calls_from_anthropic_and_gemini_stream_as_blocks_with_json_deltas() {
             json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"city\":"}}),
             json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "\"Paris\"}"}}),
             json!({"type": "content_block_stop", "index": 1}),
+            json!({"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "toolu_02", "name": "get_time", "input": {}}}),
+            json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "{\"zone\": \"Europe/"}}),
+            json!({"type": "content_block_delta", "index": 2, "delta": {"type": "input_json_delta", "partial_json": "Paris\"}"}}),
+            json!({"type": "content_block_stop", "index": 2}),
         ]
     );
     assert_eq!(anthropic[anthropic.len() - 2].1["delta"]["stop_reason"], "tool_use");
@@ -385,12 +393,15 @@ fn tool_calls_from_anthropic_and_gemini_stream_as_blocks_with_json_deltas() {
     let gemini = streamed("ge");
     let starts: Vec<Value> = gemini
         .iter()
-        .filter(|(n, _)| n == "content_block_start")
+        .filter(|(n, d)| n == "content_block_start" && d["content_block"]["type"] == "tool_use")
         .map(|(_, d)| d["content_block"]["name"].clone())
         .collect();
     assert_eq!(starts, ["get_weather", "get_time"]);
-    let deltas: Vec<Value> =
-        gemini.iter().filter(|(n, _)| n == "content_block_delta").map(|(_, d)| d["delta"].clone()).collect();
+    let deltas: Vec<Value> = gemini
+        .iter()
+        .filter(|(n, d)| n == "content_block_delta" && d["delta"]["type"] == "input_json_delta")
+        .map(|(_, d)| d["delta"].clone())
+        .collect();
     assert_eq!(deltas[0], json!({"type": "input_json_delta", "partial_json": "{\"city\":\"Paris\"}"}));
     assert_eq!(sent(&t, 1)["tools"][0]["functionDeclarations"][1]["name"], "get_time");
 }

@@ -20,6 +20,7 @@ pub mod repo;
 pub mod routes;
 pub mod sigv4;
 pub mod sweep;
+pub mod websearch;
 
 pub use app::{App, Ports};
 pub use config::Config;

@@ -16,6 +16,7 @@ pub mod http;
 pub mod middleware;
 pub mod ports;
 pub mod providers;
+pub mod reader;
 pub mod repo;
 pub mod routes;
 pub mod sigv4;

@@ -18,6 +18,7 @@ pub mod ports;
 pub mod providers;
 pub mod reader;
 pub mod repo;
+pub mod research;
 pub mod routes;
 pub mod sigv4;
 pub mod sweep;

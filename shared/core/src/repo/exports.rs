@@ -226,6 +226,7 @@ mod tests {
             status,
             model: (role == MessageRole::Assistant).then(|| "echo".into()),
             usage: None,
+            sources: None,
             created_at: datetime!(2026-11-22 10:01 UTC),
         }
     }

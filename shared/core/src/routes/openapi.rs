@@ -22,7 +22,7 @@ use utoipa::{Modify, OpenApi};
         sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
         sessions::delete::handle, sessions::messages::handle, sessions::export::handle, sessions::export::download,
         sessions::share::create, sessions::share::revoke, sessions::share::read,
-        chat::send::handle, chat::regenerate::handle, chat::resume::handle, chat::cancel::handle,
+        chat::send::handle, chat::research::handle, chat::capabilities::handle, chat::regenerate::handle, chat::resume::handle, chat::cancel::handle,
         chat::completions::handle, chat::list_models::handle, chat::embeddings::handle,
         admin::list_users::handle, admin::update_user::handle, admin::audit::handle, admin::usage::handle,
         admin::models::get, admin::models::put, admin::providers_health::handle,

@@ -18,6 +18,7 @@ mod oidc;
 mod openai_client;
 mod openapi;
 mod providers;
+mod research;
 mod search;
 mod sessions;
 mod share;

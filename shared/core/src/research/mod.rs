@@ -21,6 +21,7 @@ use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedSender, unbounded};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -71,6 +72,8 @@ pub fn start(app: Arc<App>, search: Arc<dyn WebSearch>, route: ModelRoute, job: 
 #[derive(Default)]
 struct State {
     sources: Vec<Source>,
+    /// Every URL a researcher took up, read or not: no page is fetched twice.
+    tried: HashSet<String>,
     /// The text read of each source, by its index in `sources`.
     texts: Vec<String>,
     spend: Spend,
@@ -150,7 +153,7 @@ impl Run {
     /// One round of researchers over `questions`, a few at a time, until done or the
     /// time for research is up.
     async fn round(&self, questions: &[String], ends_ms: i64) {
-        let researchers = futures::stream::iter(questions.to_vec().into_iter().map(|q| self.researcher(q)))
+        let researchers = futures::stream::iter(questions.iter().cloned().map(|q| self.researcher(q)))
             .buffer_unordered(self.budget.concurrency)
             .collect::<Vec<()>>();
         let left = Duration::from_millis((ends_ms - self.app.now_ms()).max(0) as u64);
@@ -178,7 +181,7 @@ impl Run {
             if read == self.budget.pages_per_question {
                 break;
             }
-            if self.state().sources.iter().any(|s| s.url == hit.url) {
+            if !self.state().tried.insert(hit.url.clone()) {
                 continue;
             }
             if !self.state().spend.take_page(&self.budget) {

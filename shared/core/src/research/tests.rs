@@ -48,17 +48,11 @@ fn run(t: &TestApp, route: ModelRoute, depth: Depth) -> Vec<Produced> {
 }
 
 fn events<'a>(produced: &'a [Produced], name: &str) -> Vec<&'a Value> {
-    produced
-        .iter()
-        .filter_map(|p| matches!(p, Produced::Event(n, _) if *n == name).then(|| event_data(p)))
-        .collect()
-}
-
-fn event_data(p: &Produced) -> &Value {
-    match p {
-        Produced::Event(_, data) => data,
-        _ => unreachable!(),
-    }
+    let named = |p: &'a Produced| match p {
+        Produced::Event(n, data) if *n == name => Some(data),
+        _ => None,
+    };
+    produced.iter().filter_map(named).collect()
 }
 
 fn report(produced: &[Produced]) -> String {

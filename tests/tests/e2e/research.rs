@@ -148,3 +148,69 @@ async fn the_mock_provider_plays_every_agent_and_every_agents_tokens_are_counted
     let total = usage["input_tokens"].as_i64().unwrap() + usage["output_tokens"].as_i64().unwrap();
     app.assert_tokens_settle_at(&ada.account, total).await;
 }
+
+/// A server whose research model answers slowly (the mock's filler tokens: no plan
+/// format, so the question is the plan), for cutting streams.
+async fn slow_research(web: &TestWeb) -> (TestApp, confab_mock_provider::MockHandle) {
+    let mock = MockProvider::builder().spawn("127.0.0.1:0").await.unwrap();
+    mock.set_scenario("slow-model", Scenario::tokens(30).with_token_delay_ms(15));
+    let openai_url = format!("{}/v1", mock.base_url());
+    let settings = [
+        ("CONFAB_OPENAI_BASE_URL", openai_url.as_str()),
+        ("CONFAB_OPENAI_API_KEY", "openai-key"),
+        ("CONFAB_OPENAI_MODELS", "slow-model"),
+        ("CONFAB_RESEARCH_MODEL", "slow-model"),
+        ("CONFAB_STREAM_FLUSH_MS", "20"),
+    ];
+    (spawn_with_web(web, &settings).await, mock)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_research_stream_resumes_at_a_cut_and_cancel_stops_it() {
+    use confab_tests::sse::{events as event_stream, ids};
+    use futures::StreamExt;
+    let web = TestWeb::start().await;
+    let (app, _mock) = slow_research(&web).await;
+    let ada = app.user("ada@example.com").await;
+    let session = ada.create_session(json!({"title": "Research"})).await;
+
+    let mut stream =
+        event_stream(research(&ada, &session, json!({"question": QUESTION, "depth": "quick"})).await);
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        seen.push(stream.next().await.unwrap());
+    }
+    drop(stream);
+    let message = seen[0].data["message_id"].as_str().unwrap().to_string();
+    let path = format!("/chat/sessions/{session}/messages/{message}/stream");
+    let last = seen.last().unwrap().id.unwrap().to_string();
+    let rest = all_events(send(ada.request(Method::GET, &path).header("last-event-id", last)).await).await;
+    let whole: Vec<Event> = seen.into_iter().chain(rest).collect();
+    assert_eq!(ids(&whole), (0..whole.len() as u64).collect::<Vec<_>>(), "no gap, no repeat");
+    assert_eq!(named(&whole, "plan").len(), 1);
+    assert_eq!(named(&whole, "source").len(), 2);
+    assert_eq!(whole.last().unwrap().data["status"], "complete");
+    let reply = ada.messages(&session).await.last().unwrap().clone();
+    assert_eq!(
+        (reply["content"].as_str().unwrap(), reply["sources"].as_array().unwrap().len()),
+        (text(&whole).as_str(), 2)
+    );
+
+    let mut stream =
+        event_stream(research(&ada, &session, json!({"question": "again", "depth": "quick"})).await);
+    let start = stream.next().await.unwrap();
+    let message = start.data["message_id"].as_str().unwrap().to_string();
+    let cancel = format!("/chat/sessions/{session}/messages/{message}/cancel");
+    assert_eq!(send(ada.request(Method::POST, &cancel)).await.status(), StatusCode::ACCEPTED);
+    let rest: Vec<Event> = stream.collect().await;
+    assert_eq!(rest.last().unwrap().data["status"], "cancelled", "{rest:?}");
+    for _ in 0..100 {
+        let reply = ada.messages(&session).await.last().unwrap().clone();
+        if reply["status"] != "streaming" {
+            assert_eq!(reply["status"], "cancelled");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the cancelled research never settled");
+}

@@ -46,12 +46,12 @@ pub struct ResearchRequest {
 pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
     let body: ResearchRequest = parse_json(&req)?;
-    if app.search.is_none() {
-        return Err(ApiError::SearchNotConfigured);
-    }
     let question = BoundedText::parse("question", &body.question, MAX_MESSAGE_CHARS)?.into_string();
     if question.is_empty() {
         return Err(ApiError::Validation("question must not be empty".into()));
+    }
+    if app.search.is_none() {
+        return Err(ApiError::SearchNotConfigured);
     }
     let model = body.model.or_else(|| app.config.research_model.clone());
     let asking = Asking::New { content: question, parent: body.parent_id };

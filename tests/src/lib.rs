@@ -14,6 +14,7 @@ pub mod scenario;
 pub mod sse;
 pub mod totp;
 pub mod user;
+pub mod web;
 pub mod workers;
 
 pub use user::{Call, Expect, TestUser};

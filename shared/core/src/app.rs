@@ -7,7 +7,8 @@ use crate::chat::breaker::Breakers;
 use crate::chat::models::ModelConfig;
 use crate::config::Config;
 use crate::domain::Id;
-use crate::ports::{BlobStore, Clock, HttpClient, Random, Secrets, Spawner, Store, random};
+use crate::ports::{BlobStore, Clock, HttpClient, Random, Secrets, Spawner, Store, WebSearch, random};
+use crate::websearch::HttpSearch;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::ops::Deref;
@@ -33,6 +34,8 @@ pub struct App {
     pub(crate) models: TtlCache<ModelConfig>,
     pub(crate) oidc: OidcCache,
     pub breakers: Breakers,
+    /// Web search for research, from `CONFAB_SEARCH_*`; none when not configured.
+    pub search: Option<Arc<dyn WebSearch>>,
     last_id: Mutex<Option<Id>>,
 }
 
@@ -48,6 +51,10 @@ impl App {
     /// Cheap and does no I/O, so entry points can build it during a cold start.
     pub fn new(ports: Ports, config: Config) -> App {
         let breakers = Breakers::new(config.circuit_failures, config.circuit_cooldown_seconds * 1000);
+        let search = config.search.clone().map(|settings| {
+            Arc::new(HttpSearch::new(settings, ports.http.clone(), ports.secrets.clone()))
+                as Arc<dyn WebSearch>
+        });
         App {
             ports,
             config,
@@ -55,6 +62,7 @@ impl App {
             models: TtlCache::default(),
             oidc: OidcCache::default(),
             breakers,
+            search,
             last_id: Mutex::new(None),
         }
     }

@@ -5,6 +5,7 @@
 use crate::auth::oidc::settings::{self as oidc, OidcProvider};
 use crate::chat::models::{ModelConfig, seed_from_settings};
 use crate::providers::{self, check_secret_name};
+use crate::websearch::{self, SearchSettings};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
@@ -72,6 +73,10 @@ pub struct Config {
     /// The model asked for a session's title after its first reply; none: the model
     /// of the session's turn.
     pub title_model: Option<String>,
+    /// Web search for research (`CONFAB_SEARCH_*`); none: research is unavailable.
+    pub search: Option<SearchSettings>,
+    /// The model research's agents ask; none: the model of the session's turn.
+    pub research_model: Option<String>,
 }
 
 impl Default for Config {
@@ -111,6 +116,8 @@ impl Default for Config {
             fetch_allow_hosts: Vec::new(),
             fetch_max_image_bytes: 10 * 1024 * 1024,
             title_model: None,
+            search: None,
+            research_model: None,
         }
     }
 }
@@ -166,6 +173,8 @@ impl Config {
             fetch_allow_hosts: r.list("CONFAB_FETCH_ALLOW_HOSTS"),
             fetch_max_image_bytes: r.positive("CONFAB_FETCH_MAX_IMAGE_BYTES", d.fetch_max_image_bytes)?,
             title_model: r.optional("CONFAB_TITLE_MODEL"),
+            search: websearch::read(settings)?,
+            research_model: r.optional("CONFAB_RESEARCH_MODEL"),
         })
     }
 }

@@ -68,6 +68,9 @@ pub enum ApiError {
     AccountLocked { retry_after: u64 },
     #[error("a backing service is unavailable: {0}")]
     Unavailable(String),
+    /// Research needs a web search provider (`CONFAB_SEARCH_PROVIDER`).
+    #[error("research needs a web search provider, and none is configured")]
+    SearchNotConfigured,
     /// Every provider target failed before the reply began.
     #[error("{0}")]
     Upstream(ProviderError),
@@ -93,7 +96,7 @@ impl ApiError {
             PayloadTooLarge(_) | TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } | AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Unavailable(_) | SearchNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             Upstream(ProviderError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
             Upstream(ProviderError::Status { status: 429, .. }) => StatusCode::TOO_MANY_REQUESTS,
             Upstream(ProviderError::Connect(_) | ProviderError::Status { .. }) => {
@@ -134,6 +137,7 @@ impl ApiError {
             RateLimited { .. } => "rate_limited",
             AccountLocked { .. } => "account_locked",
             Unavailable(_) => "service_unavailable",
+            SearchNotConfigured => "search_not_configured",
             Upstream(e) => e.code(),
             Internal(_) => "internal_error",
         }

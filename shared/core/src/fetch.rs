@@ -301,6 +301,20 @@ mod tests {
     }
 
     #[test]
+    fn an_allowed_host_redirecting_elsewhere_is_checked_again() {
+        let t = app(&["127.0.0.1:8080"]);
+        t.http.reply(Reply::new(302).header("location", "http://127.0.0.1:9999/admin"));
+        t.http.reply(Reply::new(302).header("location", "http://[::ffff:10.0.0.1]/"));
+        for _ in 0..2 {
+            let e = t.run(fetch(&t.app, "http://127.0.0.1:8080/page", 10)).unwrap_err();
+            assert!(matches!(e, FetchError::Refused(_)), "{e:?}");
+        }
+        let sent = t.http.sent();
+        assert!(sent.iter().all(|s| s.uri.starts_with("http://127.0.0.1:8080/")), "{sent:?}");
+        assert!(sent.iter().all(|s| s.guarded == Some(Guarded { public_only: false })));
+    }
+
+    #[test]
     fn at_most_five_redirects() {
         let t = app(&[]);
         for _ in 0..=MAX_REDIRECTS {

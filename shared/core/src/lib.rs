@@ -16,11 +16,14 @@ pub mod http;
 pub mod middleware;
 pub mod ports;
 pub mod providers;
+pub mod reader;
 pub mod repo;
+pub mod research;
 pub mod routes;
 pub mod sigv4;
 pub mod sweep;
 pub mod webapp;
+pub mod websearch;
 
 pub use app::{App, Ports};
 pub use config::Config;

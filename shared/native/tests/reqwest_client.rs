@@ -1,7 +1,7 @@
 //! The HTTP client port on reqwest, against raw sockets on loopback.
 
 use bytes::Bytes;
-use confab_core::ports::{HttpClient, HttpError};
+use confab_core::ports::{Guarded, HttpClient, HttpError};
 use confab_native::ReqwestClient;
 use futures::StreamExt;
 use std::time::Duration;
@@ -65,4 +65,28 @@ async fn a_connection_cut_mid_body_is_a_transport_error() {
     let resp = client().send(get(url)).await.unwrap();
     let results: Vec<_> = resp.body.collect().await;
     assert!(matches!(results.last(), Some(Err(HttpError::Transport(_)))), "{results:?}");
+}
+
+/// A guarded request to a name connects only to the public addresses it resolves to,
+/// the ones checked (no second lookup to rebind): `localhost` has none, so nothing
+/// reaches the server listening there; exempt (allowlisted) requests do reach it.
+#[tokio::test]
+async fn a_public_only_request_never_connects_to_a_name_resolving_to_loopback() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let guarded = |public_only| {
+        let mut request = get(format!("http://localhost:{port}/"));
+        request.extensions_mut().insert(Guarded { public_only });
+        request
+    };
+    let err = client().send(guarded(true)).await.err().unwrap();
+    assert!(matches!(err, HttpError::Connect(_)), "{err:?}");
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = socket.read(&mut buf).await;
+        socket.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+    });
+    let resp = client().send(guarded(false)).await.unwrap();
+    assert_eq!(resp.status, 204, "the first connection the server saw is the exempt one");
 }

@@ -19,6 +19,7 @@ mod oidc;
 mod openai_client;
 mod openapi;
 mod providers;
+mod research;
 mod search;
 mod sessions;
 mod share;

@@ -120,6 +120,7 @@ pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Messa
         status,
         model: None,
         usage: None,
+        sources: None,
         created_at: session.created_at,
     };
     let asked = message(MessageRole::User, "Say hello in French.", MessageStatus::Complete);

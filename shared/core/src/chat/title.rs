@@ -84,15 +84,28 @@ fn request(asked: &str, said: &str) -> ChatRequest {
 }
 
 /// The model's whole answer and its usage (estimated when the provider gives none).
-async fn ask(app: &App, route: &ModelRoute, request: &ChatRequest) -> ApiResult<(String, Usage)> {
+pub(crate) async fn ask(app: &App, route: &ModelRoute, request: &ChatRequest) -> ApiResult<(String, Usage)> {
+    ask_streaming(app, route, request, |_| {}).await
+}
+
+/// [`ask`], handing each piece of text to `on_text` as it arrives.
+pub(crate) async fn ask_streaming(
+    app: &App,
+    route: &ModelRoute,
+    request: &ChatRequest,
+    mut on_text: impl FnMut(&str),
+) -> ApiResult<(String, Usage)> {
     let opened = router::open(app, route, request).await.map_err(ApiError::Upstream)?;
     let mut events = futures::stream::iter(opened.first.into_iter().map(Ok)).chain(opened.rest);
     let (mut text, mut usage) = (String::new(), None);
     while let Some(event) = events.next().await {
         match event.map_err(ApiError::Upstream)? {
-            ProviderEvent::Text(t) => text.push_str(&t),
+            ProviderEvent::Text(t) => {
+                on_text(&t);
+                text.push_str(&t);
+            }
             ProviderEvent::Usage(u) => usage = Some(u),
-            // A title request offers no tools; a call would be the model's mistake.
+            // Titles and research offer no tools; a call would be the model's mistake.
             ProviderEvent::Finish(_) | ProviderEvent::ToolCall(_) => {}
         }
     }

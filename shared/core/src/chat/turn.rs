@@ -13,12 +13,13 @@ use super::title;
 use crate::app::App;
 use crate::domain::{Id, MessageStatus};
 use crate::http::ByteStream;
-use crate::providers::{ChatRequest, EventStream, FinishReason, ProviderError, ProviderEvent, Usage};
+use crate::providers::{ChatRequest, FinishReason, ProviderError, ProviderEvent, Usage};
 use crate::repo::buffer::{self, Check, Saved};
 use crate::repo::leases;
 use crate::repo::search;
 use crate::repo::sessions::Message;
 use crate::repo::turns;
+use crate::research::{Produced, ProducedStream};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::channel::mpsc::{UnboundedSender, unbounded};
@@ -39,6 +40,8 @@ pub struct Turn {
     /// The session's title was derived from this turn's question: once the reply is
     /// complete, the model is asked for a better one.
     pub name_session: bool,
+    /// A research run writes the reply instead of one model call on `request`.
+    pub research: Option<ProducedStream>,
 }
 
 /// Starts producing the reply and returns the client's event stream.
@@ -72,11 +75,12 @@ impl Ending {
 /// word) goes out as several, so each saved batch stays far below a store item's limit.
 const MAX_DELTA_BYTES: usize = 16 * 1024;
 
-fn split_texts(events: EventStream) -> EventStream {
+fn split_texts(events: ProducedStream) -> ProducedStream {
     Box::pin(events.flat_map(|event| {
         let events = match event {
-            Ok(ProviderEvent::Text(text)) if text.len() > MAX_DELTA_BYTES => {
-                pieces(&text, MAX_DELTA_BYTES).map(|p| Ok(ProviderEvent::Text(p.to_string()))).collect()
+            Ok(Produced::Provider(ProviderEvent::Text(text))) if text.len() > MAX_DELTA_BYTES => {
+                let piece = |p: &str| Ok(Produced::Provider(ProviderEvent::Text(p.to_string())));
+                pieces(&text, MAX_DELTA_BYTES).map(piece).collect()
             }
             other => vec![other],
         };
@@ -138,12 +142,16 @@ impl Producer {
     async fn run(mut self) {
         let start = json!({ "user_message_id": self.turn.user_message_id, "message_id": self.turn.reply.id });
         self.emit("message_start", start);
-        let ending = match self.open().await {
-            Ok(opened) => {
-                let first = futures::stream::iter(opened.first.into_iter().map(Ok));
-                self.relay(split_texts(Box::pin(first.chain(opened.rest)))).await
-            }
-            Err(e) => self.fail(&e),
+        let ending = match self.turn.research.take() {
+            Some(research) => self.relay(split_texts(research)).await,
+            None => match self.open().await {
+                Ok(opened) => {
+                    let first = futures::stream::iter(opened.first.into_iter().map(Ok));
+                    let events = first.chain(opened.rest).map(|e| e.map(Produced::Provider));
+                    self.relay(split_texts(Box::pin(events))).await
+                }
+                Err(e) => self.fail(&e),
+            },
         };
         self.finish(ending).await;
     }
@@ -164,8 +172,8 @@ impl Producer {
         opened
     }
 
-    /// Relays provider events until the reply ends one way or another.
-    async fn relay(&mut self, mut events: EventStream) -> Ending {
+    /// Relays provider (or research) events until the reply ends one way or another.
+    async fn relay(&mut self, mut events: ProducedStream) -> Ending {
         loop {
             if self.finish.is_some() {
                 return Ending::Complete;
@@ -193,7 +201,15 @@ impl Producer {
         }
     }
 
-    fn apply(&mut self, event: ProviderEvent) {
+    fn apply(&mut self, produced: Produced) {
+        let event = match produced {
+            Produced::Provider(event) => event,
+            Produced::Event(name, data) => return self.emit(name, data),
+            Produced::Sources(sources) => {
+                self.turn.reply.sources = Some(sources);
+                return;
+            }
+        };
         match event {
             ProviderEvent::Text(text) if !text.is_empty() => {
                 self.turn.reply.content.push_str(&text);

@@ -11,6 +11,7 @@ pub mod random;
 pub mod secrets;
 pub mod spawner;
 pub mod store;
+pub mod web_search;
 
 pub use blob::{BlobError, BlobStore};
 pub use clock::Clock;
@@ -19,6 +20,7 @@ pub use random::Random;
 pub use secrets::{SecretError, Secrets};
 pub use spawner::Spawner;
 pub use store::{Condition, Index, Item, Page, Query, SkRange, Store, StoreError, Write};
+pub use web_search::{SearchError, SearchHit, WebSearch};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod maybe {

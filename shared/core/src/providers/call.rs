@@ -46,7 +46,8 @@ pub async fn stream(app: &App, target: &Target, req: &ChatRequest) -> Result<Eve
     Err(format.error(resp.status, &resp.headers, &body))
 }
 
-async fn read_prefix(mut body: BodyStream, max: usize) -> Vec<u8> {
+/// The first `max` bytes of `body` (all of it when shorter); a broken body ends it.
+pub async fn read_prefix(mut body: BodyStream, max: usize) -> Vec<u8> {
     use futures::StreamExt;
     let mut out = Vec::new();
     while let Some(Ok(chunk)) = body.next().await {

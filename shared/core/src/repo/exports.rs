@@ -188,6 +188,13 @@ fn render_markdown(session: &Session, messages: &[Message], now: OffsetDateTime)
             MessageRole::System => "system".to_string(),
         };
         let _ = write!(out, "---\n\n### {who} · {}\n\n{}\n\n", rfc3339(m.created_at), m.content);
+        // A research report's sources, as its `[n]` cite them.
+        for source in m.sources.iter().flatten() {
+            let _ = writeln!(out, "[{}]: <{}> {:?}", source.n, source.url, source.title);
+        }
+        if m.sources.as_ref().is_some_and(|s| !s.is_empty()) {
+            out.push('\n');
+        }
         if m.status != MessageStatus::Complete {
             let _ = write!(out, "_(reply {})_\n\n", m.status.as_str());
         }
@@ -226,6 +233,7 @@ mod tests {
             status,
             model: (role == MessageRole::Assistant).then(|| "echo".into()),
             usage: None,
+            sources: None,
             created_at: datetime!(2026-11-22 10:01 UTC),
         }
     }
@@ -247,6 +255,25 @@ mod tests {
             md.contains("### Assistant (echo) · 2026-11-22T10:01:00Z\n\nhi\n\n_(reply interrupted)_"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_reports_sources_are_link_references() {
+        let mut report = message(MessageRole::Assistant, "It changed [1].", MessageStatus::Complete);
+        let source = |n, url: &str| crate::research::Source {
+            n,
+            url: url.into(),
+            title: "The \"AI Act\"".into(),
+            snippet: String::new(),
+        };
+        report.sources = Some(vec![source(1, "https://a.example/x"), source(2, "https://b.example/y")]);
+        let md = render_markdown(&session("Research"), &[report.clone()], datetime!(2026-11-22 11:00 UTC));
+        let refs = "It changed [1].\n\n[1]: <https://a.example/x> \"The \\\"AI Act\\\"\"\n[2]: <https://b.example/y>";
+        assert!(md.contains(refs), "{md}");
+        let json: serde_json::Value =
+            serde_json::from_slice(&render_json(&session("R"), &[report], datetime!(2026-11-22 11:00 UTC)))
+                .unwrap();
+        assert_eq!(json["messages"][0]["sources"][1]["url"], "https://b.example/y");
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct Message {
     pub status: MessageStatus,
     pub model: Option<String>,
     pub usage: Option<Usage>,
+    /// The pages a research report cites, by their `[n]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<crate::research::Source>>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,

@@ -17,6 +17,7 @@ mod clock;
 mod http;
 mod random;
 mod runtime;
+mod search;
 mod store;
 
 pub use blobs::{MemoryBlobs, MemorySecrets};
@@ -24,6 +25,7 @@ pub use clock::ManualClock;
 pub use http::{FakeHttp, Reply, Sent};
 pub use random::{FixedRandom, SeededRandom};
 pub use runtime::{Tasks, run};
+pub use search::FakeSearch;
 pub use store::MemoryStore;
 
 use crate::ports::Random;
@@ -37,6 +39,7 @@ pub fn app() -> Builder {
         clock: ManualClock::at(1_750_000_000),
         random: Arc::new(SeededRandom::new(0)),
         config: Config::default(),
+        search: false,
     }
 }
 
@@ -44,9 +47,16 @@ pub struct Builder {
     clock: ManualClock,
     random: Arc<dyn Random>,
     config: Config,
+    search: bool,
 }
 
 impl Builder {
+    /// Research may search: through the test app's [`FakeSearch`].
+    pub fn with_search(mut self) -> Self {
+        self.search = true;
+        self
+    }
+
     pub fn with_clock(mut self, clock: ManualClock) -> Self {
         self.clock = clock;
         self
@@ -85,8 +95,13 @@ impl Builder {
             http: http.clone(),
             spawner: tasks.clone(),
         };
-        let app = Arc::new(App::new(ports, self.config));
-        TestApp { app, clock: self.clock, store, blobs, secrets, http, tasks }
+        let search = Arc::new(FakeSearch::default());
+        let mut app = App::new(ports, self.config);
+        if self.search {
+            app.search = Some(search.clone());
+        }
+        let app = Arc::new(app);
+        TestApp { app, clock: self.clock, store, blobs, secrets, http, tasks, search }
     }
 }
 
@@ -100,6 +115,7 @@ pub struct TestApp {
     pub secrets: Arc<MemorySecrets>,
     pub http: Arc<FakeHttp>,
     pub tasks: Arc<Tasks>,
+    pub search: Arc<FakeSearch>,
 }
 
 impl TestApp {

@@ -36,6 +36,7 @@ async fn start_turn(t: &TestApp) -> Started {
         request: request(),
         reservation,
         name_session: false,
+        research: None,
     };
     Started { session_id, reply_id, client: start(app.clone(), turn) }
 }

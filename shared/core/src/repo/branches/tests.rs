@@ -98,6 +98,7 @@ impl Tree {
             status: MessageStatus::Complete,
             model: None,
             usage: None,
+            sources: None,
             created_at: self.t.app.now(),
         }
     }

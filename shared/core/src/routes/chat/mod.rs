@@ -1,10 +1,12 @@
 pub(crate) mod cancel;
+pub(crate) mod capabilities;
 pub(crate) mod completions;
 pub(crate) mod embeddings;
 pub(crate) mod list_models;
 pub(crate) mod messages;
 pub(crate) mod messages_wire;
 pub(crate) mod regenerate;
+pub(crate) mod research;
 pub(crate) mod resume;
 pub(crate) mod send;
 mod v1_call;
@@ -21,8 +23,12 @@ use std::sync::Arc;
 pub async fn route(app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult<Response> {
     match segments {
         ["chat", "health"] => by_method!(req, { GET => health::handle(app, Function::Chat) }),
+        ["chat", "capabilities"] => by_method!(req, { GET => capabilities::handle(app, req) }),
         ["chat", "sessions", id, "messages"] => {
             by_method!(req, { POST => send::handle(app, path_id(id)?, req) })
+        }
+        ["chat", "sessions", id, "research"] => {
+            by_method!(req, { POST => research::handle(app, path_id(id)?, req) })
         }
         ["chat", "sessions", id, "messages", message, "stream"] => by_method!(req, {
             GET => resume::handle(app, path_id(id)?, path_id(message)?, req),

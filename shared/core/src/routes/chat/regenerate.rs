@@ -1,4 +1,4 @@
-use super::send::{self, Asking};
+use super::send::{self, Asking, Mode};
 use crate::app::App;
 use crate::auth::principal;
 use crate::domain::Id;
@@ -34,5 +34,5 @@ pub async fn handle(app: &Arc<App>, session_id: Id, message_id: Id, req: Request
     // The body is optional: `{}` and none at all ask with the session's model.
     let body: RegenerateReplyRequest =
         if req.body().is_empty() { RegenerateReplyRequest::default() } else { parse_json(&req)? };
-    send::start(app, caller, session_id, body.model, Asking::Again(message_id)).await
+    send::start(app, caller, session_id, body.model, Asking::Again(message_id), Mode::Chat).await
 }

@@ -11,6 +11,7 @@ use crate::http::{Request, Response, parse_json};
 use crate::providers::{ChatMessage, ChatRequest, ChatRole};
 use crate::repo::sessions::{self, Message, Session};
 use crate::repo::{branches, routing, turns};
+use crate::research::{self, Depth, Job, ProducedStream};
 use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -41,7 +42,7 @@ pub struct SendMessageRequest {
 }
 
 /// A field that may be `null`: `Some(None)`, told apart from a missing one (`None`).
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Id>>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Id>>, D::Error> {
     Option::<Id>::deserialize(d).map(Some)
 }
 
@@ -67,7 +68,16 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
     if content.is_empty() {
         return Err(ApiError::Validation("content must not be empty".into()));
     }
-    start(app, caller, session_id, body.model, Asking::New { content, parent: body.parent_id }).await
+    start(app, caller, session_id, body.model, Asking::New { content, parent: body.parent_id }, Mode::Chat)
+        .await
+}
+
+/// Who writes the reply.
+pub(super) enum Mode {
+    /// One model call on the context.
+    Chat,
+    /// A research run (the search port is configured).
+    Research(Depth),
 }
 
 /// What a turn answers.
@@ -97,11 +107,16 @@ pub(super) async fn start(
     session_id: Id,
     model: Option<String>,
     asking: Asking,
+    mode: Mode,
 ) -> ApiResult<Response> {
     let user = caller.user.clone();
     let prepare = async {
         let prepared = prepare(app, caller, session_id, model, &asking).await?;
-        let tokens = quota::estimate(&prepared.request);
+        // Research holds its whole token budget, settled to what its agents used.
+        let tokens = match &mode {
+            Mode::Chat => quota::estimate(&prepared.request),
+            Mode::Research(depth) => depth.budget().tokens,
+        };
         Ok((prepared, tokens))
     };
     let (prepared, reservation) = quota::admit(app, &user, prepare).await?;
@@ -116,6 +131,7 @@ pub(super) async fn start(
         status,
         model: None,
         usage: None,
+        sources: None,
         created_at: now,
     };
     let (user_message, asked) = match asking {
@@ -135,6 +151,10 @@ pub(super) async fn start(
     }
     owned.session.current_leaf_id = Some(reply.id);
     owned.session.updated_at = now;
+    let research = match mode {
+        Mode::Chat => None,
+        Mode::Research(depth) => Some(research(app, &route, &request, depth)?),
+    };
     turns::start(app, &owned, version, user_message.as_ref(), &reply).await?;
     let turn = Turn {
         user_id: user.id,
@@ -145,8 +165,24 @@ pub(super) async fn start(
         request,
         reservation,
         name_session,
+        research,
     };
     Ok(sse::response(turn::start(app.clone(), turn)))
+}
+
+/// The research run of a turn: its question is the context's last message, the
+/// conversation the ones before.
+fn research(
+    app: &Arc<App>,
+    route: &ModelRoute,
+    request: &ChatRequest,
+    depth: Depth,
+) -> ApiResult<ProducedStream> {
+    let search = app.search.clone().ok_or(ApiError::SearchNotConfigured)?;
+    let (question, conversation) =
+        request.messages.split_last().ok_or(ApiError::Validation("no question".into()))?;
+    let job = Job { conversation: conversation.to_vec(), question: question.content.clone(), depth };
+    Ok(research::start(app.clone(), search, route.clone(), job))
 }
 
 /// Reads what a turn needs: the session, its model's route, and the context (the path

@@ -1,0 +1,211 @@
+//! The model-backed agents: planner, analyzer and synthesizer. Their prompts live in
+//! `prompts/`, one file each, versioned with the code.
+
+use super::{Job, Produced, Run};
+use crate::chat::context::estimate_prompt;
+use crate::chat::title::{ask, ask_streaming};
+use crate::error::ApiResult;
+use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
+use serde::Deserialize;
+
+const PLANNER: &str = include_str!("prompts/planner.md");
+const ANALYZER: &str = include_str!("prompts/analyzer.md");
+const SYNTHESIZER: &str = include_str!("prompts/synthesizer.md");
+
+/// Most tokens the planner and the analyzer may answer with.
+const AGENT_REPLY_TOKENS: u32 = 600;
+/// Characters of the conversation the planner is shown.
+const CONVERSATION_CHARS: usize = 6_000;
+/// Characters of each page the analyzer is shown (the synthesizer sees the budget's).
+const ANALYZER_PAGE_CHARS: usize = 1_500;
+/// Longest sub-question or query kept from an agent's answer.
+const MAX_QUERY_CHARS: usize = 300;
+
+#[derive(Deserialize)]
+struct Plan {
+    questions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Analysis {
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    more: Vec<String>,
+}
+
+impl Run {
+    /// The sub-questions; the question itself when the model gives none in the
+    /// planner's format (the echo model, a weak model) or cannot be asked.
+    pub(super) async fn plan(&self, job: &Job) -> Vec<String> {
+        self.step("planner", "started", "");
+        let system = PLANNER.replace("{max}", &self.budget.sub_questions.to_string());
+        let request = request(system, conversation(job));
+        let planned = match self.ask("planner", &request).await {
+            Some(answer) => json_in::<Plan>(&answer).map(|p| queries(p.questions, self.budget.sub_questions)),
+            None => None,
+        };
+        let questions = planned.filter(|q| !q.is_empty()).unwrap_or_else(|| vec![clip(&job.question)]);
+        self.step("planner", "done", format!("{} sub-questions", questions.len()));
+        questions
+    }
+
+    /// Weighs the notes; returns the queries of one more round, if the budget allows.
+    pub(super) async fn analyze(&self, question: &str, research_ends_ms: i64) -> Vec<String> {
+        let notes = self.notes(ANALYZER_PAGE_CHARS);
+        if notes.is_empty() {
+            return Vec::new();
+        }
+        self.step("analyzer", "started", "");
+        let system = ANALYZER.replace("{max}", &self.budget.more_queries.to_string());
+        let user = format!("Question: {question}\n\nNotes:\n{notes}");
+        let Some(answer) = self.ask("analyzer", &request(system, vec![user_text(user)])).await else {
+            return Vec::new();
+        };
+        let Some(analysis) = json_in::<Analysis>(&answer) else {
+            self.step("analyzer", "done", "");
+            return Vec::new();
+        };
+        self.step("analyzer", "done", analysis.summary.trim());
+        let more = queries(analysis.more, self.budget.more_queries);
+        if !more.is_empty() && self.app.now_ms() >= research_ends_ms {
+            self.stopped("analyzer", "no time was left for another round".into());
+            return Vec::new();
+        }
+        more
+    }
+
+    /// Streams the report from the sources read, then the sources are saved with it.
+    pub(super) async fn synthesize(&self, question: &str) -> ApiResult<()> {
+        self.step("synthesizer", "started", "");
+        let sources = self.state().sources.clone();
+        self.send(Produced::Sources(sources.clone()));
+        if sources.is_empty() {
+            self.text("No web page could be read for this question, so there is no report.".into());
+        } else {
+            let notes = self.notes(self.budget.page_chars);
+            let user = format!("Question: {question}\n\nSources:\n{notes}");
+            let mut request = request(SYNTHESIZER.into(), vec![user_text(user)]);
+            let left = self.tokens_left().saturating_sub(estimate_prompt(&request));
+            request.max_tokens = Some(u32::try_from(left).unwrap_or(u32::MAX).max(1));
+            self.stream_report(&request).await?;
+        }
+        let stops = self.state().stops.clone();
+        if !stops.is_empty() {
+            self.text(format!("\n\n_Research stopped early: {}._", stops.join("; ")));
+        }
+        self.step("synthesizer", "done", format!("{} sources", sources.len()));
+        Ok(())
+    }
+
+    async fn stream_report(&self, request: &ChatRequest) -> ApiResult<()> {
+        let (_, usage) = ask_streaming(&self.app, &self.route, request, |t| self.text(t.into())).await?;
+        self.count(usage);
+        Ok(())
+    }
+
+    fn text(&self, text: String) {
+        self.send(Produced::Provider(ProviderEvent::Text(text)));
+    }
+
+    /// The model's answer to an agent's request, its usage counted; `None` (said in a
+    /// step) when the token budget is spent or the model fails.
+    async fn ask(&self, agent: &str, request: &ChatRequest) -> Option<String> {
+        let needed = estimate_prompt(request) + u64::from(AGENT_REPLY_TOKENS);
+        if self.tokens_left() < needed + self.budget.report_tokens() {
+            self.stopped(agent, format!("the token budget ({}) is spent", self.budget.tokens));
+            return None;
+        }
+        match ask(&self.app, &self.route, request).await {
+            Ok((answer, usage)) => {
+                self.count(usage);
+                Some(answer)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, agent, "a research agent failed");
+                self.step(agent, "failed", e.public_message());
+                None
+            }
+        }
+    }
+
+    /// The sources read, numbered, each with at most `chars` of its text.
+    fn notes(&self, chars: usize) -> String {
+        let state = self.state();
+        let notes = state.sources.iter().zip(&state.texts).map(|(s, text)| {
+            format!("[{}] {} ({})\n{}\n", s.n, s.title, s.url, crate::reader::cut(text, chars))
+        });
+        notes.collect::<Vec<_>>().join("\n")
+    }
+}
+
+fn request(system: String, messages: Vec<ChatMessage>) -> ChatRequest {
+    ChatRequest { system: Some(system), messages, max_tokens: Some(AGENT_REPLY_TOKENS), ..Default::default() }
+}
+
+fn user_text(text: String) -> ChatMessage {
+    ChatMessage::text(ChatRole::User, text)
+}
+
+/// The conversation, its newest part as far as it fits, then the question.
+fn conversation(job: &Job) -> Vec<ChatMessage> {
+    let mut left = CONVERSATION_CHARS;
+    let mut kept: Vec<ChatMessage> = Vec::new();
+    for message in job.conversation.iter().rev() {
+        let size = message.content.chars().count();
+        if size > left {
+            break;
+        }
+        left -= size;
+        kept.push(message.clone());
+    }
+    kept.reverse();
+    // Providers want turns to alternate and to start with the user.
+    while kept.first().is_some_and(|m| m.role != ChatRole::User) {
+        kept.remove(0);
+    }
+    kept.push(user_text(job.question.clone()));
+    kept
+}
+
+/// The first JSON object in `answer` (models wrap it in prose or code fences).
+fn json_in<T: serde::de::DeserializeOwned>(answer: &str) -> Option<T> {
+    let start = answer.find('{')?;
+    let end = answer.rfind('}')?;
+    serde_json::from_str(answer.get(start..=end)?).ok()
+}
+
+/// At most `max` distinct, non-blank queries, each clipped.
+fn queries(asked: Vec<String>, max: usize) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for query in asked.iter().map(|q| clip(q)).filter(|q| !q.is_empty()) {
+        if kept.len() < max && !kept.contains(&query) {
+            kept.push(query);
+        }
+    }
+    kept
+}
+
+fn clip(query: &str) -> String {
+    query.trim().chars().filter(|c| !c.is_control()).take(MAX_QUERY_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_are_read_from_json_in_prose() {
+        let plan: Plan = json_in("Sure! ```json\n{\"questions\": [\"a\", \"b\"]}\n```").unwrap();
+        assert_eq!(plan.questions, ["a", "b"]);
+        assert!(json_in::<Plan>("What changed in the EU AI Act?").is_none());
+        assert!(json_in::<Plan>("} {").is_none());
+    }
+
+    #[test]
+    fn queries_are_distinct_bounded_and_clipped() {
+        let asked = ["a", " a ", "", "b\u{0}", "c", "d"].map(String::from).to_vec();
+        assert_eq!(queries(asked, 3), ["a", "b", "c"]);
+        assert_eq!(clip(&"x".repeat(500)).len(), MAX_QUERY_CHARS);
+    }
+}

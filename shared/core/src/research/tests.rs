@@ -1,0 +1,215 @@
+use super::*;
+use crate::chat::fixtures::{self, openai_delta};
+use crate::ports::Guarded;
+use crate::providers::{ProviderKind, Target};
+use crate::testing::{self, Reply, TestApp};
+use serde_json::json;
+
+const QUESTION: &str = "What changed for GPAI models in 2025?";
+
+fn page(text: &str) -> Reply {
+    let html = format!(
+        "<html><head><title>T</title><script>tracker()</script></head><body><nav>Menu</nav>\
+         <article><h1>Title</h1><p>{text} {}</p></article></body></html>",
+        "Long enough to be the article of the page, with more words. ".repeat(4)
+    );
+    Reply::new(200).header("content-type", "text/html").body(html)
+}
+
+fn echo() -> ModelRoute {
+    let target = Target {
+        provider: ProviderKind::Echo,
+        base_url: String::new(),
+        model: "echo".into(),
+        api_key_secret: None,
+        region: None,
+    };
+    fixtures::route(vec![target])
+}
+
+/// An OpenAI streamed answer: `text`, then usage.
+fn answer(text: &str, prompt: u64, completion: u64) -> Reply {
+    let usage = json!({"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion}});
+    Reply::new(200)
+        .header("content-type", "text/event-stream")
+        .body(openai_delta(text))
+        .body(format!("data: {usage}\n\ndata: [DONE]\n\n"))
+}
+
+fn app() -> TestApp {
+    fixtures::app(testing::app().with_search())
+}
+
+fn run(t: &TestApp, route: ModelRoute, depth: Depth) -> Vec<Produced> {
+    let search = t.app.search.clone().unwrap();
+    let job = Job { conversation: Vec::new(), question: QUESTION.into(), depth };
+    let stream = start(t.app.clone(), search, route, job);
+    t.run(stream.map(Result::unwrap).collect::<Vec<_>>())
+}
+
+fn events<'a>(produced: &'a [Produced], name: &str) -> Vec<&'a Value> {
+    let named = |p: &'a Produced| match p {
+        Produced::Event(n, data) if *n == name => Some(data),
+        _ => None,
+    };
+    produced.iter().filter_map(named).collect()
+}
+
+fn report(produced: &[Produced]) -> String {
+    produced
+        .iter()
+        .filter_map(|p| match p {
+            Produced::Provider(ProviderEvent::Text(t)) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sources(produced: &[Produced]) -> Vec<(u32, String)> {
+    let saved = produced.iter().find_map(|p| match p {
+        Produced::Sources(s) => Some(s.clone()),
+        _ => None,
+    });
+    saved.expect("sources").into_iter().map(|s| (s.n, s.url)).collect()
+}
+
+fn usage(produced: &[Produced]) -> Usage {
+    match produced.last() {
+        Some(Produced::Provider(ProviderEvent::Usage(u))) => *u,
+        other => panic!("the run ends with its usage, not {other:?}"),
+    }
+}
+
+#[test]
+fn with_echo_the_question_is_the_plan_and_a_redirect_inside_is_never_followed() {
+    let t = app();
+    t.search.finds(
+        QUESTION,
+        &[
+            ("https://news.example/gpai", "GPAI news", "snippet one"),
+            ("https://evil.example/r", "Redirect", "snippet two"),
+            ("http://10.0.0.7/admin", "Inside", "snippet three"),
+        ],
+    );
+    t.http.reply(page("Obligations apply from 2 August 2025."));
+    t.http.reply(Reply::new(302).header("location", "http://169.254.169.254/latest/meta-data/"));
+    let produced = run(&t, echo(), Depth::Standard);
+
+    assert_eq!(events(&produced, "plan"), [&json!({"questions": [QUESTION]})]);
+    assert_eq!(t.search.asked(), [QUESTION]);
+    assert_eq!(sources(&produced), [(1, "https://news.example/gpai".to_string())]);
+    assert_eq!(
+        events(&produced, "source"),
+        [&json!({"n": 1, "url": "https://news.example/gpai", "title": "GPAI news"})]
+    );
+    let sent: Vec<_> = t.http.sent().into_iter().map(|s| s.uri).collect();
+    assert_eq!(
+        sent,
+        ["https://news.example/gpai", "https://evil.example/r"],
+        "neither inside address is asked"
+    );
+    assert!(t.http.sent().iter().all(|s| s.guarded == Some(Guarded { public_only: true })));
+    let report = report(&produced);
+    assert!(
+        report.contains("[1] GPAI news") && report.contains("2 August 2025"),
+        "echo repeats the sources: {report}"
+    );
+    assert!(!report.contains("tracker()"));
+    let agents: Vec<_> =
+        events(&produced, "step").iter().map(|s| s["agent"].as_str().unwrap().to_string()).collect();
+    for agent in ["planner", "researcher", "analyzer", "synthesizer"] {
+        assert!(agents.iter().any(|a| a == agent), "{agent} in {agents:?}");
+    }
+    assert!(usage(&produced).output_tokens > 0);
+}
+
+#[test]
+fn scripted_agents_plan_research_analyze_and_report_counting_every_agents_tokens() {
+    let t = app();
+    let route = fixtures::route(vec![fixtures::openai()]);
+    t.search.finds("GPAI obligations 2025", &[("https://a.example/1", "A", "a")]);
+    t.search.finds("GPAI code of practice", &[("https://b.example/2", "B", "b")]);
+    t.search.finds("GPAI fines", &[("https://c.example/3", "C", "c")]);
+    t.http.reply(answer(r#"{"questions": ["GPAI obligations 2025", "GPAI code of practice"]}"#, 100, 20));
+    t.http.reply(page("Obligations apply from 2 August 2025."));
+    t.http.reply(page("The code of practice was published in July 2025."));
+    t.http.reply(answer(r#"{"summary": "Dates agree; fines unknown.", "more": ["GPAI fines"]}"#, 300, 30));
+    t.http.reply(page("Fines reach 3% of turnover."));
+    t.http.reply(answer("Obligations apply from August 2025 [1][2]; fines reach 3% [3].", 900, 40));
+    let produced = run(&t, route, Depth::Standard);
+
+    assert_eq!(
+        events(&produced, "plan"),
+        [&json!({"questions": ["GPAI obligations 2025", "GPAI code of practice"]})]
+    );
+    assert_eq!(t.search.asked(), ["GPAI obligations 2025", "GPAI code of practice", "GPAI fines"]);
+    let urls = ["https://a.example/1", "https://b.example/2", "https://c.example/3"];
+    assert_eq!(
+        sources(&produced),
+        urls.iter().enumerate().map(|(i, u)| (i as u32 + 1, u.to_string())).collect::<Vec<_>>()
+    );
+    assert_eq!(report(&produced), "Obligations apply from August 2025 [1][2]; fines reach 3% [3].");
+    let analyzer =
+        events(&produced, "step").into_iter().find(|s| s["agent"] == "analyzer" && s["status"] == "done");
+    assert_eq!(analyzer.unwrap()["detail"], "Dates agree; fines unknown.");
+    assert_eq!(usage(&produced), Usage { input_tokens: 1300, output_tokens: 90 });
+    let synthesizer: serde_json::Value = serde_json::from_slice(&t.http.sent()[5].body).unwrap();
+    let prompt = synthesizer["messages"][1]["content"].as_str().unwrap();
+    assert!(prompt.contains("[3] C (https://c.example/3)") && prompt.contains("3% of turnover"), "{prompt}");
+}
+
+#[test]
+fn page_and_token_budgets_stop_their_stages_and_the_report_says_so() {
+    let t = app();
+    let hits: Vec<(String, String)> =
+        (1..=6).map(|i| (format!("https://p.example/{i}"), format!("P{i}"))).collect();
+    let hits: Vec<(&str, &str, &str)> = hits.iter().map(|(u, t)| (u.as_str(), t.as_str(), "")).collect();
+    t.search.finds(QUESTION, &hits);
+    for i in 1..=3 {
+        t.http.reply(page(&format!("Page {i}.")));
+    }
+    let mut budget_run = run(&t, echo(), Depth::Quick);
+    assert_eq!(sources(&budget_run).len(), 3, "three pages per search");
+    assert!(events(&budget_run, "step").iter().all(|s| s["status"] != "budget"));
+
+    let t = app();
+    let budget = Depth::Quick.budget();
+    t.search.finds(QUESTION, &hits);
+    let route = fixtures::route(vec![fixtures::openai()]);
+    // The planner spends nearly the whole token budget: the analyzer is not asked.
+    let planned = r#"{"questions": ["one", "two", "three"]}"#;
+    t.http.reply(answer(planned, budget.tokens - budget.report_tokens() - 10, 5));
+    t.search.finds("one", &hits[..3]);
+    t.search.finds("two", &hits[3..]);
+    for i in 1..=4 {
+        t.http.reply(page(&format!("Page {i}.")));
+    }
+    t.http.reply(answer("Report [1].", 10, 3));
+    budget_run = run(&t, route, Depth::Quick);
+    assert_eq!(
+        events(&budget_run, "plan"),
+        [&json!({"questions": ["one", "two"]})],
+        "at most 2 sub-questions"
+    );
+    let stops: Vec<_> = events(&budget_run, "step").into_iter().filter(|s| s["status"] == "budget").collect();
+    let stops: Vec<_> =
+        stops.iter().map(|s| (s["agent"].as_str().unwrap(), s["detail"].as_str().unwrap())).collect();
+    assert_eq!(
+        stops,
+        [("researcher", "the page budget (4) is spent"), ("analyzer", "the token budget (40000) is spent")]
+    );
+    let report = report(&budget_run);
+    let said = "_Research stopped early: the page budget (4) is spent; the token budget (40000) is spent._";
+    assert!(report.starts_with("Report [1].") && report.ends_with(said), "{report}");
+    assert_eq!(sources(&budget_run).len(), 4, "quick reads at most 4 pages");
+}
+
+#[test]
+fn nothing_read_is_a_short_report_without_a_model_call() {
+    let t = app();
+    t.search.fails(QUESTION, SearchError::Auth("the search API answered 401".into()));
+    let produced = run(&t, echo(), Depth::Quick);
+    assert!(report(&produced).starts_with("No web page could be read"));
+    let failed = events(&produced, "step").into_iter().find(|s| s["status"] == "failed").unwrap();
+    assert!(failed["detail"].as_str().unwrap().contains("401"));
+}

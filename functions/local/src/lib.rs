@@ -184,7 +184,8 @@ async fn handle(
     req: http::Request<Body>,
 ) -> http::Response<Body> {
     let (mut parts, body) = req.into_parts();
-    let body = match to_bytes(body, app.config.max_body_bytes).await {
+    let limit = confab_core::http::body_limit(&app.config, &parts.method, parts.uri.path());
+    let body = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
             parts.extensions.insert(BodyTooLarge);

@@ -27,6 +27,18 @@ pub struct ClientIp(pub IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTooLarge;
 
+/// Whether the request is an attachment upload (`POST /sessions/{id}/attachments`):
+/// the one request whose body is raw bytes, not JSON, and may pass `max_body_bytes`.
+pub fn is_attachment_upload(method: &http::Method, path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    method == http::Method::POST && matches!(segments[..], ["sessions", _, "attachments"])
+}
+
+/// The most bytes a request's body may have: entry points stop reading past it.
+pub fn body_limit(config: &crate::Config, method: &http::Method, path: &str) -> usize {
+    if is_attachment_upload(method, path) { config.max_attachment_bytes } else { config.max_body_bytes }
+}
+
 /// The request id, set by the request-id middleware.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);

@@ -49,6 +49,7 @@ pub fn route(targets: Vec<Target>) -> ModelRoute {
         targets,
         context_tokens: 128_000,
         max_output_tokens: Some(256),
+        vision: false,
     }
 }
 
@@ -109,6 +110,7 @@ pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Messa
         status,
         model: None,
         usage: None,
+        attachments: Vec::new(),
         created_at: session.created_at,
     };
     let asked = message(MessageRole::User, "Say hello in French.", MessageStatus::Complete);

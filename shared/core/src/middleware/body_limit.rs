@@ -1,7 +1,9 @@
 use super::{Middleware, Next};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{BodyTooLarge, Request, Response, body_limit, error_response, header_str, is_attachment_upload};
+use crate::http::{
+    BodyTooLarge, Request, Response, body_limit, error_response, header_str, is_attachment_upload,
+};
 use http::header;
 use std::sync::Arc;
 

@@ -22,6 +22,8 @@ use utoipa::{Modify, OpenApi};
         sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
         sessions::delete::handle, sessions::messages::handle, sessions::export::handle, sessions::export::download,
         sessions::share::create, sessions::share::revoke, sessions::share::read,
+        sessions::attachments::upload, sessions::attachments::list, sessions::attachments::download,
+        sessions::attachments::delete,
         chat::send::handle, chat::regenerate::handle, chat::resume::handle, chat::cancel::handle,
         chat::completions::handle, chat::list_models::handle, chat::embeddings::handle,
         admin::list_users::handle, admin::update_user::handle, admin::audit::handle, admin::usage::handle,
@@ -93,7 +95,7 @@ fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::
     ResponseBuilder::new().description(description).content("application/json", content).build().into()
 }
 
-/// Every id in a path or query (`id`, `message_id`, `user_id`) is a ULID in its
+/// Every id in a path or query (`id`, `message_id`, `user_id`, `attachment_id`) is a ULID in its
 /// canonical form; anything else names nothing (404 in a path, 400 in a query).
 struct IdParameters;
 
@@ -104,7 +106,9 @@ impl Modify for IdParameters {
     fn modify(&self, doc: &mut Document) {
         let id = ObjectBuilder::new().schema_type(Type::String).pattern(Some(ID_PATTERN)).build();
         let ids = operations(doc).flat_map(|(_, op)| op.parameters.iter_mut().flatten());
-        for parameter in ids.filter(|p| ["id", "message_id", "user_id"].contains(&p.name.as_str())) {
+        for parameter in
+            ids.filter(|p| ["id", "message_id", "user_id", "attachment_id"].contains(&p.name.as_str()))
+        {
             parameter.schema = Some(id.clone().into());
         }
     }

@@ -98,6 +98,7 @@ impl Tree {
             status: MessageStatus::Complete,
             model: None,
             usage: None,
+            attachments: Vec::new(),
             created_at: self.t.app.now(),
         }
     }

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod api_keys;
+mod attachments;
 mod auth;
 mod bad_input;
 mod branches;

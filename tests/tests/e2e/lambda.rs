@@ -6,7 +6,9 @@
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
-use confab_tests::scenario::{PUBLIC_URL, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
+use confab_tests::scenario::{
+    PUBLIC_URL, attachment, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
+};
 use confab_tests::*;
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ async fn the_whole_scenario_runs_on_lambda() {
     .await;
     user_scenario(&app, &mock, &stack.aws.bucket).await;
     mfa_sign_in(&app).await;
+    attachment(&app, &mock).await;
     drop(stack);
 }
 

@@ -7,7 +7,9 @@
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::{AwsStack, spawn_lambda_app};
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
-use confab_tests::scenario::{PUBLIC_URL, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario};
+use confab_tests::scenario::{
+    PUBLIC_URL, attachment, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
+};
 use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_scheduled_chat_worker, spawn_worker_app};
 use confab_tests::*;
 use futures::stream;
@@ -21,6 +23,7 @@ async fn the_whole_scenario_runs_on_workers() {
     let (app, stack) = spawn_worker_app(&aws, Some(&openai(&mock)), &overrides, HIGH_RATE_LIMIT).await;
     user_scenario(&app, &mock, &aws.bucket).await;
     mfa_sign_in(&app).await;
+    attachment(&app, &mock).await;
     drop(stack);
 }
 

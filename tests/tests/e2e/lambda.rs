@@ -134,6 +134,8 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     let (status, _, body) = answer("session", "sessions-list-anonymous.json");
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
+    let (status, _, body) = answer("session", "attachments-upload-anonymous.json");
+    assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     let (status, _, body) = answer("session", "shared-unknown-link.json");
     assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));
     assert_eq!(answer("admin", "admin-health-http-api.json").0, 200);

@@ -3,7 +3,7 @@
 //! the message's words, and a note where a file is gone or cannot be shown.
 
 use crate::app::App;
-use crate::domain::{AttachmentKind, Id};
+use crate::domain::{AttachmentKind, Id, MessageRole};
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{ChatMessage, ChatRole, Image, ImageData, Part};
 use crate::repo::attachments::{self, AttachedFile, Contents};
@@ -70,9 +70,9 @@ impl<'a> Turns<'a> {
     /// Adds a stored message (none for system messages).
     pub async fn add_message(&mut self, m: &Message) -> ApiResult<()> {
         let role = match m.role {
-            crate::domain::MessageRole::User => ChatRole::User,
-            crate::domain::MessageRole::Assistant => ChatRole::Assistant,
-            crate::domain::MessageRole::System => return Ok(()),
+            MessageRole::User => ChatRole::User,
+            MessageRole::Assistant => ChatRole::Assistant,
+            MessageRole::System => return Ok(()),
         };
         self.add(role, &m.content, &m.attachments).await
     }

@@ -256,7 +256,8 @@ class Rulesets(unittest.TestCase):
     def test_attachment_uploads_are_the_cores(self):
         # The path http::is_attachment_upload takes: POST /sessions/<id>/attachments.
         core = rust("shared/core/src/http/mod.rs")
-        self.assertIn('method == http::Method::POST && matches!(segments[..], ["sessions", _, "attachments"])', core)
+        self.assertIn('matches!(segments[..], ["sessions", _, "attachments"])', core)
+        self.assertIn("method == http::Method::POST && is_attachments_path(path)", core)
         upload = LOCALS["attachment_upload"]
         for part in ('http.request.method eq \"POST\"', 'starts_with(http.request.uri.path, \"/sessions/\")',
                      'ends_with(http.request.uri.path, \"/attachments\")'):

@@ -2,7 +2,7 @@ use super::{Middleware, Next};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{
-    BodyTooLarge, Request, Response, body_limit, error_response, header_str, is_attachment_upload,
+    BodyTooLarge, Request, Response, body_limit, error_response, header_str, is_attachments_path,
 };
 use http::header;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ fn is_json(content_type: &str) -> bool {
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for BodyLimit {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
-        let upload = is_attachment_upload(req.method(), req.uri().path());
+        let upload = is_attachments_path(req.uri().path());
         let max = body_limit(&app.config, req.method(), req.uri().path());
         if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > max {
             return error_response(&ApiError::PayloadTooLarge(max));

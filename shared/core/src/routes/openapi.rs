@@ -100,7 +100,7 @@ fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::
 struct IdParameters;
 
 /// Canonical ULIDs: 26 Crockford base-32 characters, upper case, at most `7ZZZ…`.
-const ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
+pub(crate) const ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
 
 impl Modify for IdParameters {
     fn modify(&self, doc: &mut Document) {

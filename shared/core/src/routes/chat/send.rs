@@ -43,8 +43,15 @@ pub struct SendMessageRequest {
     /// each once: images for models that see them (else 422 `model_cannot_see_images`),
     /// text and PDFs as their text.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>, max_items = 10)]
+    #[schema(schema_with = attachment_ids)]
     pub attachments: Vec<Id>,
+}
+
+/// `attachments`' schema: at most 10 ids.
+fn attachment_ids() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let id = ObjectBuilder::new().schema_type(Type::String).pattern(Some(crate::routes::openapi::ID_PATTERN));
+    ArrayBuilder::new().items(id).max_items(Some(files::MAX_PER_MESSAGE)).build()
 }
 
 /// A field that may be `null`: `Some(None)`, told apart from a missing one (`None`).

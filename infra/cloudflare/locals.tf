@@ -27,12 +27,21 @@ locals {
   # Content-Length header, compared as a string: more digits than the cap, or as many
   # digits and greater (same-length decimal strings order like numbers). A chunked upload
   # without Content-Length is let through here and cut off by the router at the same cap.
-  max_body       = tostring(var.max_body_bytes)
-  content_length = "http.request.headers[\"content-length\"][0]"
-  body_too_large = var.body_size_field ? "(http.request.body.size gt ${local.max_body})" : format(
-    "(len(%s) gt %d or (len(%s) eq %d and %s gt %s))",
-    local.content_length, length(local.max_body), local.content_length, length(local.max_body),
-    local.content_length, jsonencode(local.max_body),
+  # Attachment uploads (POST /sessions/<id>/attachments: http::is_attachment_upload in
+  # shared/core/src/http/mod.rs) have their own, larger cap, on that path only.
+  max_body          = tostring(var.max_body_bytes)
+  content_length    = "http.request.headers[\"content-length\"][0]"
+  attachment_upload = "(http.request.method eq \"POST\" and starts_with(http.request.uri.path, \"/sessions/\") and ends_with(http.request.uri.path, \"/attachments\"))"
+  over_cap = {
+    for name, cap in { body = local.max_body, attachment = tostring(var.max_attachment_bytes) } :
+    name => var.body_size_field ? "(http.request.body.size gt ${cap})" : format(
+      "(len(%s) gt %d or (len(%s) eq %d and %s gt %s))",
+      local.content_length, length(cap), local.content_length, length(cap), local.content_length, jsonencode(cap),
+    )
+  }
+  body_too_large = format(
+    "((%s and %s) or (not %s and %s))",
+    local.attachment_upload, local.over_cap.attachment, local.attachment_upload, local.over_cap.body,
   )
 
   # Login, registration and password reset: the endpoints worth guessing credentials or

@@ -54,6 +54,17 @@ variable "max_body_bytes" {
   }
 }
 
+variable "max_attachment_bytes" {
+  type        = number
+  default     = 5242880
+  description = "Largest attachment upload let through, in bytes: the functions' CONFAB_MAX_ATTACHMENT_BYTES."
+
+  validation {
+    condition     = var.max_attachment_bytes >= 1024 && floor(var.max_attachment_bytes) == var.max_attachment_bytes
+    error_message = "max_attachment_bytes is a whole number of bytes, at least 1024."
+  }
+}
+
 variable "body_size_field" {
   type        = bool
   default     = false

@@ -39,9 +39,10 @@ resource "cloudflare_ruleset" "custom" {
       enabled           = true
     },
     {
-      # The body cap (CONFAB_MAX_BODY_BYTES), before the body is streamed to the router.
+      # The body cap (CONFAB_MAX_BODY_BYTES; CONFAB_MAX_ATTACHMENT_BYTES for attachment
+      # uploads), before the body is streamed to the router.
       ref               = "confab_body_size"
-      description       = "confab: request bodies up to max_body_bytes"
+      description       = "confab: request bodies up to max_body_bytes (attachments: max_attachment_bytes)"
       expression        = "${local.hosts} and ${local.body_too_large}"
       action            = "block"
       action_parameters = var.json_errors ? local.error_response.payload_too_large : null
@@ -72,13 +73,14 @@ resource "cloudflare_ruleset" "managed" {
     },
     {
       # OWASP Core Ruleset (anomaly scoring). Chat requests (/chat/..., /v1/...) are
-      # prompts full of code, shell lines, SQL and URLs: OWASP would score them as attacks,
-      # so it does not run on them, as AWS WAF only counts its body rules there
-      # (infra/template.yaml). The app parses bodies as JSON and never renders HTML.
+      # prompts full of code, shell lines, SQL and URLs, and attachment uploads are files:
+      # OWASP would score them as attacks, so it does not run on them, as AWS WAF only
+      # counts its body rules there (infra/template.yaml). The app parses bodies as JSON
+      # (files by their type) and never renders HTML.
       # Elsewhere: paranoia level 1 (PL2-PL4 off) and the Medium threshold (40), blocking.
       ref         = "confab_owasp_core"
       description = "confab: OWASP Core Ruleset, PL1, except chat requests"
-      expression  = "${local.hosts} and not (starts_with(http.request.uri.path, \"/chat/\") or starts_with(http.request.uri.path, \"/v1/\"))"
+      expression  = "${local.hosts} and not (starts_with(http.request.uri.path, \"/chat/\") or starts_with(http.request.uri.path, \"/v1/\") or ${local.attachment_upload})"
       action      = "execute"
       action_parameters = {
         id = local.owasp_core_ruleset

@@ -247,10 +247,21 @@ class Rulesets(unittest.TestCase):
         self.assertIn('starts_with(http.request.uri.path, %s)", jsonencode("/${s}/")', LOCALS["api_path"])
 
     def test_body_size_uses_the_body_field_or_content_length(self):
-        expr = LOCALS["body_too_large"]
-        self.assertIn("var.body_size_field ? \"(http.request.body.size gt ${local.max_body})\"", expr)
+        expr = LOCALS["over_cap"]
+        self.assertIn("var.body_size_field ? \"(http.request.body.size gt ${cap})\"", expr)
+        self.assertIn("body = local.max_body, attachment = tostring(var.max_attachment_bytes)", expr)
         self.assertEqual(LOCALS["content_length"], 'http.request.headers["content-length"][0]')
         self.assertEqual(LOCALS["max_body"], "${tostring(var.max_body_bytes)}")
+
+    def test_attachment_uploads_are_the_cores(self):
+        # The path http::is_attachment_upload takes: POST /sessions/<id>/attachments.
+        core = rust("shared/core/src/http/mod.rs")
+        self.assertIn('matches!(segments[..], ["sessions", _, "attachments"])', core)
+        self.assertIn("method == http::Method::POST && is_attachments_path(path)", core)
+        upload = LOCALS["attachment_upload"]
+        for part in ('http.request.method eq \"POST\"', 'starts_with(http.request.uri.path, \"/sessions/\")',
+                     'ends_with(http.request.uri.path, \"/attachments\")'):
+            self.assertIn(part.replace('\\"', '"'), upload)
 
     def test_rate_limits_per_ip_stricter_on_login(self):
         r = ruleset("http_ratelimit")
@@ -352,15 +363,20 @@ class WithTerraform(unittest.TestCase):
         self.assertEqual(exact, {f"/{s}" for s in segments})
         self.assertEqual(prefixes, {f"/{s}/" for s in segments if "." not in s})
         cl = 'http.request.headers["content-length"][0]'
-        self.assertEqual(out["body"], f'(len({cl}) gt 7 or (len({cl}) eq 7 and {cl} gt "1048576"))')
-        body = self.evaluate("local.body_too_large", body_size_field=True, max_body_bytes=2097152)
-        self.assertEqual(body, "(http.request.body.size gt 2097152)")
+        upload = ('(http.request.method eq "POST" and starts_with(http.request.uri.path, "/sessions/")'
+                  ' and ends_with(http.request.uri.path, "/attachments"))')
+        json_cap = f'(len({cl}) gt 7 or (len({cl}) eq 7 and {cl} gt "1048576"))'
+        file_cap = f'(len({cl}) gt 7 or (len({cl}) eq 7 and {cl} gt "5242880"))'
+        self.assertEqual(out["body"], f"(({upload} and {file_cap}) or (not {upload} and {json_cap}))")
+        body = self.evaluate("local.over_cap", body_size_field=True, max_body_bytes=2097152, max_attachment_bytes=4096)
+        self.assertEqual(body, {"body": "(http.request.body.size gt 2097152)",
+                                "attachment": "(http.request.body.size gt 4096)"})
 
     def test_content_length_comparison_is_numeric(self):
         # The rule compares Content-Length as a string (no numbers below Enterprise): check
         # that "more digits, or as many and greater" is "greater than the cap".
         for cap in (1048576, 65536, 1000000):
-            expr = self.evaluate("local.body_too_large", max_body_bytes=cap)
+            expr = self.evaluate("local.over_cap.body", max_body_bytes=cap)
             m = re.fullmatch(r'\(len\(\S+\) gt (\d+) or \(len\(\S+\) eq (\d+) and \S+ gt "(\d+)"\)\)', expr)
             self.assertTrue(m, expr)
             digits, same, threshold = int(m.group(1)), int(m.group(2)), m.group(3)

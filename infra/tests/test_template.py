@@ -552,6 +552,19 @@ class Edge(unittest.TestCase):
         self.assertEqual(result["status"], "413")
         self.assertEqual(json.loads(result["body"])["error"]["code"], "payload_too_large")
 
+    def test_a_long_body_the_client_hashed_goes_through(self):
+        # An attachment over 1 MB: the client's own hash, checked by the function URL.
+        event = self.event({"inputTruncated": True, "action": "read-only", "encoding": "base64", "data": "aGk="})
+        request = event["Records"][0]["cf"]["request"]
+        request["headers"]["x-amz-content-sha256"] = [{"key": "x-amz-content-sha256", "value": "ab" * 32}]
+        self.assertEqual(self.handler(event, None), request)
+
+    def test_attachment_uploads_fit_a_lambda_event(self):
+        env = RESOURCES["SessionFunction"]["Properties"]["Environment"]["Variables"]
+        cap = int(env["CONFAB_MAX_ATTACHMENT_BYTES"])
+        base64_size = (cap + 2) // 3 * 4
+        self.assertLessEqual(base64_size + 256 * 1024, 6 * 1024 * 1024, "the event must leave room for headers")
+
     def test_edge_function_shape(self):
         props = RESOURCES["BodyHashFunction"]["Properties"]
         self.assertNotIn("Environment", props)  # Lambda@Edge refuses environment variables

@@ -5,6 +5,7 @@
 //! alive by the returned [`TestApp`]. The helpers below are the only way the tests talk
 //! to the server, so that each request shape is written once.
 
+pub mod files;
 pub mod lambda;
 pub mod mock;
 pub mod oidc;

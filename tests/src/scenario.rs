@@ -197,6 +197,34 @@ pub async fn branches(app: &TestApp, mock: &MockHandle) {
     assert_eq!(bo.messages(&session).await.len(), 7, "every branch is kept");
 }
 
+/// A file through the deployment: an upload over the JSON body limit (binary, every
+/// byte value, as the runtime carries it: base64 in Lambda's event, a stream through
+/// the router Worker), a text file whose words reach the provider with a message, and
+/// the download, byte for byte.
+pub async fn attachment(app: &TestApp, mock: &MockHandle) {
+    let amy = app.user("amy@example.com").await;
+    let session = amy.create_session(json!({"title": "files"})).await;
+    let mut image = crate::files::png();
+    image.extend((0..=255u8).cycle().take(1536 * 1024));
+    let id = amy.attach(&session, "big.png", "image/png", image.clone()).await;
+    let notes = amy.attach(&session, "notes.txt", "text/plain", b"the word is tangerine".to_vec()).await;
+
+    mock.clear_scenario(MODEL);
+    let body = json!({"content": "read my notes", "attachments": [notes]});
+    let reply = all_events(amy.send_message(&session, &body).await).await;
+    assert_eq!(reply.last().map(|e| e.event.as_str()), Some("message_end"), "{reply:?}");
+    let sent = mock.requests(MODEL).pop().expect("a request reached the provider").body.to_string();
+    assert!(sent.contains("read my notes") && sent.contains("the word is tangerine"), "{sent}");
+    let resp = amy.send_message(&session, &json!({"content": "see", "attachments": [id]})).await;
+    assert_error(resp, StatusCode::UNPROCESSABLE_ENTITY, "model_cannot_see_images").await;
+
+    let file = amy.get(&format!("/sessions/{session}/attachments/{id}")).await;
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(header(&file, "content-type").as_deref(), Some("image/png"));
+    assert!(header(&file, "content-disposition").is_some_and(|d| d.starts_with("attachment;")));
+    assert_eq!(file.bytes().await.expect("the file").to_vec(), image);
+}
+
 /// Signing in with TOTP across the deployment: setup seals the secret with the key from
 /// Secrets Manager (auth), login asks for a code, takes one once (its step is stored),
 /// and takes a recovery code once; the session it opens works on another function.

@@ -59,6 +59,31 @@ impl TestUser<'_> {
         send(self.request(Method::PUT, path).json(body)).await
     }
 
+    /// `POST /sessions/{session}/attachments?filename=` with `bytes` as the body, typed
+    /// `content_type` (none when `None`).
+    pub async fn upload(
+        &self,
+        session: &str,
+        filename: &str,
+        content_type: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Response {
+        let mut request = self
+            .request(Method::POST, &format!("/sessions/{session}/attachments"))
+            .query(&[("filename", filename)])
+            .body(bytes);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        send(request).await
+    }
+
+    /// Uploads a file that must be accepted; its id.
+    pub async fn attach(&self, session: &str, filename: &str, content_type: &str, bytes: Vec<u8>) -> String {
+        let file = self.upload(session, filename, Some(content_type), bytes).await.created().await;
+        str_field(&file, "id")
+    }
+
     /// Makes `call`.
     pub async fn call(&self, call: &Call) -> Response {
         let request = self.request(call.method.clone(), &call.path);

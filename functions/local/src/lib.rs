@@ -194,7 +194,8 @@ async fn handle(
         None => Function::Auth,
     };
     let (mut parts, body) = req.into_parts();
-    let body = match to_bytes(body, app.config.max_body_bytes).await {
+    let limit = confab_core::http::body_limit(&app.config, &parts.method, parts.uri.path());
+    let body = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
             parts.extensions.insert(BodyTooLarge);

@@ -17,6 +17,9 @@ pub struct Config {
     pub refresh_idle_seconds: i64,
     pub refresh_absolute_seconds: i64,
     pub max_body_bytes: usize,
+    /// Largest attachment upload (its raw body; the one path that takes more than
+    /// `max_body_bytes`). Lambda takes requests of at most 6 MB.
+    pub max_attachment_bytes: usize,
     pub cors_origins: Vec<String>,
     pub rate_limit_per_minute: i64,
     pub login_max_per_minute: i64,
@@ -88,6 +91,7 @@ impl Default for Config {
             refresh_idle_seconds: 7 * 24 * 3600,
             refresh_absolute_seconds: 30 * 24 * 3600,
             max_body_bytes: 1024 * 1024,
+            max_attachment_bytes: 5 * 1024 * 1024,
             cors_origins: Vec::new(),
             rate_limit_per_minute: 600,
             login_max_per_minute: 10,
@@ -143,6 +147,7 @@ impl Config {
             refresh_absolute_seconds: r
                 .positive("CONFAB_REFRESH_ABSOLUTE_SECONDS", d.refresh_absolute_seconds)?,
             max_body_bytes: r.positive("CONFAB_MAX_BODY_BYTES", d.max_body_bytes)?,
+            max_attachment_bytes: r.positive("CONFAB_MAX_ATTACHMENT_BYTES", d.max_attachment_bytes)?,
             cors_origins: r.list("CONFAB_CORS_ORIGINS"),
             rate_limit_per_minute: r.positive("CONFAB_RATE_LIMIT_PER_MINUTE", d.rate_limit_per_minute)?,
             login_max_per_minute: r.positive("CONFAB_LOGIN_MAX_PER_MINUTE", d.login_max_per_minute)?,

@@ -62,6 +62,13 @@ pub enum ApiError {
     TooLarge(String),
     #[error("request body must be application/json")]
     UnsupportedMediaType,
+    /// An upload of a type attachments do not take, or whose bytes are not what its
+    /// `Content-Type` says.
+    #[error("{0}")]
+    UnsupportedAttachment(String),
+    /// Images attached for a model whose configuration says it cannot see them.
+    #[error("model {0:?} cannot see images; choose a model with vision or attach text")]
+    ModelCannotSeeImages(String),
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("too many failed logins; retry after {retry_after} s")]
@@ -83,7 +90,9 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidRequest(_) | InvalidCursor | InvalidResetToken => StatusCode::BAD_REQUEST,
-            Validation(_) | UnknownMessage(_) | WrongMessageRole(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Validation(_) | UnknownMessage(_) | WrongMessageRole(_) | ModelCannotSeeImages(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Unauthorized | InvalidCredentials | MfaRequired | MfaInvalid | ApiKeyExpired | SignInAgain => {
                 StatusCode::UNAUTHORIZED
             }
@@ -94,7 +103,7 @@ impl ApiError {
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
             PayloadTooLarge(_) | TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UnsupportedMediaType | UnsupportedAttachment(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } | AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Unavailable(_) | SearchNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
             Upstream(ProviderError::Timeout(_)) => StatusCode::GATEWAY_TIMEOUT,
@@ -133,7 +142,8 @@ impl ApiError {
             EmailTaken => "email_taken",
             Conflict(_) => "conflict",
             PayloadTooLarge(_) | TooLarge(_) => "payload_too_large",
-            UnsupportedMediaType => "unsupported_media_type",
+            UnsupportedMediaType | UnsupportedAttachment(_) => "unsupported_media_type",
+            ModelCannotSeeImages(_) => "model_cannot_see_images",
             RateLimited { .. } => "rate_limited",
             AccountLocked { .. } => "account_locked",
             Unavailable(_) => "service_unavailable",

@@ -14,6 +14,7 @@ pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod middleware;
+pub mod pdf;
 pub mod ports;
 pub mod providers;
 pub mod reader;

@@ -9,7 +9,7 @@ use crate::runtime::{WorkerClock, WorkerRandom};
 use confab_core::Config;
 use confab_core::domain::Id;
 use confab_core::error::ApiError;
-use confab_core::http::{REQUEST_ID_HEADER, error_response, request_id_is_well_formed};
+use confab_core::http::{REQUEST_ID_HEADER, body_limit, error_response, request_id_is_well_formed};
 use confab_core::middleware::outer_headers;
 use futures::StreamExt;
 use http::{HeaderValue, header};
@@ -40,7 +40,7 @@ pub async fn route(mut req: Request, env: Env) -> worker::Result<Response> {
         c.get_or_init(|| Config::from_settings(&vars(&env)).map(Rc::new).map_err(|e| e.to_string())).clone()
     });
     let forwarded = match &config {
-        Ok(config) => forward(&mut req, &env, &id, config.max_body_bytes).await,
+        Ok(config) => forward(&mut req, &env, &id, config).await,
         Err(problem) => Err(misconfigured(problem)),
     };
     match forwarded {
@@ -53,11 +53,13 @@ pub async fn route(mut req: Request, env: Env) -> worker::Result<Response> {
     }
 }
 
-async fn forward(req: &mut Request, env: &Env, id: &str, max_body: usize) -> Result<Response, Rejected> {
+async fn forward(req: &mut Request, env: &Env, id: &str, config: &Config) -> Result<Response, Rejected> {
     let method = http::Method::from_bytes(req.method().as_ref().as_bytes())
         .map_err(|_| rejected(ApiError::method_not_allowed(&[])))?;
-    let function = router::admit(&method, &req.path())?;
+    let path = req.path();
+    let function = router::admit(&method, &path)?;
     admit_client(req, env).await?;
+    let max_body = body_limit(config, &method, &path);
     let body = if router::forwards_body(&method) { read_capped(req, max_body).await? } else { Vec::new() };
     let headers = req.headers().clone();
     headers.set(REQUEST_ID_HEADER, id).map_err(|e| internal(&e))?;

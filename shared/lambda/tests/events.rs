@@ -57,6 +57,9 @@ async fn every_sample_event_gets_its_expected_answer() {
     let (status, _, body) = invoke(&app, Function::Session, "sessions-list-anonymous.json").await;
     assert_eq!((status, &body["error"]["code"]), (401, &Value::from("unauthorized")));
 
+    let (status, _, body) = invoke(&app, Function::Session, "attachments-upload-anonymous.json").await;
+    assert_eq!((status, &body["error"]["code"]), (401, &Value::from("unauthorized")));
+
     let (status, _, body) = invoke(&app, Function::Session, "shared-unknown-link.json").await;
     assert_eq!((status, &body["error"]["code"]), (404, &Value::from("not_found")));
 

@@ -1,6 +1,7 @@
 //! Password change and reset links, the list of logins, and deleting an account with
 //! everything it owns (checked by scanning the whole SQLite file and the blob folder).
 
+use confab_tests::sse::all_events;
 use confab_tests::totp::{code_at, settled_now};
 use confab_tests::*;
 
@@ -249,7 +250,7 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
 }
 
 /// A user with a bit of everything: sessions, messages (one long enough to spill to a
-/// blob), an export, API keys, MFA and several logins.
+/// blob, one with an attachment), an export, API keys, MFA and several logins.
 async fn busy_user<'a>(app: &'a TestApp, email: &str) -> (TestUser<'a>, String) {
     let user = app.user(email).await;
     let session = user.create_session(json!({"title": "first"})).await;
@@ -257,6 +258,9 @@ async fn busy_user<'a>(app: &'a TestApp, email: &str) -> (TestUser<'a>, String) 
     user.chat(&session, &"long words ".repeat(7000)).await;
     let other = user.create_session(json!({"title": "second"})).await;
     user.chat(&other, "more").await;
+    let file = user.attach(&other, "notes.txt", "text/plain", b"attached words".to_vec()).await;
+    all_events(user.send_message(&other, &json!({"content": "see the file", "attachments": [file]})).await)
+        .await;
     user.post(&format!("/sessions/{session}/export"), &json!({"format": "json"})).await.created().await;
     app.create_api_key(user.token(), "one").await;
     app.create_api_key(user.token(), "two").await;

@@ -42,7 +42,7 @@ async fn json_and_markdown_exports_download_through_their_links() {
     assert_eq!(header(&resp, "content-type").as_deref(), Some("application/json"));
     let disposition = header(&resp, "content-disposition").expect("content-disposition");
     assert!(
-        disposition.starts_with("attachment; filename=\"trip-paris-") && disposition.ends_with(".json\""),
+        disposition.starts_with("attachment; filename=\"trip-paris-") && disposition.ends_with(".json"),
         "{disposition}"
     );
     assert_eq!(header(&resp, "cache-control").as_deref(), Some("private, no-store"));

@@ -7,7 +7,7 @@ use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::scenario::{
-    PUBLIC_URL, branches, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
+    PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
 };
 use confab_tests::*;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ async fn the_whole_scenario_runs_on_lambda() {
     user_scenario(&app, &mock, &stack.aws.bucket).await;
     mfa_sign_in(&app).await;
     branches(&app, &mock).await;
+    attachment(&app, &mock).await;
     drop(stack);
 }
 
@@ -133,6 +134,8 @@ async fn sample_events_get_their_answers_through_cargo_lambda_invoke() {
     let (status, _, body) = answer("auth", "auth-mfa-setup-anonymous.json");
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     let (status, _, body) = answer("session", "sessions-list-anonymous.json");
+    assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
+    let (status, _, body) = answer("session", "attachments-upload-anonymous.json");
     assert_eq!((status, &body["error"]["code"]), (401, &json!("unauthorized")));
     let (status, _, body) = answer("session", "shared-unknown-link.json");
     assert_eq!((status, &body["error"]["code"]), (404, &json!("not_found")));

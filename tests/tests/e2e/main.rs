@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod anthropic_client;
 mod api_keys;
+mod attachments;
 mod auth;
 mod bad_input;
 mod branches;

@@ -8,7 +8,7 @@ use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::{AwsStack, spawn_lambda_app};
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::scenario::{
-    PUBLIC_URL, branches, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
+    PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
 };
 use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_scheduled_chat_worker, spawn_worker_app};
 use confab_tests::*;
@@ -24,6 +24,7 @@ async fn the_whole_scenario_runs_on_workers() {
     user_scenario(&app, &mock, &aws.bucket).await;
     mfa_sign_in(&app).await;
     branches(&app, &mock).await;
+    attachment(&app, &mock).await;
     drop(stack);
 }
 

@@ -12,31 +12,43 @@ pub fn estimate_tokens(text: &str) -> u64 {
 
 /// The estimated input tokens of a request: its system prompt and every message.
 pub fn estimate_prompt(req: &ChatRequest) -> u64 {
-    let texts: u64 =
-        req.system.iter().chain(req.messages.iter().map(|m| &m.content)).map(|t| estimate_tokens(t)).sum();
-    texts + estimate_parts(req)
+    let messages: u64 = req.messages.iter().map(estimate_message).sum();
+    req.system.as_deref().map_or(0, estimate_tokens) + messages + estimate_tools(req)
+}
+
+/// The estimated tokens of one message: its text and its parts.
+fn estimate_message(m: &ChatMessage) -> u64 {
+    estimate_tokens(&m.content) + m.parts.iter().map(estimate_part).sum::<u64>()
 }
 
 /// A flat estimate per image (what providers charge for a mid-size one).
 const IMAGE_TOKENS: u64 = 1_000;
 
-/// The estimated tokens of what the `/v1` API adds: parts, tools and schemas.
-fn estimate_parts(req: &ChatRequest) -> u64 {
-    let json = |v: &serde_json::Value| estimate_tokens(&v.to_string());
-    let parts = req.messages.iter().flat_map(|m| &m.parts).map(|p| match p {
+fn estimate_json(v: &serde_json::Value) -> u64 {
+    estimate_tokens(&v.to_string())
+}
+
+fn estimate_part(part: &Part) -> u64 {
+    match part {
         Part::Text(t) => estimate_tokens(t),
         Part::Image(_) => IMAGE_TOKENS,
-        Part::ToolCall(c) => estimate_tokens(&c.name) + json(&c.arguments),
+        Part::ToolCall(c) => estimate_tokens(&c.name) + estimate_json(&c.arguments),
         Part::ToolResult(r) => estimate_tokens(&r.content),
-    });
+    }
+}
+
+/// The estimated tokens of what the `/v1` API adds: tools and schemas.
+fn estimate_tools(req: &ChatRequest) -> u64 {
     let tools = req.tools.iter().map(|t| {
-        estimate_tokens(&t.name) + t.description.as_deref().map_or(0, estimate_tokens) + json(&t.parameters)
+        estimate_tokens(&t.name)
+            + t.description.as_deref().map_or(0, estimate_tokens)
+            + estimate_json(&t.parameters)
     });
     let schema = match &req.response_format {
-        Some(ResponseFormat::JsonSchema(s)) => json(&s.schema),
+        Some(ResponseFormat::JsonSchema(s)) => estimate_json(&s.schema),
         _ => 0,
     };
-    parts.chain(tools).sum::<u64>() + schema
+    tools.sum::<u64>() + schema
 }
 
 /// Tokens left for the prompt: the window minus what the reply may use (a quarter of
@@ -64,7 +76,7 @@ pub fn fit(system: Option<&str>, history: &[ChatMessage], route: &ModelRoute) ->
     let mut left = history_budget(system, route);
     let mut kept: Vec<&ChatMessage> = Vec::new();
     for (i, message) in history.iter().rev().enumerate() {
-        let cost = estimate_tokens(&message.content);
+        let cost = estimate_message(message);
         if i > 0 && cost > left {
             break;
         }
@@ -83,16 +95,24 @@ pub fn fit(system: Option<&str>, history: &[ChatMessage], route: &ModelRoute) ->
 
 fn alternate(messages: &[&ChatMessage]) -> Vec<ChatMessage> {
     let mut out: Vec<ChatMessage> = Vec::new();
-    for m in messages.iter().filter(|m| !m.content.is_empty()) {
+    for m in messages.iter().filter(|m| !m.content.is_empty() || !m.parts.is_empty()) {
         match out.last_mut() {
-            Some(last) if last.role == m.role => {
-                last.content.push_str("\n\n");
-                last.content.push_str(&m.content);
-            }
+            Some(last) if last.role == m.role => merge(last, m),
             _ => out.push((*m).clone()),
         }
     }
     out
+}
+
+/// Appends `next` to `last`, keeping the order of their text and parts.
+fn merge(last: &mut ChatMessage, next: &ChatMessage) {
+    let text = format!("\n\n{}", next.content);
+    if last.parts.is_empty() {
+        last.content.push_str(&text);
+    } else {
+        last.parts.push(Part::Text(text));
+    }
+    last.parts.extend(next.parts.iter().cloned());
 }
 
 #[cfg(test)]
@@ -142,5 +162,23 @@ mod tests {
         ];
         let req = fit(None, &history, &route(8192));
         assert_eq!(req.messages, [msg(ChatRole::User, "first try\n\nsecond try")]);
+    }
+
+    #[test]
+    fn merged_turns_keep_their_images_in_order() {
+        let image = Part::Image(crate::providers::Image {
+            url: Some("https://example.com/a.png".into()),
+            data: None,
+        });
+        let with_image = ChatMessage { parts: vec![image.clone()], ..msg(ChatRole::User, "see") };
+        let history = [with_image.clone(), msg(ChatRole::User, "and this"), with_image];
+        let req = fit(None, &history, &route(8192));
+        let merged = &req.messages[0];
+        assert_eq!(merged.content, "see");
+        assert_eq!(
+            merged.parts,
+            [image.clone(), Part::Text("\n\nand this".into()), Part::Text("\n\nsee".into()), image]
+        );
+        assert_eq!(estimate_message(merged), 1 + 2 * IMAGE_TOKENS + 3 + 2);
     }
 }

@@ -59,6 +59,7 @@ pub fn route(targets: Vec<Target>) -> ModelRoute {
         targets,
         context_tokens: 128_000,
         max_output_tokens: Some(256),
+        vision: false,
     }
 }
 
@@ -121,6 +122,7 @@ pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Messa
         model: None,
         usage: None,
         sources: None,
+        attachments: Vec::new(),
         created_at: session.created_at,
     };
     let asked = message(MessageRole::User, "Say hello in French.", MessageStatus::Complete);

@@ -3,6 +3,7 @@
 pub mod breaker;
 pub mod context;
 pub mod embeddings;
+pub mod files;
 pub mod lease;
 pub mod models;
 pub mod quota;

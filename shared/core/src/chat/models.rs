@@ -40,6 +40,10 @@ pub struct ModelRoute {
     /// Most tokens a reply may have; also reserved out of the context window.
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
+    /// The model sees images: images attached to a message reach it as image parts.
+    /// `false` unless given; such a model refuses them (422 `model_cannot_see_images`).
+    #[serde(default)]
+    pub vision: bool,
 }
 
 fn default_context_tokens() -> u32 {
@@ -131,8 +135,9 @@ pub fn echo_only(config: &ModelConfig) -> bool {
     config.models.iter().all(|m| m.targets.iter().all(|t| t.provider == ProviderKind::Echo))
 }
 
-/// The configuration `CONFAB_<PROVIDER>_*` settings describe: `_MODELS` as chat models
-/// (`echo` alone when none), then `_EMBEDDING_MODELS` as embedding models.
+/// The configuration `CONFAB_<PROVIDER>_*` settings describe: `_MODELS` and
+/// `_VISION_MODELS` as chat models (`echo` alone when none; those in `_VISION_MODELS`
+/// see images), then `_EMBEDDING_MODELS` as embedding models.
 pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
     let providers = providers::settings::read(settings);
     let seeded = |kind| {
@@ -140,10 +145,10 @@ pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
         for provider in &providers {
             let Some(base_url) = &provider.base_url else { continue };
             let names = match kind {
-                ModelKind::Chat => &provider.models,
-                ModelKind::Embedding => &provider.embedding_models,
+                ModelKind::Chat => provider.chat_models(),
+                ModelKind::Embedding => provider.embedding_models.clone(),
             };
-            for name in names {
+            for name in &names {
                 let target = Target {
                     provider: provider.kind,
                     base_url: base_url.trim_end_matches('/').to_string(),
@@ -157,6 +162,7 @@ pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
                     targets: vec![target],
                     context_tokens: DEFAULT_CONTEXT_TOKENS,
                     max_output_tokens: None,
+                    vision: kind == ModelKind::Chat && provider.vision_models.contains(name),
                 });
             }
         }
@@ -185,6 +191,7 @@ fn echo_route() -> ModelRoute {
         targets: vec![target],
         context_tokens: DEFAULT_CONTEXT_TOKENS,
         max_output_tokens: None,
+        vision: false,
     }
 }
 
@@ -192,6 +199,7 @@ fn echo_route() -> ModelRoute {
 mod tests {
     use super::{ModelConfig, ModelKind, seed_from_settings};
     use crate::error::ApiError;
+    use serde_json::json;
     use std::collections::BTreeMap;
 
     fn openai_config(secret: &str) -> ModelConfig {
@@ -236,6 +244,28 @@ mod tests {
             "{wrong}"
         );
         assert!(matches!(config.route_of_kind("nope", ModelKind::Chat), Err(ApiError::UnknownModel(_))));
+    }
+
+    #[test]
+    fn vision_models_are_chat_models_that_see_images() {
+        let config = seeded(&[
+            ("CONFAB_OPENAI_BASE_URL", "http://127.0.0.1:1/v1"),
+            ("CONFAB_OPENAI_MODELS", "text-only, both"),
+            ("CONFAB_OPENAI_VISION_MODELS", "both, eyes"),
+        ]);
+        let seen: Vec<_> = config.models.iter().map(|m| (m.name.as_str(), m.kind, m.vision)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("text-only", ModelKind::Chat, false),
+                ("both", ModelKind::Chat, true),
+                ("eyes", ModelKind::Chat, true)
+            ]
+        );
+        let json = serde_json::to_value(&config.models[0]).unwrap();
+        let without: super::ModelRoute =
+            serde_json::from_value(json!({"name": "m", "targets": json["targets"]})).unwrap();
+        assert!(!without.vision, "vision is off unless given");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Domain types that parse, not validate: once you hold one, it is valid.
 
 mod api_key;
+mod attachment;
 mod email;
 mod id;
 mod message;
@@ -11,6 +12,7 @@ mod role;
 mod text;
 
 pub use api_key::{MAX_KEY_MODELS, ModelAllowlist, Scope, Scopes, key_expiry};
+pub use attachment::{AttachmentKind, MAX_FILENAME_CHARS, classify, filename};
 pub use email::Email;
 pub use id::Id;
 pub use message::{MessageRole, MessageStatus};

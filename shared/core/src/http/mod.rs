@@ -27,6 +27,24 @@ pub struct ClientIp(pub IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTooLarge;
 
+/// Whether `path` is a session's attachments (`/sessions/{id}/attachments`): its upload
+/// takes raw bytes, not JSON, so no method there is refused for a body's type.
+pub fn is_attachments_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(segments[..], ["sessions", _, "attachments"])
+}
+
+/// Whether the request is an attachment upload (`POST /sessions/{id}/attachments`):
+/// the one request whose body may pass `max_body_bytes`.
+pub fn is_attachment_upload(method: &http::Method, path: &str) -> bool {
+    method == http::Method::POST && is_attachments_path(path)
+}
+
+/// The most bytes a request's body may have: entry points stop reading past it.
+pub fn body_limit(config: &crate::Config, method: &http::Method, path: &str) -> usize {
+    if is_attachment_upload(method, path) { config.max_attachment_bytes } else { config.max_body_bytes }
+}
+
 /// The request id, set by the request-id middleware.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);

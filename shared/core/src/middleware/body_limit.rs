@@ -1,11 +1,14 @@
 use super::{Middleware, Next};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{BodyTooLarge, Request, Response, error_response, header_str};
+use crate::http::{
+    BodyTooLarge, Request, Response, body_limit, error_response, header_str, is_attachments_path,
+};
 use http::header;
 use std::sync::Arc;
 
 /// Rejects oversize bodies (413) and bodies that are not JSON (415) before any work.
+/// Attachment uploads may be larger and of other types (their handler checks the type).
 pub struct BodyLimit;
 
 fn is_json(content_type: &str) -> bool {
@@ -17,11 +20,13 @@ fn is_json(content_type: &str) -> bool {
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Middleware for BodyLimit {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
-        let max = app.config.max_body_bytes;
+        let upload = is_attachments_path(req.uri().path());
+        let max = body_limit(&app.config, req.method(), req.uri().path());
         if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > max {
             return error_response(&ApiError::PayloadTooLarge(max));
         }
-        if !req.body().is_empty() && !header_str(&req, header::CONTENT_TYPE).is_some_and(is_json) {
+        let json = header_str(&req, header::CONTENT_TYPE).is_some_and(is_json);
+        if !upload && !req.body().is_empty() && !json {
             return error_response(&ApiError::UnsupportedMediaType);
         }
         next.run(app, req).await

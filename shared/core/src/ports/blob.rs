@@ -49,12 +49,42 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
     }
 }
 
-/// The `Content-Disposition` that saves a download as `filename` (reduced to characters
-/// every browser and shell take literally).
+/// RFC 5987's `attr-char`s: everything else in `filename*` is percent-encoded.
+const NOT_ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// The `Content-Disposition` that saves a download as `filename` (RFC 6266): the exact
+/// name as UTF-8 in `filename*`, and for older clients `filename` reduced to characters
+/// every browser and shell take literally.
 pub fn content_disposition(filename: &str) -> String {
     let safe: String = filename
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
         .collect();
-    format!("attachment; filename=\"{safe}\"")
+    let exact = percent_encoding::utf8_percent_encode(filename, NOT_ATTR_CHAR);
+    format!("attachment; filename=\"{safe}\"; filename*=UTF-8''{exact}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn dispositions_carry_the_exact_name_encoded() {
+        assert_eq!(
+            content_disposition("résumé \"v2\";.pdf"),
+            "attachment; filename=\"r_sum___v2__.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22%3B.pdf"
+        );
+    }
 }

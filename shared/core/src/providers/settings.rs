@@ -1,4 +1,4 @@
-//! The `CONFAB_<PROVIDER>_*` settings (`_BASE_URL`, `_MODELS`, `_EMBEDDING_MODELS`,
+//! The `CONFAB_<PROVIDER>_*` settings (`_BASE_URL`, `_MODELS`, `_VISION_MODELS`, `_EMBEDDING_MODELS`,
 //! `_API_KEY`, `_API_KEY_SECRET`, `_REGION`): the one place that knows their names. They seed the
 //! model routing; the local server serves each `_API_KEY` as the secret it names.
 
@@ -20,6 +20,8 @@ pub struct ProviderSettings {
     pub base_url: Option<String>,
     /// `_MODELS`, comma-separated.
     pub models: Vec<String>,
+    /// `_VISION_MODELS`, comma-separated: chat models that see images.
+    pub vision_models: Vec<String>,
     /// `_EMBEDDING_MODELS`, comma-separated.
     pub embedding_models: Vec<String>,
     /// The key itself (locally).
@@ -34,6 +36,12 @@ impl ProviderSettings {
     /// The full name of this provider's setting `field`: `CONFAB_OPENAI_<field>`.
     pub fn setting(&self, field: &str) -> String {
         format!("CONFAB_{}_{field}", self.name)
+    }
+
+    /// The chat models: `_MODELS`, then those of `_VISION_MODELS` not among them.
+    pub fn chat_models(&self) -> Vec<String> {
+        let extra = self.vision_models.iter().filter(|v| !self.models.contains(v));
+        self.models.iter().chain(extra).cloned().collect()
     }
 
     /// The secret the provider's key is read from: `_API_KEY_SECRET`, else the
@@ -65,6 +73,7 @@ pub fn read(settings: &BTreeMap<String, String>) -> Vec<ProviderSettings> {
                 name,
                 base_url: get("BASE_URL"),
                 models: names("MODELS"),
+                vision_models: names("VISION_MODELS"),
                 embedding_models: names("EMBEDDING_MODELS"),
                 api_key: get("API_KEY"),
                 api_key_secret: get("API_KEY_SECRET"),

@@ -188,11 +188,15 @@ fn render_markdown(session: &Session, messages: &[Message], now: OffsetDateTime)
             MessageRole::System => "system".to_string(),
         };
         let _ = write!(out, "---\n\n### {who} · {}\n\n{}\n\n", rfc3339(m.created_at), m.content);
+        for file in &m.attachments {
+            let _ =
+                writeln!(out, "- Attached: `{}` ({})", file.filename.replace('`', "'"), file.content_type);
+        }
         // A research report's sources, as its `[n]` cite them.
         for source in m.sources.iter().flatten() {
             let _ = writeln!(out, "[{}]: <{}> {:?}", source.n, source.url, source.title);
         }
-        if m.sources.as_ref().is_some_and(|s| !s.is_empty()) {
+        if !m.attachments.is_empty() || m.sources.as_ref().is_some_and(|s| !s.is_empty()) {
             out.push('\n');
         }
         if m.status != MessageStatus::Complete {
@@ -209,6 +213,7 @@ fn rfc3339(t: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::attachments::AttachedFile;
     use time::macros::datetime;
 
     fn session(title: &str) -> Session {
@@ -234,23 +239,31 @@ mod tests {
             model: (role == MessageRole::Assistant).then(|| "echo".into()),
             usage: None,
             sources: None,
+            attachments: Vec::new(),
             created_at: datetime!(2026-11-22 10:01 UTC),
         }
     }
 
     #[test]
     fn markdown_has_title_prompt_and_every_turn() {
-        let messages = [
-            message(MessageRole::User, "hi there", MessageStatus::Complete),
-            message(MessageRole::Assistant, "hi", MessageStatus::Interrupted),
-        ];
+        let mut asked = message(MessageRole::User, "hi there", MessageStatus::Complete);
+        let file = AttachedFile {
+            id: asked.id,
+            filename: "plan `v2`.pdf".into(),
+            content_type: "application/pdf".into(),
+        };
+        asked.attachments.push(file);
+        let messages = [asked, message(MessageRole::Assistant, "hi", MessageStatus::Interrupted)];
         let md = render_markdown(&session("Trip plans"), &messages, datetime!(2026-11-22 11:00 UTC));
         assert!(
             md.starts_with("# Trip plans\n\n- Session: `01JD3QF2Z8N6WQ1ZQ6ZK4G9M7V`\n- Model: echo\n"),
             "{md}"
         );
         assert!(md.contains("## System prompt\n\nBe brief.\n"), "{md}");
-        assert!(md.contains("### User · 2026-11-22T10:01:00Z\n\nhi there\n"), "{md}");
+        assert!(
+            md.contains("### User · 2026-11-22T10:01:00Z\n\nhi there\n\n- Attached: `plan 'v2'.pdf` (application/pdf)\n\n"),
+            "{md}"
+        );
         assert!(
             md.contains("### Assistant (echo) · 2026-11-22T10:01:00Z\n\nhi\n\n_(reply interrupted)_"),
             "{md}"

@@ -5,6 +5,7 @@
 //! docs/data-model.md.
 
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 pub mod branches;
 pub mod buffer;

@@ -1,6 +1,7 @@
 //! Conversations and their messages. A session and its messages share a partition, so
 //! listing messages is one query and deleting a session finds everything it owns.
 
+use super::attachments::AttachedFile;
 use super::{DELETE_BATCH, Progress, all_items, delete_items, from_item, to_data};
 use crate::app::App;
 use crate::domain::{Id, MessageRole, MessageStatus};
@@ -70,6 +71,10 @@ pub struct Message {
     /// The pages a research report cites, by their `[n]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<crate::research::Source>>,
+    /// The files a user message was sent with. A file deleted later keeps its place
+    /// here (its name), though its bytes are gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachedFile>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,

@@ -23,6 +23,8 @@ use utoipa::{Modify, OpenApi};
         sessions::create::handle, sessions::list::handle, sessions::get::handle, sessions::update::handle,
         sessions::delete::handle, sessions::messages::handle, sessions::export::handle, sessions::export::download,
         sessions::share::create, sessions::share::revoke, sessions::share::read,
+        sessions::attachments::upload, sessions::attachments::list, sessions::attachments::download,
+        sessions::attachments::delete,
         chat::send::handle, chat::research::handle, chat::capabilities::handle, chat::regenerate::handle,
         chat::resume::handle, chat::cancel::handle, chat::completions::handle, chat::messages::handle,
         chat::list_models::handle, chat::embeddings::handle,
@@ -101,18 +103,20 @@ fn error_response(description: &str, schema: &str) -> utoipa::openapi::RefOr<uto
     ResponseBuilder::new().description(description).content("application/json", content).build().into()
 }
 
-/// Every id in a path or query (`id`, `message_id`, `user_id`) is a ULID in its
+/// Every id in a path or query (`id`, `message_id`, `user_id`, `attachment_id`) is a ULID in its
 /// canonical form; anything else names nothing (404 in a path, 400 in a query).
 struct IdParameters;
 
 /// Canonical ULIDs: 26 Crockford base-32 characters, upper case, at most `7ZZZ…`.
-const ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
+pub(crate) const ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
 
 impl Modify for IdParameters {
     fn modify(&self, doc: &mut Document) {
         let id = ObjectBuilder::new().schema_type(Type::String).pattern(Some(ID_PATTERN)).build();
         let ids = operations(doc).flat_map(|(_, op)| op.parameters.iter_mut().flatten());
-        for parameter in ids.filter(|p| ["id", "message_id", "user_id"].contains(&p.name.as_str())) {
+        for parameter in
+            ids.filter(|p| ["id", "message_id", "user_id", "attachment_id"].contains(&p.name.as_str()))
+        {
             parameter.schema = Some(id.clone().into());
         }
     }

@@ -54,6 +54,6 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
         return Err(ApiError::SearchNotConfigured);
     }
     let model = body.model.or_else(|| app.config.research_model.clone());
-    let asking = Asking::New { content: question, parent: body.parent_id };
+    let asking = Asking::New { content: question, parent: body.parent_id, attachments: Vec::new() };
     send::start(app, caller, session_id, model, asking, Mode::Research(body.depth)).await
 }

@@ -4,11 +4,12 @@ use crate::auth::principal::Principal;
 use crate::chat::context::{self, estimate_tokens};
 use crate::chat::models::{ModelKind, ModelRoute};
 use crate::chat::turn::{self, Turn};
-use crate::chat::{quota, sse, title};
+use crate::chat::{files, quota, sse, title};
 use crate::domain::{BoundedText, Id, MessageRole, MessageStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, parse_json};
-use crate::providers::{ChatMessage, ChatRequest, ChatRole};
+use crate::providers::{ChatRequest, ChatRole};
+use crate::repo::attachments::AttachedFile;
 use crate::repo::sessions::{self, Message, Session};
 use crate::repo::{branches, routing, turns};
 use crate::research::{self, Depth, Job, ProducedStream};
@@ -39,6 +40,19 @@ pub struct SendMessageRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, pattern = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$")]
     pub parent_id: Option<Option<Id>>,
+    /// Files of this session (`POST /sessions/{id}/attachments`) sent with the message,
+    /// each once: images for models that see them (else 422 `model_cannot_see_images`),
+    /// text and PDFs as their text.
+    #[serde(default)]
+    #[schema(schema_with = attachment_ids)]
+    pub attachments: Vec<Id>,
+}
+
+/// `attachments`' schema: at most 10 ids.
+fn attachment_ids() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let id = ObjectBuilder::new().schema_type(Type::String).pattern(Some(crate::routes::openapi::ID_PATTERN));
+    ArrayBuilder::new().items(id).max_items(Some(files::MAX_PER_MESSAGE)).build()
 }
 
 /// A field that may be `null`: `Some(None)`, told apart from a missing one (`None`).
@@ -59,7 +73,8 @@ pub(super) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<I
         (status = 404, body = crate::http::ErrorBody),
         (status = 409, description = "another turn changed the session first; retry", body = crate::http::ErrorBody),
         (status = 422, description = "`unknown_message`: `parent_id` names no message of this session; \
-            `wrong_message_role`: it names a user message", body = crate::http::ErrorBody),
+            `wrong_message_role`: it names a user message; `model_cannot_see_images`: images attached for \
+            a model without vision", body = crate::http::ErrorBody),
         (status = 429, body = crate::http::ErrorBody)))]
 pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
@@ -68,8 +83,8 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
     if content.is_empty() {
         return Err(ApiError::Validation("content must not be empty".into()));
     }
-    start(app, caller, session_id, body.model, Asking::New { content, parent: body.parent_id }, Mode::Chat)
-        .await
+    let asking = Asking::New { content, parent: body.parent_id, attachments: body.attachments };
+    start(app, caller, session_id, body.model, asking, Mode::Chat).await
 }
 
 /// Who writes the reply.
@@ -82,9 +97,9 @@ pub(super) enum Mode {
 
 /// What a turn answers.
 pub(super) enum Asking {
-    /// A new user message, under the parent chosen (`Some(None)`: the root) or else
-    /// under the session's current leaf.
-    New { content: String, parent: Option<Option<Id>> },
+    /// A new user message with the session's files named, under the parent chosen
+    /// (`Some(None)`: the root) or else under the session's current leaf.
+    New { content: String, parent: Option<Option<Id>>, attachments: Vec<Id> },
     /// A user message already in the session, answered again.
     Again(Id),
 }
@@ -97,6 +112,8 @@ struct Prepared {
     route: ModelRoute,
     request: ChatRequest,
     parent: Option<Id>,
+    /// The files of a new user message.
+    files: Vec<AttachedFile>,
 }
 
 /// Starts a turn: admits it, saves the new messages with the session pointing at the
@@ -120,7 +137,7 @@ pub(super) async fn start(
         Ok((prepared, tokens))
     };
     let (prepared, reservation) = quota::admit(app, &user, prepare).await?;
-    let Prepared { mut owned, version, route, request, parent } = prepared;
+    let Prepared { mut owned, version, route, request, parent, files } = prepared;
 
     let now = app.now();
     let message = |parent_id: Option<Id>, role, content, status| Message {
@@ -132,11 +149,15 @@ pub(super) async fn start(
         model: None,
         usage: None,
         sources: None,
+        attachments: Vec::new(),
         created_at: now,
     };
     let (user_message, asked) = match asking {
         Asking::New { content, .. } => {
-            let asked = message(parent, MessageRole::User, content, MessageStatus::Complete);
+            let asked = Message {
+                attachments: files,
+                ..message(parent, MessageRole::User, content, MessageStatus::Complete)
+            };
             let id = asked.id;
             (Some(asked), id)
         }
@@ -201,17 +222,25 @@ async fn prepare(
     let name = model.or(owned.session.model.clone()).unwrap_or_else(|| config.default_model.clone());
     caller.check_model(&name)?;
     let route = config.route_of_kind(&name, ModelKind::Chat)?.clone();
+    let files = match asking {
+        Asking::New { attachments, .. } => files::resolve(app, session_id, attachments).await?,
+        Asking::Again(_) => Vec::new(),
+    };
+    files::check_vision(&files, &route.name, route.vision)?;
     let parent = parent(app, &owned.session, asking).await?;
     let path = match parent {
         Some(parent) => history(app, &owned.session, &route, parent, asking).await?,
         None => Vec::new(),
     };
-    let mut turns: Vec<ChatMessage> = path.iter().rev().filter_map(as_turn).collect();
+    let mut turns = files::Turns::new(app, &owned, route.vision);
     if let Asking::New { content, .. } = asking {
-        turns.push(ChatMessage::text(ChatRole::User, content.clone()));
+        turns.add(ChatRole::User, content, &files).await?;
     }
-    let request = context::fit(owned.session.system_prompt.as_deref(), &turns, &route);
-    Ok(Prepared { owned, version, route, request, parent })
+    for m in &path {
+        turns.add_message(m).await?;
+    }
+    let request = context::fit(owned.session.system_prompt.as_deref(), &turns.oldest_first(), &route);
+    Ok(Prepared { owned, version, route, request, parent, files })
 }
 
 /// The message the turn's first new message answers: the one asked again, the parent
@@ -255,16 +284,6 @@ async fn history(
         )),
         (Asking::New { .. }, Some(_)) => Ok(path),
     }
-}
-
-/// A stored message as context: user turns, and whatever assistants said.
-fn as_turn(m: &Message) -> Option<ChatMessage> {
-    let role = match m.role {
-        MessageRole::User => ChatRole::User,
-        MessageRole::Assistant => ChatRole::Assistant,
-        MessageRole::System => return None,
-    };
-    (!m.content.is_empty()).then(|| ChatMessage::text(role, m.content.clone()))
 }
 
 /// The first line of the first message, cut at a word to 80 characters.

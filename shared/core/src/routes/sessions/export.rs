@@ -1,12 +1,12 @@
+use super::file;
 use crate::app::App;
 use crate::auth::principal;
 use crate::domain::Id;
-use crate::error::{ApiError, ApiResult};
-use crate::http::{Body, Request, Response, json, parse_json};
-use crate::ports::blob::content_disposition;
+use crate::error::ApiResult;
+use crate::http::{Request, Response, json, parse_json};
 use crate::repo::exports::{self, Export, Format};
 use crate::repo::sessions;
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -38,15 +38,6 @@ pub async fn handle(app: &App, id: Id, req: Request) -> ApiResult<Response> {
     params(("id" = String, Path), ("token" = String, Path)),
     responses((status = 200, description = "the exported file"), (status = 404, body = crate::http::ErrorBody)))]
 pub async fn download(app: &App, id: Id, token: &str) -> ApiResult<Response> {
-    let file = exports::open(app, id, token).await?;
-    let mut resp = Response::new(Body::Full(file.body));
-    let headers = resp.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_TYPE, file.content_type),
-        (header::CONTENT_DISPOSITION, content_disposition(&file.filename)),
-        (header::CACHE_CONTROL, "private, no-store".to_string()),
-    ] {
-        headers.insert(name, HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))?);
-    }
-    Ok(resp)
+    let export = exports::open(app, id, token).await?;
+    file(export.body, &export.content_type, &export.filename)
 }

@@ -49,6 +49,13 @@ impl Deref for App {
 
 impl App {
     /// Cheap and does no I/O, so entry points can build it during a cold start.
+    #[cfg_attr(
+        target_arch = "wasm32",
+        expect(
+            clippy::arc_with_non_send_sync,
+            reason = "the ports are Arcs on every target; wasm32 has one thread"
+        )
+    )]
     pub fn new(ports: Ports, config: Config) -> App {
         let breakers = Breakers::new(config.circuit_failures, config.circuit_cooldown_seconds * 1000);
         let search = config.search.clone().map(|settings| {

@@ -64,7 +64,7 @@ pub fn history_budget(system: Option<&str>, route: &ModelRoute) -> u64 {
 
 /// Most tokens a reply may have: the model's limit, else a quarter of its window. The
 /// provider is held to it, so the quota's reservation is a true upper bound.
-fn reply_budget(route: &ModelRoute) -> u32 {
+pub fn reply_budget(route: &ModelRoute) -> u32 {
     route.max_output_tokens.unwrap_or(route.context_tokens / 4)
 }
 

@@ -2,7 +2,7 @@
 //! `prompts/`, one file each, versioned with the code.
 
 use super::{Job, Produced, Run};
-use crate::chat::context::estimate_prompt;
+use crate::chat::context::{estimate_prompt, reply_budget};
 use crate::chat::title::{ask, ask_streaming};
 use crate::error::ApiResult;
 use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
@@ -86,8 +86,11 @@ impl Run {
             let notes = self.notes(self.budget.page_chars);
             let user = format!("Question: {question}\n\nSources:\n{notes}");
             let mut request = request(SYNTHESIZER.into(), vec![user_text(user)]);
+            // What the budget leaves, but never more than the model may answer: providers
+            // refuse a limit over the model's own.
             let left = self.tokens_left().saturating_sub(estimate_prompt(&request));
-            request.max_tokens = Some(u32::try_from(left).unwrap_or(u32::MAX).max(1));
+            let most = u64::from(reply_budget(&self.route));
+            request.max_tokens = Some(u32::try_from(left.min(most)).unwrap_or(u32::MAX).max(1));
             self.stream_report(&request).await?;
         }
         let stops = self.state().stops.clone();

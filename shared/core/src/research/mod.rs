@@ -142,8 +142,16 @@ impl Run {
         }
     }
 
+    /// Adds an agent's usage to the run's, and tells the producer the total so far: it
+    /// keeps the latest, so a run cancelled, left or failed midway is still charged
+    /// for what its agents used.
     fn count(&self, usage: Usage) {
-        self.state().spend.add(usage);
+        let total = {
+            let mut state = self.state();
+            state.spend.add(usage);
+            state.spend.usage
+        };
+        self.send(Produced::Provider(ProviderEvent::Usage(total)));
     }
 
     fn tokens_left(&self) -> u64 {

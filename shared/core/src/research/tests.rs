@@ -136,6 +136,7 @@ fn scripted_agents_plan_research_analyze_and_report_counting_every_agents_tokens
     t.http.reply(answer(r#"{"summary": "Dates agree; fines unknown.", "more": ["GPAI fines"]}"#, 300, 30));
     t.http.reply(page("Fines reach 3% of turnover."));
     t.http.reply(answer("Obligations apply from August 2025 [1][2]; fines reach 3% [3].", 900, 40));
+    let most = crate::chat::context::reply_budget(&route);
     let produced = run(&t, route, Depth::Standard);
 
     assert_eq!(
@@ -156,6 +157,17 @@ fn scripted_agents_plan_research_analyze_and_report_counting_every_agents_tokens
     let synthesizer: serde_json::Value = serde_json::from_slice(&t.http.sent()[5].body).unwrap();
     let prompt = synthesizer["messages"][1]["content"].as_str().unwrap();
     assert!(prompt.contains("[3] C (https://c.example/3)") && prompt.contains("3% of turnover"), "{prompt}");
+    assert_eq!(synthesizer["max_completion_tokens"], most, "the budget's rest, within the model's limit");
+    // Every agent's tokens reach the producer as they are spent (it keeps the latest):
+    // a run stopped midway is charged for what it used.
+    let totals: Vec<u64> = produced
+        .iter()
+        .filter_map(|p| match p {
+            Produced::Provider(ProviderEvent::Usage(u)) => Some(u.input_tokens),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(totals[..3], [100, 400, 1300]);
 }
 
 #[test]

@@ -192,8 +192,11 @@ fn is_public_v6(a: Ipv6Addr) -> bool {
     match s {
         // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible; :: and ::1 included).
         [0, 0, 0, 0, 0, 0xffff | 0, hi, lo] => is_public_v4(embedded_v4(hi, lo)),
-        // NAT64 64:ff9b::a.b.c.d.
+        // SIIT ::ffff:0:a.b.c.d.
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => is_public_v4(embedded_v4(hi, lo)),
+        // NAT64 64:ff9b::a.b.c.d; the local-use prefix 64:ff9b:1::/48 is a network's own.
         [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => is_public_v4(embedded_v4(hi, lo)),
+        [0x64, 0xff9b, 1, ..] => false,
         // 6to4 2002:a.b.c.d::.
         [0x2002, hi, lo, ..] => is_public_v4(embedded_v4(hi, lo)),
         // Teredo and documentation.
@@ -244,6 +247,8 @@ mod tests {
             "http://[::ffff:127.0.0.1]/",
             "http://[::ffff:a9fe:a9fe]/",
             "http://[64:ff9b::a00:1]/",
+            "http://[64:ff9b:1::5db8:d70e]/",
+            "http://[::ffff:0:7f00:1]/",
             "http://[2002:7f00:1::]/",
             // Decimal, octal and hex forms of 127.0.0.1, as URL parsers (and so reqwest) read them.
             "http://2130706433/",

@@ -32,10 +32,24 @@ hljs.registerAliases(['yml'], { languageName: 'yaml' });
 
 const marked = new Marked({ gfm: true, breaks: false });
 
-// Sanitised HTML of a Markdown text. Links open in a new tab without the opener.
+// Links open in a new tab without the opener. Set on the sanitised tree, never by
+// editing its HTML afterwards (a string edit could add what the sanitiser never saw).
+DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+  if (node.tagName === 'A') {
+    node.setAttribute('target', '_blank');
+    node.setAttribute('rel', 'noopener noreferrer');
+  }
+});
+
+// Model output and shared pages are text to read: no styles, and no forms to phish with.
+const PURIFY = {
+  FORBID_ATTR: ['style'],
+  FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select'],
+};
+
+// Sanitised HTML of a Markdown text.
 function toHtml(text) {
-  const clean = DOMPurify.sanitize(marked.parse(text || ''), { FORBID_ATTR: ['style'], FORBID_TAGS: ['style'] });
-  return clean.replace(/<a /g, '<a target="_blank" rel="noopener noreferrer" ');
+  return DOMPurify.sanitize(marked.parse(text || ''), PURIFY);
 }
 
 // Highlights the code blocks under `root` and gives each a copy button.

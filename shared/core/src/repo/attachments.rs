@@ -85,7 +85,11 @@ pub async fn create(app: &App, owned: &Owned, upload: Upload) -> ApiResult<()> {
     let dir = blob_dir(owned.user_id, session_id, attachment.id);
     app.blobs.put(&format!("{dir}file"), &attachment.content_type, upload.bytes).await?;
     if let Some(text) = upload.text {
-        app.blobs.put(&format!("{dir}text"), "text/plain; charset=utf-8", Bytes::from(text)).await?;
+        let put = app.blobs.put(&format!("{dir}text"), "text/plain; charset=utf-8", Bytes::from(text)).await;
+        if let Err(e) = put {
+            app.blobs.delete_prefix(&dir).await?;
+            return Err(e.into());
+        }
     }
     let item = Item::new(sessions::pk(session_id), sk(attachment.id), to_data(attachment));
     let writes =

@@ -23,6 +23,18 @@ pub enum SearchError {
     Unavailable(String),
 }
 
+impl SearchError {
+    /// What a user may read: the kind of failure, never its details (hosts, secret
+    /// names), which go to the logs.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            SearchError::RateLimited { .. } => "the search provider is rate limiting",
+            SearchError::Auth(_) => "the search provider refused confab's key",
+            SearchError::Unavailable(_) => "the search provider is unavailable",
+        }
+    }
+}
+
 /// Web search (Brave, Tavily or SearXNG over the HTTP port; a script in tests).
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]

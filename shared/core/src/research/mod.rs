@@ -182,7 +182,10 @@ impl Run {
         self.step("researcher", "searching", question.clone());
         let hits = match self.search(&question).await {
             Ok(hits) => hits,
-            Err(e) => return self.step("researcher", "failed", format!("{question}: {e}")),
+            Err(e) => {
+                tracing::warn!(error = %e, "a research search failed");
+                return self.step("researcher", "failed", format!("{question}: {}", e.public_message()));
+            }
         };
         let mut read = 0;
         for hit in hits {

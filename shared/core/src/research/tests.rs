@@ -219,9 +219,14 @@ fn page_and_token_budgets_stop_their_stages_and_the_report_says_so() {
 #[test]
 fn nothing_read_is_a_short_report_without_a_model_call() {
     let t = app();
-    t.search.fails(QUESTION, SearchError::Auth("the search API answered 401".into()));
+    let detail = "secret confab-provider-search does not exist";
+    t.search.fails(QUESTION, SearchError::Auth(detail.into()));
     let produced = run(&t, echo(), Depth::Quick);
     assert!(report(&produced).starts_with("No web page could be read"));
     let failed = events(&produced, "step").into_iter().find(|s| s["status"] == "failed").unwrap();
-    assert!(failed["detail"].as_str().unwrap().contains("401"));
+    assert_eq!(failed["detail"], format!("{QUESTION}: the search provider refused confab's key"));
+    assert!(
+        !failed["detail"].as_str().unwrap().contains("confab-provider-search"),
+        "details stay in the logs"
+    );
 }

@@ -9,6 +9,7 @@ use crate::providers::{ChatMessage, ChatRole, Image, ImageData, Part};
 use crate::repo::attachments::{self, AttachedFile, Contents};
 use crate::repo::sessions::{Message, Owned};
 use base64::Engine;
+use std::collections::HashSet;
 use std::fmt::Write;
 
 /// Most files one message carries.
@@ -17,6 +18,9 @@ pub const MAX_PER_MESSAGE: usize = 10;
 const MAX_IMAGES: usize = 10;
 /// Characters of one file's text put in the context.
 const MAX_TEXT_CHARS: usize = 100_000;
+/// Characters of files' text one turn reads, newest files first: a long conversation
+/// of attachments must not cost a read of every file at every turn.
+const MAX_TURN_TEXT_CHARS: usize = 4 * MAX_TEXT_CHARS;
 
 /// The session's files `ids`, for a new message: each named once, at most
 /// [`MAX_PER_MESSAGE`]; an id that is no file of this session is 404.
@@ -47,12 +51,16 @@ pub struct Turns<'a> {
     owned: &'a Owned,
     vision: bool,
     images_left: usize,
+    text_left: usize,
+    /// Files already shown in a newer message: each is read once a turn.
+    shown: HashSet<Id>,
     turns: Vec<ChatMessage>,
 }
 
 impl<'a> Turns<'a> {
     pub fn new(app: &'a App, owned: &'a Owned, vision: bool) -> Self {
-        Turns { app, owned, vision, images_left: MAX_IMAGES, turns: Vec::new() }
+        let (images_left, text_left) = (MAX_IMAGES, MAX_TURN_TEXT_CHARS);
+        Turns { app, owned, vision, images_left, text_left, shown: HashSet::new(), turns: Vec::new() }
     }
 
     /// Adds a turn older than those added so far: user turns and whatever assistants said.
@@ -94,6 +102,9 @@ impl<'a> Turns<'a> {
     /// The file as an image part, or else as text: its own or a note.
     async fn shown(&mut self, file: &AttachedFile) -> ApiResult<Result<Image, String>> {
         let name = &file.filename;
+        if !self.shown.insert(file.id) {
+            return Ok(Err(format!("[file {name}: shown in a later message]")));
+        }
         if AttachmentKind::of(&file.content_type) == AttachmentKind::Image {
             if !self.vision {
                 return Ok(Err(format!("[image {name}: this model cannot see images]")));
@@ -101,6 +112,9 @@ impl<'a> Turns<'a> {
             if self.images_left == 0 {
                 return Ok(Err(format!("[image {name}: left out, too many images]")));
             }
+        }
+        if AttachmentKind::of(&file.content_type) != AttachmentKind::Image && self.text_left == 0 {
+            return Ok(Err(format!("[file {name}: left out, the context has enough files]")));
         }
         let deleted = Ok(Err(format!("[file {name}: deleted]")));
         let attachment = match attachments::get(self.app, self.owned.session.id, file.id).await {
@@ -111,7 +125,11 @@ impl<'a> Turns<'a> {
         Ok(match attachments::contents(self.app, self.owned, &attachment).await? {
             None => return deleted,
             Some(Contents::NoText) => Err(format!("[PDF {name}: no text could be read from it]")),
-            Some(Contents::Text(text)) => Err(text_block(name, &text)),
+            Some(Contents::Text(text)) => {
+                let block = text_block(name, &text);
+                self.text_left = self.text_left.saturating_sub(block.chars().count());
+                Err(block)
+            }
             Some(Contents::Image(bytes)) => {
                 self.images_left -= 1;
                 let base64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
@@ -197,6 +215,43 @@ mod tests {
             blind.add(ChatRole::User, "", &files[1..2]).await.unwrap();
             let turn = blind.oldest_first().remove(0);
             assert_eq!((turn.content.as_str(), turn.parts.len()), ("[image cat.png: this model cannot see images]", 0));
+        });
+    }
+
+    #[test]
+    fn a_turn_reads_each_file_once_and_stops_when_its_text_budget_is_spent() {
+        let t = testing::app().build();
+        let app = &t.app;
+        let owned = Owned {
+            user_id: app.new_id(),
+            title_derived: false,
+            session: Session::new(app, "s".into(), None, None),
+        };
+        let big = "y".repeat(MAX_TEXT_CHARS);
+        t.run(async {
+            sessions::create(app, &owned).await.unwrap();
+            let mut files = Vec::new();
+            for i in 0..5 {
+                let attachment = Attachment {
+                    id: app.new_id(),
+                    filename: format!("f{i}.txt"),
+                    content_type: "text/plain".into(),
+                    size: big.len() as u64,
+                    created_at: app.now(),
+                };
+                let upload =
+                    Upload { attachment: attachment.clone(), bytes: Bytes::from(big.clone()), text: None };
+                attachments::create(app, &owned, upload).await.unwrap();
+                files.push(AttachedFile::from(&attachment));
+            }
+            let mut turns = Turns::new(app, &owned, false);
+            turns.add(ChatRole::User, "newest", &files[..1]).await.unwrap();
+            turns.add(ChatRole::User, "older", &files).await.unwrap();
+            let [older, newest] = <[ChatMessage; 2]>::try_from(turns.oldest_first()).unwrap();
+            assert!(newest.content.contains("<file name=\"f0.txt\">"));
+            assert!(older.content.contains("[file f0.txt: shown in a later message]"), "read once a turn");
+            assert_eq!(older.content.matches("<file name=").count(), 3, "the budget holds four files' text");
+            assert!(older.content.ends_with("[file f4.txt: left out, the context has enough files]"));
         });
     }
 

@@ -42,6 +42,13 @@ const TEXT_TYPES: [&str; 6] = [
 /// UTF-8. Anything else is 415.
 pub fn classify(content_type: Option<&str>, bytes: &[u8]) -> Result<(AttachmentKind, String), ApiError> {
     let essence = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    // Stored and sent back as a header: a plain `type/subtype` of token characters.
+    let token = |part: &str| {
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    if essence.len() > 100 || !essence.split_once('/').is_some_and(|(t, sub)| token(t) && token(sub)) {
+        return Err(unsupported(format!("{:?} is not a media type", content_type.unwrap_or(""))));
+    }
     let typed: Vec<_> = MAGIC.iter().filter(|(t, _, _)| *t == essence).collect();
     if !typed.is_empty() {
         let webp = essence != "image/webp" || bytes.get(8..12) == Some(b"WEBP");
@@ -108,6 +115,9 @@ mod tests {
             (Some("text/plain"), b"\xff\xfe\x00"),
             (Some("application/zip"), b"PK\x03\x04"),
             (None, b"hello"),
+            (Some("text/x\"y"), b"hello"),
+            (Some("text/"), b"hello"),
+            (Some("text/plain x"), b"hello"),
         ] {
             let refused = classify(content_type, bytes).unwrap_err();
             assert!(matches!(refused, ApiError::UnsupportedAttachment(_)), "{content_type:?}");

@@ -160,7 +160,7 @@ def images(client, mock, check, fmt, model):
             raise AssertionError(f"{check.where}: the image URL {url} must be refused")
         except openai.BadRequestError as e:
             check.equal(f"status for {url}", e.status_code, 400)
-            check.true(f"the refusal of {url} names the image", "image_url" in str(e.message), e.message)
+            check.true(f"the refusal of {url} names the image", "image URL" in str(e.message), e.message)
     check.equal("requests reaching the provider for refused images", len(mock.requests(model)), before)
 
 

@@ -124,7 +124,9 @@ pub async fn download_urls_are_presigned_and_download_the_object_as_a_file(blobs
     assert_eq!(response.status(), 200);
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
     assert_eq!(header("content-type").as_deref(), Some("text/markdown"));
-    assert_eq!(header("content-disposition").as_deref(), Some("attachment; filename=\"chat_notes.md\""));
+    // RFC 6266: an ASCII fallback and the name as given.
+    let disposition = "attachment; filename=\"chat_notes.md\"; filename*=UTF-8''chat%20notes.md";
+    assert_eq!(header("content-disposition").as_deref(), Some(disposition));
     assert_eq!(response.bytes().await.expect("body"), body);
 
     let too_long =

@@ -18,6 +18,10 @@ locals {
     join(" or ", [for s in local.api_segments : format("starts_with(http.request.uri.path, %s)", jsonencode("/${s}/"))]),
   )
 
+  # The web app (the router's static assets; shared/core/src/webapp.rs): its files under
+  # /assets/, and any page a browser opens (it asks for text/html), by GET only.
+  app_request = "(http.request.method eq \"GET\" and (starts_with(http.request.uri.path, \"/assets/\") or any(http.request.headers[\"accept\"][*] contains \"text/html\")))"
+
   # The methods the routes answer (GET, POST, PUT, PATCH, DELETE) and CORS preflights
   # (OPTIONS): shared/core/src/middleware/cors.rs ALLOW_METHODS. No HEAD, TRACE or CONNECT.
   allowed_methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

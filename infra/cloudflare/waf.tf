@@ -29,11 +29,11 @@ resource "cloudflare_ruleset" "custom" {
       enabled           = true
     },
     {
-      # Paths the router forwards to a function (Function::for_path); scanners probing
-      # /wp-login.php, /.env and the like stop here.
+      # Paths the router forwards to a function (Function::for_path), and the web app's
+      # pages and files; programs probing /wp-login.php, /.env and the like stop here.
       ref               = "confab_api_paths_only"
-      description       = "confab: only /auth, /chat, /v1, /sessions, /shared, /admin and /openapi.json"
-      expression        = "${local.hosts} and not ${local.api_path}"
+      description       = "confab: only the API (/auth, /chat, /v1, /sessions, /shared, /admin, /openapi.json) and the web app"
+      expression        = "${local.hosts} and not ${local.api_path} and not ${local.app_request}"
       action            = "block"
       action_parameters = var.json_errors ? local.error_response.not_found : null
       enabled           = true

@@ -210,7 +210,8 @@ class Rulesets(unittest.TestCase):
             self.assertEqual(rule["action"], "block")
         self.assertEqual(rules["confab_require_https"]["expression"], "${local.hosts} and not ssl")
         self.assertEqual(rules["confab_allowed_methods"]["expression"], "${local.hosts} and not ${local.method_allowed}")
-        self.assertEqual(rules["confab_api_paths_only"]["expression"], "${local.hosts} and not ${local.api_path}")
+        self.assertEqual(rules["confab_api_paths_only"]["expression"],
+                         "${local.hosts} and not ${local.api_path} and not ${local.app_request}")
         self.assertEqual(rules["confab_body_size"]["expression"], "${local.hosts} and ${local.body_too_large}")
 
     def test_blocks_answer_with_the_apps_error_codes(self):
@@ -245,6 +246,15 @@ class Rulesets(unittest.TestCase):
         self.assertIn("local.api_segments", LOCALS["api_path"])
         self.assertIn("local.api_documents", LOCALS["api_path"])
         self.assertIn('starts_with(http.request.uri.path, %s)", jsonencode("/${s}/")', LOCALS["api_path"])
+
+    def test_the_web_app_passes_by_get_only(self):
+        # webapp.rs: files under /assets/ for anyone, pages for browsers (Accept: text/html).
+        source = rust("shared/core/src/webapp.rs")
+        self.assertIn('const ASSETS: &str = "/assets/";', source)
+        self.assertIn('a.contains("text/html")', source)
+        self.assertEqual(LOCALS["app_request"],
+                         '(http.request.method eq "GET" and (starts_with(http.request.uri.path, "/assets/")'
+                         ' or any(http.request.headers["accept"][*] contains "text/html")))')
 
     def test_body_size_uses_the_body_field_or_content_length(self):
         expr = LOCALS["over_cap"]

@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import subprocess
 import unittest
 from pathlib import Path
 
@@ -28,6 +30,7 @@ PROVIDER_SECRETS = ["OpenaiApiKeySecret", "AnthropicApiKeySecret", "GeminiApiKey
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 
 
 def load_template() -> dict:
@@ -578,18 +581,19 @@ class Distribution(unittest.TestCase):
     def setUp(self):
         self.config = RESOURCES["Distribution"]["Properties"]["DistributionConfig"]
         self.origin_function = {}
-        for origin in self.config["Origins"]:
+        self.function_origins = [o for o in self.config["Origins"] if o["Id"] != "web"]
+        for origin in self.function_origins:
             url = origin["DomainName"]["Fn::Select"][1]["Fn::Split"][1]
             self.origin_function[origin["Id"]] = re.fullmatch(r"GetAtt\((\w+)FunctionUrl\.FunctionUrl\)", show(url)).group(1)
 
     def behaviors(self):
-        return [("(default)", self.config["DefaultCacheBehavior"])] + [
-            (b["PathPattern"], b) for b in self.config["CacheBehaviors"]]
+        """The API's behaviors: every path pattern (the default one is the web app's)."""
+        return [(b["PathPattern"], b) for b in self.config["CacheBehaviors"]]
 
     def test_paths_reach_the_right_function(self):
         routes = {p: self.origin_function[b["TargetOriginId"]] for p, b in self.behaviors()}
         self.assertEqual(routes, {
-            "(default)": "Auth", "/auth/*": "Auth", "/openapi.json": "Auth",
+            "/auth/*": "Auth", "/openapi.json": "Auth",
             "/chat/*": "Chat", "/v1/*": "Chat",
             "/sessions": "Session", "/sessions/*": "Session", "/shared/*": "Session",
             "/admin/*": "Admin",
@@ -635,7 +639,7 @@ class Distribution(unittest.TestCase):
         self.assertEqual(oac["SigningBehavior"], "always")
         self.assertEqual(oac["SigningProtocol"], "sigv4")
         self.assertEqual(set(self.origin_function.values()), set(FUNCTIONS))
-        for origin in self.config["Origins"]:
+        for origin in self.function_origins:
             with self.subTest(origin=origin["Id"]):
                 self.assertEqual(show(origin["OriginAccessControlId"]), "GetAtt(OriginAccessControl.Id)")
                 custom = origin["CustomOriginConfig"]
@@ -647,6 +651,99 @@ class Distribution(unittest.TestCase):
         self.assertEqual(self.config["HttpVersion"], "http2and3")
         self.assertEqual(show(self.config["WebACLId"]),
                          show({"Fn::If": ["CreateWebAcl", {"Fn::GetAtt": ["WebAcl", "Arn"]}, {"Ref": "WebAclArn"}]}))
+
+
+def webapp_csp() -> str:
+    """The CSP the core gives the app (shared/core/src/webapp.rs), as one string."""
+    source = rust("shared/core/src/webapp.rs")
+    body = re.search(r'pub const CSP: &str = ((?:"[^"]*"\s*)+);', source.replace("\\\n", "")).group(1)
+    return re.sub(r"\s+", " ", "".join(re.findall(r'"([^"]*)"', body)))
+
+
+def run_cloudfront_function(code: str, event: dict) -> dict:
+    """Runs a CloudFront Function's handler on one event with Node."""
+    node = os.environ.get("CONFAB_NODE") or shutil.which("node")
+    assert node, "node is needed to run the CloudFront Function (scripts/test puts one on PATH)"
+    script = code + "\nprocess.stdout.write(JSON.stringify(handler(" + json.dumps(event) + ")));"
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30, check=True)
+    return json.loads(out.stdout)
+
+
+def viewer_request(uri: str, method: str = "GET", accept: str = "text/html,*/*;q=0.8") -> dict:
+    headers = {"accept": {"value": accept}} if accept else {}
+    return {"version": "1.0", "context": {"eventType": "viewer-request"}, "viewer": {"ip": "192.0.2.1"},
+            "request": {"method": method, "uri": uri, "querystring": {"x": {"value": "1"}}, "headers": headers,
+                        "cookies": {}}}
+
+
+class WebApp(unittest.TestCase):
+    """The web app from S3 behind CloudFront's default behavior, answered as the local
+    server answers it (shared/core/src/webapp.rs)."""
+
+    def setUp(self):
+        self.config = RESOURCES["Distribution"]["Properties"]["DistributionConfig"]
+        self.default = self.config["DefaultCacheBehavior"]
+        self.code = RESOURCES["WebAppFunction"]["Properties"]["FunctionCode"]
+
+    def test_every_other_path_is_the_bucket_through_origin_access_control(self):
+        web = next(o for o in self.config["Origins"] if o["Id"] == "web")
+        self.assertEqual(show(web["DomainName"]), "GetAtt(WebBucket.RegionalDomainName)")
+        self.assertEqual(show(web["OriginAccessControlId"]), "GetAtt(WebOriginAccessControl.Id)")
+        self.assertEqual(web["S3OriginConfig"], {"OriginAccessIdentity": ""})
+        oac = RESOURCES["WebOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+        self.assertEqual((oac["OriginAccessControlOriginType"], oac["SigningBehavior"]), ("s3", "always"))
+        self.assertEqual(self.default["TargetOriginId"], "web")
+        self.assertEqual(self.default["CachePolicyId"], CACHING_OPTIMIZED)
+        self.assertEqual(set(self.default["CachedMethods"]), {"GET", "HEAD"})
+        self.assertNotIn("LambdaFunctionAssociations", self.default)
+        association, = self.default["FunctionAssociations"]
+        self.assertEqual(association["EventType"], "viewer-request")
+        self.assertEqual(show(association["FunctionARN"]), "GetAtt(WebAppFunction.FunctionMetadata.FunctionARN)")
+
+    def test_only_cloudfront_of_this_distribution_reads_the_bucket(self):
+        bucket = RESOURCES["WebBucket"]["Properties"]
+        self.assertTrue(all(bucket["PublicAccessBlockConfiguration"].values()))
+        statements = RESOURCES["WebBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        allows = [s for s in statements if s["Effect"] == "Allow"]
+        self.assertEqual(len(allows), 1)
+        allow = allows[0]
+        self.assertEqual(allow["Principal"], {"Service": "cloudfront.amazonaws.com"})
+        self.assertEqual(set(allow["Action"]), {"s3:GetObject", "s3:ListBucket"})
+        self.assertIn("distribution/${Distribution}", show(allow["Condition"]["StringEquals"]["AWS:SourceArn"]))
+        self.assertIn("DenyInsecureTransport", {s.get("Sid") for s in statements})
+
+    def test_the_apps_own_headers(self):
+        self.assertEqual(show(self.default["ResponseHeadersPolicyId"]), "Ref(WebAppHeadersPolicy)")
+        security = RESOURCES["WebAppHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        self.assertEqual(security["ContentSecurityPolicy"]["ContentSecurityPolicy"], webapp_csp())
+        self.assertEqual(security["FrameOptions"]["FrameOption"], "DENY")
+        self.assertEqual(security["ReferrerPolicy"]["ReferrerPolicy"], "no-referrer")
+        self.assertIn("ContentTypeOptions", security)
+        for header in security.values():
+            self.assertIs(header["Override"], True)
+
+    def test_pages_get_the_page_files_themselves_and_programs_a_json_404(self):
+        for uri in ["/", "/c/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/settings", "/share/abc", "/no/such"]:
+            with self.subTest(uri=uri):
+                request = run_cloudfront_function(self.code, viewer_request(uri))
+                self.assertEqual((request["uri"], request["querystring"]), ("/index.html", {}))
+        asset = "/assets/0123456789ab/js/main.js"
+        self.assertEqual(run_cloudfront_function(self.code, viewer_request(asset, accept=""))["uri"], asset)
+        for accept in ["", "application/json", "*/*"]:
+            with self.subTest(accept=accept):
+                answer = run_cloudfront_function(self.code, viewer_request("/settings", accept=accept))
+                self.assertEqual(answer["statusCode"], 404)
+                self.assertEqual(json.loads(answer["body"])["error"]["code"], "not_found")
+        for method in ["POST", "PUT", "DELETE", "OPTIONS"]:
+            with self.subTest(method=method):
+                answer = run_cloudfront_function(self.code, viewer_request("/settings", method=method))
+                self.assertEqual((answer["statusCode"], answer["headers"]["allow"]["value"]), (405, "GET, HEAD"))
+        self.assertNotIn("statusCode", run_cloudfront_function(self.code, viewer_request("/", method="HEAD")))
+
+    def test_deploy_web_names_the_stacks_bucket_output(self):
+        outputs = TEMPLATE["Outputs"]
+        self.assertEqual(show(outputs["WebBucketName"]["Value"]), "Ref(WebBucket)")
+        self.assertIn("WebBucketName", (INFRA / "deploy-web").read_text())
 
 
 class Waf(unittest.TestCase):

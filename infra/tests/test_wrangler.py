@@ -116,6 +116,19 @@ class Environments(unittest.TestCase):
                 namespaces.append(limits["PER_IP"]["namespace_id"])
         self.assertEqual(len(namespaces), len(set(namespaces)), "each environment counts in its own namespace")
 
+    def test_router_serves_the_web_app_in_every_environment(self):
+        # The router runs first and answers app paths from web/dist (scripts/web-dist,
+        # run by its build) with the app's headers; nothing else serves files.
+        expected = {"directory": "web/dist", "binding": "ASSETS", "run_worker_first": True,
+                    "html_handling": "none", "not_found_handling": "none"}
+        self.assertEqual(ROUTER["assets"], expected)
+        for env in ENVS:
+            with self.subTest(env=env):
+                self.assertEqual(ROUTER["env"][env]["assets"], expected)
+        for fn, config in FUNCTION_CONFIGS.items():
+            self.assertNotIn("assets", config, fn)
+        self.assertIn("web-dist", (ROOT / "scripts/worker-build").read_text())
+
     def test_vars_are_repeated_per_environment(self):
         # Vars are not inherited by environments: each one must carry its own.
         for env in ENVS:

@@ -312,7 +312,7 @@ pub(crate) fn clean_env(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 

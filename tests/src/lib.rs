@@ -16,6 +16,7 @@ pub mod sse;
 pub mod totp;
 pub mod user;
 pub mod web;
+pub mod webapp;
 pub mod workers;
 
 pub use user::{Call, Expect, TestUser};

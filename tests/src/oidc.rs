@@ -55,8 +55,14 @@ pub struct RealProvider {
 }
 
 impl RealProvider {
-    /// Starts it for provider `name` with `accounts` (account id → claims).
+    /// Starts it for provider `name` with `accounts` (account id → claims), for an app
+    /// at [`PUBLIC_URL`].
     pub fn start(name: &str, accounts: Value) -> RealProvider {
+        RealProvider::start_for(name, accounts, PUBLIC_URL)
+    }
+
+    /// The same, for an app at `public_url` (its callback is the registered redirect).
+    pub fn start_for(name: &str, accounts: Value, public_url: &str) -> RealProvider {
         let modules = required_path("CONFAB_OIDC_PROVIDER_MODULES", "oidc-provider/lib/index.js");
         let node = std::env::var("CONFAB_NODE").unwrap_or_else(|_| {
             panic!("CONFAB_NODE is not set: run scripts/test, or eval \"$(scripts/edge-tools)\" for Node 22")
@@ -68,7 +74,7 @@ impl RealProvider {
             .env("OIDC_PROVIDER_MODULES", modules)
             .env("OIDC_CLIENT_ID", CLIENT_ID)
             .env("OIDC_CLIENT_SECRET", &client_secret)
-            .env("OIDC_REDIRECT_URI", format!("{PUBLIC_URL}/auth/oidc/{name}/callback"))
+            .env("OIDC_REDIRECT_URI", format!("{public_url}/auth/oidc/{name}/callback"))
             .env("OIDC_ACCOUNTS", accounts.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -151,6 +151,8 @@ fn write_config(dir: &Path, name: &str, vars: &BTreeMap<String, String>, rate_li
         for limit in limits {
             limit["simple"]["limit"] = rate_limit.into();
         }
+        let assets = config.get_mut("assets").and_then(|v| v.as_table_mut()).expect("router assets");
+        assets.insert("directory".into(), root.join("web/dist").display().to_string().into());
         let router_vars = config.get_mut("vars").and_then(|v| v.as_table_mut()).expect("router vars");
         for name in ["CONFAB_MAX_BODY_BYTES", "CONFAB_CORS_ORIGINS"] {
             if let Some(value) = vars.get(name) {

@@ -5,5 +5,5 @@ use worker::{Context, Env, Request, Response, event};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    confab_edge::serve(confab_core::Function::Auth, req, env, ctx).await
+    confab_edge::serve(&confab_core::routes::AuthRoutes, req, env, ctx).await
 }

@@ -6,7 +6,7 @@ use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, e
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    confab_edge::serve(confab_core::Function::Chat, req, env, ctx).await
+    confab_edge::serve(&confab_core::routes::ChatRoutes, req, env, ctx).await
 }
 
 #[event(scheduled)]

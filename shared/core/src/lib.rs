@@ -28,7 +28,7 @@ pub mod websearch;
 
 pub use app::{App, Ports};
 pub use config::Config;
-pub use middleware::serve;
+pub use middleware::{serve, serve_only};
 pub use routes::Function;
 
 #[cfg(any(test, feature = "conformance"))]

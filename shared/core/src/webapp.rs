@@ -56,12 +56,19 @@ impl WebApp {
         format!("{ASSETS}{}", self.version)
     }
 
+    /// The app as the files a static host serves (an S3 bucket, Workers' static
+    /// assets): `index.html`, naming the hashed folder, and every file under it.
+    pub fn static_files(&self) -> Vec<(String, Bytes)> {
+        let folder = self.assets_path();
+        let assets =
+            self.files.iter().map(|(name, bytes)| (format!("{}/{name}", &folder[1..]), bytes.clone()));
+        std::iter::once((INDEX.to_string(), self.index.clone())).chain(assets).collect()
+    }
+
     /// The answer to a request for `path` outside the API.
     pub fn respond(&self, method: &Method, path: &str) -> Response {
-        if method != Method::GET && method != Method::HEAD {
-            let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
-            resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return resp;
+        if let Some(refused) = refuse_method(method) {
+            return refused;
         }
         let resp = match path.strip_prefix(ASSETS) {
             Some(rest) => self.asset(rest),
@@ -83,6 +90,35 @@ impl WebApp {
             None => plain(StatusCode::NOT_FOUND, "not found"),
         }
     }
+}
+
+/// The file a static host holds for `path` outside the API: an asset's own path, for
+/// any other (an app page) `/index.html`.
+pub fn static_path(path: &str) -> &str {
+    if path.starts_with(ASSETS) { path } else { "/index.html" }
+}
+
+/// A static host's answer made the app's: its status and body, with the headers
+/// `respond` would have sent (the policy, and caching by what the file is).
+pub fn static_headers(path: &str, status: StatusCode) -> Vec<(header::HeaderName, HeaderValue)> {
+    let cache = match (status, path.starts_with(ASSETS)) {
+        (StatusCode::OK, true) => IMMUTABLE,
+        (StatusCode::OK, false) => "no-cache",
+        _ => "no-store",
+    };
+    let mut headers = policy_headers();
+    headers.push((header::CACHE_CONTROL, HeaderValue::from_static(cache)));
+    headers
+}
+
+/// Only reads are answered: anything else gets 405 with `Allow`.
+pub fn refuse_method(method: &Method) -> Option<Response> {
+    if method == Method::GET || method == Method::HEAD {
+        return None;
+    }
+    let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+    resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    Some(resp)
 }
 
 /// A hash of every file's name and contents: any change is a new version.
@@ -113,12 +149,19 @@ fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Respo
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    // Share pages carry their token in the path: never send it on as a referrer.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.extend(policy_headers());
     resp
+}
+
+/// What every answer of the app carries, wherever it is served from.
+fn policy_headers() -> Vec<(header::HeaderName, HeaderValue)> {
+    vec![
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        // Share pages carry their token in the path: never send it on as a referrer.
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    ]
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -203,6 +246,40 @@ mod tests {
         assert!(!WebApp::answers("/no/such/route", None));
         assert!(!WebApp::answers("/no/such/route", Some("application/json")));
         assert!(!WebApp::answers("/xyz/health", Some("*/*")));
+    }
+
+    #[test]
+    fn static_files_are_the_page_and_the_hashed_folder() {
+        let app = app();
+        let files: BTreeMap<String, Bytes> = app.static_files().into_iter().collect();
+        let folder = &app.assets_path()[1..];
+        let names: Vec<&str> = files.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [format!("{folder}/index.html"), format!("{folder}/js/main.js"), "index.html".to_string()]
+        );
+        assert_eq!(files["index.html"], body(&app.respond(&Method::GET, "/")));
+    }
+
+    #[test]
+    fn a_static_host_answers_as_the_app_would() {
+        let app = app();
+        for path in ["/", "/c/01J", &format!("{}/js/main.js", app.assets_path())] {
+            let resp = app.respond(&Method::GET, path);
+            let mut expected: Vec<_> =
+                resp.headers().iter().filter(|(name, _)| *name != header::CONTENT_TYPE).collect();
+            let headers = static_headers(path, StatusCode::OK);
+            let mut got: Vec<_> = headers.iter().map(|(n, v)| (n, v)).collect();
+            expected.sort_by_key(|(n, _)| n.as_str());
+            got.sort_by_key(|(n, _)| n.as_str());
+            assert_eq!(got, expected, "{path}");
+        }
+        assert_eq!(static_path("/c/01J"), "/index.html");
+        assert_eq!(static_path("/assets/abc/js/main.js"), "/assets/abc/js/main.js");
+        let missing = static_headers("/assets/abc/gone.js", StatusCode::NOT_FOUND);
+        assert!(missing.contains(&(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))));
+        assert!(refuse_method(&Method::GET).is_none());
+        assert_eq!(refuse_method(&Method::DELETE).unwrap().status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
     #[test]

@@ -2,21 +2,25 @@
 //! the path and method, counts the client's requests, caps the body and gives the
 //! request an id; then it hands the request to the function's Worker through a
 //! service binding and passes the response (streamed, for chat) back as it comes.
+//! Paths outside the API are the web app's, from the router's static assets.
 
 use crate::convert::{client_ip, request, to_worker, vars};
 use crate::router::{self, Rejected};
 use crate::runtime::{WorkerClock, WorkerRandom};
-use confab_core::Config;
 use confab_core::domain::Id;
 use confab_core::error::ApiError;
 use confab_core::http::{REQUEST_ID_HEADER, body_limit, error_response, request_id_is_well_formed};
 use confab_core::middleware::outer_headers;
+use confab_core::webapp::{self, WebApp};
+use confab_core::{Config, Function};
 use futures::StreamExt;
 use http::{HeaderValue, header};
 use std::cell::OnceCell;
 use std::rc::Rc;
-use worker::{Env, Request, Response};
+use worker::{Env, Headers, Request, RequestInit, Response};
 
+/// The web app's files (`[assets]` in wrangler.toml, written by `scripts/web-dist`).
+const ASSETS: &str = "ASSETS";
 /// The rate-limit binding (`[[ratelimits]]` in wrangler.toml).
 const RATE_LIMITER: &str = "PER_IP";
 /// The binding's period: a client over its limit may try again after this many seconds.
@@ -57,6 +61,10 @@ async fn forward(req: &mut Request, env: &Env, id: &str, config: &Config) -> Res
     let method = http::Method::from_bytes(req.method().as_ref().as_bytes())
         .map_err(|_| rejected(ApiError::method_not_allowed(&[])))?;
     let path = req.path();
+    let accept = req.headers().get(header::ACCEPT.as_str()).ok().flatten();
+    if Function::for_path(&path).is_none() && WebApp::answers(&path, accept.as_deref()) {
+        return serve_app(req, env, &method, &path).await;
+    }
     let function = router::admit(&method, &path)?;
     admit_client(req, env).await?;
     let max_body = body_limit(config, &method, &path);
@@ -71,6 +79,38 @@ async fn forward(req: &mut Request, env: &Env, id: &str, config: &Config) -> Res
         tracing::error!(error = %e, function = function.name(), "the function could not be reached");
         rejected(ApiError::Unavailable("the function could not be reached".into()))
     })
+}
+
+/// A file of the web app, answered as the local server answers it (`webapp`): pages
+/// get `index.html`, assets their file, each with the app's headers. Static files
+/// cost no function call and are not counted against the client's rate.
+async fn serve_app(
+    req: &Request,
+    env: &Env,
+    method: &http::Method,
+    path: &str,
+) -> Result<Response, Rejected> {
+    if let Some(refused) = webapp::refuse_method(method) {
+        return to_worker(refused, None).map_err(|e| internal(&e));
+    }
+    let mut url = req.url().map_err(|e| internal(&e))?;
+    url.set_path(webapp::static_path(path));
+    url.set_query(None);
+    let mut init = RequestInit::new();
+    init.with_method(req.method());
+    let assets = env.assets(ASSETS).map_err(|e| misconfigured(&e.to_string()))?;
+    let file = assets.fetch(url.to_string(), Some(init)).await.map_err(|e| internal(&e))?;
+    let status = http::StatusCode::from_u16(file.status_code()).map_err(|e| internal(&e))?;
+    // A fetched response's headers are immutable: copy them.
+    let headers = Headers::new();
+    for (name, value) in file.headers().entries() {
+        headers.append(&name, &value).map_err(|e| internal(&e))?;
+    }
+    for (name, value) in webapp::static_headers(path, status) {
+        let value = value.to_str().map_err(|e| internal(&e))?;
+        headers.set(name.as_str(), value).map_err(|e| internal(&e))?;
+    }
+    Ok(file.with_headers(headers))
 }
 
 /// Counts the request against its client; over the limit, it goes no further. A

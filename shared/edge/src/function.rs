@@ -10,7 +10,8 @@ use confab_core::error::ApiError;
 use confab_core::http::error_response;
 use confab_core::ports::secrets::Cached;
 use confab_core::ports::{Clock, HttpClient};
-use confab_core::{App, Function, Ports};
+use confab_core::routes::Routes;
+use confab_core::{App, Ports};
 use std::cell::OnceCell;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,14 +22,20 @@ thread_local! {
     static APP: OnceCell<Result<Arc<App>, String>> = const { OnceCell::new() };
 }
 
-/// Serves one request to `function`. Work that outlives the response (a chat reply
-/// the client left, usage records) is handed to `waitUntil`.
-pub async fn serve(function: Function, mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+/// Serves one request to a function's `routes` (only its own, so the Worker carries no
+/// other function's code). Work that outlives the response (a chat reply the client
+/// left, usage records) is handed to `waitUntil`.
+pub async fn serve(
+    routes: &dyn Routes,
+    mut req: Request,
+    env: Env,
+    ctx: Context,
+) -> worker::Result<Response> {
     crate::logging::init();
     let guard = in_flight().enter();
     let resp = match app(&env) {
         Ok(app) => match core_request(&mut req).await {
-            Ok(core) => confab_core::serve(&app, function, core).await,
+            Ok(core) => confab_core::serve_only(&app, routes, core).await,
             Err(e) => error_response(&e),
         },
         Err(problem) => {

@@ -5,51 +5,19 @@
 //! README's), by default a folder in the system's temporary directory.
 
 use confab_mock_provider::{MockProvider, Scenario};
+use confab_tests::lambda::free_port;
+use confab_tests::oidc::{ALICE, RealProvider, accounts, provider_settings};
 use confab_tests::python::run_script;
+use confab_tests::webapp::serves_the_app;
 use confab_tests::*;
 
 /// Markdown with a code block, so highlighting and the copy button show.
 const REPLY: &str = "Here is fibonacci in Python:\n\n```python\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n```\n\nIt is *slow* for large `n`.";
 
-/// A browser gets the app's page on every path outside the API (revalidated each time,
-/// under its own CSP); the files it names are immutable; programs and API paths keep
-/// their JSON answers.
+/// The app's paths, as every runtime serves them (`confab_tests::webapp`).
 #[tokio::test(flavor = "multi_thread")]
 async fn paths_outside_the_api_serve_the_app() {
-    let app = spawn_app().await;
-    let page = |method, path| app.request(method, path).header("accept", "text/html,*/*;q=0.8");
-    let pages =
-        ["/", "/c/01ARZ3NDEKTSV4RRFFQ69G5FAV", "/settings", "/console/users", "/share/abc", "/no/such"];
-    let mut script = None;
-    for path in pages {
-        let resp = send(page(Method::GET, path)).await;
-        assert_eq!(resp.status(), StatusCode::OK, "{path}");
-        assert_eq!(header(&resp, "cache-control").as_deref(), Some("no-cache"), "{path}");
-        let csp = header(&resp, "content-security-policy").unwrap();
-        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
-        assert!(!csp.contains("unsafe"), "{csp}");
-        let html = resp.text().await.unwrap();
-        let src = html.split("<script type=\"module\" src=\"").nth(1).and_then(|s| s.split('"').next());
-        script = Some(src.expect("the page loads its module").to_string());
-    }
-    let script = script.unwrap();
-    assert!(script.starts_with("/assets/") && script.ends_with("/js/main.js"), "{script}");
-    let resp = send(app.request(Method::GET, &script)).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(header(&resp, "cache-control").as_deref(), Some("public, max-age=31536000, immutable"));
-    assert_eq!(header(&resp, "content-type").as_deref(), Some("text/javascript; charset=utf-8"));
-    let stale = send(app.request(Method::GET, "/assets/000000000000/js/main.js")).await;
-    assert_eq!(stale.status(), StatusCode::NOT_FOUND);
-    let post = send(page(Method::POST, "/settings")).await;
-    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
-    for (ctx, req) in [
-        ("an API path", page(Method::GET, "/sessions/no/such/route")),
-        ("a program", app.request(Method::GET, "/settings").header("accept", "application/json")),
-    ] {
-        let resp = send(req).await;
-        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{ctx}");
-        assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "not_found", "{ctx}");
-    }
+    serves_the_app(&spawn_app().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -75,4 +43,25 @@ async fn the_web_app_works_in_chromium() {
         .unwrap_or_else(|_| std::env::temp_dir().join("confab-screenshots").display().to_string());
     let args = vec![app.base_url.clone(), shots, format!("{root}/tests/webapp/axe.min.js")];
     run_script("webapp.py", args, "Debian's `chromium` or the `playwright` package").await;
+}
+
+/// The identity provider's button on the sign-in page, against a real OpenID provider
+/// (oidc-provider): its login and consent pages, then back in the app, signed in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_identity_provider_button_signs_in() {
+    let public_url = format!("http://127.0.0.1:{}", free_port());
+    let provider = RealProvider::start_for("corp", accounts(), &public_url);
+    let mut settings = provider_settings("corp", &provider.issuer, &provider.client_secret);
+    settings.retain(|(name, _)| name != "CONFAB_PUBLIC_URL");
+    let listen = public_url.trim_start_matches("http://").to_string();
+    settings.extend([("CONFAB_PUBLIC_URL".into(), public_url.clone()), ("CONFAB_LISTEN".into(), listen)]);
+    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(&settings).await;
+    assert_eq!(app.base_url, public_url);
+    run_script(
+        "webapp_sso.py",
+        vec![public_url, ALICE.into()],
+        "Debian's `chromium` or the `playwright` package",
+    )
+    .await;
 }

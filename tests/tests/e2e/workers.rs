@@ -5,11 +5,15 @@
 //! Trigger ending a reply whose Worker died.
 
 use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
+use confab_mock_provider::Scenario;
 use confab_tests::lambda::{AwsStack, spawn_lambda_app};
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
+use confab_tests::python::run_script;
 use confab_tests::scenario::{
-    PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
+    MODEL, PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, strangers_and_bad_input,
+    user_scenario,
 };
+use confab_tests::webapp::serves_the_app;
 use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_scheduled_chat_worker, spawn_worker_app};
 use confab_tests::*;
 use futures::stream;
@@ -25,6 +29,20 @@ async fn the_whole_scenario_runs_on_workers() {
     mfa_sign_in(&app).await;
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
+    drop(stack);
+}
+
+/// The web app from the router's static assets, answered as the local server answers
+/// it; then a person signs up, chats and reloads in Chromium.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_app_is_served_from_the_routers_static_assets() {
+    let mock = mock().await;
+    mock.set_scenario(MODEL, Scenario::reply("Hello from the *edge*."));
+    let aws = AwsStack::create().await;
+    let (app, stack) = spawn_worker_app(&aws, Some(&openai(&mock)), &[], HIGH_RATE_LIMIT).await;
+    serves_the_app(&app).await;
+    let args = vec![app.base_url.clone(), MODEL.to_string(), "Hello from the edge.".to_string()];
+    run_script("webapp_smoke.py", args, "Debian's `chromium` or the `playwright` package").await;
     drop(stack);
 }
 

@@ -15,7 +15,7 @@ mod security_headers;
 use crate::app::App;
 use crate::http::{Request, Response};
 use crate::ports::{MaybeSend, MaybeSync};
-use crate::routes::{self, Function};
+use crate::routes::{self, Function, Routes};
 use std::sync::Arc;
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
@@ -24,19 +24,17 @@ pub trait Middleware: MaybeSend + MaybeSync {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response;
 }
 
-/// The rest of the chain, ending in the function's router.
+/// The rest of the chain, ending in the routes.
 pub struct Next<'a> {
     chain: &'a [&'a dyn Middleware],
-    function: Function,
+    routes: &'a dyn Routes,
 }
 
 impl Next<'_> {
     pub async fn run(self, app: &Arc<App>, req: Request) -> Response {
         match self.chain.split_first() {
-            Some((layer, rest)) => {
-                layer.handle(app, req, Next { chain: rest, function: self.function }).await
-            }
-            None => routes::dispatch(app, self.function, req).await,
+            Some((layer, rest)) => layer.handle(app, req, Next { chain: rest, routes: self.routes }).await,
+            None => routes::dispatch(app, self.routes, req).await,
         }
     }
 }
@@ -51,6 +49,12 @@ pub fn outer_headers(resp: &mut Response, origin: Option<&str>, cors_origins: &[
 
 /// Serves one request to `function` through the whole chain.
 pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response {
+    serve_only(app, &function, req).await
+}
+
+/// Serves one request to `routes` through the whole chain: a Worker names its own
+/// function's routes (`routes::SessionRoutes`…) and carries no other's handlers.
+pub async fn serve_only(app: &Arc<App>, routes: &dyn Routes, req: Request) -> Response {
     let chain: [&dyn Middleware; 8] = [
         &request_id::RequestIdLayer,
         &anthropic_errors::AnthropicErrors,
@@ -61,5 +65,5 @@ pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response
         &admission::Admission,
         &audit::AuditLog,
     ];
-    Next { chain: &chain, function }.run(app, req).await
+    Next { chain: &chain, routes }.run(app, req).await
 }

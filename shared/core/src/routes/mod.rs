@@ -12,6 +12,7 @@ use crate::app::App;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, error_response};
+use crate::ports::{MaybeSend, MaybeSync};
 use crate::repo::audit::{AuditEvent, AuditEvents};
 use std::sync::Arc;
 
@@ -48,16 +49,49 @@ impl Function {
     }
 }
 
-pub async fn dispatch(app: &Arc<App>, function: Function, req: Request) -> Response {
+/// Where the middleware chain ends: the routes an entry point serves.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait Routes: MaybeSend + MaybeSync {
+    async fn route(&self, app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult<Response>;
+}
+
+/// One function's routes, for an entry point serving that function alone (a Worker):
+/// nothing in it names the other functions' handlers, so they are not in its binary.
+macro_rules! function_routes {
+    ($($name:ident => $module:ident),+ $(,)?) => {$(
+        pub struct $name;
+
+        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+        impl Routes for $name {
+            async fn route(&self, app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult<Response> {
+                $module::route(app, segments, req).await
+            }
+        }
+    )+};
+}
+
+function_routes!(AuthRoutes => auth, ChatRoutes => chat, SessionRoutes => sessions, AdminRoutes => admin);
+
+/// Every function's routes, picked by the function (the local server, the Lambdas).
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl Routes for Function {
+    async fn route(&self, app: &Arc<App>, segments: &[&str], req: Request) -> ApiResult<Response> {
+        match self {
+            Function::Auth => AuthRoutes.route(app, segments, req).await,
+            Function::Chat => ChatRoutes.route(app, segments, req).await,
+            Function::Session => SessionRoutes.route(app, segments, req).await,
+            Function::Admin => AdminRoutes.route(app, segments, req).await,
+        }
+    }
+}
+
+pub async fn dispatch(app: &Arc<App>, routes: &dyn Routes, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let result = match function {
-        Function::Auth => auth::route(app, &segments, req).await,
-        Function::Chat => chat::route(app, &segments, req).await,
-        Function::Session => sessions::route(app, &segments, req).await,
-        Function::Admin => admin::route(app, &segments, req).await,
-    };
-    result.unwrap_or_else(|e| error_response(&e))
+    routes.route(app, &segments, req).await.unwrap_or_else(|e| error_response(&e))
 }
 
 /// Picks the handler for the request's method, or answers 405 with `Allow`.

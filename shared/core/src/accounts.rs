@@ -18,8 +18,8 @@ use crate::ports::BoxFuture;
 use crate::repo::deletions::{self, Pending};
 use crate::repo::users::{self, User};
 use crate::repo::{
-    Progress, api_keys, exports, identities, password_resets, quota, refresh, search, sessions, throttle,
-    usage,
+    Progress, api_keys, cache, exports, identities, password_resets, quota, refresh, search, sessions,
+    throttle, usage,
 };
 
 /// How long a request spends deleting before it leaves the rest to the sweep.
@@ -51,6 +51,7 @@ const STEPS: &[(&str, Step)] = &[
     ("chat_limits", |app, user, c| Box::pin(throttle::delete_user_windows(app, user.id, c))),
     ("login_failures", |app, user, c| Box::pin(delete_login_failures(app, user, c))),
     ("search_index", |app, user, c| Box::pin(search::delete_of_user(app, user.id, c))),
+    ("response_cache", |app, user, c| Box::pin(cache::delete_of_user(app, user.id, c))),
     ("identities", |app, user, _| Box::pin(delete_identities(app, user.id))),
     ("user_records", |app, user, _| Box::pin(users::delete_records(app, user.id))),
 ];

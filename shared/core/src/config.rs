@@ -32,6 +32,9 @@ pub struct Config {
     pub seed_models: ModelConfig,
     /// Retries per target after the first attempt.
     pub provider_retries: u32,
+    /// How long a deterministic `/v1` reply is kept for the same user's same request
+    /// (`chat::cache`); 0 turns the response cache off.
+    pub cache_ttl_seconds: u32,
     /// Backoff before the first retry; it doubles per retry, with full jitter.
     pub retry_base_ms: u64,
     pub first_token_timeout_ms: u64,
@@ -100,6 +103,7 @@ impl Default for Config {
             key_cache_seconds: 300,
             seed_models: seed_from_settings(&BTreeMap::new()),
             provider_retries: 2,
+            cache_ttl_seconds: 0,
             retry_base_ms: 200,
             first_token_timeout_ms: 30_000,
             idle_timeout_ms: 30_000,
@@ -156,6 +160,7 @@ impl Config {
             key_cache_seconds: r.positive("CONFAB_KEY_CACHE_SECONDS", d.key_cache_seconds)?,
             seed_models: seed_from_settings(provider_secret_settings(settings)?),
             provider_retries: r.number("CONFAB_PROVIDER_RETRIES", d.provider_retries)?,
+            cache_ttl_seconds: r.number("CONFAB_CACHE_TTL_SECONDS", d.cache_ttl_seconds)?,
             retry_base_ms: r.positive("CONFAB_RETRY_BASE_MS", d.retry_base_ms)?,
             first_token_timeout_ms: r.positive("CONFAB_FIRST_TOKEN_TIMEOUT_MS", d.first_token_timeout_ms)?,
             idle_timeout_ms: r.positive("CONFAB_IDLE_TIMEOUT_MS", d.idle_timeout_ms)?,

@@ -9,6 +9,7 @@ mod attachments;
 mod auth;
 mod bad_input;
 mod branches;
+mod cache;
 mod chat;
 mod embeddings;
 mod export;

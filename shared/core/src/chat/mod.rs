@@ -1,6 +1,7 @@
 //! Chat: routing a model to providers, fitting the context, and streaming replies.
 
 pub mod breaker;
+pub mod cache;
 pub mod context;
 pub mod embeddings;
 pub mod files;

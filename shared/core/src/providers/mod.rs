@@ -239,8 +239,9 @@ pub enum FinishReason {
     ToolCalls,
 }
 
-/// One step of a streamed reply.
-#[derive(Debug, Clone, PartialEq)]
+/// One step of a streamed reply (kept as it came by the response cache).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ProviderEvent {
     Text(String),
     ToolCall(ToolCallDelta),
@@ -251,7 +252,7 @@ pub enum ProviderEvent {
 
 /// A piece of a streamed tool call, as OpenAI streams them: the first piece of each
 /// `index` names the call (`id`, `name`), the later ones add to its arguments' JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ToolCallDelta {
     /// The call's position among the reply's tool calls, from 0.
     pub index: u32,

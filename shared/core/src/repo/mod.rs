@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod audit;
 pub mod branches;
 pub mod buffer;
+pub mod cache;
 pub mod deletions;
 pub mod exports;
 pub mod identities;

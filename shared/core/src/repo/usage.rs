@@ -17,6 +17,8 @@ pub struct UsageRow {
     pub user_id: String,
     pub model: String,
     pub requests: i64,
+    /// Requests answered from the response cache: no provider tokens.
+    pub cached_requests: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
 }
@@ -36,6 +38,13 @@ pub async fn add(app: &App, day: Date, user_id: Id, model: &str, usage: Usage) -
     Ok(())
 }
 
+/// Adds one request answered from the response cache to the user's row for `model`.
+pub async fn add_cached(app: &App, day: Date, user_id: Id, model: &str) -> ApiResult<()> {
+    let deltas = [("requests", 1), ("cached_requests", 1)];
+    app.store.add(&pk(day), &format!("{user_id}#{model}"), &deltas, None).await?;
+    Ok(())
+}
+
 /// Rows for each day from `from` to `to` (inclusive), optionally one user's.
 pub async fn report(app: &App, from: Date, to: Date, user_id: Option<Id>) -> ApiResult<Vec<UsageRow>> {
     let mut rows = Vec::new();
@@ -49,6 +58,7 @@ pub async fn report(app: &App, from: Date, to: Date, user_id: Option<Id>) -> Api
                 user_id: user.to_string(),
                 model: model.to_string(),
                 requests: item.int("requests").unwrap_or(0),
+                cached_requests: item.int("cached_requests").unwrap_or(0),
                 input_tokens: item.int("input_tokens").unwrap_or(0),
                 output_tokens: item.int("output_tokens").unwrap_or(0),
             });

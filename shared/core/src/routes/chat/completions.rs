@@ -9,7 +9,7 @@ use super::v1_wire::{
 };
 use crate::app::App;
 use crate::auth::principal;
-use crate::chat::sse;
+use crate::chat::{cache, sse};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
 use crate::providers::{ChatRole, FinishReason, ProviderEvent, ToolCallDelta};
@@ -21,7 +21,7 @@ use std::sync::Arc;
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
     security(("bearer" = [])),
     request_body = CompletionRequest,
-    responses((status = 200, description = "a chat.completion object, or chat.completion.chunk events when streaming"),
+    responses((status = 200, description = "a chat.completion object, or chat.completion.chunk events when streaming; `X-Confab-Cache: hit|miss` when the response cache applies (deterministic requests, `Cache-Control: no-store` skips it)"),
         (status = 400, body = crate::http::ErrorBody),
         (status = 403, description = "`model_not_allowed`: the API key may not use this model", body = crate::http::ErrorBody),
         (status = 404, description = "unknown model", body = crate::http::ErrorBody),
@@ -29,7 +29,9 @@ use std::sync::Arc;
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
     let body: CompletionRequest = parse_json(&req)?;
-    let call = v1_call::open(app, caller, &body.model, |route| to_request(&body, route)).await?;
+    let cache = cache::key(app, req.headers(), caller.user.id, "chat.completions", req.body());
+    let call = v1_call::open(app, caller, &body.model, cache, |route| to_request(&body, route)).await?;
+    let cache_status = call.cache;
     let reply = Reply {
         envelope: Envelope {
             id: format!("chatcmpl-{}", app.new_id()),
@@ -38,12 +40,13 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
         },
         call,
     };
-    if body.stream {
+    let resp = if body.stream {
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
-        Ok(sse::response(reply.stream(include_usage)))
+        sse::response(reply.stream(include_usage))
     } else {
-        reply.whole().await
-    }
+        reply.whole().await?
+    };
+    Ok(cache::mark(resp, cache_status))
 }
 
 /// One completion in flight.

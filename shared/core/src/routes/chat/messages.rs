@@ -16,7 +16,7 @@ use super::v1_request::{
 use crate::app::App;
 use crate::auth::principal;
 use crate::chat::models::ModelRoute;
-use crate::chat::sse;
+use crate::chat::{cache, sse};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{ErrorDetail, Request, Response, json, parse_json};
 use crate::providers::{
@@ -33,7 +33,7 @@ use std::sync::Arc;
 #[utoipa::path(post, path = "/v1/messages", tag = "anthropic", operation_id = "anthropic_messages",
     security(("bearer" = []), ("api_key" = [])),
     request_body = MessagesRequest,
-    responses((status = 200, description = "a message object, or Anthropic's stream events when streaming"),
+    responses((status = 200, description = "a message object, or Anthropic's stream events when streaming; `X-Confab-Cache: hit|miss` when the response cache applies (deterministic requests, `Cache-Control: no-store` skips it)"),
         (status = 400, body = ErrorEnvelope),
         (status = 403, description = "`model_not_allowed`: the API key may not use this model", body = ErrorEnvelope),
         (status = 404, description = "unknown model", body = ErrorEnvelope),
@@ -41,9 +41,12 @@ use std::sync::Arc;
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
     let body: MessagesRequest = parse_json(&req)?;
-    let call = v1_call::open(app, caller, &body.model, |route| to_request(&body, route)).await?;
+    let cache = cache::key(app, req.headers(), caller.user.id, "messages", req.body());
+    let call = v1_call::open(app, caller, &body.model, cache, |route| to_request(&body, route)).await?;
+    let cache_status = call.cache;
     let reply = Reply { id: format!("msg_{}", app.new_id()), call, blocks: Blocks::default(), finish: None };
-    if body.stream { Ok(sse::response(reply.stream())) } else { reply.whole().await }
+    let resp = if body.stream { sse::response(reply.stream()) } else { reply.whole().await? };
+    Ok(cache::mark(resp, cache_status))
 }
 
 /// The provider-neutral request: the system prompt, the conversation (tool results stay

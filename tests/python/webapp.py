@@ -93,7 +93,7 @@ class Checks:
         path = re.sub(r"^https?://[^/]+", "", message.location.get("url", ""))
         if failed and (int(failed.group(1)), path) in self.expected_failures:
             return
-        self.console_errors.append(f"{name}: {message.text} ({path})")
+        self.console_errors.append(f"{name}: {message.text} ({path}) at {time.time():.1f}")
 
     def shot(self, page, name):
         page.screenshot(path=str(self.shots / f"{name}.png"))
@@ -105,10 +105,16 @@ class Checks:
         assert not bad, f"{name}: " + "; ".join(
             f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad)
 
-    def sent_to(self, model):
-        """The last chat request the mock provider got for `model`, as JSON."""
+    def sent_to(self, model, words):
+        """The content of the last message the mock provider got for `model` that has
+        `words` (title requests go to the same model)."""
         with urllib.request.urlopen(f"{self.mock}/_mock/requests?model={model}") as resp:
-            return json.load(resp)[-1]["body"]
+            requests = json.load(resp)
+        for request in reversed(requests):
+            content = (request["body"].get("messages") or [{}])[-1].get("content")
+            if words in json.dumps(content):
+                return content
+        raise AssertionError(f"no request to {model} has {words!r}")
 
     def no_console_errors(self):
         assert not self.console_errors, "console errors:\n" + "\n".join(self.console_errors)
@@ -195,7 +201,7 @@ def chat(checks, page):
     second.get_by_role("button", name="Stop").click()
     expect(second.get_by_text("Reply cancelled.")).to_be_visible()
     expect(page.get_by_text("Reply cancelled.")).to_be_visible()
-    second.context.close()
+    sign_out_and_close(second)
 
     # A network drop mid-reply: the first answer is cut after a few events; the app
     # resumes from the last event id it saw and shows the whole reply.
@@ -255,6 +261,12 @@ def second_browser(checks, browser, email):
     return page
 
 
+def sign_out_and_close(page):
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.context.close()
+
+
 def drop_file(page, name, mime, data, event="drop"):
     """Drops a file on the composer, or pastes it into the message box."""
     page.evaluate("""([name, mime, bytes, event]) => {
@@ -293,7 +305,7 @@ def attachments(checks, page):
     session = page.url.rsplit("/", 1)[1]
     expect(page.get_by_role("progressbar")).to_have_count(0, timeout=20_000)
     cdp.send("Network.emulateNetworkConditions", {**throttle, "uploadThroughput": -1})
-    chips = page.get_by_role("list", name="Attached files")
+    chips = page.get_by_role("list", name="Files to send")
     expect(chips).to_contain_text("notes.txt")
     assert uploads[0].headers["x-amz-content-sha256"] == hashlib.sha256(notes).hexdigest(), uploads[0].headers
 
@@ -324,7 +336,7 @@ def attachments(checks, page):
 
     send(page, "what does the file say?")
     expect(last_reply(page)).to_contain_text(REPLY_WORD)
-    asked = json.dumps(checks.sent_to("oa-model")["messages"][-1]["content"])
+    asked = json.dumps(checks.sent_to("oa-model", "what does the file say?"))
     assert "notes.txt" in asked and "heliotrope" in asked and "what does the file say?" in asked, asked[:300]
     link = page.locator(".turn.user").last.get_by_role("link", name="notes.txt")
     assert page.request.get(base + link.get_attribute("href")).body() == notes
@@ -342,12 +354,12 @@ def attachments(checks, page):
     pick_model(page, "oa-vision")
     page.get_by_label("Message").press("Enter")
     expect(last_reply(page)).to_contain_text("A small gradient.")
-    parts = checks.sent_to("oa-vision")["messages"][-1]["content"]
+    parts = checks.sent_to("oa-vision", "what is in the picture?")
     urls = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
     assert urls == ["data:image/png;base64," + base64.b64encode(image).decode()], parts
     thumb = page.locator(".turn.user").last.get_by_role("img", name="gradient.png")
     expect(thumb).to_be_visible()
-    assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") == 96
+    expect(thumb).to_have_js_property("naturalWidth", 96)
     expect(page.get_by_role("list", name="Attached files")).to_have_count(2)
     checks.accessible(page, "attachments")
     checks.shot(page, "attachments")
@@ -358,6 +370,7 @@ def research(checks, page):
     browser; the saved report keeps its cited sources after a reload."""
     page.get_by_role("button", name="+ New chat").click()
     second = second_browser(checks, page.context.browser, "admin@example.com")
+    pick_model(page, "research-model")
     page.get_by_role("switch", name="Research the web").check()
     page.get_by_label("Depth").select_option("quick")
     send(page, QUESTION)
@@ -378,7 +391,7 @@ def research(checks, page):
     # Done: the saved report, its [n] linked to the sources.
     expect(page.get_by_role("button", name="Research", exact=True)).to_be_visible(timeout=30_000)
     expect(followed.locator("a.cite")).to_have_count(2)
-    second.context.close()
+    sign_out_and_close(second)
     for _ in range(2):
         reply = last_reply(page)
         cites = reply.locator("a.cite")
@@ -554,10 +567,15 @@ def main(base_url, shots, axe, mock):
 
         # The first account is the admin; bob is someone for the admin to manage.
         register(page, base_url, "admin@example.com", "Ada Admin")
+        print('step share_url = chat(che', time.time(), flush=True)
         share_url = chat(checks, page)
+        print('step shared_view(checks, ', time.time(), flush=True)
         shared_view(checks, browser, share_url)
+        print('step sidebar(page)', time.time(), flush=True)
         sidebar(page)
+        print('step attachments(checks, ', time.time(), flush=True)
         attachments(checks, page)
+        print('step research(checks, pag', time.time(), flush=True)
         research(checks, page)
 
         bob = browser.new_context()
@@ -568,7 +586,9 @@ def main(base_url, shots, axe, mock):
         expect(last_reply(bob_page)).to_contain_text(REPLY_WORD)
         bob.close()
 
+        print('step settings(checks, pag', time.time(), flush=True)
         settings(checks, page, "admin@example.com")
+        print('step admin(checks, page)', time.time(), flush=True)
         admin(checks, page)
         context.close()
         phone(checks, browser)

@@ -74,7 +74,7 @@ export function upload(sessionId, file, onProgress) {
 // The composer's files: uploading ones with their progress, uploaded ones removable.
 export function FileChips({ files, onRemove }) {
   if (!files.length) return null;
-  return html`<ul class="chips" aria-label="Attached files">${files.map((f) => html`<li class="chip" key=${f.key}>
+  return html`<ul class="chips" aria-label="Files to send">${files.map((f) => html`<li class="chip" key=${f.key}>
     <span class="chip-name">${f.name}</span> <span class="muted">${formatSize(f.size)}</span>
     ${!f.attachment && html`<progress max="1" value=${f.progress} aria-label=${`Uploading ${f.name}`} />`}
     <button type="button" class="small ghost" aria-label=${`Remove ${f.name}`} onClick=${() => onRemove(f)}>✕</button>

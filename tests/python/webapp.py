@@ -351,6 +351,8 @@ def attachments(checks, page):
     expect(page.get_by_role("alert")).to_contain_text("cannot see images")
     expect(page.get_by_label("Message")).to_have_value("what is in the picture?")
     expect(chips).to_contain_text("gradient.png")
+    checks.accessible(page, "attachments refused")
+    checks.shot(page, "attachments-refused")
     pick_model(page, "oa-vision")
     page.get_by_label("Message").press("Enter")
     expect(last_reply(page)).to_contain_text("A small gradient.")

@@ -81,6 +81,13 @@ export function FileChips({ files, onRemove }) {
   </li>`)}</ul>`;
 }
 
+// A paperclip, drawn here (emoji need a font the system may lack).
+export function Clip() {
+  return html`<svg class="icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
+    <path d="M9 7v9a3 3 0 0 0 6 0V5.5a4.5 4.5 0 0 0-9 0V16a6 6 0 0 0 12 0V7" fill="none" stroke="currentColor"
+      stroke-width="1.8" stroke-linecap="round" /></svg>`;
+}
+
 const fileUrl = (sessionId, id) => `/sessions/${sessionId}/attachments/${id}`;
 
 // A sent message's files: images as thumbnails, anything else as a download link.
@@ -89,7 +96,7 @@ export function MessageFiles({ sessionId, files }) {
   return html`<ul class="files" aria-label="Attached files">${files.map((f) => html`<li key=${f.id}>
     ${f.content_type.startsWith('image/')
       ? html`<${Thumbnail} url=${fileUrl(sessionId, f.id)} name=${f.filename} />`
-      : html`<a href=${fileUrl(sessionId, f.id)} download=${f.filename}>📄 ${f.filename}</a>`}
+      : html`<a class="file-link" href=${fileUrl(sessionId, f.id)} download=${f.filename}><${Clip} />${f.filename}</a>`}
   </li>`)}</ul>`;
 }
 
@@ -114,7 +121,7 @@ function Thumbnail({ url, name }) {
       if (objectUrl) URL.revokeObjectURL(objectUrl);
     };
   }, [url]);
-  if (missing) return html`<span class="muted">🖼 ${name} (no longer available)</span>`;
+  if (missing) return html`<span class="muted">${name} (no longer available)</span>`;
   if (!src) return html`<span class="thumb loading-thumb" role="img" aria-label=${`${name}, loading`} />`;
   return html`<a href=${src} download=${name}><img class="thumb" src=${src} alt=${name} /></a>`;
 }

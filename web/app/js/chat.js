@@ -4,7 +4,7 @@ import { useState, useEffect, useRef, useMemo } from '../vendor/preact-hooks.js'
 import { api, get, all, query } from './api.js';
 import { follow, send, research, regenerate, cancel, resume } from './stream.js';
 import { Markdown } from './markdown.js';
-import { upload, FileChips, MessageFiles, MAX_FILES } from './attachments.js';
+import { upload, FileChips, MessageFiles, Clip, MAX_FILES } from './attachments.js';
 import { useCapabilities, ResearchProgress, Sources, DEPTHS } from './research.js';
 import { buildTree, pathTo, siblingsOf, newestLeaf } from './tree.js';
 
@@ -155,13 +155,18 @@ function SessionActions({ sessionId }) {
   </div>`;
 }
 
+// The conversation loaded last: shown at once when its page is opened again (a new
+// chat becomes its own page after its first turn), while it loads afresh.
+let lastLoaded = null;
+
 async function loadConversation(sessionId) {
   const [session, messages] = await Promise.all([get(`/sessions/${sessionId}`), all(`/sessions/${sessionId}/messages`)]);
-  return { session, messages };
+  lastLoaded = { session, messages };
+  return lastLoaded;
 }
 
 function Conversation({ sessionId, onTurn }) {
-  const [data, setData] = useState(null);
+  const [data, setData] = useState(() => (sessionId && lastLoaded?.session.id === sessionId ? lastLoaded : null));
   const [error, setError] = useState(null);
   // The reply streaming now: {messageId, userMessageId, text, status, question, parentId,
   // attachments, plan, steps, sources}.
@@ -465,7 +470,7 @@ function Composer({ busy, onSend, onStop, ensureSession }) {
     <${FileChips} files=${files} onRemove=${remove} />
     <div class="composer-row">
       <button type="button" class="ghost attach" aria-label="Attach files" title="Attach files (or drop or paste them)"
-        onClick=${() => picker.current.click()}>📎</button>
+        onClick=${() => picker.current.click()}><${Clip} /></button>
       <input type="file" multiple hidden ref=${picker}
         onChange=${(e) => { attach([...e.currentTarget.files]); e.currentTarget.value = ''; }} />
       <label class="visually-hidden" for="composer">Message</label>

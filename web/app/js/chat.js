@@ -300,7 +300,7 @@ function Conversation({ sessionId, onTurn }) {
         ${live && live.question && html`<li class="turn user"><div class="bubble">${live.question}</div>
           <${MessageFiles} sessionId=${live.sessionId} files=${live.attachments} /></li>`}
         ${live && html`<li class="turn assistant">
-          ${(live.research || live.plan) && html`<${ResearchProgress} plan=${live.plan} steps=${live.steps} />`}
+          ${(live.research || live.plan || live.steps.length > 0) && html`<${ResearchProgress} plan=${live.plan} steps=${live.steps} />`}
           <${Markdown} text=${live.text} sources=${live.sources} />
           ${!live.text && html`<p class="muted typing">${live.following ? 'Following the reply…' : live.research ? 'Researching…' : 'Thinking…'}</p>`}
           ${live.sources.length > 0 && html`<${Sources} sources=${live.sources} />`}

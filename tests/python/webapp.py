@@ -93,7 +93,7 @@ class Checks:
         path = re.sub(r"^https?://[^/]+", "", message.location.get("url", ""))
         if failed and (int(failed.group(1)), path) in self.expected_failures:
             return
-        self.console_errors.append(f"{name}: {message.text} ({path}) at {time.time():.1f}")
+        self.console_errors.append(f"{name}: {message.text} ({path})")
 
     def shot(self, page, name):
         page.screenshot(path=str(self.shots / f"{name}.png"))
@@ -569,15 +569,10 @@ def main(base_url, shots, axe, mock):
 
         # The first account is the admin; bob is someone for the admin to manage.
         register(page, base_url, "admin@example.com", "Ada Admin")
-        print('step share_url = chat(che', time.time(), flush=True)
         share_url = chat(checks, page)
-        print('step shared_view(checks, ', time.time(), flush=True)
         shared_view(checks, browser, share_url)
-        print('step sidebar(page)', time.time(), flush=True)
         sidebar(page)
-        print('step attachments(checks, ', time.time(), flush=True)
         attachments(checks, page)
-        print('step research(checks, pag', time.time(), flush=True)
         research(checks, page)
 
         bob = browser.new_context()
@@ -588,9 +583,7 @@ def main(base_url, shots, axe, mock):
         expect(last_reply(bob_page)).to_contain_text(REPLY_WORD)
         bob.close()
 
-        print('step settings(checks, pag', time.time(), flush=True)
         settings(checks, page, "admin@example.com")
-        print('step admin(checks, page)', time.time(), flush=True)
         admin(checks, page)
         context.close()
         phone(checks, browser)

@@ -346,6 +346,7 @@ def attachments(checks, page):
     image = png()
     drop_file(page, "gradient.png", "image/png", image)
     expect(chips).to_contain_text("gradient.png")
+    expect(page.get_by_role("progressbar")).to_have_count(0)
     checks.expect_failure(422, f"/chat/sessions/{session}/messages")
     send(page, "what is in the picture?")
     expect(page.get_by_role("alert")).to_contain_text("cannot see images")
@@ -479,6 +480,9 @@ def settings(checks, page, email):
     # Sign out; signing in now asks for the code.
     checks.expect_failure(401, "/auth/login")
     page.get_by_role("button", name="Sign out").click()
+    # The sign-in page shows once the logout is answered: leaving before that could
+    # keep the ended login's cookies, and the next page's refresh would be refused.
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     sign_in(page, checks.base, email, NEW_PASSWORD)
     expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
     checks.accessible(page, "mfa-step")

@@ -418,7 +418,11 @@ function Composer({ busy, onSend, onStop, ensureSession }) {
 
   const submit = async () => {
     const content = text.trim();
-    if (!content || busy || uploading) return;
+    if (!content || busy) return;
+    if (uploading) {
+      setError(new Error('The files are still uploading: send when they are done.'));
+      return;
+    }
     if (researchOn && files.length) {
       setError(new Error('Research reads the web, not attached files: remove the files or turn research off.'));
       return;

@@ -216,9 +216,12 @@ function Conversation({ sessionId, onTurn }) {
     const controller = new AbortController();
     abort.current = controller;
     setLive({ text: '', status: 'streaming', sessionId: id, plan: null, steps: [], sources: [], ...base });
+    let messageId = base.messageId;
     const on = (event, d) => {
-      if (event === 'message_start') setLive((l) => ({ ...l, messageId: d.message_id, userMessageId: d.user_message_id }));
-      else if (event === 'delta') setLive((l) => ({ ...l, text: l.text + d.text, reconnecting: false }));
+      if (event === 'message_start') {
+        messageId = d.message_id;
+        setLive((l) => ({ ...l, messageId, userMessageId: d.user_message_id }));
+      } else if (event === 'delta') setLive((l) => ({ ...l, text: l.text + d.text, reconnecting: false }));
       else if (event === 'plan') setLive((l) => ({ ...l, plan: d.questions, reconnecting: false }));
       else if (event === 'step') setLive((l) => ({ ...l, steps: [...l.steps, d], reconnecting: false }));
       else if (event === 'source') setLive((l) => ({ ...l, sources: [...l.sources, d], reconnecting: false }));
@@ -231,7 +234,12 @@ function Conversation({ sessionId, onTurn }) {
       if (!controller.signal.aborted) setError(e);
     }
     if (controller.signal.aborted) return;
-    await reload().catch(setError);
+    // The stream ends just before the reply is saved: read again until it is.
+    for (let tries = 0; tries < 20; tries++) {
+      const loaded = await reload().catch(setError);
+      if (!loaded?.messages.some((m) => m.id === messageId && m.status === 'streaming')) break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
     setLive(null);
     onTurn();
   };

@@ -1,7 +1,9 @@
 """Drives confab's web app in headless Chromium (Debian's package) with Playwright.
 
-Usage: webapp.py BASE_URL SCREENSHOT_DIR AXE_JS. The server runs with the mock provider:
-model `oa-model` answers Markdown with a code block, `slow-model` streams slowly.
+Usage: webapp.py BASE_URL SCREENSHOT_DIR AXE_JS MOCK_URL. The server runs with the mock
+provider (its request log at MOCK_URL/_mock/requests): model `oa-model` answers Markdown
+with a code block, `slow-model` streams slowly, `oa-vision` sees images, and
+`research-model` plays every research agent over the test web.
 Exits non-zero on the first failed check; every page must log no console error and
 pass axe-core with no serious or critical violation.
 """
@@ -10,10 +12,13 @@ import base64
 import gzip
 import hashlib
 import hmac
+import json
 import re
 import struct
 import sys
 import time
+import urllib.request
+import zlib
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
@@ -26,6 +31,7 @@ ARGS = [
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a brand new passphrase"
 REPLY_WORD = "fibonacci"
+QUESTION = "What changed for general-purpose AI models in 2025?"
 FIRST_LOAD_BUDGET = 200 * 1024
 
 
@@ -48,9 +54,23 @@ def fresh_code(secret: str, used: set) -> str:
         time.sleep(1)
 
 
+def png(width=96, height=64):
+    """A small gradient PNG, written out by hand."""
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 255 // width, y * 255 // height, 190)) for x in range(width))
+        for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 class Checks:
-    def __init__(self, base_url, shots, axe):
+    def __init__(self, base_url, shots, axe, mock):
         self.base = base_url
+        self.mock = mock
         self.shots = Path(shots)
         self.shots.mkdir(parents=True, exist_ok=True)
         self.axe = Path(axe).read_text()
@@ -84,6 +104,17 @@ class Checks:
         bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
         assert not bad, f"{name}: " + "; ".join(
             f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad)
+
+    def sent_to(self, model, words):
+        """The content of the last message the mock provider got for `model` that has
+        `words` (title requests go to the same model)."""
+        with urllib.request.urlopen(f"{self.mock}/_mock/requests?model={model}") as resp:
+            requests = json.load(resp)
+        for request in reversed(requests):
+            content = (request["body"].get("messages") or [{}])[-1].get("content")
+            if words in json.dumps(content):
+                return content
+        raise AssertionError(f"no request to {model} has {words!r}")
 
     def no_console_errors(self):
         assert not self.console_errors, "console errors:\n" + "\n".join(self.console_errors)
@@ -158,20 +189,19 @@ def chat(checks, page):
     checks.shot(page, "chat-dark")
     page.get_by_role("button", name="Use the light theme").click()
 
-    # A second tab opened while the slow reply streams follows it live; stopping it
-    # there cancels the reply for both.
+    # A second browser (its own sign-in) opening the conversation while the slow reply
+    # streams follows it live; stopping it there cancels the reply for both.
     pick_model(page, "slow-model")
     send(page, "count slowly")
     expect(last_reply(page).locator(".markdown")).not_to_be_empty()
-    second = page.context.new_page()
-    checks.watch(second, "second tab")
+    second = second_browser(checks, page.context.browser, "admin@example.com")
     second.goto(page.url)
     expect(last_reply(second).locator(".markdown")).not_to_be_empty()
     expect(second.get_by_role("button", name="Stop")).to_be_visible()
     second.get_by_role("button", name="Stop").click()
     expect(second.get_by_text("Reply cancelled.")).to_be_visible()
     expect(page.get_by_text("Reply cancelled.")).to_be_visible()
-    second.close()
+    sign_out_and_close(second)
 
     # A network drop mid-reply: the first answer is cut after a few events; the app
     # resumes from the last event id it saw and shows the whole reply.
@@ -220,6 +250,162 @@ def chat(checks, page):
     page.get_by_role("button", name="Share").click()
     url = page.get_by_label("Share link").input_value()
     return url
+
+
+def second_browser(checks, browser, email):
+    """A page in a browser context of its own, signed in as `email` (another device)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    checks.watch(page, "second browser")
+    sign_in(page, checks.base, email, PASSWORD)
+    expect(page.get_by_label("Message")).to_be_visible()
+    return page
+
+
+def sign_out_and_close(page):
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.context.close()
+
+
+def drop_file(page, name, mime, data, event="drop"):
+    """Drops a file on the composer, or pastes it into the message box."""
+    page.evaluate("""([name, mime, bytes, event]) => {
+      const files = new DataTransfer();
+      files.items.add(new File([new Uint8Array(bytes)], name, { type: mime }));
+      if (event === 'paste') {
+        document.getElementById('composer').dispatchEvent(
+          new ClipboardEvent('paste', { clipboardData: files, bubbles: true, cancelable: true }));
+        return;
+      }
+      const form = document.querySelector('.composer');
+      form.dispatchEvent(new DragEvent('dragover', { dataTransfer: files, bubbles: true, cancelable: true }));
+      form.dispatchEvent(new DragEvent('drop', { dataTransfer: files, bubbles: true, cancelable: true }));
+    }""", [name, mime, list(data), event])
+
+
+def attachments(checks, page):
+    """Files picked, dropped and pasted: uploaded with progress, sent, in the model's
+    context; refusals (type, size, a model that cannot see images) said plainly."""
+    base = checks.base
+    pick_model(page, "oa-model")
+    uploads = []
+    page.on("request", lambda r: "/attachments?" in r.url and uploads.append(r))
+    # Slow uploads (DevTools throttling) so the progress shows.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    throttle = {"offline": False, "latency": 0, "downloadThroughput": -1}
+    cdp.send("Network.emulateNetworkConditions", {**throttle, "uploadThroughput": 128 * 1024})
+    notes = ("The code word is heliotrope.\n" * 9000).encode()
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach files").click()
+    chooser.value.set_files({"name": "notes.txt", "mimeType": "text/plain", "buffer": notes})
+    expect(page.get_by_role("progressbar", name="Uploading notes.txt")).to_be_visible()
+    # The first file made the conversation.
+    expect(page).to_have_url(re.compile(r"/c/[0-9A-Z]{26}$"))
+    session = page.url.rsplit("/", 1)[1]
+    expect(page.get_by_role("progressbar")).to_have_count(0, timeout=20_000)
+    cdp.send("Network.emulateNetworkConditions", {**throttle, "uploadThroughput": -1})
+    chips = page.get_by_role("list", name="Files to send")
+    expect(chips).to_contain_text("notes.txt")
+    assert uploads[0].headers["x-amz-content-sha256"] == hashlib.sha256(notes).hexdigest(), uploads[0].headers
+
+    # A file removed before sending is deleted.
+    drop_file(page, "scratch.txt", "text/plain", b"not needed")
+    expect(chips).to_contain_text("scratch.txt")
+    page.get_by_role("button", name="Remove scratch.txt").click()
+    expect(chips).not_to_contain_text("scratch.txt")
+    for _ in range(50):
+        listed = [a["filename"] for a in page.request.get(f"{base}/sessions/{session}/attachments").json()["items"]]
+        if listed == ["notes.txt"]:
+            break
+        time.sleep(0.1)
+    assert listed == ["notes.txt"], listed
+
+    # Refused uploads: a type attachments do not take, a file over the limit.
+    checks.expect_failure(415, f"/sessions/{session}/attachments?filename=archive.zip")
+    drop_file(page, "archive.zip", "application/zip", b"PK\x03\x04 not really", event="paste")
+    expect(page.get_by_role("alert")).to_contain_text("“archive.zip” was not attached")
+    expect(page.get_by_role("alert")).to_contain_text("application/zip")
+    checks.expect_failure(413, f"/sessions/{session}/attachments?filename=huge.log")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach files").click()
+    chooser.value.set_files({"name": "huge.log", "mimeType": "text/plain", "buffer": b"x" * 1_000_001})
+    expect(page.get_by_role("alert")).to_contain_text("“huge.log” was not attached")
+    expect(page.get_by_role("alert")).to_contain_text("too large")
+    expect(chips.locator("li")).to_have_count(1)
+
+    send(page, "what does the file say?")
+    expect(last_reply(page)).to_contain_text(REPLY_WORD)
+    asked = json.dumps(checks.sent_to("oa-model", "what does the file say?"))
+    assert "notes.txt" in asked and "heliotrope" in asked and "what does the file say?" in asked, asked[:300]
+    link = page.locator(".turn.user").last.get_by_role("link", name="notes.txt")
+    assert page.request.get(base + link.get_attribute("href")).body() == notes
+
+    # An image for a model that cannot see it: refused, and the message and file stay
+    # in the composer to send to one that can.
+    image = png()
+    drop_file(page, "gradient.png", "image/png", image)
+    expect(chips).to_contain_text("gradient.png")
+    expect(page.get_by_role("progressbar")).to_have_count(0)
+    checks.expect_failure(422, f"/chat/sessions/{session}/messages")
+    send(page, "what is in the picture?")
+    expect(page.get_by_role("alert")).to_contain_text("cannot see images")
+    expect(page.get_by_label("Message")).to_have_value("what is in the picture?")
+    expect(chips).to_contain_text("gradient.png")
+    checks.accessible(page, "attachments refused")
+    checks.shot(page, "attachments-refused")
+    pick_model(page, "oa-vision")
+    page.get_by_label("Message").press("Enter")
+    expect(last_reply(page)).to_contain_text("A small gradient.")
+    parts = checks.sent_to("oa-vision", "what is in the picture?")
+    urls = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
+    assert urls == ["data:image/png;base64," + base64.b64encode(image).decode()], parts
+    thumb = page.locator(".turn.user").last.get_by_role("img", name="gradient.png")
+    expect(thumb).to_be_visible()
+    expect(thumb).to_have_js_property("naturalWidth", 96)
+    expect(page.get_by_role("list", name="Attached files")).to_have_count(2)
+    checks.accessible(page, "attachments")
+    checks.shot(page, "attachments")
+
+
+def research(checks, page):
+    """Research with its plan, live steps and sources, followed live from a second
+    browser; the saved report keeps its cited sources after a reload."""
+    page.get_by_role("button", name="+ New chat").click()
+    second = second_browser(checks, page.context.browser, "admin@example.com")
+    pick_model(page, "research-model")
+    page.get_by_role("switch", name="Research the web").check()
+    page.get_by_label("Depth").select_option("quick")
+    send(page, QUESTION)
+    reply = last_reply(page)
+    expect(reply.get_by_role("list", name="Research plan").locator("li")).to_have_text(
+        ["gpai obligations", "gpai code of practice"])
+    expect(page).to_have_url(re.compile(r"/c/[0-9A-Z]{26}$"))
+    second.goto(page.url)
+    steps = reply.get_by_role("list", name="Research steps")
+    expect(steps).to_contain_text("researcher")
+    expect(steps).to_contain_text("reading")
+    followed = last_reply(second)
+    expect(followed.get_by_role("list", name="Research plan").locator("li")).to_have_count(2)
+    expect(followed.get_by_role("list", name="Research steps")).to_contain_text("planner")
+    expect(reply.get_by_role("list", name="Sources").locator("li")).to_have_count(2)
+    expect(reply.locator(".markdown")).to_contain_text("2 August 2025")
+    checks.shot(page, "research-live")
+    # Done: the saved report, its [n] linked to the sources.
+    expect(page.get_by_role("button", name="Research", exact=True)).to_be_visible(timeout=30_000)
+    expect(followed.locator("a.cite")).to_have_count(2)
+    sign_out_and_close(second)
+    for _ in range(2):
+        reply = last_reply(page)
+        cites = reply.locator("a.cite")
+        expect(cites).to_have_text(["[1]", "[2]"])
+        expect(cites.first).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/page/1$"))
+        sources = reply.get_by_role("list", name="Sources").get_by_role("link")
+        expect(sources).to_have_text(["Obligations apply", "The code of practice"])
+        page.reload()
+    checks.accessible(page, "research")
+    checks.shot(page, "research")
+    page.get_by_role("switch", name="Research the web").uncheck()
 
 
 def sidebar(page):
@@ -294,6 +480,9 @@ def settings(checks, page, email):
     # Sign out; signing in now asks for the code.
     checks.expect_failure(401, "/auth/login")
     page.get_by_role("button", name="Sign out").click()
+    # The sign-in page shows once the logout is answered: leaving before that could
+    # keep the ended login's cookies, and the next page's refresh would be refused.
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     sign_in(page, checks.base, email, NEW_PASSWORD)
     expect(page.get_by_role("heading", name="Two-step verification")).to_be_visible()
     checks.accessible(page, "mfa-step")
@@ -366,8 +555,8 @@ def phone(checks, browser):
     context.close()
 
 
-def main(base_url, shots, axe):
-    checks = Checks(base_url, shots, axe)
+def main(base_url, shots, axe, mock):
+    checks = Checks(base_url, shots, axe, mock)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -387,6 +576,8 @@ def main(base_url, shots, axe):
         share_url = chat(checks, page)
         shared_view(checks, browser, share_url)
         sidebar(page)
+        attachments(checks, page)
+        research(checks, page)
 
         bob = browser.new_context()
         bob_page = bob.new_page()
@@ -406,4 +597,4 @@ def main(base_url, shots, axe):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

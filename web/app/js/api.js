@@ -20,7 +20,7 @@ export function onSignedOut(listener) {
   return () => signedOutListeners.delete(listener);
 }
 
-function csrfToken() {
+export function csrfToken() {
   const cookie = document.cookie.split('; ').find((c) => c.startsWith('confab_csrf='));
   return cookie ? decodeURIComponent(cookie.slice('confab_csrf='.length)) : '';
 }
@@ -48,17 +48,22 @@ export async function request(method, path, body, { signal, headers } = {}) {
 }
 
 async function errorOf(resp) {
+  return errorFrom(resp.status, await resp.text().catch(() => ''));
+}
+
+// The API's error of a failed answer, from its status and body text.
+export function errorFrom(status, text) {
   let code = null;
   let message = null;
   try {
-    const body = await resp.json();
+    const body = JSON.parse(text);
     code = body.error?.code;
     message = body.error?.message;
   } catch {
     // Not JSON: the status says enough.
   }
-  if (resp.status === 401 && code === 'unauthorized') signedOutListeners.forEach((l) => l());
-  return new ApiError(resp.status, code, message);
+  if (status === 401 && code === 'unauthorized') signedOutListeners.forEach((l) => l());
+  return new ApiError(status, code, message);
 }
 
 export async function api(method, path, body) {

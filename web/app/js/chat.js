@@ -2,8 +2,10 @@
 import { html, navigate, Link, ErrorText, useLoad, CopyButton } from './ui.js';
 import { useState, useEffect, useRef, useMemo } from '../vendor/preact-hooks.js';
 import { api, get, all, query } from './api.js';
-import { follow, send, regenerate, cancel, resume } from './stream.js';
+import { follow, send, research, regenerate, cancel, resume } from './stream.js';
 import { Markdown } from './markdown.js';
+import { upload, FileChips, MessageFiles, Clip, MAX_FILES } from './attachments.js';
+import { useCapabilities, ResearchProgress, Sources, DEPTHS } from './research.js';
 import { buildTree, pathTo, siblingsOf, newestLeaf } from './tree.js';
 
 export function ChatPage({ sessionId, user }) {
@@ -153,22 +155,44 @@ function SessionActions({ sessionId }) {
   </div>`;
 }
 
+// The conversation loaded last: shown at once when its page is opened again (a new
+// chat becomes its own page after its first turn), while it loads afresh.
+let lastLoaded = null;
+
 async function loadConversation(sessionId) {
   const [session, messages] = await Promise.all([get(`/sessions/${sessionId}`), all(`/sessions/${sessionId}/messages`)]);
-  return { session, messages };
+  lastLoaded = { session, messages };
+  return lastLoaded;
 }
 
 function Conversation({ sessionId, onTurn }) {
-  const [data, setData] = useState(null);
+  const [data, setData] = useState(() => (sessionId && lastLoaded?.session.id === sessionId ? lastLoaded : null));
   const [error, setError] = useState(null);
-  // The reply streaming now: {messageId, userMessageId, text, status, question, parentId}.
+  // The reply streaming now: {messageId, userMessageId, text, status, question, parentId,
+  // attachments, plan, steps, sources}.
   const [live, setLive] = useState(null);
   const abort = useRef(null);
   const scroller = useRef(null);
+  // A new chat gets its session at its first file or message.
+  const ownId = useRef(sessionId || null);
+  const creating = useRef(null);
+
+  const ensureSession = () => {
+    if (ownId.current) return Promise.resolve(ownId.current);
+    creating.current ??= api('POST', '/sessions', chosenModel ? { model: chosenModel } : {})
+      .then(({ id }) => {
+        ownId.current = id;
+        history.replaceState(null, '', `/c/${id}`);
+        onTurn();
+        return id;
+      })
+      .finally(() => { creating.current = null; });
+    return creating.current;
+  };
 
   const reload = async () => {
-    if (!sessionId) return null;
-    const loaded = await loadConversation(sessionId);
+    if (!ownId.current) return null;
+    const loaded = await loadConversation(ownId.current);
     setData(loaded);
     return loaded;
   };
@@ -191,10 +215,16 @@ function Conversation({ sessionId, onTurn }) {
   const run = async (id, start, base) => {
     const controller = new AbortController();
     abort.current = controller;
-    setLive({ text: '', status: 'streaming', sessionId: id, ...base });
+    setLive({ text: '', status: 'streaming', sessionId: id, plan: null, steps: [], sources: [], ...base });
+    let messageId = base.messageId;
     const on = (event, d) => {
-      if (event === 'message_start') setLive((l) => ({ ...l, messageId: d.message_id, userMessageId: d.user_message_id }));
-      else if (event === 'delta') setLive((l) => ({ ...l, text: l.text + d.text, reconnecting: false }));
+      if (event === 'message_start') {
+        messageId = d.message_id;
+        setLive((l) => ({ ...l, messageId, userMessageId: d.user_message_id }));
+      } else if (event === 'delta') setLive((l) => ({ ...l, text: l.text + d.text, reconnecting: false }));
+      else if (event === 'plan') setLive((l) => ({ ...l, plan: d.questions, reconnecting: false }));
+      else if (event === 'step') setLive((l) => ({ ...l, steps: [...l.steps, d], reconnecting: false }));
+      else if (event === 'source') setLive((l) => ({ ...l, sources: [...l.sources, d], reconnecting: false }));
       else if (event === 'reconnecting') setLive((l) => ({ ...l, reconnecting: true }));
       else if (event === 'error') setError(new Error(d.message || d.code));
     };
@@ -204,7 +234,12 @@ function Conversation({ sessionId, onTurn }) {
       if (!controller.signal.aborted) setError(e);
     }
     if (controller.signal.aborted) return;
-    await reload().catch(setError);
+    // The stream ends just before the reply is saved: read again until it is.
+    for (let tries = 0; tries < 20; tries++) {
+      const loaded = await reload().catch(setError);
+      if (!loaded?.messages.some((m) => m.id === messageId && m.status === 'streaming')) break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
     setLive(null);
     onTurn();
   };
@@ -213,22 +248,32 @@ function Conversation({ sessionId, onTurn }) {
     run(sessionId, (signal) => resume(sessionId, message.id, null, signal), { messageId: message.id, following: true });
   };
 
-  const ask = async (content, parentId) => {
+  // Sends a message (or a research question, with its depth); resolves to whether the
+  // server took it, so the composer keeps what was refused.
+  const ask = async (content, parentId, { attachments = [], depth = null } = {}) => {
     setError(null);
-    let id = sessionId;
+    let id;
     try {
-      if (!id) {
-        id = (await api('POST', '/sessions', chosenModel ? { model: chosenModel } : {})).id;
-        history.replaceState(null, '', `/c/${id}`);
-      }
+      id = await ensureSession();
     } catch (e) {
       setError(e);
-      return;
+      return false;
     }
-    const body = { content, ...(chosenModel ? { model: chosenModel } : {}) };
+    const model = chosenModel ? { model: chosenModel } : {};
+    const body = depth ? { question: content, depth, ...model } : { content, ...model };
+    if (attachments.length) body.attachments = attachments.map((a) => a.id);
     if (parentId !== undefined) body.parent_id = parentId;
-    await run(id, send(id, body), { question: content, parentId });
-    if (id !== sessionId) navigate(`/c/${id}`, { replace: true });
+    let accept;
+    const accepted = new Promise((resolve) => { accept = resolve; });
+    const start = (signal) => (depth ? research : send)(id, body)(signal).then((resp) => {
+      accept(true);
+      return resp;
+    });
+    run(id, start, { question: content, parentId, attachments, research: !!depth }).then(async () => {
+      accept(false);
+      if ((await accepted) && id !== sessionId) navigate(`/c/${id}`, { replace: true });
+    });
+    return accepted;
   };
 
   const regen = (userMessageId) => {
@@ -256,19 +301,24 @@ function Conversation({ sessionId, onTurn }) {
   return html`<div class="messages" ref=${scroller} aria-live="polite" aria-busy=${!!live}>
       ${!sessionId && !live && html`<div class="empty"><h1>What can I help with?</h1></div>`}
       <ol class="turns">
-        ${shown.map((m) => html`<${Turn} key=${m.id} message=${m} tree=${tree} busy=${!!live}
-          onEdit=${(text) => ask(text, m.parent_id ?? null)} onRegenerate=${() => regen(m.role === 'user' ? m.id : m.parent_id)}
+        ${shown.map((m) => html`<${Turn} key=${m.id} message=${m} tree=${tree} busy=${!!live} sessionId=${ownId.current}
+          onEdit=${(text) => ask(text, m.parent_id ?? null, { attachments: m.attachments || [] })}
+          onRegenerate=${() => regen(m.role === 'user' ? m.id : m.parent_id)}
           onSwitch=${switchTo} />`)}
-        ${live && live.question && html`<li class="turn user"><div class="bubble">${live.question}</div></li>`}
+        ${live && live.question && html`<li class="turn user"><div class="bubble">${live.question}</div>
+          <${MessageFiles} sessionId=${live.sessionId} files=${live.attachments} /></li>`}
         ${live && html`<li class="turn assistant">
-          <${Markdown} text=${live.text} />
-          ${!live.text && html`<p class="muted typing">${live.following ? 'Following the reply…' : 'Thinking…'}</p>`}
+          ${(live.research || live.plan || live.steps.length > 0) && html`<${ResearchProgress} plan=${live.plan} steps=${live.steps} />`}
+          <${Markdown} text=${live.text} sources=${live.sources} />
+          ${!live.text && html`<p class="muted typing">${live.following ? 'Following the reply…' : live.research ? 'Researching…' : 'Thinking…'}</p>`}
+          ${live.sources.length > 0 && html`<${Sources} sources=${live.sources} />`}
           ${live.reconnecting && html`<p class="muted" role="status">Connection lost, resuming…</p>`}
         </li>`}
       </ol>
     </div>
     <${ErrorText} error=${error} />
-    <${Composer} busy=${!!live} onSend=${(text) => ask(text)} onStop=${stop} />`;
+    <${Composer} busy=${!!live} onSend=${(text, options) => ask(text, undefined, options)} onStop=${stop}
+      ensureSession=${ensureSession} />`;
 }
 
 function pathOf({ session, messages }) {
@@ -288,7 +338,7 @@ function trimForLive(path, live) {
   return i >= 0 ? path.slice(0, i + 1) : path;
 }
 
-function Turn({ message, tree, busy, onEdit, onRegenerate, onSwitch }) {
+function Turn({ message, tree, busy, sessionId, onEdit, onRegenerate, onSwitch }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(message.content);
   const siblings = siblingsOf(tree, message);
@@ -309,12 +359,14 @@ function Turn({ message, tree, busy, onEdit, onRegenerate, onSwitch }) {
         <button type="button" class="small" onClick=${() => setEditing(false)}>Cancel</button></div></form></li>`;
     }
     return html`<li class="turn user"><div class="bubble">${message.content}</div>
+      <${MessageFiles} sessionId=${sessionId} files=${message.attachments} />
       <div class="turn-tools">${nav}
         <button type="button" class="small ghost" disabled=${busy} onClick=${() => { setDraft(message.content); setEditing(true); }}>Edit</button>
       </div></li>`;
   }
   return html`<li class="turn assistant">
-    <${Markdown} text=${message.content} />
+    <${Markdown} text=${message.content} sources=${message.sources} />
+    ${message.sources?.length > 0 && html`<${Sources} sources=${message.sources} />`}
     ${message.status !== 'complete' && html`<p class="muted status">Reply ${message.status}.</p>`}
     <div class="turn-tools">${nav}
       <${CopyButton} text=${message.content} />
@@ -323,13 +375,75 @@ function Turn({ message, tree, busy, onEdit, onRegenerate, onSwitch }) {
     </div></li>`;
 }
 
-function Composer({ busy, onSend, onStop }) {
+// Research is on or off for the page's conversations, at the depth last picked.
+const researchChoice = { on: false, depth: 'standard' };
+let nextFileKey = 0;
+
+function Composer({ busy, onSend, onStop, ensureSession }) {
   const [text, setText] = useState('');
-  const submit = () => {
+  const [files, setFiles] = useState([]);
+  const [error, setError] = useState(null);
+  const [dragging, setDragging] = useState(false);
+  const [researching, setResearching] = useState(researchChoice.on);
+  const [depth, setDepth] = useState(researchChoice.depth);
+  const picker = useRef(null);
+  const caps = useCapabilities();
+  const researchOn = caps.research && researching;
+  const uploading = files.some((f) => !f.attachment);
+
+  const attach = async (list) => {
+    if (!list.length) return;
+    setError(null);
+    if (files.length + list.length > MAX_FILES) {
+      setError(new Error(`A message takes at most ${MAX_FILES} files.`));
+      return;
+    }
+    let sessionId;
+    try {
+      sessionId = await ensureSession();
+    } catch (e) {
+      setError(e);
+      return;
+    }
+    for (const file of list) {
+      const key = nextFileKey++;
+      const update = (patch) => setFiles((fs) => fs.map((f) => (f.key === key ? { ...f, ...patch } : f)));
+      const job = upload(sessionId, file, (progress) => update({ progress }));
+      setFiles((fs) => [...fs, { key, sessionId, name: file.name, size: file.size, progress: 0, abort: job.abort }]);
+      job.promise.then((attachment) => update({ attachment }), (e) => {
+        setFiles((fs) => fs.filter((f) => f.key !== key));
+        if (e.name !== 'AbortError') setError(e);
+      });
+    }
+  };
+
+  // An uploaded file removed before sending is deleted; an upload on its way stops.
+  const remove = (file) => {
+    setFiles((fs) => fs.filter((f) => f.key !== file.key));
+    if (!file.attachment) file.abort();
+    else api('DELETE', `/sessions/${file.sessionId}/attachments/${file.attachment.id}`).catch(setError);
+  };
+
+  const submit = async () => {
     const content = text.trim();
     if (!content || busy) return;
+    if (uploading) {
+      setError(new Error('The files are still uploading: send when they are done.'));
+      return;
+    }
+    if (researchOn && files.length) {
+      setError(new Error('Research reads the web, not attached files: remove the files or turn research off.'));
+      return;
+    }
+    setError(null);
+    const sent = files;
     setText('');
-    onSend(content);
+    setFiles([]);
+    const attachments = sent.map((f) => f.attachment);
+    if (!(await onSend(content, { attachments, depth: researchOn ? depth : null }))) {
+      setText((t) => t || content);
+      setFiles((fs) => [...sent, ...fs]);
+    }
   };
   const keyDown = (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -337,13 +451,55 @@ function Composer({ busy, onSend, onStop }) {
       submit();
     }
   };
-  return html`<form class="composer" onSubmit=${(e) => { e.preventDefault(); submit(); }}>
-    <label class="visually-hidden" for="composer">Message</label>
-    <span class="visually-hidden" id="composer-hint">Enter sends, Shift+Enter starts a new line.</span>
-    <textarea id="composer" rows="1" placeholder="Message confab" aria-describedby="composer-hint"
-      value=${text} onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${keyDown} />
-    ${busy
-      ? html`<button type="button" class="danger" onClick=${onStop}>Stop</button>`
-      : html`<button type="submit" class="primary" disabled=${!text.trim()}>Send</button>`}
+  const paste = (e) => {
+    const pasted = [...(e.clipboardData?.files || [])];
+    if (pasted.length) {
+      e.preventDefault();
+      attach(pasted);
+    }
+  };
+  const dragOver = (e) => {
+    if (!e.dataTransfer?.types.includes('Files')) return;
+    e.preventDefault();
+    setDragging(true);
+  };
+  const drop = (e) => {
+    if (!e.dataTransfer?.files.length) return;
+    e.preventDefault();
+    setDragging(false);
+    attach([...e.dataTransfer.files]);
+  };
+  const toggleResearch = (on) => {
+    researchChoice.on = on;
+    setResearching(on);
+  };
+  const pickDepth = (value) => {
+    researchChoice.depth = value;
+    setDepth(value);
+  };
+  return html`<form class=${`composer ${dragging ? 'dragging' : ''}`} onSubmit=${(e) => { e.preventDefault(); submit(); }}
+    onDragOver=${dragOver} onDragLeave=${() => setDragging(false)} onDrop=${drop}>
+    <${FileChips} files=${files} onRemove=${remove} />
+    <div class="composer-row">
+      <button type="button" class="ghost attach" aria-label="Attach files" title="Attach files (or drop or paste them)"
+        onClick=${() => picker.current.click()}><${Clip} /></button>
+      <input type="file" multiple hidden ref=${picker}
+        onChange=${(e) => { attach([...e.currentTarget.files]); e.currentTarget.value = ''; }} />
+      <label class="visually-hidden" for="composer">Message</label>
+      <span class="visually-hidden" id="composer-hint">Enter sends, Shift+Enter starts a new line.</span>
+      <textarea id="composer" rows="1" placeholder=${researchOn ? 'Ask a question to research on the web' : 'Message confab'}
+        aria-describedby="composer-hint" value=${text} onInput=${(e) => setText(e.currentTarget.value)}
+        onKeyDown=${keyDown} onPaste=${paste} />
+      ${busy
+        ? html`<button type="button" class="danger" onClick=${onStop}>Stop</button>`
+        : html`<button type="submit" class="primary" disabled=${!text.trim() || uploading}>${researchOn ? 'Research' : 'Send'}</button>`}
+    </div>
+    ${caps.research && html`<div class="composer-options">
+      <label class="switch"><input type="checkbox" role="switch" checked=${researching}
+        onChange=${(e) => toggleResearch(e.currentTarget.checked)} /> Research the web</label>
+      ${researching && html`<label>Depth <select value=${depth} onChange=${(e) => pickDepth(e.currentTarget.value)}>
+        ${DEPTHS.map((d) => html`<option value=${d}>${d}</option>`)}</select></label>`}
+    </div>`}
+    <${ErrorText} error=${error} />
   </form>`;
 }

@@ -2,6 +2,7 @@
 // highlight.js colours code blocks, and each block gets a copy button.
 import { useEffect, useMemo, useRef } from '../vendor/preact-hooks.js';
 import { html } from './ui.js';
+import { cite } from './research.js';
 import { Marked } from '../vendor/marked.js';
 import DOMPurify from '../vendor/purify.js';
 import hljs from '../vendor/hljs/core.js';
@@ -74,9 +75,14 @@ function decorate(root) {
   }
 }
 
-export function Markdown({ text }) {
+// `sources` (a research report's) turn its [n] into links.
+export function Markdown({ text, sources }) {
   const ref = useRef(null);
   const markup = useMemo(() => toHtml(text), [text]);
-  useEffect(() => { if (ref.current) decorate(ref.current); }, [markup]);
+  useEffect(() => {
+    if (!ref.current) return;
+    decorate(ref.current);
+    cite(ref.current, sources);
+  }, [markup, sources?.length]);
   return html`<div class="markdown" ref=${ref} dangerouslySetInnerHTML=${{ __html: markup }} />`;
 }

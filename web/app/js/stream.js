@@ -72,6 +72,10 @@ export function send(sessionId, body) {
   return (signal) => request('POST', `/chat/sessions/${sessionId}/messages`, body, { signal });
 }
 
+export function research(sessionId, body) {
+  return (signal) => request('POST', `/chat/sessions/${sessionId}/research`, body, { signal });
+}
+
 export function regenerate(sessionId, userMessageId, body) {
   return (signal) => request('POST', `/chat/sessions/${sessionId}/messages/${userMessageId}/regenerate`, body, { signal });
 }

@@ -13,7 +13,7 @@ from webapp import ARGS, CHROMIUM, Checks, last_reply, pick_model, register, sen
 
 
 def main(base_url, model, reply_text):
-    checks = Checks(base_url, "/tmp/confab-smoke-screenshots", "/dev/null")
+    checks = Checks(base_url, "/tmp/confab-smoke-screenshots", "/dev/null", mock=None)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()

@@ -13,7 +13,7 @@ from webapp import ARGS, CHROMIUM, Checks
 
 
 def main(base_url, email):
-    checks = Checks(base_url, "/tmp/confab-sso-screenshots", "/dev/null")
+    checks = Checks(base_url, "/tmp/confab-sso-screenshots", "/dev/null", mock=None)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()

@@ -110,7 +110,7 @@ async fn a_deterministic_request_asked_again_comes_from_the_cache() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn anthropic_messages_are_cached_apart_and_nothing_is_kept_when_the_cache_is_off() {
-    let (app, mock) = spawn(&[("CONFAB_CACHE_TTL_SECONDS", "300")]).await;
+    let (app, _mock) = spawn(&[("CONFAB_CACHE_TTL_SECONDS", "300")]).await;
     let ada = app.user("ada@example.com").await;
     let body = json!({"model": MODEL, "max_tokens": 100, "temperature": 0,
         "messages": [{"role": "user", "content": "What is the answer?"}]});

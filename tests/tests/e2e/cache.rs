@@ -155,3 +155,30 @@ async fn a_reply_that_failed_mid_stream_is_never_kept() {
     until_hit(&ada, &question(json!({"temperature": 0}))).await;
     assert_eq!(asked(&mock), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embeddings_asked_again_come_from_the_cache() {
+    const EMBED: &str = "oa-embed";
+    let models = MockModels::new().embedding(Format::OpenAi, EMBED);
+    let (app, mock) = spawn_app_with_mock(&models, &[("CONFAB_CACHE_TTL_SECONDS", "300")]).await;
+    let ada = app.user("ada@example.com").await;
+    let body = json!({"model": EMBED, "input": ["a cat", "a dog"]});
+    let ask = |headers: &'static [(&'static str, &'static str)]| {
+        let mut req = ada.request(Method::POST, "/v1/embeddings").json(&body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        send(req)
+    };
+    let first = ask(&[]).await;
+    assert_eq!(header(&first, "x-confab-cache").as_deref(), Some("miss"));
+    let first = assert_json(first, StatusCode::OK).await;
+    let hit = ask(&[]).await;
+    assert_eq!(header(&hit, "x-confab-cache").as_deref(), Some("hit"), "kept before the first answer");
+    let hit = assert_json(hit, StatusCode::OK).await;
+    assert_eq!(hit["data"], first["data"]);
+    assert_eq!(hit["model"], EMBED);
+    let before = mock.requests(EMBED).len();
+    assert_eq!(header(&ask(&[("cache-control", "no-store")]).await, "x-confab-cache"), None);
+    assert_eq!(mock.requests(EMBED).len(), before + 1, "no-store reaches the provider");
+}

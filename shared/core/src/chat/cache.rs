@@ -1,5 +1,5 @@
 //! The response cache: a `/v1` reply to a deterministic request (temperature 0 or a
-//! `seed`) is kept for `CONFAB_CACHE_TTL_SECONDS` and replayed to the same user's same
+//! `seed`; embeddings always) is kept for `CONFAB_CACHE_TTL_SECONDS` and replayed to the same user's same
 //! request without calling the provider. The key is the request as the client sent it,
 //! with its fields in one order and the streaming switches left out (a streamed and a
 //! whole request share replies), so two requests share an entry exactly when they ask
@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::domain::Id;
 use crate::http::Response;
 use http::{HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -42,6 +43,15 @@ impl CacheStatus {
     }
 }
 
+/// The reply kept for `key`; a cache that cannot be read is a miss (and logged), so
+/// the caller asks the provider.
+pub async fn kept<T: DeserializeOwned>(app: &App, key: &CacheKey) -> Option<T> {
+    crate::repo::cache::get(app, key).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the response cache could not be read");
+        None
+    })
+}
+
 /// Says on the response whether a cacheable request was answered from the cache.
 pub fn mark(mut resp: Response, status: Option<CacheStatus>) -> Response {
     if let Some(status) = status {
@@ -50,15 +60,32 @@ pub fn mark(mut resp: Response, status: Option<CacheStatus>) -> Response {
     resp
 }
 
-/// The key of `body`, a request to `api` by `user_id`, when its reply may be cached:
-/// the cache is on, the client did not say `Cache-Control: no-store`, and the request
-/// is deterministic (temperature 0 or a seed). Otherwise `None`: never read, never kept.
+/// The key of `body`, a chat request to `api` by `user_id`, when its reply may be
+/// cached: the cache is on, the client did not say `Cache-Control: no-store`, and the
+/// request is deterministic (temperature 0 or a seed). Otherwise `None`: never read,
+/// never kept.
 pub fn key(app: &App, headers: &HeaderMap, user_id: Id, api: &str, body: &[u8]) -> Option<CacheKey> {
+    keyed(app, headers, user_id, api, body, deterministic)
+}
+
+/// The same for an embeddings request, which is always deterministic.
+pub fn embeddings_key(app: &App, headers: &HeaderMap, user_id: Id, body: &[u8]) -> Option<CacheKey> {
+    keyed(app, headers, user_id, "embeddings", body, |_| true)
+}
+
+fn keyed(
+    app: &App,
+    headers: &HeaderMap,
+    user_id: Id,
+    api: &str,
+    body: &[u8],
+    repeatable: fn(&Map<String, Value>) -> bool,
+) -> Option<CacheKey> {
     if app.config.cache_ttl_seconds == 0 || no_store(headers) {
         return None;
     }
     let Ok(Value::Object(mut request)) = serde_json::from_slice::<Value>(body) else { return None };
-    if !deterministic(&request) {
+    if !repeatable(&request) {
         return None;
     }
     for field in DELIVERY_FIELDS {

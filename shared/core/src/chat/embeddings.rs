@@ -16,7 +16,7 @@ use std::time::Duration;
 const CONCURRENT_CALLS: usize = 4;
 
 /// Every input's vector, in order, and the tokens they cost.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Vectors {
     pub vectors: Vec<Vec<f32>>,
     /// The providers' counts, or an estimate for batches they did not count.

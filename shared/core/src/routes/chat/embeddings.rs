@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::auth::principal;
+use crate::chat::cache::{self, CacheStatus};
 use crate::chat::embeddings::{Vectors, embed};
 use crate::chat::models::{ModelKind, ModelRoute};
 use crate::chat::quota;
@@ -10,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, Response, json, parse_json};
 use crate::providers::Usage;
 use crate::providers::embeddings::{self, EmbedRequest, Encoding, Input};
-use crate::repo::routing;
+use crate::repo::{self, routing, usage};
 use base64::Engine;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -180,6 +181,18 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     caller.check_model(&body.model)?;
     let model = body.model.clone();
     let request = body.into_request()?;
+    let key = cache::embeddings_key(app, req.headers(), user.id, req.body());
+    if let Some(key) = &key
+        && let Some(vectors) = cache::kept::<Vectors>(app, key).await
+    {
+        let config = routing::load(app).await?;
+        let route = config.route_of_kind(&model, ModelKind::Embedding)?;
+        if let Err(e) = usage::add_cached(app, app.clock.now().date(), user.id, &route.name).await {
+            tracing::error!(error = %e, "usage could not be recorded");
+        }
+        let list = EmbeddingList::new(&route.name, vectors, request.encoding);
+        return Ok(cache::mark(json(StatusCode::OK, &list), Some(CacheStatus::Hit)));
+    }
     let prepare = async {
         let config = routing::load(app).await?;
         let route = config.route_of_kind(&model, ModelKind::Embedding)?.clone();
@@ -192,7 +205,13 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     if let Err(e) = reservation.settle(&route.name, usage).await {
         tracing::error!(error = %e, "usage could not be recorded");
     }
-    Ok(json(StatusCode::OK, &EmbeddingList::new(&route.name, vectors, request.encoding)))
+    if let Some(key) = &key
+        && let Err(e) = repo::cache::put(app, key, &vectors).await
+    {
+        tracing::warn!(error = %e, "vectors could not be kept in the response cache");
+    }
+    let list = EmbeddingList::new(&route.name, vectors, request.encoding);
+    Ok(cache::mark(json(StatusCode::OK, &list), key.map(|_| CacheStatus::Miss)))
 }
 
 /// What `POST /v1/embeddings` answers.

@@ -6,7 +6,7 @@
 use super::v1_request::check_image_type;
 use crate::app::App;
 use crate::auth::Principal;
-use crate::chat::cache::{CacheKey, CacheStatus};
+use crate::chat::cache::{CacheKey, CacheStatus, kept};
 use crate::chat::context::estimate_prompt;
 use crate::chat::models::{ModelKind, ModelRoute};
 use crate::chat::quota::{self, Reservation};
@@ -48,7 +48,7 @@ pub async fn open(
 ) -> ApiResult<Call> {
     caller.check_model(model)?;
     if let Some(key) = &cache
-        && let Some(events) = cached(app, key).await
+        && let Some(events) = kept(app, key).await
     {
         let config = routing::load(app).await?;
         let route = config.route_of_kind(model, ModelKind::Chat)?;
@@ -74,14 +74,6 @@ pub async fn open(
         events: Box::pin(events),
         meter,
         recording,
-    })
-}
-
-/// The reply kept for `key`; a cache that cannot be read is a miss (and logged).
-async fn cached(app: &App, key: &CacheKey) -> Option<Vec<ProviderEvent>> {
-    cache::get(app, key).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "the response cache could not be read");
-        None
     })
 }
 

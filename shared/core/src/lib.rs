@@ -16,6 +16,8 @@ pub mod http;
 pub mod middleware;
 pub mod pdf;
 pub mod ports;
+#[cfg(test)]
+mod properties;
 pub mod providers;
 pub mod reader;
 pub mod repo;

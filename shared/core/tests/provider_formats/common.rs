@@ -229,6 +229,25 @@ macro_rules! wire_format_tests {
                 }
             }
 
+            proptest::proptest! {
+                /// A true reply cut anywhere and followed by any bytes, in chunks of any
+                /// size: events or an error, never a panic, never more events than bytes.
+                #[test]
+                fn any_bytes_end_in_events_or_an_error(
+                    pick in 0usize..64,
+                    cut in 0usize..8192,
+                    noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+                    chunk in 1usize..64,
+                ) {
+                    let replies = $replies;
+                    let reply = &replies[pick % replies.len()];
+                    let mut bytes = reply.bytes[..cut.min(reply.bytes.len())].to_vec();
+                    bytes.extend(noise);
+                    let events = run(&$format, bytes.chunks(chunk).collect());
+                    proptest::prop_assert!(events.len() <= bytes.len() + 2, "{} events", events.len());
+                }
+            }
+
             #[test]
             fn an_empty_body_ended_early() {
                 assert_eq!(run(&$format, vec![]), [Err(ended_early())]);

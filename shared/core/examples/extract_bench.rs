@@ -9,9 +9,14 @@ use confab_core::reader::readable;
 use std::time::Instant;
 
 const PAGE_BYTES: usize = 2 * 1024 * 1024;
+const SENTENCE: &str = "Obligations for providers of general-purpose AI models apply from 2 August 2025, and \
+    the AI Office supervises them. ";
+
+/// One repeated piece of a page, given its index.
+type Unit = fn(usize) -> String;
 
 /// `unit` repeated to about `PAGE_BYTES`, inside `head` and `tail`.
-fn page(head: &str, unit: &dyn Fn(usize) -> String, tail: &str) -> (String, usize) {
+fn page(head: &str, unit: Unit, tail: &str) -> (String, usize) {
     let mut html = String::from(head);
     let mut units = 0;
     while html.len() + tail.len() < PAGE_BYTES {
@@ -27,27 +32,25 @@ fn main() {
     let head = "<!doctype html><html><head><title>A long page</title><style>p { color: #333 }</style>\
         <script>var tracker = 1;</script></head><body><nav><a href=\"/\">Home</a></nav><article><h1>A long page</h1>";
     let tail = "</article><footer>Footer</footer></body></html>";
-    let sentence = "Obligations for providers of general-purpose AI models apply from 2 August 2025, and the \
-        AI Office supervises them. ";
     // (shape, one repeated unit, elements per unit)
-    let shapes: [(&str, Box<dyn Fn(usize) -> String>, usize); 3] = [
-        ("long article: 2 KB paragraphs", Box::new(|_| format!("<p>{}</p>", sentence.repeat(18))), 1),
+    let shapes: [(&str, Unit, usize); 3] = [
+        ("long article: 2 KB paragraphs", |_| format!("<p>{}</p>", SENTENCE.repeat(18)), 1),
         (
             "news page: sections of short paragraphs and links",
-            Box::new(|i| {
+            |i| {
                 format!(
-                    "<div class=\"section\"><h2>Part {i}</h2><p>{sentence}<a href=\"/n/{i}\">more</a></p>\
-                     <p>{sentence}{sentence}</p><ul><li><a href=\"/r/{i}\">Related {i}</a></li></ul></div>"
+                    "<div class=\"section\"><h2>Part {i}</h2><p>{SENTENCE}<a href=\"/n/{i}\">more</a></p>\
+                     <p>{SENTENCE}{SENTENCE}</p><ul><li><a href=\"/r/{i}\">Related {i}</a></li></ul></div>"
                 )
-            }),
+            },
             9,
         ),
-        ("many tiny elements: a 2 MB table", Box::new(|i| format!("<tr><td>{i}</td><td>x</td></tr>")), 3),
+        ("many tiny elements: a 2 MB table", |i| format!("<tr><td>{i}</td><td>x</td></tr>"), 3),
     ];
     println!("| page | bytes | elements | median ms ({runs} runs) | result |");
     println!("|---|---|---|---|---|");
     for (name, unit, per_unit) in shapes {
-        let (html, units) = page(head, &*unit, tail);
+        let (html, units) = page(head, unit, tail);
         let mut times = Vec::new();
         let mut result = String::new();
         for _ in 0..runs {

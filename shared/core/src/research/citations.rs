@@ -82,7 +82,7 @@ impl Citations {
         }
         match c {
             '`' => self.code = !self.code,
-            '[' if !self.code && !(self.last.is_alphanumeric() || self.last == '_') => {
+            '[' if !(self.code || is_word(self.last)) => {
                 self.open = Some(self.held.len());
                 self.before = self.last;
                 return self.held.push(c);
@@ -129,6 +129,11 @@ impl Citations {
             out.push_str(&format!("{held}[{}]", list.join(", ")));
         }
     }
+}
+
+/// A character of a word: a bracket after it is an index (`a[3]`), not a citation.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
 }
 
 #[cfg(test)]

@@ -126,6 +126,17 @@ async fn without_a_search_provider_research_is_unavailable_and_bad_input_is_refu
     let resp = research(&ada, &session, json!({"question": QUESTION})).await;
     assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "search_not_configured").await;
     assert!(ada.messages(&session).await.is_empty(), "nothing is saved");
+    // A research question (as search left it, switched off since) is not answered
+    // again as chat: its regenerate is refused, and writes nothing.
+    let (question, _) = turn_ids(&ada.chat(&session, QUESTION).await);
+    let (pk, sk) = (format!("SESSION#{session}"), format!("MSG#{question}"));
+    let mut item = stored_item(app.data_dir(), &pk, &sk).await.expect("the question");
+    item.data.insert("research_depth".into(), json!("quick"));
+    put_stored_item(app.data_dir(), item).await;
+    let regenerate = format!("/chat/sessions/{session}/messages/{question}/regenerate");
+    let resp = ada.post(&regenerate, &json!({})).await;
+    assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "search_not_configured").await;
+    assert_eq!(ada.messages(&session).await.len(), 2, "nothing is saved");
 
     let web = TestWeb::start().await;
     let app = spawn_with_web(&web, &[]).await;

@@ -6,6 +6,7 @@
 use crate::lambda::ProviderSetup;
 use crate::sse::{Event, all_events, events, ids, text, turn_ids};
 use crate::totp::{MARGIN, STEP, code_at, settled_now};
+use crate::web::{PAGES, TestWeb};
 use crate::*;
 use confab_core::providers::ProviderKind;
 use confab_mock_provider::{MockHandle, MockProvider, Scenario};
@@ -223,6 +224,76 @@ pub async fn attachment(app: &TestApp, mock: &MockHandle) {
     assert_eq!(header(&file, "content-type").as_deref(), Some("image/png"));
     assert!(header(&file, "content-disposition").is_some_and(|d| d.starts_with("attachment;")));
     assert_eq!(file.bytes().await.expect("the file").to_vec(), image);
+}
+
+/// Research through the deployment: the chat function searches the test web (SearXNG's
+/// API), reads its pages through the guarded fetcher (the redirect to a private address
+/// refused, never reached) and streams the report, the mock provider playing every
+/// agent; the report's citation of a page not read is taken out; the report and its
+/// sources are saved, and regenerating it researches the question again. The app needs
+/// `web.settings(…)`.
+pub async fn research(app: &TestApp, mock: &MockHandle, web: &TestWeb) {
+    // One answer serves every agent: the planner and the analyzer read its JSON, the
+    // synthesizer's report is all of it.
+    let answer = r#"{"questions": ["gpai obligations", "gpai code of practice"], "summary": "Both dated.", "more": []} Obligations apply from August 2025 [1]; fines are unknown [7]."#;
+    mock.set_scenario(MODEL, Scenario::reply(answer));
+    let asked_before = mock.requests(MODEL).len();
+    let rae = app.user("rae@example.com").await;
+    assert_eq!(rae.get("/chat/capabilities").await.good().await, json!({"research": true}));
+    let session = rae.create_session(json!({"title": "Research", "model": MODEL})).await;
+    let question = "What changed for general-purpose AI models in 2025?";
+    let path = format!("/chat/sessions/{session}/research");
+    let events = all_events(rae.post(&path, &json!({"question": question, "depth": "quick"})).await).await;
+    let named = |events: &[Event], name: &str| -> Vec<Value> {
+        events.iter().filter(|e| e.event == name).map(|e| e.data.clone()).collect()
+    };
+
+    assert_eq!(named(&events, "plan"), [json!({"questions": ["gpai obligations", "gpai code of practice"]})]);
+    let mut queries = web.queries();
+    queries.sort();
+    assert_eq!(queries, ["gpai code of practice", "gpai obligations"]);
+    assert_eq!(mock.requests(MODEL).len() - asked_before, 3, "planner, analyzer, synthesizer");
+    let mut read: Vec<String> = named(&events, "source").iter().map(|s| str_field(s, "url")).collect();
+    read.sort();
+    assert_eq!(read, [web.url(PAGES[0].0), web.url(PAGES[2].0)], "each page once");
+    assert_eq!(web.private_hits(), 0, "the redirect to a private address is refused");
+    let steps = named(&events, "step");
+    assert!(
+        steps.iter().any(|s| s["status"] == "skipped" && str_field(s, "detail").contains("/redirect")),
+        "{steps:?}"
+    );
+    let report = text(&events);
+    let checked = answer.replace(" [7]", "");
+    assert_eq!(report, format!("{checked}\n\n_Citations of pages that were not read were removed: 7._"));
+    let end = events.last().expect("events");
+    assert_eq!((end.event.as_str(), &end.data["status"]), ("message_end", &json!("complete")));
+
+    let messages = rae.messages(&session).await;
+    assert_eq!((&messages[0]["research_depth"], &messages[1]["content"]), (&json!("quick"), &json!(report)));
+    let saved = messages[1]["sources"].as_array().expect("saved sources");
+    let mut saved: Vec<(String, String)> =
+        saved.iter().map(|s| (str_field(s, "url"), str_field(s, "snippet"))).collect();
+    saved.sort();
+    let snippets = |q: &str| format!("about {q}");
+    assert_eq!(saved.len(), 2, "{saved:?}");
+    assert!(
+        saved
+            .iter()
+            .all(|(_, s)| *s == snippets("gpai obligations") || *s == snippets("gpai code of practice"))
+    );
+
+    // Regenerating the report researches the question again, beside the first.
+    let (asked, first) = turn_ids(&events);
+    let again = all_events(
+        rae.post(&format!("/chat/sessions/{session}/messages/{asked}/regenerate"), &json!({})).await,
+    )
+    .await;
+    let (asked_again, second) = turn_ids(&again);
+    assert_eq!((asked_again.as_str(), named(&again, "source").len()), (asked.as_str(), 2));
+    assert_ne!(first, second);
+    assert_eq!(web.queries().len(), 4);
+    assert_eq!(web.private_hits(), 0);
+    assert_eq!(rae.messages(&session).await.len(), 3, "two reports to one question");
 }
 
 /// Signing in with TOTP across the deployment: setup seals the secret with the key from

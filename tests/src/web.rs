@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 pub struct TestWeb {
     /// `127.0.0.1:<port>` of the search API and the pages.
     pub host: String,
+    /// `http://<host>`.
+    base: String,
     /// The queries searched, in order.
     queries: Arc<Mutex<Vec<String>>>,
     /// Requests that reached the private server.
@@ -68,20 +70,23 @@ impl TestWeb {
                 let _ = axum::serve(listener, router).await;
             }),
         ];
-        TestWeb { host, queries, private_hits, _servers: servers }
+        let base = format!("http://{host}");
+        TestWeb { host, base, queries, private_hits, _servers: servers }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.host)
     }
 
-    /// The settings that point confab's search and fetcher here.
-    pub fn settings(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("CONFAB_SEARCH_PROVIDER", "searxng".into()),
-            ("CONFAB_SEARCH_BASE_URL", self.url("")),
-            ("CONFAB_FETCH_ALLOW_HOSTS", self.host.clone()),
-        ]
+    /// The settings that point confab's search and fetcher here, with `extra`.
+    pub fn settings<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut settings = vec![
+            ("CONFAB_SEARCH_PROVIDER", "searxng"),
+            ("CONFAB_SEARCH_BASE_URL", self.base.as_str()),
+            ("CONFAB_FETCH_ALLOW_HOSTS", self.host.as_str()),
+        ];
+        settings.extend_from_slice(extra);
+        settings
     }
 
     pub fn queries(&self) -> Vec<String> {

@@ -7,23 +7,24 @@ use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::scenario::{
-    PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, strangers_and_bad_input, user_scenario,
+    PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, research, strangers_and_bad_input,
+    user_scenario,
 };
+use confab_tests::web::TestWeb;
 use confab_tests::*;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_scenario_runs_on_lambda() {
     let mock = mock().await;
-    let (app, stack) = spawn_lambda_app(
-        Some(&openai(&mock)),
-        &[("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_PUBLIC_URL", PUBLIC_URL)],
-    )
-    .await;
+    let web = TestWeb::start().await;
+    let settings = web.settings(&[("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_PUBLIC_URL", PUBLIC_URL)]);
+    let (app, stack) = spawn_lambda_app(Some(&openai(&mock)), &settings).await;
     user_scenario(&app, &mock, &stack.aws.bucket).await;
     mfa_sign_in(&app).await;
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
+    research(&app, &mock, &web).await;
     drop(stack);
 }
 

@@ -3,7 +3,7 @@
 //! `echo` model (the planner's fallback) and with the mock provider playing every agent.
 
 use confab_mock_provider::{MockProvider, Scenario};
-use confab_tests::sse::{Event, all_events, text};
+use confab_tests::sse::{Event, all_events, text, turn_ids};
 use confab_tests::web::{PAGES, TestWeb};
 use confab_tests::*;
 
@@ -18,10 +18,7 @@ fn named<'a>(events: &'a [Event], name: &str) -> Vec<&'a Value> {
 }
 
 async fn spawn_with_web(web: &TestWeb, extra: &[(&str, &str)]) -> TestApp {
-    let settings = web.settings();
-    let mut all: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    all.extend_from_slice(extra);
-    spawn_app_with(&all).await
+    spawn_app_with(&web.settings(extra)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,6 +69,55 @@ async fn with_echo_the_question_is_researched_cited_and_saved_and_the_inside_is_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn regenerating_a_research_reply_researches_the_question_again_beside_it() {
+    let web = TestWeb::start().await;
+    let app = spawn_with_web(&web, &[]).await;
+    let ada = app.user("ada@example.com").await;
+    let session = ada.create_session(json!({"title": "Research"})).await;
+    let first =
+        all_events(research(&ada, &session, json!({"question": QUESTION, "depth": "quick"})).await).await;
+    let (question, first_reply) = turn_ids(&first);
+
+    let regenerate = |id: &str| format!("/chat/sessions/{session}/messages/{id}/regenerate");
+    let again = all_events(ada.post(&regenerate(&question), &json!({})).await).await;
+    let (asked, second_reply) = turn_ids(&again);
+    assert_eq!(asked, question);
+    assert_ne!(second_reply, first_reply);
+    assert_eq!(named(&again, "plan"), [&json!({"questions": [QUESTION]})], "the same question");
+    assert_eq!(web.queries(), [QUESTION, QUESTION], "searched again");
+    assert_eq!(named(&again, "source").len(), 2);
+    assert_eq!(web.private_hits(), 0);
+    assert_eq!(again.last().unwrap().data["status"], "complete");
+
+    let messages = ada.messages(&session).await;
+    let shape: Vec<_> = messages
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["parent_id"].clone(), m["research_depth"].clone()))
+        .collect();
+    let q = json!(question);
+    assert_eq!(
+        shape,
+        [
+            ("user", Value::Null, json!("quick")),
+            ("assistant", q.clone(), Value::Null),
+            ("assistant", q, Value::Null)
+        ],
+        "siblings, the question researched at its depth"
+    );
+    assert_eq!(messages[2]["content"], json!(text(&again)));
+    assert_eq!(messages[2]["sources"].as_array().map(Vec::len), Some(2));
+    let current = ada.get(&format!("/sessions/{session}")).await.good().await;
+    assert_eq!(current["current_leaf_id"], json!(second_reply));
+
+    // A chat question after it is answered again as chat.
+    let (thanks, _) = turn_ids(&ada.chat(&session, "thanks").await);
+    let chat_again = all_events(ada.post(&regenerate(&thanks), &json!({})).await).await;
+    assert!(named(&chat_again, "plan").is_empty());
+    assert_eq!(text(&chat_again), "thanks");
+    assert_eq!(web.queries().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn without_a_search_provider_research_is_unavailable_and_bad_input_is_refused() {
     let app = spawn_app().await;
     let ada = app.user("ada@example.com").await;
@@ -80,6 +126,17 @@ async fn without_a_search_provider_research_is_unavailable_and_bad_input_is_refu
     let resp = research(&ada, &session, json!({"question": QUESTION})).await;
     assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "search_not_configured").await;
     assert!(ada.messages(&session).await.is_empty(), "nothing is saved");
+    // A research question (as search left it, switched off since) is not answered
+    // again as chat: its regenerate is refused, and writes nothing.
+    let (question, _) = turn_ids(&ada.chat(&session, QUESTION).await);
+    let (pk, sk) = (format!("SESSION#{session}"), format!("MSG#{question}"));
+    let mut item = stored_item(app.data_dir(), &pk, &sk).await.expect("the question");
+    item.data.insert("research_depth".into(), json!("quick"));
+    put_stored_item(app.data_dir(), item).await;
+    let regenerate = format!("/chat/sessions/{session}/messages/{question}/regenerate");
+    let resp = ada.post(&regenerate, &json!({})).await;
+    assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "search_not_configured").await;
+    assert_eq!(ada.messages(&session).await.len(), 2, "nothing is saved");
 
     let web = TestWeb::start().await;
     let app = spawn_with_web(&web, &[]).await;

@@ -41,20 +41,18 @@ async fn the_web_app_works_in_chromium() {
     mock.set_scenario("research-model", Scenario::reply(RESEARCH_ANSWER).with_token_delay_ms(60));
     let openai_url = format!("{}/v1", mock.base_url());
     let web = TestWeb::start().await;
-    let mut settings: Vec<(&str, String)> = web.settings();
-    settings.extend([
-        ("CONFAB_OPENAI_BASE_URL", openai_url),
-        ("CONFAB_OPENAI_API_KEY", "openai-key".into()),
-        ("CONFAB_OPENAI_MODELS", "oa-model,slow-model,research-model".into()),
-        ("CONFAB_OPENAI_VISION_MODELS", "oa-vision".into()),
-        ("CONFAB_RESEARCH_MODEL", "research-model".into()),
-        ("CONFAB_TITLE_MODEL", "oa-model".into()),
+    let settings = web.settings(&[
+        ("CONFAB_OPENAI_BASE_URL", &openai_url),
+        ("CONFAB_OPENAI_API_KEY", "openai-key"),
+        ("CONFAB_OPENAI_MODELS", "oa-model,slow-model,research-model"),
+        ("CONFAB_OPENAI_VISION_MODELS", "oa-vision"),
+        ("CONFAB_RESEARCH_MODEL", "research-model"),
+        ("CONFAB_TITLE_MODEL", "oa-model"),
         // The script's too-large file is just over this.
-        ("CONFAB_MAX_ATTACHMENT_BYTES", "1000000".into()),
+        ("CONFAB_MAX_ATTACHMENT_BYTES", "1000000"),
         // The app refreshes a minute before expiry: here 10 s after each sign-in.
-        ("CONFAB_ACCESS_TTL_SECONDS", "70".into()),
+        ("CONFAB_ACCESS_TTL_SECONDS", "70"),
     ]);
-    let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = spawn_app_with(&settings).await;
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     // The README's screenshots are refreshed on request only, so a test run leaves the

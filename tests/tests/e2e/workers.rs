@@ -10,9 +10,10 @@ use confab_tests::lambda::{AwsStack, spawn_lambda_app};
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::python::run_script;
 use confab_tests::scenario::{
-    MODEL, PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, strangers_and_bad_input,
+    MODEL, PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, research, strangers_and_bad_input,
     user_scenario,
 };
+use confab_tests::web::TestWeb;
 use confab_tests::webapp::serves_the_app;
 use confab_tests::workers::{HIGH_RATE_LIMIT, spawn_scheduled_chat_worker, spawn_worker_app};
 use confab_tests::*;
@@ -23,12 +24,14 @@ use std::time::Duration;
 async fn the_whole_scenario_runs_on_workers() {
     let mock = mock().await;
     let aws = AwsStack::create().await;
-    let overrides = [("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_PUBLIC_URL", PUBLIC_URL)];
+    let web = TestWeb::start().await;
+    let overrides = web.settings(&[("CONFAB_STREAM_FLUSH_MS", "20"), ("CONFAB_PUBLIC_URL", PUBLIC_URL)]);
     let (app, stack) = spawn_worker_app(&aws, Some(&openai(&mock)), &overrides, HIGH_RATE_LIMIT).await;
     user_scenario(&app, &mock, &aws.bucket).await;
     mfa_sign_in(&app).await;
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
+    research(&app, &mock, &web).await;
     drop(stack);
 }
 

@@ -122,6 +122,7 @@ pub async fn streaming_turn(t: &TestApp, owner: &User) -> (Owned, Message, Messa
         model: None,
         usage: None,
         sources: None,
+        research_depth: None,
         attachments: Vec::new(),
         created_at: session.created_at,
     };

@@ -239,6 +239,7 @@ mod tests {
             model: (role == MessageRole::Assistant).then(|| "echo".into()),
             usage: None,
             sources: None,
+            research_depth: None,
             attachments: Vec::new(),
             created_at: datetime!(2026-11-22 10:01 UTC),
         }

@@ -71,6 +71,10 @@ pub struct Message {
     /// The pages a research report cites, by their `[n]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<crate::research::Source>>,
+    /// A question asked of research (`POST /chat/sessions/{id}/research`), at this
+    /// depth: regenerating its reply researches it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub research_depth: Option<crate::research::Depth>,
     /// The files a user message was sent with. A file deleted later keeps its place
     /// here (its name), though its bytes are gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

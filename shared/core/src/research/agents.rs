@@ -1,12 +1,15 @@
 //! The model-backed agents: planner, analyzer and synthesizer. Their prompts live in
 //! `prompts/`, one file each, versioned with the code.
 
+use super::citations::Citations;
 use super::{Job, Produced, Run};
-use crate::chat::context::{estimate_prompt, reply_budget};
+use crate::chat::context::{estimate_prompt, estimate_tokens, reply_budget};
+use crate::chat::router::timeout;
 use crate::chat::title::{ask, ask_streaming};
 use crate::error::ApiResult;
-use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderEvent};
+use crate::providers::{ChatMessage, ChatRequest, ChatRole, ProviderEvent, Usage};
 use serde::Deserialize;
+use std::time::Duration;
 
 const PLANNER: &str = include_str!("prompts/planner.md");
 const ANALYZER: &str = include_str!("prompts/analyzer.md");
@@ -75,11 +78,13 @@ impl Run {
         more
     }
 
-    /// Streams the report from the sources read, then the sources are saved with it.
-    pub(super) async fn synthesize(&self, question: &str) -> ApiResult<()> {
+    /// Streams the report from the sources read, until the run's time ends (`ends_ms`),
+    /// with citations of pages not read taken out; then the sources are saved with it.
+    pub(super) async fn synthesize(&self, question: &str, ends_ms: i64) -> ApiResult<()> {
         self.step("synthesizer", "started", "");
         let sources = self.state().sources.clone();
         self.send(Produced::Sources(sources.clone()));
+        let mut removed = Vec::new();
         if sources.is_empty() {
             self.text("No web page could be read for this question, so there is no report.".into());
         } else {
@@ -91,23 +96,67 @@ impl Run {
             let left = self.tokens_left().saturating_sub(estimate_prompt(&request));
             let most = u64::from(reply_budget(&self.route));
             request.max_tokens = Some(u32::try_from(left.min(most)).unwrap_or(u32::MAX).max(1));
-            self.stream_report(&request).await?;
+            let mut citations = Citations::new(sources.len());
+            self.stream_report(&request, &mut citations, ends_ms).await?;
+            self.text(citations.finish());
+            removed = citations.removed();
         }
+        let mut notes = Vec::new();
         let stops = self.state().stops.clone();
         if !stops.is_empty() {
-            self.text(format!("\n\n_Research stopped early: {}._", stops.join("; ")));
+            notes.push(format!("_Research stopped early: {}._", stops.join("; ")));
+        }
+        if !removed.is_empty() {
+            let numbers: Vec<String> = removed.iter().map(u32::to_string).collect();
+            notes.push(format!(
+                "_Citations of pages that were not read were removed: {}._",
+                numbers.join(", ")
+            ));
+        }
+        if !notes.is_empty() {
+            self.text(format!("\n\n{}", notes.join("\n\n")));
         }
         self.step("synthesizer", "done", format!("{} sources", sources.len()));
         Ok(())
     }
 
-    async fn stream_report(&self, request: &ChatRequest) -> ApiResult<()> {
-        let (_, usage) = ask_streaming(&self.app, &self.route, request, |t| self.text(t.into())).await?;
-        self.count(usage);
+    /// Streams the report through `citations`; at `ends_ms` it stops where it is, and
+    /// its tokens are estimated.
+    async fn stream_report(
+        &self,
+        request: &ChatRequest,
+        citations: &mut Citations,
+        ends_ms: i64,
+    ) -> ApiResult<()> {
+        let mut written = String::new();
+        let on_text = |t: &str| {
+            written.push_str(t);
+            self.text(citations.push(t));
+        };
+        let left = Duration::from_millis((ends_ms - self.app.now_ms()).max(0) as u64);
+        let streamed =
+            timeout(&*self.app.clock, left, ask_streaming(&self.app, &self.route, request, on_text)).await;
+        match streamed {
+            Some(answer) => self.count(answer?.1),
+            None => {
+                self.count(Usage {
+                    input_tokens: estimate_prompt(request),
+                    output_tokens: estimate_tokens(&written),
+                });
+                let wall = self.budget.wall.as_secs();
+                self.stopped(
+                    "synthesizer",
+                    format!("the run's time ({wall} s) ran out while the report was written"),
+                );
+            }
+        }
         Ok(())
     }
 
     fn text(&self, text: String) {
+        if text.is_empty() {
+            return;
+        }
         self.send(Produced::Provider(ProviderEvent::Text(text)));
     }
 

@@ -7,6 +7,7 @@
 
 mod agents;
 mod budget;
+mod citations;
 
 pub use budget::{Budget, Depth};
 
@@ -104,7 +105,8 @@ impl Run {
         if !more.is_empty() {
             self.round(&more, research_ends).await;
         }
-        match self.synthesize(&job.question).await {
+        let ends = started + self.budget.wall.as_millis() as i64;
+        match self.synthesize(&job.question, ends).await {
             Ok(()) => {
                 let usage = self.state().spend.usage;
                 self.send(Produced::Provider(ProviderEvent::Usage(usage)));

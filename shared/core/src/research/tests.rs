@@ -4,16 +4,22 @@ use crate::ports::Guarded;
 use crate::providers::{ProviderKind, Target};
 use crate::testing::{self, Reply, TestApp};
 use serde_json::json;
+use std::time::Duration;
 
 const QUESTION: &str = "What changed for GPAI models in 2025?";
 
 fn page(text: &str) -> Reply {
+    slow_page(text, Duration::ZERO)
+}
+
+/// A page whose body comes after `pause`.
+fn slow_page(text: &str, pause: Duration) -> Reply {
     let html = format!(
         "<html><head><title>T</title><script>tracker()</script></head><body><nav>Menu</nav>\
          <article><h1>Title</h1><p>{text} {}</p></article></body></html>",
         "Long enough to be the article of the page, with more words. ".repeat(4)
     );
-    Reply::new(200).header("content-type", "text/html").body(html)
+    Reply::new(200).header("content-type", "text/html").pause(pause).body(html)
 }
 
 fn echo() -> ModelRoute {
@@ -29,11 +35,16 @@ fn echo() -> ModelRoute {
 
 /// An OpenAI streamed answer: `text`, then usage.
 fn answer(text: &str, prompt: u64, completion: u64) -> Reply {
+    usage_after(streamed().body(openai_delta(text)), prompt, completion)
+}
+
+fn streamed() -> Reply {
+    Reply::new(200).header("content-type", "text/event-stream")
+}
+
+fn usage_after(reply: Reply, prompt: u64, completion: u64) -> Reply {
     let usage = json!({"choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion}});
-    Reply::new(200)
-        .header("content-type", "text/event-stream")
-        .body(openai_delta(text))
-        .body(format!("data: {usage}\n\ndata: [DONE]\n\n"))
+    reply.body(format!("data: {usage}\n\ndata: [DONE]\n\n"))
 }
 
 fn app() -> TestApp {
@@ -229,4 +240,53 @@ fn nothing_read_is_a_short_report_without_a_model_call() {
         !failed["detail"].as_str().unwrap().contains("confab-provider-search"),
         "details stay in the logs"
     );
+}
+
+#[test]
+fn the_wall_time_stops_reading_then_the_report_cleanly_and_the_report_says_so() {
+    let t = app();
+    let route = fixtures::route(vec![fixtures::openai()]);
+    let started = t.app.now();
+    let hits: Vec<(String, String)> =
+        (1..=6).map(|i| (format!("https://p.example/{i}"), format!("P{i}"))).collect();
+    let hits: Vec<(&str, &str, &str)> = hits.iter().map(|(u, t)| (u.as_str(), t.as_str(), "")).collect();
+    t.search.finds("one", &hits[..3]);
+    t.search.finds("two", &hits[3..]);
+    // quick: 60 s, 42 s of them for research. A slow planner answers at 25 s; each
+    // researcher reads a page by 34 s, and its next one would come at 43 s.
+    let plan =
+        streamed().pause(Duration::from_secs(25)).body(openai_delta(r#"{"questions": ["one", "two"]}"#));
+    t.http.reply(usage_after(plan, 100, 10));
+    for i in 1..=4 {
+        t.http.reply(slow_page(&format!("Page {i}."), Duration::from_secs(9)));
+    }
+    t.http.reply(answer(r#"{"summary": "Partial.", "more": []}"#, 200, 10));
+    // The report begins at 42 s and would go on at 67 s: the run's 60 s cut it.
+    let report_reply = streamed()
+        .body(openai_delta("Partial answer [1][3]."))
+        .pause(Duration::from_secs(25))
+        .body(openai_delta(" Never sent."));
+    t.http.reply(usage_after(report_reply, 900, 50));
+    let produced = run(&t, route, Depth::Quick);
+
+    assert_eq!(t.app.now() - started, time::Duration::seconds(60), "the run ends at its wall time");
+    assert_eq!(sources(&produced).len(), 2, "the pages read before the time for research ran out");
+    let stops: Vec<_> = events(&produced, "step").into_iter().filter(|s| s["status"] == "budget").collect();
+    let stops: Vec<_> =
+        stops.iter().map(|s| (s["agent"].as_str().unwrap(), s["detail"].as_str().unwrap())).collect();
+    let (research, report_cut) = (
+        "the time for research (60 s) ran out",
+        "the run's time (60 s) ran out while the report was written",
+    );
+    assert_eq!(stops, [("researcher", research), ("synthesizer", report_cut)]);
+    assert_eq!(
+        report(&produced),
+        format!(
+            "Partial answer [1].\n\n_Research stopped early: {research}; {report_cut}._\n\n\
+             _Citations of pages that were not read were removed: 3._"
+        )
+    );
+    // The cut report's tokens are estimated and counted with the other agents'.
+    let used = usage(&produced);
+    assert!(used.input_tokens > 300 && used.output_tokens > 20, "{used:?}");
 }

@@ -99,6 +99,7 @@ impl Tree {
             model: None,
             usage: None,
             sources: None,
+            research_depth: None,
             attachments: Vec::new(),
             created_at: self.t.app.now(),
         }

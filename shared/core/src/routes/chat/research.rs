@@ -32,7 +32,9 @@ pub struct ResearchRequest {
 
 /// Researches a question on the web and streams the report like a chat reply, with
 /// `plan` `{questions}`, `step` `{agent, status, detail}` and `source` `{n, url, title}`
-/// events besides; the report cites sources as `[n]` and is saved with `sources`.
+/// events besides; the report cites sources as `[n]` (numbers of pages not read are
+/// taken out) and is saved with `sources`. The question is saved with its
+/// `research_depth`, so regenerating its reply researches it again.
 #[utoipa::path(post, path = "/chat/sessions/{id}/research", tag = "chat", operation_id = "chat_research",
     security(("bearer" = [])),
     params(("id" = String, Path)), request_body = ResearchRequest,

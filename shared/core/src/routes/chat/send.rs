@@ -88,6 +88,7 @@ pub async fn handle(app: &Arc<App>, session_id: Id, req: Request) -> ApiResult<R
 }
 
 /// Who writes the reply.
+#[derive(Clone, Copy)]
 pub(super) enum Mode {
     /// One model call on the context.
     Chat,
@@ -149,13 +150,19 @@ pub(super) async fn start(
         model: None,
         usage: None,
         sources: None,
+        research_depth: None,
         attachments: Vec::new(),
         created_at: now,
+    };
+    let research_depth = match mode {
+        Mode::Chat => None,
+        Mode::Research(depth) => Some(depth),
     };
     let (user_message, asked) = match asking {
         Asking::New { content, .. } => {
             let asked = Message {
                 attachments: files,
+                research_depth,
                 ..message(parent, MessageRole::User, content, MessageStatus::Complete)
             };
             let id = asked.id;
@@ -172,9 +179,9 @@ pub(super) async fn start(
     }
     owned.session.current_leaf_id = Some(reply.id);
     owned.session.updated_at = now;
-    let research = match mode {
-        Mode::Chat => None,
-        Mode::Research(depth) => Some(research(app, &route, &request, depth)?),
+    let research = match research_depth {
+        None => None,
+        Some(depth) => Some(research(app, &route, &request, depth)?),
     };
     turns::start(app, &owned, version, user_message.as_ref(), &reply).await?;
     let turn = Turn {

@@ -152,6 +152,7 @@ async fn admin_routes_reject_users_and_anonymous() {
         (Method::GET, "/admin/users?query=admin"),
         (Method::PATCH, target.as_str()),
         (Method::GET, "/admin/audit"),
+        (Method::GET, "/admin/metrics"),
     ];
     let callers = [
         ("user token", Some(user.access_token.as_str()), StatusCode::FORBIDDEN, "forbidden"),

@@ -24,6 +24,10 @@ async fn the_whole_scenario_runs_on_lambda() {
     mfa_sign_in(&app).await;
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
+    // Each instance counts only its own requests: its EMF lines are the metrics.
+    let lines = assert_chat_metrics_logged(&stack.function_logs());
+    let emf = &lines[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(emf["Namespace"], "confab", "{emf}");
     drop(stack);
 }
 

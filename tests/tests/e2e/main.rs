@@ -16,6 +16,7 @@ mod lambda;
 mod leases;
 mod mfa;
 mod middleware;
+mod observability;
 mod oidc;
 mod openai_client;
 mod openapi;

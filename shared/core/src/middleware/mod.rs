@@ -8,6 +8,7 @@ mod authenticate;
 mod body_limit;
 mod cors;
 pub(crate) mod head;
+mod metrics;
 mod rate_limit;
 mod request_id;
 mod security_headers;
@@ -51,8 +52,9 @@ pub fn outer_headers(resp: &mut Response, origin: Option<&str>, cors_origins: &[
 
 /// Serves one request to `function` through the whole chain.
 pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response {
-    let chain: [&dyn Middleware; 8] = [
+    let chain: [&dyn Middleware; 9] = [
         &request_id::RequestIdLayer,
+        &metrics::RequestMetrics,
         &anthropic_errors::AnthropicErrors,
         &security_headers::SecurityHeaders,
         &cors::Cors,

@@ -85,6 +85,7 @@ impl App {
     }
 
     /// Also writes each metrics event as a log line (EMF on Lambda, JSON on Workers).
+    #[cfg_attr(target_arch = "wasm32", expect(clippy::arc_with_non_send_sync, reason = "as in `new`"))]
     pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> App {
         self.metrics = Arc::new(Metrics::new(self.ports.clock.clone(), Some(sink)));
         self

@@ -109,8 +109,8 @@ impl Metrics {
     }
 
     /// The route template a path is counted under (`/sessions/{id}`), or `other`.
-    pub fn route(&self, path: &str) -> &str {
-        self.routes.get_or_init(RouteTemplates::from_api_doc).template(path)
+    pub fn route(&self, path: &str) -> &'static str {
+        self.routes.get_or_init(RouteTemplates::default).template(path)
     }
 
     /// Every series, in the Prometheus text exposition format (0.0.4).

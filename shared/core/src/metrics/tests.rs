@@ -2,6 +2,8 @@ use super::lines::{emf_line, json_line};
 use super::*;
 use crate::testing::ManualClock;
 use serde_json::Value;
+use std::collections::BTreeSet;
+use utoipa::OpenApi;
 
 fn metrics(sink: Option<Arc<dyn MetricsSink>>) -> Metrics {
     Metrics::new(Arc::new(ManualClock::at(1_750_000_000)), sink)
@@ -113,6 +115,13 @@ fn routes_are_counted_by_template_never_by_raw_path() {
     {
         assert_eq!(m.route(path), routes::OTHER, "{path}");
     }
+    let doc = crate::routes::openapi::ApiDoc::openapi();
+    let documented: BTreeSet<String> = doc.paths.paths.into_keys().chain(["/openapi.json".into()]).collect();
+    assert_eq!(
+        BTreeSet::from(routes::TEMPLATES.map(String::from)),
+        documented,
+        "one template per documented path"
+    );
     let specific = RouteTemplates::new(["/sessions/{id}", "/sessions/search"]);
     assert_eq!(specific.template("/sessions/search"), "/sessions/search", "literals win");
     assert_eq!(method_label(&http::Method::PATCH), "PATCH");

@@ -15,13 +15,13 @@ impl Middleware for RequestMetrics {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let path = req.uri().path();
         let function = Function::for_path(path).map_or("none", Function::name);
-        let route = app.metrics.route(path).to_string();
+        let route = app.metrics.route(path);
         let method = method_label(req.method());
         let started = app.clock.now();
         let resp = next.run(app, req).await;
         let seconds = (app.clock.now() - started).as_seconds_f64();
         let code = resp.extensions().get::<ErrorDetail>().map(|e| e.code);
-        let (route, class) = (route.as_str(), status_class(resp.status()));
+        let class = status_class(resp.status());
         let (counted, timed) = ([function, route, method, class], [function, route, method]);
         let errored = code.map(|code| [function, route, code]);
         let mut samples = vec![

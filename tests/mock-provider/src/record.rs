@@ -270,3 +270,19 @@ fn unix_millis() -> u64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::trace_id;
+
+    #[test]
+    fn the_trace_id_is_read_from_a_w3c_traceparent() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(trace_id(traceparent).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        for bad in
+            ["", "garbage", "00-4bf92f35-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e473z-0-01"]
+        {
+            assert_eq!(trace_id(bad), None, "{bad}");
+        }
+    }
+}

@@ -386,6 +386,12 @@ class Secrets(unittest.TestCase):
                     self.assertNotIn("GenerateSecretString", resource["Properties"])
 
 
+def lambda_alarms() -> list:
+    """The alarms on the functions' own Lambda metrics (the others are on the EMF metrics)."""
+    alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    return [a for a in alarms if a.get("Namespace") == "AWS/Lambda"]
+
+
 class Functions(unittest.TestCase):
     def test_runtime_build_and_environment(self):
         for function in FUNCTIONS:
@@ -459,13 +465,93 @@ class Functions(unittest.TestCase):
                 self.assertEqual(show(group["Properties"]["RetentionInDays"]), "Ref(LogRetentionDays)")
 
     def test_alarms_per_function(self):
-        alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        alarms = lambda_alarms()
         for function in FUNCTIONS:
             mine = {a["MetricName"]: a for a in alarms
                     if [show(d["Value"]) for d in a["Dimensions"]] == [f"Ref({function}Function)"]}
             with self.subTest(function=function):
                 self.assertEqual(set(mine), {"Errors", "Throttles", "Duration"})
                 self.assertEqual(mine["Duration"]["ExtendedStatistic"], "p99")
+
+
+def metric_families() -> dict:
+    """Each metric's name and its EMF dimension sets, from the Rust source."""
+    source = (ROOT / "shared/core/src/metrics/families.rs").read_text()
+    families = {}
+    for block in re.findall(r"Family \{(.*?)\n\};", source, re.S):
+        name = re.search(r'name: "(\w+)"', block).group(1)
+        sets = re.search(r"dimensions: &\[(.*)\],", block).group(1)
+        families[name] = {tuple(re.findall(r'"(\w+)"', s)) for s in re.findall(r"&\[(.*?)\]", sets)}
+    return families
+
+
+FAMILIES = metric_families()
+NAMESPACE = "Sub(confab/${Environment})"
+
+
+def dashboard() -> dict:
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return json.loads(body.replace("${Environment}", "dev").replace("${AWS::Region}", "us-east-1"))
+
+
+class Metrics(unittest.TestCase):
+    """The EMF metrics the functions log: their namespace, the dashboard and the alarms."""
+
+    def test_the_families_are_read(self):
+        self.assertIn("confab_http_requests_total", FAMILIES)
+        self.assertEqual(FAMILIES["confab_time_to_first_token_seconds"], {(), ("model", "provider")})
+
+    def test_every_function_logs_to_the_environments_namespace(self):
+        lambda_source = (ROOT / "shared/lambda/src/lib.rs").read_text()
+        self.assertIn('"CONFAB_METRICS_NAMESPACE"', lambda_source)
+        for function in FUNCTIONS:
+            with self.subTest(function=function):
+                env = RESOURCES[f"{function}Function"]["Properties"]["Environment"]["Variables"]
+                self.assertEqual(show(env["CONFAB_METRICS_NAMESPACE"]), NAMESPACE)
+
+    def test_the_dashboard_graphs_only_what_the_functions_log(self):
+        widgets = dashboard()["widgets"]
+        seen = set()
+        for widget in widgets:
+            for row in widget["properties"]["metrics"]:
+                for item in row:
+                    if isinstance(item, dict) and "expression" in item:
+                        for dims, name in re.findall(r"\{confab/dev,([\w,]+)\} MetricName=\"(\w+)\"", item["expression"]):
+                            self.assertIn(tuple(dims.split(",")), FAMILIES[name], f"{name} by {dims}")
+                            seen.add(name)
+                if isinstance(row[0], str):
+                    self.assertEqual(row[0], "confab/dev")
+                    self.assertIn((), FAMILIES[row[1]], f"{row[1]} with no dimensions")
+                    seen.add(row[1])
+        wanted = {"confab_http_requests_total", "confab_http_errors_total", "confab_time_to_first_token_seconds",
+                  "confab_input_tokens_total", "confab_output_tokens_total", "confab_provider_errors_total"}
+        self.assertLessEqual(wanted, seen)
+        ttft = [w["properties"] for w in widgets if w["properties"]["title"].startswith("Time to first token, every")]
+        self.assertEqual({m[2]["stat"] for m in ttft[0]["metrics"]}, {"p50", "p99"})
+        by_model = " ".join(json.dumps(w) for w in widgets if "by model and provider" in w["properties"]["title"])
+        for name in ["confab_time_to_first_token_seconds", "confab_input_tokens_total",
+                     "confab_output_tokens_total", "confab_provider_errors_total"]:
+            self.assertIn(name, by_model)
+
+    def test_alarms_on_provider_error_rate_and_ttft_p99(self):
+        rate = RESOURCES["ProviderErrorRateAlarm"]["Properties"]
+        stats = {m["Id"]: m["MetricStat"]["Metric"] for m in rate["Metrics"] if "MetricStat" in m}
+        self.assertEqual({i: m["MetricName"] for i, m in stats.items()},
+                         {"errors": "confab_provider_errors_total", "attempts": "confab_provider_attempts_total"})
+        for metric in stats.values():
+            self.assertEqual(show(metric["Namespace"]), NAMESPACE)
+            self.assertNotIn("Dimensions", metric)  # the no-dimension set every model adds to
+            self.assertIn((), FAMILIES[metric["MetricName"]])
+        self.assertEqual([m["Expression"] for m in rate["Metrics"] if m.get("ReturnData")],
+                         ["FILL(errors, 0) / attempts"])
+        self.assertEqual(show(rate["Threshold"]), "Ref(ProviderErrorRateThreshold)")
+        ttft = RESOURCES["TtftP99Alarm"]["Properties"]
+        self.assertEqual((show(ttft["Namespace"]), ttft["MetricName"], ttft["ExtendedStatistic"]),
+                         (NAMESPACE, "confab_time_to_first_token_seconds", "p99"))
+        self.assertEqual(show(ttft["Threshold"]), "Ref(TtftP99AlarmSeconds)")
+        for alarm in (rate, ttft):
+            self.assertEqual(alarm["TreatMissingData"], "notBreaching")
+            self.assertIn("AlarmActions", alarm)
 
 
 class Sweep(unittest.TestCase):
@@ -514,8 +600,7 @@ class Sweep(unittest.TestCase):
         self.assertEqual(grants(role), logs | table_grants() | MESSAGE_BLOBS | ACCOUNT_BLOBS)
 
     def test_alarm_on_failures(self):
-        alarms = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::CloudWatch::Alarm"
-                  and [show(d["Value"]) for d in r["Properties"]["Dimensions"]] == ["Ref(SweepFunction)"]]
+        alarms = [a for a in lambda_alarms() if [show(d["Value"]) for d in a["Dimensions"]] == ["Ref(SweepFunction)"]]
         self.assertEqual([a["MetricName"] for a in alarms], ["Errors"])
 
 

@@ -236,6 +236,11 @@ impl TestApp {
         }
     }
 
+    /// Where the server serves `GET /metrics` (with `CONFAB_METRICS_LISTEN`).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self._server.as_ref()?.metrics_addr
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()
     }
@@ -450,6 +455,27 @@ pub async fn put_stored_item(data_dir: &Path, item: confab_core::ports::Item) {
 }
 
 /// Sends a request; a transport failure fails the test.
+/// The metric lines (`"kind":"metrics"`) among a harness's log lines, parsed; a line
+/// may carry a prefix before its JSON (wrangler's).
+pub fn metric_lines(logs: &str) -> Vec<Value> {
+    let parsed = logs.lines().filter_map(|l| serde_json::from_str::<Value>(&l[l.find('{')?..]).ok());
+    parsed.filter(|line| line["kind"] == "metrics").collect()
+}
+
+/// Asserts that the logs hold a metric line for a chat turn, and one counting its tokens.
+pub fn assert_chat_metrics_logged(logs: &str) -> Vec<Value> {
+    let lines = metric_lines(logs);
+    let turn = lines.iter().find(|l| {
+        l["route"] == "/chat/sessions/{id}/messages" && l["status_class"] == "2xx" && l["function"] == "chat"
+    });
+    assert!(turn.is_some_and(|l| l["confab_http_requests_total"] == 1.0), "no chat turn among {lines:?}");
+    assert!(
+        lines.iter().any(|l| l["confab_output_tokens_total"].as_f64() > Some(0.0)),
+        "no tokens: {lines:?}"
+    );
+    lines
+}
+
 pub async fn send(builder: RequestBuilder) -> Response {
     builder.send().await.expect("request reached the server")
 }

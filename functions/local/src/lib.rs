@@ -12,6 +12,7 @@ use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::echo_only;
 use confab_core::http::{Body as CoreBody, BodyTooLarge, ClientIp};
 use confab_core::ports::{SecretError, Secrets};
+use confab_core::routes::admin::metrics;
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
 use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
@@ -34,8 +35,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] confab_core::config::ConfigError),
-    #[error("CONFAB_LISTEN {0:?} is not an address like 127.0.0.1:8080")]
-    Listen(String),
+    #[error("{0} {1:?} is not an address like 127.0.0.1:8080")]
+    Listen(&'static str, String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("cannot build the HTTP client: {0}")]
@@ -48,6 +49,8 @@ pub enum StartError {
 pub struct Server {
     addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where `GET /metrics` is served, with `CONFAB_METRICS_LISTEN`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -56,22 +59,33 @@ impl Server {
     }
 }
 
+/// Binds `setting`'s address (default `default`), or says which setting is wrong.
+async fn bind(
+    settings: &BTreeMap<String, String>,
+    setting: &'static str,
+    default: &str,
+) -> Result<TcpListener, StartError> {
+    let listen = settings.get(setting).map_or(default, String::as_str);
+    let addr: SocketAddr = listen.parse().map_err(|_| StartError::Listen(setting, listen.to_string()))?;
+    TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr: listen.to_string(), source })
+}
+
 /// Starts the server from `CONFAB_*` settings; the process environment is not read here.
 pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Result<Server, StartError> {
     let settings: BTreeMap<String, String> = settings.into_iter().collect();
     let mut config = Config::from_settings(&settings)?;
-    let listen = settings.get("CONFAB_LISTEN").map_or(DEFAULT_LISTEN, String::as_str);
-    let listen: SocketAddr = listen.parse().map_err(|_| StartError::Listen(listen.to_string()))?;
     let data_dir = PathBuf::from(settings.get("CONFAB_DATA_DIR").map_or(DEFAULT_DATA_DIR, String::as_str));
     log_model_setup(&config);
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
-    let addr =
-        listener.local_addr().map_err(|source| StartError::Bind { addr: listen.to_string(), source })?;
+    let listener = bind(&settings, "CONFAB_LISTEN", DEFAULT_LISTEN).await?;
+    let addr = local_addr(&listener)?;
     config.public_url.get_or_insert_with(|| own_url(addr));
     let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
     tokio::spawn(sweep(app.clone()));
+    let metrics_addr = if settings.contains_key(METRICS_LISTEN) {
+        Some(serve_metrics(bind(&settings, METRICS_LISTEN, "").await?, app.clone())?)
+    } else {
+        None
+    };
     let router = axum::Router::new().fallback(handle).with_state(app);
     let listener = GuardedListener(listener);
     tokio::spawn(async move {
@@ -80,7 +94,30 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(Server { addr, data_dir })
+    Ok(Server { addr, data_dir, metrics_addr })
+}
+
+const METRICS_LISTEN: &str = "CONFAB_METRICS_LISTEN";
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener.local_addr().map_err(|source| StartError::Bind { addr: "the listener".into(), source })
+}
+
+/// `GET /metrics` for a Prometheus scraper, without credentials: only on the address
+/// `CONFAB_METRICS_LISTEN` names, which should not be public (`/admin/metrics` is the
+/// authenticated way).
+fn serve_metrics(listener: TcpListener, app: Arc<App>) -> Result<SocketAddr, StartError> {
+    let addr = local_addr(&listener)?;
+    let scrape = |State(app): State<Arc<App>>| async move {
+        into_axum(metrics::text(confab_core::metrics::exposition(&app)))
+    };
+    let router = axum::Router::new().route("/metrics", axum::routing::get(scrape)).with_state(app);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    });
+    Ok(addr)
 }
 
 /// The server's own address, for links when `CONFAB_PUBLIC_URL` is unset; an

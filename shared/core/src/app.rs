@@ -7,7 +7,11 @@ use crate::chat::breaker::Breakers;
 use crate::chat::models::ModelConfig;
 use crate::config::Config;
 use crate::domain::Id;
-use crate::ports::{BlobStore, Clock, HttpClient, Random, Secrets, Spawner, Store, WebSearch, random};
+use crate::metrics::Metrics;
+use crate::ports::{
+    BlobStore, Clock, HttpClient, MetricsSink, Random, Secrets, Spawner, Store, WebSearch, random,
+};
+use crate::trace::TracedSpawner;
 use crate::websearch::HttpSearch;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,6 +40,8 @@ pub struct App {
     pub breakers: Breakers,
     /// Web search for research, from `CONFAB_SEARCH_*`; none when not configured.
     pub search: Option<Arc<dyn WebSearch>>,
+    /// This instance's counters and histograms, and where each event is logged.
+    pub metrics: Arc<Metrics>,
     last_id: Mutex<Option<Id>>,
 }
 
@@ -56,7 +62,10 @@ impl App {
             reason = "the ports are Arcs on every target; wasm32 has one thread"
         )
     )]
-    pub fn new(ports: Ports, config: Config) -> App {
+    pub fn new(mut ports: Ports, config: Config) -> App {
+        // Spawned work (a reply outliving its client) keeps its request's trace and span.
+        ports.spawner = Arc::new(TracedSpawner(ports.spawner));
+        let metrics = Arc::new(Metrics::new(ports.clock.clone(), None));
         let breakers = Breakers::new(config.circuit_failures, config.circuit_cooldown_seconds * 1000);
         let search = config.search.clone().map(|settings| {
             Arc::new(HttpSearch::new(settings, ports.http.clone(), ports.secrets.clone()))
@@ -70,8 +79,16 @@ impl App {
             oidc: OidcCache::default(),
             breakers,
             search,
+            metrics,
             last_id: Mutex::new(None),
         }
+    }
+
+    /// Also writes each metrics event as a log line (EMF on Lambda, JSON on Workers).
+    #[cfg_attr(target_arch = "wasm32", expect(clippy::arc_with_non_send_sync, reason = "as in `new`"))]
+    pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> App {
+        self.metrics = Arc::new(Metrics::new(self.ports.clock.clone(), Some(sink)));
+        self
     }
 
     /// Now, to the millisecond (what we store and show).

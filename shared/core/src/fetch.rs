@@ -10,6 +10,7 @@
 
 use crate::app::App;
 use crate::ports::{Guarded, HttpError, HttpResponse};
+use crate::trace::traced;
 use bytes::Bytes;
 use futures::StreamExt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -61,7 +62,7 @@ async fn fetch_hops(app: &App, url: &str, max_bytes: usize) -> Result<Fetched, F
     let mut url = Url::parse(url).map_err(|e| FetchError::Refused(format!("not a URL: {e}")))?;
     for _ in 0..=MAX_REDIRECTS {
         let guard = check(&url, &app.config.fetch_allow_hosts)?;
-        let resp = app.http.send(get(&url, guard)?).await.map_err(failed)?;
+        let resp = app.http.send(traced(get(&url, guard)?)).await.map_err(failed)?;
         if resp.status.is_redirection() {
             url = next_hop(&url, &resp)?;
             continue;

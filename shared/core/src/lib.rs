@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod fetch;
 pub mod http;
+pub mod metrics;
 pub mod middleware;
 pub mod pdf;
 pub mod ports;
@@ -25,6 +26,7 @@ pub mod research;
 pub mod routes;
 pub mod sigv4;
 pub mod sweep;
+pub mod trace;
 pub mod webapp;
 pub mod websearch;
 

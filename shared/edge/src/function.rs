@@ -95,5 +95,5 @@ fn build(env: &Env) -> Result<Arc<App>, String> {
         http,
         spawner: Arc::new(WorkerSpawner),
     };
-    Ok(Arc::new(App::new(ports, settings.config)))
+    Ok(Arc::new(App::new(ports, settings.config).with_metrics_sink(Arc::new(crate::logging::ConsoleMetrics))))
 }

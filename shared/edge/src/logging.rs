@@ -1,5 +1,8 @@
-//! Logs on Workers: the core's tracing events as JSON lines on the console.
+//! Logs on Workers: the core's tracing events, and its metrics, as JSON lines on the
+//! console.
 
+use confab_core::metrics::{Event, lines};
+use confab_core::ports::MetricsSink;
 use std::cell::OnceCell;
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
@@ -63,5 +66,15 @@ impl Drop for ConsoleLine {
         } else {
             worker::console_log!("{}", line.trim_end());
         }
+    }
+}
+
+/// Metrics as JSON lines (`"kind":"metrics"`) for Workers Logs and Logpush: an isolate
+/// sees only its own requests, so these lines, not `/admin/metrics`, are the truth.
+pub struct ConsoleMetrics;
+
+impl MetricsSink for ConsoleMetrics {
+    fn emit(&self, event: &Event<'_>) {
+        worker::console_log!("{}", lines::json_line(event));
     }
 }

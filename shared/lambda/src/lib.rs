@@ -7,8 +7,10 @@ use bytes::Bytes;
 use confab_aws::{AwsClients, DynamoStore, S3Blobs, S3Options, SecretsManagerSecrets};
 use confab_core::auth::keys::initial_secrets;
 use confab_core::http::{Body as CoreBody, ClientIp};
+use confab_core::metrics::{Event, lines};
 use confab_core::ports::secrets::Cached;
-use confab_core::ports::{BlobStore, Secrets, Store};
+use confab_core::ports::{BlobStore, MetricsSink, Secrets, Store};
+use confab_core::trace::AmznTraceId;
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
 use confab_native::{LogWriter, OsRandom, ReqwestClient, SystemClock, TokioSpawner};
@@ -19,15 +21,19 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Error, LambdaEvent, Request, RequestExt, service_fn};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing_subscriber::fmt::MakeWriter;
 
 /// Where the embedded store lives when no AWS resources are configured: Lambda's only
 /// writable folder, so `cargo lambda watch` works on a bare laptop.
 const DEFAULT_DATA_DIR: &str = "/tmp/confab";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The CloudWatch namespace of the metrics, unless `CONFAB_METRICS_NAMESPACE` names one.
+const DEFAULT_NAMESPACE: &str = "confab";
 
 type StreamedBody = UnsyncBoxBody<Bytes, Infallible>;
 
@@ -62,18 +68,36 @@ pub async fn run_sweep() -> Result<(), Error> {
     .await
 }
 
-/// The app from the `CONFAB_` environment, with logging set up first.
+/// The app from the `CONFAB_` environment, with logging set up first; its metrics go
+/// to the same output as EMF lines.
 async fn app() -> Result<Arc<App>, Error> {
-    init_tracing();
+    let out = LogWriter::stdout();
+    init_tracing(out.clone());
     let settings: BTreeMap<String, String> =
         std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
     let config = Config::from_settings(&settings)?;
-    Ok(Arc::new(App::new(ports(&settings, &config).await?, config)))
+    let namespace = settings.get("CONFAB_METRICS_NAMESPACE").map_or(DEFAULT_NAMESPACE, String::as_str).into();
+    let app = App::new(ports(&settings, &config).await?, config);
+    Ok(Arc::new(app.with_metrics_sink(Arc::new(EmfSink { namespace, out }))))
+}
+
+/// Metrics as CloudWatch embedded-metric-format lines: CloudWatch makes them metrics
+/// with no API call. Each instance counts only its own requests, so these lines, not
+/// `/admin/metrics`, are the truth on Lambda.
+struct EmfSink {
+    namespace: String,
+    out: LogWriter,
+}
+
+impl MetricsSink for EmfSink {
+    fn emit(&self, event: &Event<'_>) {
+        let _ = writeln!(self.out.make_writer(), "{}", lines::emf_line(&self.namespace, event));
+    }
 }
 
 /// JSON lines, as CloudWatch Logs Insights reads them, through a writer that never
 /// blocks or panics (`LogWriter`).
-fn init_tracing() {
+fn init_tracing(out: LogWriter) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -81,7 +105,7 @@ fn init_tracing() {
         .with_env_filter(filter)
         .flatten_event(true)
         .without_time()
-        .with_writer(LogWriter::stdout())
+        .with_writer(out)
         .init();
 }
 
@@ -141,9 +165,14 @@ fn to_core(req: Request) -> confab_core::http::Request {
         _ => (None, None),
     };
     let ip = viewer_address(&req).or(source_ip);
+    let xray = req.lambda_context_ref().and_then(|c| c.xray_trace_id.clone());
     let (mut parts, body) = req.into_parts();
     if let Some(ip) = ip {
         parts.extensions.insert(ClientIp(ip));
+    }
+    // The invocation's X-Ray trace, continued when the caller sent no `traceparent`.
+    if let Some(trace) = xray.or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok()) {
+        parts.extensions.insert(AmznTraceId(trace));
     }
     if let Some(uri) = stage.and_then(|stage| without_stage(&parts.uri, &stage)) {
         parts.uri = uri;

@@ -47,6 +47,10 @@ pub struct RecordedRequest {
     pub api_key: Option<String>,
     /// The body as JSON; a body that is not JSON is kept as a JSON string, an empty one as null.
     pub body: Value,
+    /// The trace id of the W3C `traceparent` header received (`00-<trace id>-<parent>-<flags>`),
+    /// so tests can follow a request from the client to the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// What a chat request asked of the model, read the same way from every format; absent
     /// for other requests and for chat requests the format could not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +177,7 @@ impl RequestLog {
         api_key: Option<String>,
         chat: Option<Seen>,
     ) {
+        let headers = redacted_headers(request);
         let entry = RecordedRequest {
             seq: self.seq.fetch_add(1, Ordering::Relaxed) + 1,
             unix_ms: unix_millis(),
@@ -180,7 +185,8 @@ impl RequestLog {
             model,
             method: request.method.to_string(),
             path: redacted_path(request),
-            headers: redacted_headers(request),
+            trace_id: headers.get("traceparent").map(String::as_str).and_then(trace_id),
+            headers,
             api_key,
             body: body_json(&request.body),
             chat,
@@ -208,6 +214,12 @@ impl RequestLog {
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<RecordedRequest>> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The trace id field of a `traceparent` value, when it has the W3C shape.
+fn trace_id(traceparent: &str) -> Option<String> {
+    let id = traceparent.trim().split('-').nth(1)?;
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_owned())
 }
 
 fn matches(entry: &RecordedRequest, model: Option<&str>) -> bool {
@@ -257,4 +269,20 @@ fn body_json(body: &[u8]) -> Value {
 fn unix_millis() -> u64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.map_or(0, |d| d.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_id;
+
+    #[test]
+    fn the_trace_id_is_read_from_a_w3c_traceparent() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(trace_id(traceparent).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        for bad in
+            ["", "garbage", "00-4bf92f35-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e473z-0-01"]
+        {
+            assert_eq!(trace_id(bad), None, "{bad}");
+        }
+    }
 }

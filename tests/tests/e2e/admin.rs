@@ -4,8 +4,8 @@ use confab_tests::*;
 
 const ADMIN_USER_KEYS: [&str; 8] =
     ["created_at", "disabled", "email", "id", "mfa_enabled", "name", "quota", "role"];
-const AUDIT_KEYS: [&str; 8] =
-    ["action", "actor_id", "created_at", "detail", "id", "ip", "request_id", "user_id"];
+const AUDIT_KEYS: [&str; 9] =
+    ["action", "actor_id", "created_at", "detail", "id", "ip", "request_id", "trace_id", "user_id"];
 
 async fn register_named(app: &TestApp, email: &str, name: &str) -> Value {
     let body = json!({"email": email, "password": PASSWORD, "name": name});
@@ -152,6 +152,7 @@ async fn admin_routes_reject_users_and_anonymous() {
         (Method::GET, "/admin/users?query=admin"),
         (Method::PATCH, target.as_str()),
         (Method::GET, "/admin/audit"),
+        (Method::GET, "/admin/metrics"),
     ];
     let callers = [
         ("user token", Some(user.access_token.as_str()), StatusCode::FORBIDDEN, "forbidden"),

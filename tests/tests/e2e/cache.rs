@@ -106,6 +106,9 @@ async fn a_deterministic_request_asked_again_comes_from_the_cache() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(cached >= 3, "{cached} cached requests in the usage report");
+    let metrics = send(admin.request(Method::GET, "/admin/metrics")).await.text().await.unwrap();
+    let hits = r#"confab_cache_requests_total{api="chat.completions",result="hit"}"#;
+    assert!(metrics.lines().any(|l| l.starts_with(hits)), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

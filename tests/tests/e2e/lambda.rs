@@ -25,6 +25,10 @@ async fn the_whole_scenario_runs_on_lambda() {
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
     research(&app, &mock, &web).await;
+    // Each instance counts only its own requests: its EMF lines are the metrics.
+    let lines = assert_chat_metrics_logged(&stack.function_logs());
+    let emf = &lines[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(emf["Namespace"], "confab", "{emf}");
     drop(stack);
 }
 

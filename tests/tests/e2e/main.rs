@@ -17,6 +17,7 @@ mod lambda;
 mod leases;
 mod mfa;
 mod middleware;
+mod observability;
 mod oidc;
 mod openai_client;
 mod openapi;

@@ -32,6 +32,9 @@ async fn the_whole_scenario_runs_on_workers() {
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
     research(&app, &mock, &web).await;
+    // Each isolate counts only its own requests: its JSON lines are the metrics.
+    let lines = assert_chat_metrics_logged(&stack.logs());
+    assert!(lines.iter().all(|l| l.get("_aws").is_none()), "JSON lines, not EMF, on Workers");
     drop(stack);
 }
 

@@ -111,6 +111,12 @@ impl Breakers {
         })
     }
 
+    /// Every target this instance has called, with its circuit's state.
+    pub fn states(&self) -> Vec<(Target, CircuitState)> {
+        let targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        targets.iter().map(|(target, h)| (target.clone(), h.state)).collect()
+    }
+
     pub fn report(&self, targets: impl IntoIterator<Item = Target>) -> Vec<TargetHealth> {
         targets
             .into_iter()

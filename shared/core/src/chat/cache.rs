@@ -8,6 +8,7 @@
 use crate::app::App;
 use crate::domain::Id;
 use crate::http::Response;
+use crate::metrics::{CACHE_REQUESTS, Sample};
 use http::{HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -52,10 +53,12 @@ pub async fn kept<T: DeserializeOwned>(app: &App, key: &CacheKey) -> Option<T> {
     })
 }
 
-/// Says on the response whether a cacheable request was answered from the cache.
-pub fn mark(mut resp: Response, status: Option<CacheStatus>) -> Response {
+/// Says on the response whether a cacheable request to `api` was answered from the
+/// cache, and counts it.
+pub fn mark(app: &App, api: &str, mut resp: Response, status: Option<CacheStatus>) -> Response {
     if let Some(status) = status {
         resp.headers_mut().insert(HEADER, HeaderValue::from_static(status.as_str()));
+        app.metrics.record(&[Sample::new(&CACHE_REQUESTS, &[api, status.as_str()], 1.0)]);
     }
     resp
 }

@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::auth::throttle::fixed_window;
 use crate::domain::Id;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::{QUOTA_REFUSALS, Sample};
 use crate::providers::{ChatRequest, Usage};
 use crate::repo::users::User;
 use crate::repo::{quota, throttle, usage};
@@ -40,8 +41,15 @@ pub async fn admit<T>(
     let rpm = user.quota.requests_per_minute.unwrap_or(app.config.requests_per_minute);
     let key = user.id.to_string();
     let (minute, reserved) = futures::join!(fixed_window(app, throttle::CHAT_SCOPE, &key, rpm, 60), reserved);
+    if matches!(minute, Err(ApiError::RateLimited { .. })) {
+        refused(app, "requests_per_minute");
+    }
     minute?;
     reserved
+}
+
+fn refused(app: &App, limit: &str) {
+    app.metrics.record(&[Sample::new(&QUOTA_REFUSALS, &[limit], 1.0)]);
 }
 
 /// Adds `tokens` to the user's day in one atomic step, and takes them back at once if
@@ -59,6 +67,7 @@ async fn reserve(app: &Arc<App>, user: &User, tokens: u64) -> ApiResult<Reservat
     let total = reservation.add(reservation.tokens).await?;
     if total > per_day {
         reservation.add(-reservation.tokens).await?;
+        refused(app, "tokens_per_day");
         let midnight = now.date().next_day().map(|d| d.midnight().assume_utc()).unwrap_or(now);
         let retry_after = (midnight - now).whole_seconds().max(1) as u64;
         return Err(ApiError::RateLimited { retry_after });

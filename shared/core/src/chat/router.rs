@@ -3,10 +3,13 @@
 //! target, circuit breakers, and the first-token and idle timeouts. Fallback is only
 //! possible until the first token: after that the reply belongs to one target.
 
-use super::models::ModelRoute;
+use super::models::{ModelKind, ModelRoute};
 use crate::app::App;
+use crate::metrics::{
+    INPUT_TOKENS, Metrics, OUTPUT_TOKENS, PROVIDER_ATTEMPTS, PROVIDER_ERRORS, Sample, TIME_TO_FIRST_TOKEN,
+};
 use crate::ports::{Clock, random};
-use crate::providers::{self, ChatRequest, EventStream, ProviderError, ProviderEvent, Target};
+use crate::providers::{self, ChatRequest, EventStream, ProviderError, ProviderEvent, Target, Usage};
 use futures::future::{Either, select};
 use futures::{Future, StreamExt};
 use std::sync::Arc;
@@ -35,8 +38,66 @@ pub async fn timeout<T>(clock: &dyn Clock, duration: Duration, fut: impl Future<
 
 pub async fn open(app: &App, route: &ModelRoute, req: &ChatRequest) -> Result<Opened, ProviderError> {
     let (target, (first, rest)) = over_targets(app, route, |target| first_events(app, target, req)).await?;
+    let mut counted = ReplyCount {
+        metrics: app.metrics.clone(),
+        model: route.name.clone(),
+        target: target.clone(),
+        usage: None,
+    };
+    first.iter().for_each(|event| counted.see(Ok(event)));
     let rest = with_idle_timeout(app.clock.clone(), idle_timeout(app), rest);
+    let rest = Box::pin(rest.inspect(move |event| counted.see(event.as_ref())));
     Ok(Opened { target: target.clone(), first, rest })
+}
+
+/// Counts a reply's tokens (the last usage it reports: formats report running totals)
+/// when its stream is dropped, and a failure mid-stream when it comes.
+struct ReplyCount {
+    metrics: Arc<Metrics>,
+    model: String,
+    target: Target,
+    usage: Option<Usage>,
+}
+
+impl ReplyCount {
+    fn see(&mut self, event: Result<&ProviderEvent, &ProviderError>) {
+        match event {
+            Ok(ProviderEvent::Usage(usage)) => self.usage = Some(*usage),
+            Ok(_) => {}
+            Err(e) => {
+                let labels = [self.model.as_str(), self.target.provider.name(), e.code()];
+                self.metrics.record(&[Sample::new(&PROVIDER_ERRORS, &labels, 1.0)]);
+            }
+        }
+    }
+}
+
+impl Drop for ReplyCount {
+    fn drop(&mut self) {
+        let Some(usage) = self.usage.take() else { return };
+        let labels = [self.model.as_str(), self.target.provider.name()];
+        self.metrics.record(&[
+            Sample::new(&INPUT_TOKENS, &labels, usage.input_tokens as f64),
+            Sample::new(&OUTPUT_TOKENS, &labels, usage.output_tokens as f64),
+        ]);
+    }
+}
+
+/// Counts an attempt on `target`, with its time to the first token (chat models) or
+/// its error.
+fn count_attempt(app: &App, route: &ModelRoute, target: &Target, outcome: Result<i64, &ProviderError>) {
+    let labels = [route.name.as_str(), target.provider.name()];
+    let attempt = Sample::new(&PROVIDER_ATTEMPTS, &labels, 1.0);
+    match outcome {
+        Ok(ms) if route.kind == ModelKind::Chat => {
+            app.metrics.record(&[attempt, Sample::new(&TIME_TO_FIRST_TOKEN, &labels, ms as f64 / 1000.0)])
+        }
+        Ok(_) => app.metrics.record(&[attempt]),
+        Err(e) => {
+            let labels = [labels[0], labels[1], e.code()];
+            app.metrics.record(&[attempt, Sample::new(&PROVIDER_ERRORS, &labels, 1.0)]);
+        }
+    }
 }
 
 /// The first success of `attempt` over `route`'s targets in order: each target is
@@ -61,10 +122,13 @@ where
             let started = app.now_ms();
             match attempt_on(target).await {
                 Ok(value) => {
-                    app.breakers.success(target, (app.now_ms() - started) as f64);
+                    let elapsed_ms = app.now_ms() - started;
+                    app.breakers.success(target, elapsed_ms as f64);
+                    count_attempt(app, route, target, Ok(elapsed_ms));
                     return Ok((target, value));
                 }
                 Err(e) => {
+                    count_attempt(app, route, target, Err(&e));
                     tracing::warn!(model = %target.model, provider = ?target.provider, attempt, error = %e, "provider attempt failed");
                     if e.retryable() {
                         app.breakers.failure(target, e.to_string(), app.now_ms());

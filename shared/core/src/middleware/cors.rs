@@ -10,8 +10,8 @@ pub struct Cors;
 
 const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str = "authorization, content-type, x-csrf-token, x-request-id, last-event-id, \
-                             x-api-key, anthropic-version, anthropic-beta";
-const EXPOSE_HEADERS: &str = "x-request-id, retry-after";
+                             x-api-key, anthropic-version, anthropic-beta, traceparent, tracestate";
+const EXPOSE_HEADERS: &str = "x-request-id, x-trace-id, retry-after";
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]

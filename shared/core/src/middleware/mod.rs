@@ -8,6 +8,7 @@ mod authenticate;
 mod body_limit;
 mod cors;
 pub(crate) mod head;
+mod metrics;
 mod rate_limit;
 mod request_id;
 mod security_headers;
@@ -55,8 +56,9 @@ pub async fn serve(app: &Arc<App>, function: Function, req: Request) -> Response
 /// Serves one request to `routes` through the whole chain: a Worker names its own
 /// function's routes (`routes::SessionRoutes`…) and carries no other's handlers.
 pub async fn serve_only(app: &Arc<App>, routes: &dyn Routes, req: Request) -> Response {
-    let chain: [&dyn Middleware; 8] = [
+    let chain: [&dyn Middleware; 9] = [
         &request_id::RequestIdLayer,
+        &metrics::RequestMetrics,
         &anthropic_errors::AnthropicErrors,
         &security_headers::SecurityHeaders,
         &cors::Cors,

@@ -7,6 +7,7 @@
 pub mod blob;
 pub mod clock;
 pub mod http_client;
+pub mod metrics;
 pub mod random;
 pub mod secrets;
 pub mod spawner;
@@ -16,6 +17,7 @@ pub mod web_search;
 pub use blob::{BlobError, BlobStore};
 pub use clock::Clock;
 pub use http_client::{Guarded, HttpClient, HttpError, HttpResponse};
+pub use metrics::MetricsSink;
 pub use random::Random;
 pub use secrets::{SecretError, Secrets};
 pub use spawner::Spawner;

@@ -6,6 +6,7 @@ use super::{
     anthropic, bedrock, check_secret_name, echo, gemini, openai,
 };
 use crate::app::App;
+use crate::trace::traced;
 
 /// Most bytes of an error response that are read to explain it.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -38,7 +39,8 @@ pub fn inline_images(target: &Target) -> bool {
 pub async fn stream(app: &App, target: &Target, req: &ChatRequest) -> Result<EventStream, ProviderError> {
     let Some(format) = format_of(target.provider) else { return Ok(echo::reply(req)) };
     let credentials = credentials(app, target).await?;
-    let resp = app.http.send(format.request(target, &credentials, req, app.clock.now())?).await?;
+    let request = format.request(target, &credentials, req, app.clock.now())?;
+    let resp = app.http.send(traced(request)).await?;
     if resp.status.is_success() {
         return Ok(format.events(resp.body));
     }

@@ -35,6 +35,19 @@ pub enum ProviderKind {
     Echo,
 }
 
+impl ProviderKind {
+    /// As configured and as the `provider` label of metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Bedrock => "bedrock",
+            ProviderKind::Echo => "echo",
+        }
+    }
+}
+
 /// One upstream a model's requests may go to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

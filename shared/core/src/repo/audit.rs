@@ -46,6 +46,9 @@ pub struct AuditEntry {
     pub actor_id: Option<Id>,
     pub ip: String,
     pub request_id: String,
+    /// The W3C trace id of the request, to find its logs and provider calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     pub detail: Value,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -56,8 +59,15 @@ fn user_index(user_id: Id) -> String {
     format!("AUDIT#USER#{user_id}")
 }
 
+/// Where the events' request came from.
+pub struct Context {
+    pub ip: String,
+    pub request_id: String,
+    pub trace_id: Option<String>,
+}
+
 /// Stores `events` in one transaction.
-pub async fn record(app: &App, events: Vec<AuditEvent>, ip: String, request_id: String) -> ApiResult<()> {
+pub async fn record(app: &App, events: Vec<AuditEvent>, context: Context) -> ApiResult<()> {
     let writes = events
         .into_iter()
         .map(|e| {
@@ -66,8 +76,9 @@ pub async fn record(app: &App, events: Vec<AuditEvent>, ip: String, request_id: 
                 action: e.action.to_string(),
                 user_id: e.user_id,
                 actor_id: e.actor_id,
-                ip: ip.clone(),
-                request_id: request_id.clone(),
+                ip: context.ip.clone(),
+                request_id: context.request_id.clone(),
+                trace_id: context.trace_id.clone(),
                 detail: e.detail,
                 created_at: app.now(),
             };

@@ -29,7 +29,7 @@ use utoipa::{Modify, OpenApi};
         chat::resume::handle, chat::cancel::handle, chat::completions::handle, chat::messages::handle,
         chat::list_models::handle, chat::embeddings::handle,
         admin::list_users::handle, admin::update_user::handle, admin::audit::handle, admin::usage::handle,
-        admin::models::get, admin::models::put, admin::providers_health::handle,
+        admin::models::get, admin::models::put, admin::providers_health::handle, admin::metrics::handle,
         admin::password_reset::handle, admin::delete_user::handle,
     ),
     modifiers(&BearerAuth, &ChainErrors, &IdParameters),

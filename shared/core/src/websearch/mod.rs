@@ -10,6 +10,7 @@ use crate::config::ConfigError;
 use crate::ports::{HttpClient, SearchError, SearchHit, Secrets, WebSearch};
 use crate::providers::call::read_prefix;
 use crate::providers::{check_secret_name, retry_after};
+use crate::trace::traced;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -163,7 +164,8 @@ impl WebSearch for HttpSearch {
     async fn search(&self, query: &str, count: usize) -> Result<Vec<SearchHit>, SearchError> {
         let key = self.key().await?;
         let request = self.request(key.as_deref(), query, count)?;
-        let resp = self.http.send(request).await.map_err(|e| SearchError::Unavailable(e.to_string()))?;
+        let resp =
+            self.http.send(traced(request)).await.map_err(|e| SearchError::Unavailable(e.to_string()))?;
         let status = resp.status.as_u16();
         let body = read_prefix(resp.body, MAX_RESPONSE_BYTES).await;
         match status {

@@ -69,6 +69,7 @@ async fn requests_are_recorded_with_secrets_redacted() {
     assert_eq!(request["headers"]["content-type"], "application/json");
     assert_eq!(request["body"], chat("recorded"));
     assert!(request["unix_ms"].is_u64());
+    assert!(request.get("trace_id").is_none(), "no traceparent, no trace id");
 
     let all: Vec<Value> = client().get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(all.len(), 2);

@@ -176,3 +176,26 @@ fn a_stream_silent_for_the_idle_timeout_ends_with_an_error() {
     assert_eq!(t.clock.now_unix() - start, 20, "bytes that make no event do not count as one");
     assert_eq!(t.http.sent().len(), 1, "after the first token there is no retry");
 }
+
+#[test]
+fn attempts_errors_first_tokens_and_tokens_are_counted_and_calls_carry_the_trace() {
+    use crate::metrics::{
+        INPUT_TOKENS, OUTPUT_TOKENS, PROVIDER_ATTEMPTS, PROVIDER_ERRORS, TIME_TO_FIRST_TOKEN,
+    };
+    use crate::trace::{TRACEPARENT, TraceContext, scoped};
+    let t = app(config());
+    t.http.reply(unavailable());
+    t.http.reply(openai_reply());
+    let trace = TraceContext::new(&*t.app.random);
+    t.run(scoped(Some(trace), async { text(open(&t.app, &route(vec![openai()]), &request()).await?).await }))
+        .unwrap();
+    let m = &t.app.metrics;
+    let labels = ["chat", "openai"];
+    assert_eq!(m.value(&PROVIDER_ATTEMPTS, &labels), 2.0);
+    assert_eq!(m.value(&PROVIDER_ERRORS, &["chat", "openai", "upstream_unavailable"]), 1.0);
+    assert_eq!(m.value(&TIME_TO_FIRST_TOKEN, &labels), 1.0, "one first token (a histogram's count)");
+    assert_eq!((m.value(&INPUT_TOKENS, &labels), m.value(&OUTPUT_TOKENS, &labels)), (19.0, 6.0));
+    for sent in t.http.sent() {
+        assert_eq!(sent.headers[TRACEPARENT], trace.traceparent().as_str());
+    }
+}

@@ -10,6 +10,7 @@ mod openai;
 use super::{Credentials, ProviderError, ProviderKind, Target, call::credentials};
 use crate::app::App;
 use crate::ports::{MaybeSend, MaybeSync};
+use crate::trace::traced;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, StatusCode};
@@ -129,7 +130,8 @@ pub async fn call(
 ) -> Result<Embedded, ProviderError> {
     let format = format_of(target).map_err(ProviderError::Config)?;
     let credentials = credentials(app, target).await?;
-    let resp = app.http.send(format.request(target, &credentials, req, batch, app.clock.now())?).await?;
+    let request = format.request(target, &credentials, req, batch, app.clock.now())?;
+    let resp = app.http.send(traced(request)).await?;
     let body = read_all(resp.body).await?;
     if !resp.status.is_success() {
         return Err(format.error(resp.status, &resp.headers, &body));

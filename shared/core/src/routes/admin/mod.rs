@@ -1,6 +1,7 @@
 pub(crate) mod audit;
 pub(crate) mod delete_user;
 pub(crate) mod list_users;
+pub mod metrics;
 pub(crate) mod models;
 pub(crate) mod password_reset;
 pub(crate) mod providers_health;
@@ -33,6 +34,7 @@ pub async fn route(app: &App, segments: &[&str], req: Request) -> ApiResult<Resp
         ["admin", "audit"] => by_method!(req, { GET => audit::handle(app, req) }),
         ["admin", "usage"] => by_method!(req, { GET => usage::handle(app, req) }),
         ["admin", "models"] => by_method!(req, { GET => models::get(app), PUT => models::put(app, req) }),
+        ["admin", "metrics"] => by_method!(req, { GET => metrics::handle(app) }),
         ["admin", "providers", "health"] => by_method!(req, { GET => providers_health::handle(app) }),
         _ => Err(ApiError::NotFound),
     }

@@ -18,6 +18,9 @@ use futures::StreamExt;
 use http::StatusCode;
 use std::sync::Arc;
 
+/// This API's name in the response cache's keys and metrics.
+const API: &str = "chat.completions";
+
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", operation_id = "openai_chat_completions",
     security(("bearer" = [])),
     request_body = CompletionRequest,
@@ -29,7 +32,7 @@ use std::sync::Arc;
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
     let body: CompletionRequest = parse_json(&req)?;
-    let cache = cache::key(app, req.headers(), caller.user.id, "chat.completions", req.body());
+    let cache = cache::key(app, req.headers(), caller.user.id, API, req.body());
     let call = v1_call::open(app, caller, &body.model, cache, |route| to_request(&body, route)).await?;
     let cache_status = call.cache;
     let reply = Reply {
@@ -46,7 +49,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     } else {
         reply.whole().await?
     };
-    Ok(cache::mark(resp, cache_status))
+    Ok(cache::mark(app, API, resp, cache_status))
 }
 
 /// One completion in flight.

@@ -191,7 +191,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
             tracing::error!(error = %e, "usage could not be recorded");
         }
         let list = EmbeddingList::new(&route.name, vectors, request.encoding);
-        return Ok(cache::mark(json(StatusCode::OK, &list), Some(CacheStatus::Hit)));
+        return Ok(cache::mark(app, "embeddings", json(StatusCode::OK, &list), Some(CacheStatus::Hit)));
     }
     let prepare = async {
         let config = routing::load(app).await?;
@@ -211,7 +211,7 @@ pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
         tracing::warn!(error = %e, "vectors could not be kept in the response cache");
     }
     let list = EmbeddingList::new(&route.name, vectors, request.encoding);
-    Ok(cache::mark(json(StatusCode::OK, &list), key.map(|_| CacheStatus::Miss)))
+    Ok(cache::mark(app, "embeddings", json(StatusCode::OK, &list), key.map(|_| CacheStatus::Miss)))
 }
 
 /// What `POST /v1/embeddings` answers.

@@ -30,6 +30,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// This API's name in the response cache's keys and metrics.
+const API: &str = "messages";
+
 #[utoipa::path(post, path = "/v1/messages", tag = "anthropic", operation_id = "anthropic_messages",
     security(("bearer" = []), ("api_key" = [])),
     request_body = MessagesRequest,
@@ -41,12 +44,12 @@ use std::sync::Arc;
 pub async fn handle(app: &Arc<App>, req: Request) -> ApiResult<Response> {
     let caller = principal(&req)?;
     let body: MessagesRequest = parse_json(&req)?;
-    let cache = cache::key(app, req.headers(), caller.user.id, "messages", req.body());
+    let cache = cache::key(app, req.headers(), caller.user.id, API, req.body());
     let call = v1_call::open(app, caller, &body.model, cache, |route| to_request(&body, route)).await?;
     let cache_status = call.cache;
     let reply = Reply { id: format!("msg_{}", app.new_id()), call, blocks: Blocks::default(), finish: None };
     let resp = if body.stream { sse::response(reply.stream()) } else { reply.whole().await? };
-    Ok(cache::mark(resp, cache_status))
+    Ok(cache::mark(app, API, resp, cache_status))
 }
 
 /// The provider-neutral request: the system prompt, the conversation (tool results stay

@@ -15,8 +15,10 @@ use serde_json::Value;
 
 /// Replies up to this size (as JSON) stay in the item, well under any store's limit.
 const INLINE_BYTES: usize = 64 * 1024;
-/// Larger replies are not kept: reading one back would cost more than it saves.
-const MAX_BYTES: usize = 8 * 1024 * 1024;
+/// Larger replies are not kept: reading one back would cost more than it saves, and
+/// a blob outlives its expired item (until the same request is kept again, or the
+/// account goes), so each is bounded.
+const MAX_BYTES: usize = 2 * 1024 * 1024;
 
 fn pk(user_id: Id) -> String {
     format!("CACHE#{user_id}")

@@ -394,3 +394,63 @@ async fn admins_read_and_replace_model_routing() {
     let health = admin.get("/admin/providers/health").await.good().await;
     assert_eq!(health["items"][0]["state"], "closed");
 }
+
+/// Fifty turns of one user at once, each in its own session, against a quota of ten a
+/// minute: the quota holds, whatever the interleaving.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_parallel_turns_get_at_most_the_requests_per_minute_quota() {
+    avoid_minute_edge().await;
+    let app = spawn_app_with(&[("CONFAB_REQUESTS_PER_MINUTE", "10")]).await;
+    let ada = app.user("ada@example.com").await;
+    let mut sessions = Vec::new();
+    for _ in 0..50 {
+        sessions.push(ada.create_session(json!({})).await);
+    }
+    let hi = json!({"content": "hi"});
+    let turns = sessions.iter().map(|s| ada.send_message(s, &hi));
+    let mut admitted = 0;
+    for resp in futures::future::join_all(turns).await {
+        if resp.status() == StatusCode::OK {
+            all_events(resp).await;
+            admitted += 1;
+        } else {
+            assert_throttled(resp, "rate_limited").await;
+        }
+    }
+    assert!((1..=10).contains(&admitted), "{admitted} turns admitted against a quota of 10 a minute");
+    let saved: usize =
+        futures::future::join_all(sessions.iter().map(|s| ada.messages(s))).await.iter().map(Vec::len).sum();
+    assert_eq!(saved, admitted * 2, "each admitted turn saved its question and reply, the others nothing");
+}
+
+/// Twenty turns sent to one session at once: one goes through, the others are told the
+/// session is busy (409), and nothing is lost or saved twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn parallel_turns_in_one_session_lose_nothing() {
+    let app = spawn_app().await;
+    let (ada, session) = user_with_session(&app, "ada@example.com").await;
+    let bodies: Vec<Value> = (0..20).map(|n| json!({"content": format!("question {n}")})).collect();
+    let turns = bodies.iter().map(|body| ada.send_message(&session, body));
+    let mut admitted = Vec::new();
+    for (n, resp) in futures::future::join_all(turns).await.into_iter().enumerate() {
+        if resp.status() == StatusCode::OK {
+            all_events(resp).await;
+            admitted.push(format!("question {n}"));
+        } else {
+            assert_error(resp, StatusCode::CONFLICT, "conflict").await;
+        }
+    }
+    assert!(!admitted.is_empty(), "at least one turn goes through");
+    let messages = ada.messages(&session).await;
+    let questions: Vec<String> = messages
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect();
+    let mut expected = admitted.clone();
+    expected.sort();
+    let mut got = questions.clone();
+    got.sort();
+    assert_eq!(got, expected, "exactly the admitted questions are saved");
+    assert_eq!(messages.len(), admitted.len() * 2);
+}

@@ -164,7 +164,7 @@ mod tests {
     use super::*;
     use crate::providers::Piece;
     use crate::repo::attachments::{Attachment, Upload};
-    use crate::repo::sessions::{self, Session};
+    use crate::repo::sessions;
     use crate::testing;
     use bytes::Bytes;
 
@@ -172,11 +172,7 @@ mod tests {
     fn files_become_text_images_and_notes() {
         let t = testing::app().build();
         let app = &t.app;
-        let owned = Owned {
-            user_id: app.new_id(),
-            title_derived: false,
-            session: Session::new(app, "s".into(), None, None),
-        };
+        let owned = Owned::fresh(app, "s");
         let file = |name: &str, content_type: &str| Attachment {
             id: app.new_id(),
             filename: name.into(),
@@ -222,11 +218,7 @@ mod tests {
     fn a_turn_reads_each_file_once_and_stops_when_its_text_budget_is_spent() {
         let t = testing::app().build();
         let app = &t.app;
-        let owned = Owned {
-            user_id: app.new_id(),
-            title_derived: false,
-            session: Session::new(app, "s".into(), None, None),
-        };
+        let owned = Owned::fresh(app, "s");
         let big = "y".repeat(MAX_TEXT_CHARS);
         t.run(async {
             sessions::create(app, &owned).await.unwrap();

@@ -177,18 +177,22 @@ pub fn seed_from_settings(settings: &BTreeMap<String, String>) -> ModelConfig {
     ModelConfig { default_model, models }
 }
 
-fn echo_route() -> ModelRoute {
-    let target = Target {
+/// The built-in `echo` model's one target.
+pub fn echo_target() -> Target {
+    Target {
         provider: ProviderKind::Echo,
         base_url: String::new(),
         model: "echo".into(),
         api_key_secret: None,
         region: None,
-    };
+    }
+}
+
+fn echo_route() -> ModelRoute {
     ModelRoute {
         name: "echo".into(),
         kind: ModelKind::Chat,
-        targets: vec![target],
+        targets: vec![echo_target()],
         context_tokens: DEFAULT_CONTEXT_TOKENS,
         max_output_tokens: None,
         vision: false,

@@ -165,11 +165,7 @@ mod tests {
     fn files_live_and_die_with_their_session() {
         let t = testing::app().build();
         let app = &t.app;
-        let owned = Owned {
-            user_id: app.new_id(),
-            title_derived: false,
-            session: Session::new(app, "s".into(), None, None),
-        };
+        let owned = Owned::fresh(app, "s");
         t.run(async {
             sessions::create(app, &owned).await.unwrap();
             let notes = upload(app, "notes.txt", b"hello", None);

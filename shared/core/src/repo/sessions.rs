@@ -49,6 +49,18 @@ pub struct Owned {
     pub session: Session,
 }
 
+#[cfg(test)]
+impl Owned {
+    /// A new session titled `title` of a new user, for the core's tests.
+    pub fn fresh(app: &App, title: &str) -> Owned {
+        Owned {
+            user_id: app.new_id(),
+            title_derived: false,
+            session: Session::new(app, title.into(), None, None),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Message {
     #[schema(value_type = String)]

@@ -164,8 +164,7 @@ mod tests {
         let config = Config { public_url: Some("https://chat.example.com".into()), ..Config::default() };
         let t = testing::app().with_config(config).build();
         let app = &t.app;
-        let session = Session::new(app, "Trip".into(), None, None);
-        let owned = Owned { user_id: app.new_id(), title_derived: false, session };
+        let owned = Owned::fresh(app, "Trip");
         let shares = |t: &testing::TestApp| t.store.items().iter().filter(|i| i.sk == SK).count();
         t.run(async {
             sessions::create(app, &owned).await.unwrap();

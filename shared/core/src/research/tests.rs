@@ -1,7 +1,7 @@
 use super::*;
 use crate::chat::fixtures::{self, openai_delta};
+use crate::chat::models;
 use crate::ports::Guarded;
-use crate::providers::{ProviderKind, Target};
 use crate::testing::{self, Reply, TestApp};
 use serde_json::json;
 use std::time::Duration;
@@ -23,14 +23,7 @@ fn slow_page(text: &str, pause: Duration) -> Reply {
 }
 
 fn echo() -> ModelRoute {
-    let target = Target {
-        provider: ProviderKind::Echo,
-        base_url: String::new(),
-        model: "echo".into(),
-        api_key_secret: None,
-        region: None,
-    };
-    fixtures::route(vec![target])
+    fixtures::route(vec![models::echo_target()])
 }
 
 /// An OpenAI streamed answer: `text`, then usage.

@@ -29,12 +29,17 @@ async fn complete(user: &TestUser<'_>, body: &Value, headers: &[(&str, &str)]) -
     (status, assert_json(resp, StatusCode::OK).await)
 }
 
-/// Asks until the reply kept by an earlier miss (saved after its response) is there.
+/// Asks a chat completion until the reply kept by an earlier miss is there.
 async fn until_hit(user: &TestUser<'_>, body: &Value) -> Value {
+    until_cached(|| send(user.request(Method::POST, "/v1/chat/completions").json(body))).await
+}
+
+/// Asks until the reply kept by an earlier miss (saved after its response) answers.
+async fn until_cached<F: std::future::Future<Output = Response>>(ask: impl Fn() -> F) -> Value {
     for _ in 0..100 {
-        let (status, reply) = complete(user, body, &[]).await;
-        if status.as_deref() == Some("hit") {
-            return reply;
+        let resp = ask().await;
+        if header(&resp, "x-confab-cache").as_deref() == Some("hit") {
+            return assert_json(resp, StatusCode::OK).await;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -119,16 +124,7 @@ async fn anthropic_messages_are_cached_apart_and_nothing_is_kept_when_the_cache_
         "messages": [{"role": "user", "content": "What is the answer?"}]});
     let ask = || send(ada.request(Method::POST, "/v1/messages").json(&body));
     assert_eq!(header(&ask().await, "x-confab-cache").as_deref(), Some("miss"));
-    let mut hit = None;
-    for _ in 0..100 {
-        let resp = ask().await;
-        if header(&resp, "x-confab-cache").as_deref() == Some("hit") {
-            hit = Some(assert_json(resp, StatusCode::OK).await);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let hit = hit.expect("the Anthropic-shaped reply came from the cache");
+    let hit = until_cached(ask).await;
     assert_eq!(hit["content"][0]["text"], ANSWER);
     assert_eq!(hit["type"], "message");
 

@@ -40,6 +40,10 @@ impl Drop for Process {
 }
 
 impl Process {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Peak resident memory so far, in MiB (Linux).
     fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).ok()?;
@@ -47,6 +51,37 @@ impl Process {
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
     }
+}
+
+/// CPU time (user + system, all threads) a process has used so far, in seconds (Linux:
+/// `/proc/<pid>/stat`, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU time per request of each process on the path, in µs: where a request's cost goes.
+struct CpuPerRequest {
+    client: f64,
+    mock: f64,
+    confab: f64,
+}
+
+/// Measures the CPU the client (this process), the mock and confab use while `work` runs.
+async fn cpu_per_request<T>(
+    pids: (u32, u32),
+    requests: usize,
+    work: impl Future<Output = T>,
+) -> (T, CpuPerRequest) {
+    let now = || [cpu_seconds("self"), cpu_seconds(&pids.0.to_string()), cpu_seconds(&pids.1.to_string())];
+    let before = now();
+    let out = work.await;
+    let after = now();
+    let per = |i: usize| (after[i] - before[i]) * 1e6 / requests as f64;
+    (out, CpuPerRequest { client: per(0), mock: per(1), confab: per(2) })
 }
 
 fn sibling(name: &str) -> PathBuf {
@@ -189,18 +224,23 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(2000);
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let (_mock, mock_url) = start_mock();
+    let (mock, mock_url) = start_mock();
     let (confab, confab_url) = start_confab(&mock_url, data_dir.path());
     let client = reqwest::Client::new();
     wait_until_up(&client, &confab_url).await;
     let key = api_key(&client, &confab_url).await;
 
+    let pids = (mock.pid(), confab.pid());
+    let mut cpu_rows = Vec::new();
     println!("{requests} streamed completions per row; times in ms\n");
     println!("| path | concurrency | TTFT p50 | TTFT p99 | total p50 | total p99 | requests/s |");
     println!("|---|---|---|---|---|---|---|");
     for c in CONCURRENCY {
-        let direct = run(&mock_url, "bench-key", c, requests).await;
-        let gateway = run(&confab_url, &key, c, requests).await;
+        let (direct, direct_cpu) =
+            cpu_per_request(pids, requests, run(&mock_url, "bench-key", c, requests)).await;
+        let (gateway, gateway_cpu) =
+            cpu_per_request(pids, requests, run(&confab_url, &key, c, requests)).await;
+        cpu_rows.push((c, direct_cpu, gateway_cpu));
         println!("{}", row("mock directly", c, &direct));
         println!("{}", row("through confab", c, &gateway));
         println!(
@@ -211,6 +251,15 @@ async fn main() {
             gateway.total_p99 - direct.total_p99,
             direct.rps / gateway.rps
         );
+    }
+    println!("\nCPU time per request, in µs (user + system, all threads; 2 cores shared by all three):\n");
+    println!("| path | concurrency | client | mock | confab | all |");
+    println!("|---|---|---|---|---|---|");
+    for (c, direct, gateway) in cpu_rows {
+        for (path, cpu) in [("mock directly", direct), ("through confab", gateway)] {
+            let all = cpu.client + cpu.mock + cpu.confab;
+            println!("| {path} | {c} | {:.0} | {:.0} | {:.0} | {all:.0} |", cpu.client, cpu.mock, cpu.confab);
+        }
     }
     match confab.peak_rss_mib() {
         Some(mib) => println!("\nconfab peak RSS: {mib:.1} MiB"),

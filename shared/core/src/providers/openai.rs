@@ -2,9 +2,7 @@
 //! OpenRouter, Ollama, vLLM, Groq and most self-hosted servers.
 
 use super::sse::{self, Event};
-use super::wire::{
-    Decode, ErrorShape, Flow, convert, endpoint, first_refusal, parse, post_json, status_error,
-};
+use super::wire::{Decode, ErrorShape, Flow, endpoint, first_refusal, parse, post_json, status_error};
 use super::*;
 use serde_json::{Value, json};
 
@@ -197,6 +195,29 @@ struct Chunk {
     usage: Option<ChunkUsage>,
     /// Groq's usage, on servers that ignore `stream_options`.
     x_groq: Option<Groq>,
+    /// An error in place of a chunk: OpenAI and OpenRouter send `{"error": {…}}`, vLLM
+    /// `{"object": "error", "message": …}`.
+    error: Option<serde::de::IgnoredAny>,
+    object: Option<String>,
+}
+
+impl Chunk {
+    fn is_error(&self) -> bool {
+        self.error.is_some() || self.object.as_deref() == Some("error")
+    }
+}
+
+/// What an event that is no chunk stands for: the provider's error (it sent one in
+/// place of a chunk, or as an `error` event, as some proxies do), else why it is
+/// not a chunk (`why`).
+fn not_a_chunk(event: Event, why: Option<ProviderError>) -> ProviderError {
+    let json = parse::<Value>("OpenAI chunk", event.data.as_bytes()).ok();
+    let an_error =
+        |json: &Value| json.get("error").is_some_and(|e| !e.is_null()) || json["object"] == "error";
+    match why {
+        Some(why) if event.event != "error" && !json.as_ref().is_some_and(an_error) => why,
+        _ => ProviderError::Upstream(json.and_then(|json| ERROR.of_json(&json)).unwrap_or(event.data)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -270,16 +291,11 @@ impl Decode<Event> for Decoder {
             out.push(ProviderEvent::Finish(self.finish.unwrap_or(FinishReason::Stop)));
             return Ok(Flow::Done);
         }
-        let json = parse::<Value>("OpenAI chunk", event.data.as_bytes());
-        // An error in place of a chunk: OpenAI and OpenRouter send `{"error": {…}}`,
-        // vLLM `{"object": "error", "message": …}`, some proxies an `error` event.
-        let is_error =
-            |json: &Value| json.get("error").is_some_and(|e| !e.is_null()) || json["object"] == "error";
-        if event.event == "error" || json.as_ref().is_ok_and(is_error) {
-            let message = json.ok().and_then(|json| ERROR.of_json(&json)).unwrap_or(event.data);
-            return Err(ProviderError::Upstream(message));
-        }
-        let chunk: Chunk = convert("OpenAI chunk", json?)?;
+        // One pass over the chunk; only an error (or no chunk at all) is read again.
+        let chunk = match parse::<Chunk>("OpenAI chunk", event.data.as_bytes()) {
+            Ok(chunk) if event.event != "error" && !chunk.is_error() => chunk,
+            parsed => return Err(not_a_chunk(event, parsed.err())),
+        };
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             if let Some(delta) = choice.delta {
                 out.extend(delta.content.into_iter().chain(delta.refusal).map(ProviderEvent::Text));

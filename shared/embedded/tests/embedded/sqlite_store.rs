@@ -68,6 +68,52 @@ async fn conditional_writes_stay_exclusive_across_handles() {
     assert_eq!((counter.int("n"), counter.version), (Some(40), 40));
 }
 
+/// Writes queued together commit in one transaction: each failed one (a transaction
+/// whose second write fails, an add that overflows, a conditional put) must leave no
+/// trace while the others in its group commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_write_leaves_no_trace_in_its_group() {
+    use confab_core::ports::store::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(store_file(dir.path())).expect("open");
+    store.put(Item::new("g", "taken", Map::new()), Condition::Always).await.expect("seed");
+    store.add("g", "full", &[("n", i64::MAX)], None).await.expect("seed");
+
+    let writes = (0..60).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            match i % 4 {
+                0 => store.add("g", "counter", &[("n", 1)], None).await.map(drop),
+                1 => store.add("g", "full", &[("n", 1)], None).await.map(drop),
+                2 => store.put(Item::new("g", "taken", Map::new()), Condition::NotExists).await.map(drop),
+                _ => {
+                    let half = Write::Put {
+                        item: Item::new("g", format!("half-{i}"), Map::new()),
+                        condition: Condition::NotExists,
+                    };
+                    let fails = Write::Put {
+                        item: Item::new("g", "taken", Map::new()),
+                        condition: Condition::NotExists,
+                    };
+                    store.transact(vec![half, fails]).await
+                }
+            }
+        })
+    });
+    let mut failed = 0;
+    for handle in writes {
+        failed += usize::from(handle.await.expect("task").is_err());
+    }
+    assert_eq!(failed, 45, "every write but the counter's fails");
+    let items = store.query(Query::new("g", SkRange::All)).await.expect("query").items;
+    let keys: Vec<&str> = items.iter().map(|i| i.sk.as_str()).collect();
+    assert_eq!(keys, ["counter", "full", "taken"], "no half-written transaction");
+    let counter = &items[0];
+    assert_eq!((counter.int("n"), counter.version), (Some(15), 15));
+    assert_eq!((items[1].int("n"), items[1].version), (Some(i64::MAX), 1), "the overflow changed nothing");
+    assert_eq!(items[2].version, 1, "the refused puts changed nothing");
+}
+
 #[tokio::test]
 async fn expiry_follows_the_stores_clock_and_expired_rows_are_purged() {
     let dir = tempfile::tempdir().expect("temp dir");

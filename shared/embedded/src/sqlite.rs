@@ -25,7 +25,7 @@ use std::fmt::Display;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use writer::Writer;
+use writer::{Changes, Writer};
 
 mod readers;
 mod writer;
@@ -136,12 +136,12 @@ impl SqliteStore {
 
     /// Runs `work` in a write transaction (grouped with other queued writes), passing
     /// the current time in unix seconds.
-    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    async fn write<T, F>(&self, changes: Changes, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
-        self.writer.run(self.clock.now_unix(), work).await
+        self.writer.run(self.clock.now_unix(), changes, work).await
     }
 
     /// Runs a short read (one indexed row) right on the calling thread: WAL readers
@@ -155,7 +155,7 @@ impl SqliteStore {
         let now = self.clock.now_unix();
         match &self.readers {
             Some(readers) => readers.with(|conn| work(conn, now)),
-            None => self.writer.run(now, work).await,
+            None => self.writer.run(now, Changes::LastStatementOnly, work).await,
         }
     }
 
@@ -168,7 +168,7 @@ impl SqliteStore {
     {
         let now = self.clock.now_unix();
         let Some(readers) = &self.readers else {
-            return self.writer.run(now, work).await;
+            return self.writer.run(now, Changes::LastStatementOnly, work).await;
         };
         let readers = Arc::clone(readers);
         let job = move || readers.with(|conn| work(conn, now));
@@ -192,13 +192,14 @@ impl Store for SqliteStore {
 
     async fn put(&self, item: Item, condition: Condition) -> Result<u64, StoreError> {
         check_item(&item)?;
-        self.write(move |conn, now| put_in(conn, &item, condition, now)).await
+        self.write(Changes::LastStatementOnly, move |conn, now| put_in(conn, &item, condition, now)).await
     }
 
     async fn delete(&self, pk: &str, sk: &str, condition: Condition) -> Result<(), StoreError> {
         check_key(pk, sk)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        self.write(move |conn, now| delete_in(conn, &pk, &sk, condition, now)).await
+        self.write(Changes::LastStatementOnly, move |conn, now| delete_in(conn, &pk, &sk, condition, now))
+            .await
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
@@ -219,7 +220,10 @@ impl Store for SqliteStore {
         check_key(pk, sk)?;
         let deltas = owned_deltas(deltas)?;
         let (pk, sk) = (pk.to_owned(), sk.to_owned());
-        self.write(move |conn, now| add_in(conn, &pk, &sk, &deltas, expires_at, now)).await
+        self.write(Changes::LastStatementOnly, move |conn, now| {
+            add_in(conn, &pk, &sk, &deltas, expires_at, now)
+        })
+        .await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
@@ -228,7 +232,10 @@ impl Store for SqliteStore {
             return Ok(());
         }
         // Any failure returns early and the writer rolls this call's writes back.
-        self.write(move |conn, now| writes.iter().try_for_each(|write| apply_write(conn, write, now))).await
+        self.write(Changes::Several, move |conn, now| {
+            writes.iter().try_for_each(|write| apply_write(conn, write, now))
+        })
+        .await
     }
 }
 

@@ -4,9 +4,12 @@
 //! SQLite allows one writer at a time per file anyway, and a commit (appending to the
 //! WAL, taking and dropping the file lock) costs more than a small write. So rather than
 //! one `BEGIN IMMEDIATE … COMMIT` per write, the thread takes every write queued while it
-//! was busy and runs them, in arrival order, in one transaction (group commit). Each
-//! write runs in its own savepoint, so a failed one (a condition, an overflow) leaves
-//! no trace while the others in the group still commit; each caller gets its own
+//! was busy and runs them, in arrival order, in one transaction (group commit). A failed
+//! write (a condition, an overflow) leaves no trace while the others in the group still
+//! commit: a write of several statements runs in its own savepoint; one whose only
+//! change is its last statement needs none, since SQLite applies a statement whole or
+//! not at all (the savepoint's journal was a fifth of the store's instructions under
+//! load). Each caller gets its own
 //! result, and only once the group has committed, so an `Ok` is always durable and
 //! visible to later reads.
 
@@ -40,14 +43,14 @@ impl Writer {
 
     /// Runs `work` in a write transaction at time `now` (unix seconds) and returns its
     /// result once committed. Blocks the calling thread when there is no tokio runtime
-    /// to wait in.
-    pub(super) async fn run<T, F>(&self, now: i64, work: F) -> Result<T, StoreError>
+    /// to wait in. `changes` says whether a failed `work` may have changed anything.
+    pub(super) async fn run<T, F>(&self, now: i64, changes: Changes, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, result) = oneshot::channel();
-        let job = Queued { now, work: Some(work), result: None, reply };
+        let job = Queued { now, changes, work: Some(work), result: None, reply };
         self.queue.send(Box::new(job)).map_err(|_| stopped())?;
         let result =
             if tokio::runtime::Handle::try_current().is_ok() { result.await } else { result.blocking_recv() };
@@ -59,10 +62,20 @@ fn stopped() -> StoreError {
     unavailable("the store writer stopped")
 }
 
+/// What a write changes before it can fail.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Changes {
+    /// Nothing: its one change is its last statement, which SQLite applies whole or not at all.
+    LastStatementOnly,
+    /// Possibly some of its changes, which a savepoint undoes.
+    Several,
+}
+
 /// A queued write, its result type erased so that one queue carries them all.
 trait Job: Send {
     /// The caller's time, for expiry decisions.
     fn now(&self) -> i64;
+    fn changes(&self) -> Changes;
     /// Runs the write inside the group's transaction and keeps its result; `false` when
     /// it failed, so its changes must be rolled back.
     fn run(&mut self, conn: &Connection) -> bool;
@@ -73,6 +86,7 @@ trait Job: Send {
 
 struct Queued<T, F> {
     now: i64,
+    changes: Changes,
     work: Option<F>,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
@@ -85,6 +99,10 @@ where
 {
     fn now(&self) -> i64 {
         self.now
+    }
+
+    fn changes(&self) -> Changes {
+        self.changes
     }
 
     fn run(&mut self, conn: &Connection) -> bool {
@@ -155,6 +173,10 @@ fn commit_group(
 
 /// Runs one job so that, if it fails, whatever it wrote is undone.
 fn run_in_savepoint(conn: &Connection, job: &mut dyn Job) -> Result<(), StoreError> {
+    if job.changes() == Changes::LastStatementOnly {
+        job.run(conn);
+        return Ok(());
+    }
     let exec =
         |sql: &str| conn.prepare_cached(sql).and_then(|mut stmt| stmt.execute([])).map_err(unavailable);
     exec("SAVEPOINT job")?;

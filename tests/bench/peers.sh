@@ -50,9 +50,10 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Polls a URL until it answers (any HTTP status), for up to a minute.
+# Polls a URL until it answers (any HTTP status), for up to two minutes (LiteLLM takes
+# about half a minute here).
 wait_for() {
-    for _ in $(seq 600); do
+    for _ in $(seq 1200); do
         curl -s -o /dev/null "$1" && return 0
         sleep 0.1
     done
@@ -74,7 +75,9 @@ model_list:
       api_base: $mock/v1
       api_key: bench-key
 YAML
-LITELLM_LOG=ERROR "$venv/bin/litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
+# The proxy refuses to start without a strong master key: a fresh one per run.
+litellm_key="sk-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
+LITELLM_MASTER_KEY="$litellm_key" LITELLM_LOG=ERROR "$venv/bin/litellm" --config "$work/litellm.yaml" --host 127.0.0.1 --port "$litellm_port" \
     >"$work/litellm.log" 2>&1 &
 pids+=($!)
 
@@ -87,7 +90,7 @@ wait_for "http://127.0.0.1:$portkey_port/" portkey
 
 cat >"$work/peers.json" <<JSON
 [
-  {"name": "LiteLLM $litellm_version", "base_url": "http://127.0.0.1:$litellm_port/v1", "key": "bench-key"},
+  {"name": "LiteLLM $litellm_version", "base_url": "http://127.0.0.1:$litellm_port/v1", "key": "$litellm_key"},
   {"name": "Portkey $portkey_version", "base_url": "http://127.0.0.1:$portkey_port/v1", "key": "bench-key",
    "headers": {"x-portkey-provider": "openai", "x-portkey-custom-host": "$mock/v1"}}
 ]

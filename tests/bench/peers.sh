@@ -4,6 +4,9 @@
 # pointed at one mock provider (OpenAI wire format), then the same load generator
 # (confab-bench) against the mock directly, confab, LiteLLM and Portkey: streamed and
 # whole completions at concurrency 1 and 32. Prints one Markdown table (the README's).
+# Portkey runs twice: with the OpenAI format upstream like the others, and with the
+# mock's Gemini format, one of the providers whose streams Portkey rebuilds (see the
+# README for why that matters).
 # Not part of the test command: it downloads the peers.
 #
 #   tests/bench/peers.sh              # 500 completions per row
@@ -92,7 +95,9 @@ cat >"$work/peers.json" <<JSON
 [
   {"name": "LiteLLM $litellm_version", "base_url": "http://127.0.0.1:$litellm_port/v1", "key": "$litellm_key"},
   {"name": "Portkey $portkey_version", "base_url": "http://127.0.0.1:$portkey_port/v1", "key": "bench-key",
-   "headers": {"x-portkey-provider": "openai", "x-portkey-custom-host": "$mock/v1"}}
+   "headers": {"x-portkey-provider": "openai", "x-portkey-custom-host": "$mock/v1"}},
+  {"name": "Portkey $portkey_version (Gemini upstream)", "base_url": "http://127.0.0.1:$portkey_port/v1",
+   "key": "bench-key", "headers": {"x-portkey-provider": "google", "x-portkey-custom-host": "$mock"}}
 ]
 JSON
 "$bin/confab-bench" --mock "$mock" --peers "$work/peers.json" --non-streaming --requests "${REQUESTS:-500}"

@@ -124,7 +124,7 @@ impl Walk {
                     self.walk(&child, path, keys)?;
                 }
             } else if key.starts_with(&self.prefix)
-                && self.after.as_ref().is_none_or(|after| &path[..] > &after[..])
+                && self.after.as_ref().is_none_or(|after| path[..] > after[..])
             {
                 keys.push(key);
             }

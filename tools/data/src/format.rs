@@ -146,7 +146,11 @@ pub struct Reader<R: BufRead> {
 impl<R: BufRead> Reader<R> {
     pub fn open(input: R) -> Result<Self, FormatError> {
         let mut reader = Reader { input, line: 0, counts: Counts::default(), pending: None };
-        match reader.read_line()? {
+        let first = reader.read_line().map_err(|e| match e {
+            FormatError::Bad { .. } => reader.bad("no header: not a confab-data export"),
+            other => other,
+        })?;
+        match first {
             Some(Line::Header { format, version }) if format == FORMAT && version == VERSION => Ok(reader),
             Some(Line::Header { format, version }) => Err(reader.bad(format!(
                 "a {format:?} file of version {version}; this tool reads {FORMAT:?} {VERSION}"

@@ -7,7 +7,7 @@ use confab_core::ports::Item;
 use confab_data::format::{Reader, Record};
 use confab_data::{DataError, Imported, Storage, export, import};
 use confab_tests::files::png;
-use confab_tests::lambda::AwsStack;
+use confab_tests::lambda::{AwsStack, data_tool};
 use confab_tests::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,10 @@ async fn embedded(dir: &Path) -> Storage {
 
 /// A fresh table and bucket on moto, through the adapters the tool uses there.
 async fn aws() -> Storage {
-    let stack = AwsStack::create().await;
+    storage_of(&AwsStack::create().await)
+}
+
+fn storage_of(stack: &AwsStack) -> Storage {
     Storage {
         store: Arc::new(stack.store()),
         blobs: Arc::new(S3Blobs::new(stack.clients.s3.clone(), &stack.bucket)),
@@ -189,4 +192,55 @@ async fn cut_short_or_damaged_files_are_refused_before_anything_is_written() {
     std::fs::write(format!("{}.partial", target.display()), "{\"header\"").expect("write");
     export(&embedded(app.data_dir()).await, &target).await.expect("export");
     assert_eq!(contents(&target).blobs, exported.blobs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_line_reads_its_settings_and_says_what_it_did() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (laptop, file) = (dir.path().join("laptop.jsonl"), dir.path().join("tool.jsonl"));
+    let (app, _) = laptop_export(&laptop).await;
+    let run = |settings: &BTreeMap<String, String>, args: &[&str]| {
+        let out = data_tool(settings, args);
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let file_arg = file.to_str().expect("a UTF-8 path");
+
+    let on_laptop = BTreeMap::from([("CONFAB_DATA_DIR".into(), app.data_dir().display().to_string())]);
+    let (code, out, _) = run(&on_laptop, &["export", file_arg]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("exported ") && out.contains(" blobs "), "{out}");
+    let exported = contents(&file);
+
+    let stack = AwsStack::create().await;
+    let (code, out, err) = run(&stack.settings(), &["import", file_arg]);
+    assert_eq!(code, Some(0), "{err}");
+    let written = format!(
+        "{} items written, 0 already there; {} blobs written",
+        exported.items.len(),
+        exported.blobs.len()
+    );
+    assert!(out.contains(&written), "{out}");
+    let again = dir.path().join("again.jsonl");
+    export(&storage_of(&stack), &again).await.expect("export from AWS");
+    assert_eq!(contents(&again), still_live(exported));
+
+    let cut = dir.path().join("cut.jsonl");
+    let all = lines(&file);
+    write_lines(&cut, &all[..all.len() - 1]);
+    let (code, _, err) = run(&stack.settings(), &["import", cut.to_str().expect("UTF-8")]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("without its end line"), "{err}");
+    let (code, out, _) = run(&stack.settings(), &["import", "--partial", cut.to_str().expect("UTF-8")]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("the file is not whole") && out.contains("0 items written"), "{out}");
+
+    let only_table = BTreeMap::from([("CONFAB_TABLE".to_string(), "t".to_string())]);
+    let (code, _, err) = run(&only_table, &["export", file_arg]);
+    assert_eq!(
+        (code, err.trim()),
+        (Some(2), "confab-data: CONFAB_TABLE is set, so CONFAB_BUCKET must be too")
+    );
+    let (code, _, err) = run(&on_laptop, &["copy", file_arg]);
+    assert_eq!((code, err.trim()), (Some(2), "usage: confab-data export FILE | import [--partial] FILE"));
 }

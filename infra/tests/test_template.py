@@ -128,8 +128,10 @@ def edge_user_of(function: str) -> dict:
 
 
 def principals() -> dict:
-    """Every role and user in the template, by logical name."""
-    return {n: r for n, r in RESOURCES.items() if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::User")}
+    """Every role and user in the template that runs confab's code, by logical name
+    (not AWS Backup's service role: see the Backups tests)."""
+    return {n: r for n, r in RESOURCES.items()
+            if r["Type"] in ("AWS::IAM::Role", "AWS::IAM::User") and n != "BackupRole"}
 
 
 def rust(path: str) -> str:
@@ -157,6 +159,9 @@ DYNAMODB_ACTIONS = {
     "transact_write_items": {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
 }
 DYNAMODB_SETUP = {"create_table", "update_time_to_live", "wait_until_table_exists"}
+# The data tool's whole-table scan (confab-data export), run with an operator's
+# credentials: no function scans, so no role may.
+DYNAMODB_TOOLS = {"scan"}
 S3_ACTIONS = {
     "get_object": {"s3:GetObject"},  # also what a presigned GET needs
     "put_object": {"s3:PutObject"},
@@ -189,7 +194,7 @@ ACCOUNT_BLOBS = {("s3:DeleteObject", "Sub(${Bucket.Arn}/users/*)", None),
 
 def table_grants() -> set:
     """Every table operation the adapter sends, and gsi1 (only ever queried)."""
-    dynamodb = set().union(*(DYNAMODB_ACTIONS[op] for op in sdk_operations("shared/aws/src/dynamo.rs") - DYNAMODB_SETUP))
+    dynamodb = set().union(*(DYNAMODB_ACTIONS[op] for op in sdk_operations("shared/aws/src/dynamo.rs") - DYNAMODB_SETUP - DYNAMODB_TOOLS))
     return {(action, TABLE, None) for action in dynamodb} | {("dynamodb:Query", INDEX, None)}
 
 
@@ -218,7 +223,7 @@ class Roles(unittest.TestCase):
     def test_the_adapters_use_only_known_operations(self):
         dynamodb = sdk_operations("shared/aws/src/dynamo.rs")
         s3 = sdk_operations("shared/aws/src/s3.rs")
-        self.assertLessEqual(dynamodb, set(DYNAMODB_ACTIONS) | DYNAMODB_SETUP,
+        self.assertLessEqual(dynamodb, set(DYNAMODB_ACTIONS) | DYNAMODB_SETUP | DYNAMODB_TOOLS,
                              "a new DynamoDB operation: grant its IAM action in the template and map it here")
         self.assertLessEqual(s3, set(S3_ACTIONS) | S3_SETUP,
                              "a new S3 operation: grant its IAM action in the template and map it here")
@@ -228,8 +233,9 @@ class Roles(unittest.TestCase):
         # The Workers use confab-aws-http (raw HTTP APIs), not the SDK: every operation it
         # sends must be one the data policies grant.
         dynamo = rust("shared/aws-http/src/dynamo.rs")
-        operations = set(re.findall(r'call(?:_store)?\(\s*"(\w+)"', dynamo))
-        self.assertEqual(operations, {"GetItem", "UpdateItem", "DeleteItem", "Query", "TransactWriteItems"})
+        operations = set(re.findall(r'(?:call|call_store|page_request)\(\s*"(\w+)"', dynamo))
+        self.assertEqual(operations, {"GetItem", "UpdateItem", "DeleteItem", "Query", "Scan", "TransactWriteItems"})
+        operations -= {"Scan"}  # the port's, for the data tool; no Worker scans
         entries = set(re.findall(r'\(\s*"(Update|Delete|ConditionCheck|Put)"\s*,', dynamo))
         self.assertEqual(entries, {"Update", "Delete", "ConditionCheck"})
         granted = {a for a, _, _ in expected_data_grants("Auth")}
@@ -829,6 +835,60 @@ class WebApp(unittest.TestCase):
         outputs = TEMPLATE["Outputs"]
         self.assertEqual(show(outputs["WebBucketName"]["Value"]), "Ref(WebBucket)")
         self.assertIn("WebBucketName", (INFRA / "deploy-web").read_text())
+
+
+class Backups(unittest.TestCase):
+    """AWS Backup (Backups=true): the table and the bucket, daily, copied to another region."""
+
+    RESOURCES = ["BackupVault", "BackupPlan", "BackupSelection", "BackupRole"]
+
+    def test_off_unless_asked(self):
+        self.assertEqual(TEMPLATE["Parameters"]["Backups"]["Default"], "false")
+        self.assertEqual(TEMPLATE["Conditions"]["CreateBackups"], {"Fn::Equals": [{"Ref": "Backups"}, "true"]})
+        for name in self.RESOURCES + ["BackupVaultName", "BackupRoleArn"]:
+            with self.subTest(resource=name):
+                where = RESOURCES if name in RESOURCES else TEMPLATE["Outputs"]
+                self.assertEqual(where[name]["Condition"], "CreateBackups")
+
+    def test_a_copy_vault_is_required(self):
+        rule = TEMPLATE["Rules"]["BackupCopyWithBackups"]
+        self.assertEqual(rule["RuleCondition"], {"Fn::Equals": [{"Ref": "Backups"}, "true"]})
+        self.assertIn("BackupCopyVaultArn", json.dumps(rule["Assertions"]))
+
+    def test_daily_kept_and_copied_to_the_other_region(self):
+        (rule,) = RESOURCES["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]
+        self.assertEqual(show(rule["TargetBackupVault"]), "Ref(BackupVault)")
+        self.assertRegex(rule["ScheduleExpression"], r"^cron\(\d+ \d+ \* \* \? \*\)$")
+        keep = {"DeleteAfterDays": {"Ref": "BackupRetentionDays"}}
+        self.assertEqual(rule["Lifecycle"], keep)
+        self.assertEqual(rule["CopyActions"], [{"DestinationBackupVaultArn": {"Ref": "BackupCopyVaultArn"},
+                                                "Lifecycle": keep}])
+        vault = RESOURCES["BackupVault"]
+        self.assertEqual((vault["DeletionPolicy"], vault["UpdateReplacePolicy"]), ("Retain", "Retain"))
+
+    def test_the_table_and_the_versioned_bucket_are_selected(self):
+        selection = RESOURCES["BackupSelection"]["Properties"]
+        self.assertEqual(show(selection["BackupPlanId"]), "Ref(BackupPlan)")
+        self.assertEqual(show(selection["BackupSelection"]["IamRoleArn"]), "GetAtt(BackupRole.Arn)")
+        self.assertEqual([show(r) for r in selection["BackupSelection"]["Resources"]],
+                         ["GetAtt(Table.Arn)", "GetAtt(Bucket.Arn)"])
+        # AWS Backup only backs up S3 buckets with versioning on.
+        self.assertEqual(RESOURCES["Bucket"]["Properties"]["VersioningConfiguration"], {"Status": "Enabled"})
+
+    def test_the_role_is_aws_backups_alone(self):
+        role = RESOURCES["BackupRole"]["Properties"]
+        self.assertEqual(role["AssumeRolePolicyDocument"]["Statement"],
+                         [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}])
+        self.assertNotIn("Policies", role)
+        policies = {show(arn) for arn in role["ManagedPolicyArns"]}
+        prefix = "arn:${AWS::Partition}:iam::aws:policy/"
+        self.assertEqual(policies, {
+            f"Sub({prefix}service-role/AWSBackupServiceRolePolicyForBackup)",
+            f"Sub({prefix}service-role/AWSBackupServiceRolePolicyForRestores)",
+            f"Sub({prefix}AWSBackupServiceRolePolicyForS3Backup)",
+            f"Sub({prefix}AWSBackupServiceRolePolicyForS3Restore)",
+        })
 
 
 class Waf(unittest.TestCase):

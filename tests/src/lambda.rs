@@ -77,8 +77,8 @@ impl AwsStack {
         out.secret_string().expect("a string secret").to_string()
     }
 
-    /// The settings that point a function at these resources.
-    fn settings(&self) -> BTreeMap<String, String> {
+    /// The settings that point a function (or a tool) at these resources.
+    pub fn settings(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             ("CONFAB_TABLE".into(), self.table.clone()),
             ("CONFAB_BUCKET".into(), self.bucket.clone()),
@@ -163,6 +163,14 @@ impl LambdaStack {
     }
 }
 
+/// Runs the `confab-data` tool (built with the functions) with `settings` as its whole
+/// `CONFAB_*` environment, against moto.
+pub fn data_tool(settings: &BTreeMap<String, String>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(binaries().join("confab-data"));
+    aws_env(&mut cmd).envs(settings).args(args);
+    cmd.output().expect("run confab-data")
+}
+
 /// Builds the function binaries (once per test process), starts `cargo lambda watch`
 /// and every function against fresh AWS resources, and waits until all four answer.
 pub async fn spawn_lambda_app(
@@ -212,16 +220,16 @@ pub async fn function_settings(
     settings
 }
 
-/// `target/<profile>`, with `confab-<function>` (`confab-sweep` with chat) and
-/// `confab-keys` built now so that the
-/// scenario never runs stale binaries (`cargo test` does not hold the build lock while
-/// tests run).
+/// `target/<profile>`, with `confab-<function>` (`confab-sweep` with chat) and the tools
+/// `confab-keys` and `confab-data` built now, in one build, so that the tests never run
+/// stale binaries (`cargo test` does not hold the build lock while tests run).
 fn binaries() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            let tools = ["confab-keys".into(), "confab-data".into()];
             let packages: Vec<String> =
-                FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(["confab-keys".into()]).collect();
+                FUNCTIONS.iter().map(|f| format!("confab-{f}")).chain(tools).collect();
             build(&packages)
         })
         .clone()

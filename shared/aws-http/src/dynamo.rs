@@ -11,7 +11,7 @@ use confab_core::ports::store::{Condition, Item, Page, Query, Store, StoreError,
 use confab_core::ports::{Clock, HttpClient};
 use confab_dynamo_json::{
     Attrs, CONDITION_FAILED, Expressions, QueryAnswer, TransactionFailure, Updated, build, check_item,
-    check_key, decode_optional, index_keys, is_expired, key,
+    check_key, check_restore, decode_optional, index_keys, is_expired, key,
 };
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -162,7 +162,34 @@ impl DynamoHttpStore {
             request.insert("ExclusiveStartKey".into(), Value::Object(start));
         }
         expressions.add_to(&mut request);
-        let mut out = self.call_store("Query", request).await?;
+        self.page_request("Query", request).await
+    }
+
+    /// One `Scan` request of a page, from `start`.
+    async fn scan_once(
+        &self,
+        expressions: Expressions,
+        limit: usize,
+        start: Option<Attrs>,
+    ) -> Result<QueryAnswer, StoreError> {
+        let mut request = Map::new();
+        request.insert("TableName".into(), self.table.clone().into());
+        request.insert("Limit".into(), limit.into());
+        request.insert("ConsistentRead".into(), true.into());
+        if let Some(start) = start {
+            request.insert("ExclusiveStartKey".into(), Value::Object(start));
+        }
+        expressions.add_to(&mut request);
+        self.page_request("Scan", request).await
+    }
+
+    /// A `Query` or `Scan` request: its items and `LastEvaluatedKey`.
+    async fn page_request(
+        &self,
+        operation: &str,
+        request: Map<String, Value>,
+    ) -> Result<QueryAnswer, StoreError> {
+        let mut out = self.call_store(operation, request).await?;
         let items = match out.get_mut("Items").map(Value::take) {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
@@ -221,6 +248,17 @@ impl Store for DynamoHttpStore {
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let sleep = |pause| self.service.clock.sleep(pause);
         confab_dynamo_json::transact(&writes, || self.transact_once(&writes), sleep).await
+    }
+
+    async fn scan(&self, cursor: Option<String>, limit: u32) -> Result<Page, StoreError> {
+        let send = |x, limit, start| self.scan_once(x, limit, start);
+        confab_dynamo_json::scan(cursor.as_deref(), limit, || self.now(), send).await
+    }
+
+    async fn restore(&self, item: Item) -> Result<bool, StoreError> {
+        check_restore(&item)?;
+        let request = self.request(&item.pk, &item.sk, build::restore(&item, self.now()));
+        confab_dynamo_json::restored(self.call_store("UpdateItem", request).await.map(drop))
     }
 }
 

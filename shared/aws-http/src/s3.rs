@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use confab_core::ports::blob::{BlobError, BlobStore, content_disposition, validate_key};
+use confab_core::ports::blob::{
+    BlobError, BlobPage, BlobStore, MAX_LIST_PAGE, content_disposition, validate_key, validate_listing,
+};
 use confab_core::ports::{Clock, HttpClient};
 use md5::{Digest, Md5};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -75,21 +77,21 @@ impl S3HttpBlobs {
         self.service.send(request).await.map_err(BlobError::Unavailable)
     }
 
-    /// One `ListObjectsV2` page: its keys and the continuation token when more follow.
-    async fn list(
+    /// One `ListObjectsV2` page of at most `max_keys` from `from` on: its keys and, when
+    /// more follow, the continuation token.
+    async fn list_objects(
         &self,
         prefix: &str,
-        continuation: Option<String>,
+        max_keys: u32,
+        from: ListFrom,
     ) -> Result<(Vec<String>, Option<String>), BlobError> {
         let encode = |value: &str| utf8_percent_encode(value, UNRESERVED).to_string();
-        let mut url = format!(
-            "{}?list-type=2&max-keys={}&prefix={}",
-            self.bucket_url,
-            self.list_page_size,
-            encode(prefix)
-        );
-        if let Some(token) = continuation {
-            url += &format!("&continuation-token={}", encode(&token));
+        let mut url =
+            format!("{}?list-type=2&max-keys={max_keys}&prefix={}", self.bucket_url, encode(prefix));
+        match from {
+            ListFrom::Start => {}
+            ListFrom::Continuation(token) => url += &format!("&continuation-token={}", encode(&token)),
+            ListFrom::After(key) => url += &format!("&start-after={}", encode(&key)),
         }
         let response = self.send(http::Request::get(url), Bytes::new()).await?;
         let texts = self.answer(&response, "listing")?;
@@ -190,7 +192,8 @@ impl BlobStore for S3HttpBlobs {
         validate_key(prefix)?;
         let mut continuation = None;
         loop {
-            let (keys, next) = self.list(prefix, continuation.take()).await?;
+            let from = continuation.take().map_or(ListFrom::Start, ListFrom::Continuation);
+            let (keys, next) = self.list_objects(prefix, self.list_page_size, from).await?;
             if !keys.is_empty() {
                 self.delete_keys(&keys).await?;
             }
@@ -199,6 +202,15 @@ impl BlobStore for S3HttpBlobs {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// Keys in S3's order (bytewise); the cursor is the last key (`start-after`).
+    async fn list(&self, prefix: &str, cursor: Option<String>, limit: u32) -> Result<BlobPage, BlobError> {
+        validate_listing(prefix, cursor.as_deref())?;
+        let from = cursor.map_or(ListFrom::Start, ListFrom::After);
+        let (keys, next) = self.list_objects(prefix, limit.clamp(1, MAX_LIST_PAGE), from).await?;
+        let cursor = keys.last().filter(|_| next.is_some()).cloned();
+        Ok(BlobPage { keys, cursor })
     }
 
     /// Signs a GET locally (no request is made), for at most 7 days; the download is
@@ -219,6 +231,13 @@ impl BlobStore for S3HttpBlobs {
             format!("{}?x-id=GetObject&response-content-disposition={disposition}", self.object_url(key));
         self.service.presign_get(&url, expires_in).map(Some).map_err(BlobError::Unavailable)
     }
+}
+
+/// Where a `ListObjectsV2` page starts.
+enum ListFrom {
+    Start,
+    Continuation(String),
+    After(String),
 }
 
 /// An object's key: a valid key that doesn't end with `/` (that is a prefix).

@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::types::{
 use confab_core::ports::store::{Condition, Item, Page, Query, Store, StoreError, Write};
 use confab_dynamo_json::{
     Attrs, Expressions, GSI1, QueryAnswer, TransactionFailure, Updated, attr, build, check_item, check_key,
-    decode_optional, is_expired,
+    check_restore, decode_optional, is_expired,
 };
 use json::{SdkAttrs, from_sdk_map, to_sdk_map};
 use serde_json::Value;
@@ -238,10 +238,39 @@ impl DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        let items = out.items().iter().map(|item| Value::Object(from_sdk_map(item))).collect();
-        let last_key = out.last_evaluated_key().filter(|k| !k.is_empty()).map(from_sdk_map);
-        Ok((items, last_key))
+        Ok(answer(out.items(), out.last_evaluated_key()))
     }
+
+    /// One `Scan` request of a page, from `start`.
+    async fn scan_once(
+        &self,
+        x: Expressions,
+        limit: usize,
+        start: Option<Attrs>,
+    ) -> Result<QueryAnswer, StoreError> {
+        let (names, values) = placeholders(&x)?;
+        let start = start.as_ref().map(to_sdk_map).transpose()?;
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .set_filter_expression(x.filter)
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .limit(limit as i32)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(answer(out.items(), out.last_evaluated_key()))
+    }
+}
+
+/// A `Query` or `Scan` answer in DynamoDB JSON: its items and `LastEvaluatedKey`.
+fn answer(items: &[SdkAttrs], last_key: Option<&SdkAttrs>) -> QueryAnswer {
+    let items = items.iter().map(|item| Value::Object(from_sdk_map(item))).collect();
+    (items, last_key.filter(|k| !k.is_empty()).map(from_sdk_map))
 }
 
 #[async_trait]
@@ -307,6 +336,18 @@ impl Store for DynamoStore {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         confab_dynamo_json::transact(&writes, || self.transact_once(&writes), tokio::time::sleep).await
+    }
+
+    async fn scan(&self, cursor: Option<String>, limit: u32) -> Result<Page, StoreError> {
+        let send = |x, limit, start| self.scan_once(x, limit, start);
+        confab_dynamo_json::scan(cursor.as_deref(), limit, unix_now, send).await
+    }
+
+    async fn restore(&self, item: Item) -> Result<bool, StoreError> {
+        check_restore(&item)?;
+        let x = build::restore(&item, unix_now());
+        let written = self.update_item(&item.pk, &item.sk, x)?.send().await.map(drop).map_err(sdk_error);
+        confab_dynamo_json::restored(written)
     }
 }
 

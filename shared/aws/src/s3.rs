@@ -8,7 +8,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 use bytes::Bytes;
-use confab_core::ports::blob::{BlobError, BlobStore, content_disposition, validate_key};
+use confab_core::ports::blob::{
+    BlobError, BlobPage, BlobStore, MAX_LIST_PAGE, content_disposition, validate_key, validate_listing,
+};
 use std::time::Duration;
 
 /// Most keys one `ListObjectsV2` page and one `DeleteObjects` call take.
@@ -154,6 +156,24 @@ impl BlobStore for S3Blobs {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// Keys in S3's order (bytewise); the cursor is the last key (`StartAfter`).
+    async fn list(&self, prefix: &str, cursor: Option<String>, limit: u32) -> Result<BlobPage, BlobError> {
+        validate_listing(prefix, cursor.as_deref())?;
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(cursor)
+            .max_keys(limit.clamp(1, MAX_LIST_PAGE) as i32)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let keys: Vec<String> = page.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+        let cursor = keys.last().filter(|_| page.is_truncated() == Some(true)).cloned();
+        Ok(BlobPage { keys, cursor })
     }
 
     /// Signs a GET locally (no request is made): at most 7 days, and no longer than the

@@ -30,10 +30,16 @@
 //! - **Expiry.** Expired means `expires_at <= now`. An expired item is absent for reads,
 //!   conditions and [`Store::add`] (which starts it afresh). A version written over an
 //!   expired item is only guaranteed to be at least 1.
+//! - **Scans** page like queries, in any order; items written before a scan and left
+//!   alone come exactly once, as `get` returns them. A scan's pages may be empty before
+//!   the last (DynamoDB filters expired items after its page limit).
+//!
+//! [`blob_listing`] is the [`BlobStore::list`] case; each blob adapter's tests call it.
 
 use crate::ports::store::{
     Condition, Item, MAX_PAGE, MAX_TRANSACTION_WRITES, Page, Query, SkRange, Store, StoreError, Write,
 };
+use crate::ports::{BlobError, BlobStore};
 use futures::future::join_all;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -82,6 +88,9 @@ macro_rules! __store_conformance {
             transact_is_all_or_nothing,
             transact_limits,
             concurrent_creates_are_exclusive,
+            scan_yields_every_live_item_once,
+            scan_bad_cursor,
+            restore_keeps_versions_and_skips_live_items,
         }
     };
     (@emit tests ($make_store:expr); $($case:ident),* $(,)?) => {
@@ -1075,6 +1084,130 @@ pub async fn concurrent_creates_are_exclusive(store: &dyn Store) {
     let winners = exclusive_winners(results, "concurrent Version(1) puts");
     let stored = get(store, &p, "once").await.expect("the winner's item");
     assert_eq!((stored.int("writer"), stored.version), (Some(100 + winners[0] as i64), 2));
+}
+
+// ---------------------------------------------------------------------------------------
+// Whole-store scans and restores (the data tool)
+
+/// Every item of a scan in pages of `limit`, checking no page is over it.
+async fn scan_all(store: &dyn Store, limit: u32) -> Vec<Item> {
+    let mut cursor = None;
+    let mut out = Vec::new();
+    for _ in 0..100_000 {
+        let page = match store.scan(cursor.clone(), limit).await {
+            Ok(page) => page,
+            Err(e) => panic!("scan after {cursor:?} failed: {e:?}"),
+        };
+        assert!(page.items.len() <= limit as usize, "a scan page of {} items", page.items.len());
+        out.extend(page.items);
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
+    panic!("a scan still returning cursors after 100000 pages");
+}
+
+pub async fn scan_yields_every_live_item_once(store: &dyn Store) {
+    let p = unique_prefix("scan");
+    let mut items: Vec<Item> = (0..23).map(|i| item(&p, &format!("{i:02}"))).collect();
+    items[0] = items[0].clone().with_gsi1(format!("{p}g"), "x").expiring_at(FUTURE);
+    put_all(store, items).await;
+    put(store, item(&p, "01"), Condition::Always).await;
+    put(store, item(&p, "gone").expiring_at(PAST), Condition::Always).await;
+
+    let mut scanned: Vec<Item> = scan_all(store, 7).await.into_iter().filter(|i| i.pk == p).collect();
+    scanned.sort_by(|a, b| a.sk.cmp(&b.sk));
+    let mut expected = Vec::new();
+    for i in 0..23 {
+        expected.push(get(store, &p, &format!("{i:02}")).await.expect("written"));
+    }
+    assert_eq!(scanned, expected, "each live item once, exactly as stored (gsi1, expiry, version)");
+    assert_eq!(scanned[1].version, 2);
+}
+
+pub async fn scan_bad_cursor(store: &dyn Store) {
+    for cursor in ["not a cursor!", "", "e30"] {
+        match store.scan(Some(cursor.into()), 5).await {
+            Err(StoreError::BadCursor) => {}
+            other => panic!("scan after {cursor:?}: expected BadCursor, got {other:?}"),
+        }
+    }
+}
+
+async fn restore(store: &dyn Store, item: Item) -> bool {
+    let key = (item.pk.clone(), item.sk.clone());
+    match store.restore(item).await {
+        Ok(written) => written,
+        Err(e) => panic!("restore {key:?} failed: {e:?}"),
+    }
+}
+
+pub async fn restore_keeps_versions_and_skips_live_items(store: &dyn Store) {
+    let p = unique_prefix("restore");
+    let mut full = Item::new(&p, "full", obj(json!({ "n": 1, "s": "x", "l": [1, null] })))
+        .with_gsi1(format!("{p}g"), "k")
+        .expiring_at(FUTURE);
+    full.version = 7;
+    assert!(restore(store, full.clone()).await, "an absent item is written");
+    assert_eq!(get(store, &p, "full").await, Some(full.clone()), "exactly, version included");
+    let other = Item { data: obj(json!({ "n": 2 })), version: 9, ..full.clone() };
+    assert!(!restore(store, other).await, "a live item is left alone");
+    assert_eq!(get(store, &p, "full").await, Some(full.clone()));
+    let on_gsi1 = query_all(store, Query::new(format!("{p}g"), SkRange::All).on_gsi1()).await;
+    assert_eq!(on_gsi1, vec![full.clone()], "the index finds it");
+    assert_eq!(put(store, full.clone(), Condition::Version(7)).await, 8, "versions go on from it");
+
+    put(store, item(&p, "old").expiring_at(PAST), Condition::Always).await;
+    let fresh = Item { version: 3, ..Item::new(&p, "old", Map::new()) };
+    assert!(restore(store, fresh.clone()).await, "an expired item counts as absent");
+    assert_eq!(get(store, &p, "old").await, Some(fresh));
+
+    assert_invalid(store.restore(item(&p, "v0")).await, "restore without a version");
+    let empty = Item { version: 1, ..item(&p, "") };
+    assert_invalid(store.restore(empty).await, "restore with an empty sort key");
+}
+
+// ---------------------------------------------------------------------------------------
+// Blobs
+
+/// [`BlobStore::list`]: pages of keys by string prefix, each key once, bad arguments
+/// refused. Writes only under its own prefix.
+pub async fn blob_listing(blobs: &dyn BlobStore) {
+    let p = unique_prefix("list");
+    let names = ["a", "a-b", "a.b", "b/c", "b/c-d/e", "b0", "z"];
+    let keys: Vec<String> = names.iter().map(|name| format!("{p}{name}")).collect();
+    for key in &keys {
+        let put = blobs.put(key, "text/plain", bytes::Bytes::from(key.clone())).await;
+        put.unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+    let list_all = |prefix: String| async move {
+        let (mut cursor, mut out) = (None, Vec::new());
+        for _ in 0..100 {
+            let page = blobs.list(&prefix, cursor, 2).await.unwrap_or_else(|e| panic!("list: {e:?}"));
+            assert!(page.keys.len() <= 2, "a page of {} keys", page.keys.len());
+            out.extend(page.keys);
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return out,
+            }
+        }
+        panic!("list {prefix:?} still returning cursors after 100 pages");
+    };
+    let sorted = |mut keys: Vec<String>| {
+        keys.sort();
+        keys
+    };
+    assert_eq!(sorted(list_all(p.clone()).await), keys, "every key once");
+    let under_b = sorted(list_all(format!("{p}b")).await);
+    assert_eq!(under_b, keys[3..6].to_vec(), "the prefix matches as a string");
+    assert!(list_all(format!("{p}nothing")).await.is_empty());
+    for (prefix, cursor) in [("../x", None), (p.as_str(), Some("a//b".to_string()))] {
+        match blobs.list(prefix, cursor.clone(), 2).await {
+            Err(BlobError::InvalidKey(_)) => {}
+            other => panic!("list {prefix:?} after {cursor:?}: expected InvalidKey, got {other:?}"),
+        }
+    }
 }
 
 /// Indexes of the Ok results; asserts there is exactly one and the rest failed their

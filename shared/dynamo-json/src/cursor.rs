@@ -40,19 +40,9 @@ pub fn decode_cursor(
     partition: &str,
     range: &SkRange,
 ) -> Result<Attrs, StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
-    let object: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
-    let expected = cursor_attrs(index);
-    if object.len() != expected.len() {
-        return Err(StoreError::BadCursor);
-    }
-    let string = |name: &str| object.get(name).and_then(Value::as_str).filter(|v| !v.is_empty());
-    let mut key = Attrs::new();
-    for name in expected {
-        let value = string(name).ok_or(StoreError::BadCursor)?;
-        key.insert(name.to_string(), s(value));
-    }
+    let key = start_key(cursor, cursor_attrs(index))?;
     let (partition_attr, sort_attr, _) = index_keys(index);
+    let string = |name: &str| key.get(name).and_then(|v| v.get("S")).and_then(Value::as_str);
     let sort = string(sort_attr).ok_or(StoreError::BadCursor)?;
     let in_range = match range {
         SkRange::All => true,
@@ -61,6 +51,26 @@ pub fn decode_cursor(
     };
     if string(partition_attr) != Some(partition) || !in_range {
         return Err(StoreError::BadCursor);
+    }
+    Ok(key)
+}
+
+/// The `ExclusiveStartKey` of a scan's cursor: exactly the table key, non-empty strings.
+pub fn decode_scan_cursor(cursor: &str) -> Result<Attrs, StoreError> {
+    start_key(cursor, cursor_attrs(Index::Primary))
+}
+
+/// A cursor's key: exactly the `expected` attributes, each a non-empty string.
+fn start_key(cursor: &str, expected: &[&str]) -> Result<Attrs, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
+    let object: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    if object.len() != expected.len() {
+        return Err(StoreError::BadCursor);
+    }
+    let mut key = Attrs::new();
+    for name in expected {
+        let value = object.get(*name).and_then(Value::as_str).filter(|v| !v.is_empty());
+        key.insert(name.to_string(), s(value.ok_or(StoreError::BadCursor)?));
     }
     Ok(key)
 }

@@ -90,8 +90,23 @@ pub fn index_keys(index: Index) -> (&'static str, &'static str, Option<&'static 
 /// `put` (and a transaction's `Put`): make the item exactly `item`, under `condition`.
 pub fn put(item: &Item, condition: Condition, now: i64) -> Expressions {
     let mut x = Expressions::default();
-    x.update = Some(write(&mut x, &item.data, item.gsi1.as_ref(), item.expires_at));
+    x.update = Some(write(&mut x, &item.data, item.gsi1.as_ref(), item.expires_at, None));
     x.condition = condition_expression(&mut x, condition, now);
+    x
+}
+
+/// `restore`: make the item exactly `item`, its version included, if none is live.
+pub fn restore(item: &Item, now: i64) -> Expressions {
+    let mut x = Expressions::default();
+    x.update = Some(write(&mut x, &item.data, item.gsi1.as_ref(), item.expires_at, Some(item.version)));
+    x.condition = Some(absent(&mut x, now));
+    x
+}
+
+/// `scan`: the expiry filter alone.
+pub fn scan(now: i64) -> Expressions {
+    let mut x = Expressions::default();
+    x.filter = Some(live_filter(&mut x, now));
     x
 }
 
@@ -131,7 +146,7 @@ pub fn add_to_live(deltas: &[(&str, i64)], expires_at: Option<i64>, now: i64) ->
 pub fn add_fresh(deltas: &[(&str, i64)], expires_at: Option<i64>, now: i64) -> Expressions {
     let data = deltas.iter().map(|&(field, delta)| (field.to_string(), delta.into())).collect();
     let mut x = Expressions::default();
-    x.update = Some(write(&mut x, &data, None, expires_at));
+    x.update = Some(write(&mut x, &data, None, expires_at, None));
     x.condition = Some(absent(&mut x, now));
     x
 }
@@ -160,10 +175,15 @@ pub fn query(query: &Query, now: i64) -> Option<Expressions> {
             key_condition += &format!(" AND {sk} BETWEEN {low} AND {high}");
         }
     }
-    let (exp, now) = (x.attr(attr::EXPIRES_AT), x.value(n(now)));
     x.key_condition = Some(key_condition);
-    x.filter = Some(format!("attribute_not_exists({exp}) OR {exp} > {now}"));
+    x.filter = Some(live_filter(&mut x, now));
     Some(x)
+}
+
+/// Drops items that have expired by `now` (DynamoDB removes them only later).
+fn live_filter(x: &mut Expressions, now: i64) -> String {
+    let (exp, now) = (x.attr(attr::EXPIRES_AT), x.value(n(now)));
+    format!("attribute_not_exists({exp}) OR {exp} > {now}")
 }
 
 /// The condition `add` puts on one field: absent, or a number (checked first: comparing
@@ -183,16 +203,24 @@ fn add_guard(x: &mut Expressions, path: &str, delta: i64) -> String {
 }
 
 /// The update expression that makes the item exactly this (all attributes but the
-/// keys are set or removed) and bumps its version.
+/// keys are set or removed) and sets its version to `version`, or bumps it when `None`.
 fn write(
     x: &mut Expressions,
     data: &Map<String, Value>,
     gsi1: Option<&(String, String)>,
     expires_at: Option<i64>,
+    version: Option<u64>,
 ) -> String {
     let (d, data) = (x.attr(attr::DATA), x.value(serde_json::json!({ "M": to_attr_map(data) })));
-    let (v, zero, one) = (x.attr(attr::VERSION), x.value(n(0)), x.value(n(1)));
-    let mut sets = vec![format!("{d} = {data}"), format!("{v} = if_not_exists({v}, {zero}) + {one}")];
+    let v = x.attr(attr::VERSION);
+    let set_version = match version {
+        Some(version) => format!("{v} = {}", x.value(n(version))),
+        None => {
+            let (zero, one) = (x.value(n(0)), x.value(n(1)));
+            format!("{v} = if_not_exists({v}, {zero}) + {one}")
+        }
+    };
+    let mut sets = vec![format!("{d} = {data}"), set_version];
     let mut removes = Vec::new();
     match gsi1 {
         Some((gpk, gsk)) => {

@@ -15,15 +15,15 @@ mod expressions;
 mod operations;
 
 pub use attrs::{Attrs, decode_optional, is_expired, key, version_of};
-pub use confab_core::ports::store::{check_item, check_key};
-pub use cursor::{decode_cursor, encode_cursor};
+pub use confab_core::ports::store::{check_item, check_key, check_restore};
+pub use cursor::{decode_cursor, decode_scan_cursor, encode_cursor};
 pub use errors::{CONDITION_FAILED, TransactionFailure, cancelled_transaction, error_for_code};
 pub use expressions::{Expressions, index_keys};
-pub use operations::{QueryAnswer, Updated, add, query, transact};
+pub use operations::{QueryAnswer, Updated, add, query, restored, scan, transact};
 
 /// Builders of each operation's [`Expressions`].
 pub mod build {
-    pub use crate::expressions::{add_fresh, add_to_live, conditional, put, query};
+    pub use crate::expressions::{add_fresh, add_to_live, conditional, put, query, restore, scan};
 }
 
 /// The table's attribute names. Item data lives in the map `d`, so data field names
@@ -42,10 +42,10 @@ pub mod attr {
 /// The name of the secondary index over `gsi1pk`/`gsi1sk`.
 pub const GSI1: &str = "gsi1";
 
-/// DynamoDB requests one query page may take to fill a page that expired items (filtered
-/// after DynamoDB applies `Limit`) left short; after these the page goes out short with
-/// its cursor, as the port allows.
-const MAX_QUERY_REQUESTS: usize = 4;
+/// DynamoDB requests one query or scan page may take to fill a page that expired items
+/// (filtered after DynamoDB applies `Limit`) left short; after these the page goes out
+/// short with its cursor, as the port allows.
+const MAX_PAGE_REQUESTS: usize = 4;
 /// Rounds of "add to the live item, else start it afresh" before `add` gives up (each
 /// round is lost only to a concurrent create or expiry of the same item).
 const MAX_ADD_ROUNDS: usize = 8;

@@ -3,8 +3,8 @@
 //! supply the single requests (and the clock), so both behave alike request by request.
 
 use crate::errors::{TransactionFailure, add_gave_up, add_refused, start_key_error};
-use crate::{Attrs, build, decode_cursor, decode_optional, encode_cursor, is_expired};
-use crate::{Expressions, MAX_ADD_ROUNDS, MAX_QUERY_REQUESTS, MAX_TRANSACTION_ATTEMPTS};
+use crate::{Attrs, build, decode_cursor, decode_optional, decode_scan_cursor, encode_cursor, is_expired};
+use crate::{Expressions, MAX_ADD_ROUNDS, MAX_PAGE_REQUESTS, MAX_TRANSACTION_ATTEMPTS};
 use confab_core::ports::store::{Item, MAX_PAGE, Page, Query, StoreError, Write};
 use confab_core::ports::store::{check_deltas, check_key, check_transaction};
 use serde_json::Value;
@@ -19,7 +19,7 @@ pub type QueryAnswer = (Vec<Value>, Option<Attrs>);
 pub async fn query<R>(
     query: &Query,
     now: impl Fn() -> i64,
-    mut send: impl FnMut(Expressions, usize, Option<Attrs>) -> R,
+    send: impl FnMut(Expressions, usize, Option<Attrs>) -> R,
 ) -> Result<Page, StoreError>
 where
     R: Future<Output = Result<QueryAnswer, StoreError>>,
@@ -27,18 +27,49 @@ where
     if query.pk.is_empty() {
         return Err(StoreError::Invalid("query with an empty partition key".into()));
     }
-    let limit = query.limit.clamp(1, MAX_PAGE) as usize;
-    let mut start = query
+    let start = query
         .cursor
         .as_deref()
         .map(|c| decode_cursor(c, query.index, &query.pk, &query.range))
         .transpose()?;
+    let build = |now| build::query(query, now);
+    fill_page(query.limit, start, query.cursor.is_some(), now, build, send).await
+}
+
+/// `scan`: `Scan` requests (`send`) filling a page as [`query`] does.
+pub async fn scan<R>(
+    cursor: Option<&str>,
+    limit: u32,
+    now: impl Fn() -> i64,
+    send: impl FnMut(Expressions, usize, Option<Attrs>) -> R,
+) -> Result<Page, StoreError>
+where
+    R: Future<Output = Result<QueryAnswer, StoreError>>,
+{
+    let start = cursor.map(decode_scan_cursor).transpose()?;
+    fill_page(limit, start, cursor.is_some(), now, |now| Some(build::scan(now)), send).await
+}
+
+/// Requests of at most the page's remaining room, from `start` on, until the page is
+/// full or the table (or query) ends; `None` from `build` means an empty answer.
+async fn fill_page<R>(
+    limit: u32,
+    mut start: Option<Attrs>,
+    had_cursor: bool,
+    now: impl Fn() -> i64,
+    build: impl Fn(i64) -> Option<Expressions>,
+    mut send: impl FnMut(Expressions, usize, Option<Attrs>) -> R,
+) -> Result<Page, StoreError>
+where
+    R: Future<Output = Result<QueryAnswer, StoreError>>,
+{
+    let limit = limit.clamp(1, MAX_PAGE) as usize;
     let mut items = Vec::new();
-    for _ in 0..MAX_QUERY_REQUESTS {
+    for _ in 0..MAX_PAGE_REQUESTS {
         let now = now();
-        let Some(expressions) = build::query(query, now) else { return Ok(Page::default()) };
+        let Some(expressions) = build(now) else { return Ok(Page::default()) };
         let answer = send(expressions, limit - items.len(), start.take()).await;
-        let (found, last_key) = answer.map_err(|e| start_key_error(e, query.cursor.is_some()))?;
+        let (found, last_key) = answer.map_err(|e| start_key_error(e, had_cursor))?;
         for found in &found {
             items.extend(decode_optional(Some(found))?.filter(|item| !is_expired(item, now)));
         }
@@ -49,6 +80,15 @@ where
     }
     let cursor = start.as_ref().map(encode_cursor).transpose()?;
     Ok(Page { items, cursor })
+}
+
+/// A restore's answer: written, or skipped because a live item has the key.
+pub fn restored(written: Result<(), StoreError>) -> Result<bool, StoreError> {
+    match written {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(other) => Err(other),
+    }
 }
 
 /// What one of `add`'s `UpdateItem`s (`ReturnValues ALL_NEW`,

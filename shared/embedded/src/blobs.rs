@@ -5,6 +5,8 @@
 //!   a file can't be a directory; the second put fails with [`BlobError::InvalidKey`].
 //! - Object keys can't end in `/` (prefixes for `delete_prefix` may).
 //! - The content type isn't kept: `get` returns only the bytes.
+//! - `list` goes through the folders in order, so keys come sorted segment by segment
+//!   (`a/b` before `a-c`), where S3 sorts them as strings.
 //!
 //! Writes go to a temporary file in the same folder and are renamed into place, so
 //! readers see the old or the new object, never part of one (`files.rs`).
@@ -12,7 +14,9 @@
 use crate::files::{Access, write_atomically};
 use async_trait::async_trait;
 use bytes::Bytes;
-use confab_core::ports::blob::{BlobError, BlobStore, validate_key};
+use confab_core::ports::blob::{
+    BlobError, BlobPage, BlobStore, MAX_LIST_PAGE, validate_key, validate_listing,
+};
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 
@@ -70,6 +74,92 @@ impl BlobStore for LocalBlobs {
         let (root, prefix) = (self.root.clone(), prefix.to_string());
         blocking(move || delete_matching(&root, &prefix)).await
     }
+
+    async fn list(&self, prefix: &str, cursor: Option<String>, limit: u32) -> Result<BlobPage, BlobError> {
+        validate_listing(prefix, cursor.as_deref())?;
+        let limit = limit.clamp(1, MAX_LIST_PAGE) as usize;
+        let walk = Walk {
+            prefix: prefix.to_string(),
+            after: cursor.map(|c| c.split('/').map(str::to_string).collect()),
+            // One more than the page tells whether more follow.
+            want: limit + 1,
+        };
+        let root = self.root.clone();
+        let mut keys = blocking(move || walk.keys(&root)).await?;
+        let more = keys.len() > limit;
+        keys.truncate(limit);
+        let cursor = keys.last().filter(|_| more).cloned();
+        Ok(BlobPage { keys, cursor })
+    }
+}
+
+/// A listing: the first `want` keys in folder order that start with `prefix` and come
+/// after the key `after` (as segments).
+struct Walk {
+    prefix: String,
+    after: Option<Vec<String>>,
+    want: usize,
+}
+
+impl Walk {
+    fn keys(&self, root: &Path) -> Result<Vec<String>, BlobError> {
+        let mut keys = Vec::new();
+        self.walk(root, &mut Vec::new(), &mut keys)?;
+        Ok(keys)
+    }
+
+    /// Adds the keys in `folder` (whose key segments are `path`) to `keys`, in order.
+    fn walk(&self, folder: &Path, path: &mut Vec<String>, keys: &mut Vec<String>) -> Result<(), BlobError> {
+        for (name, is_folder) in sorted_entries(folder)? {
+            if keys.len() >= self.want {
+                break;
+            }
+            let child = folder.join(&name);
+            path.push(name);
+            let key = path.join("/");
+            if is_folder {
+                let inner = format!("{key}/");
+                let matches = inner.starts_with(&self.prefix) || self.prefix.starts_with(&inner);
+                if matches && !self.wholly_before(path) {
+                    self.walk(&child, path, keys)?;
+                }
+            } else if key.starts_with(&self.prefix)
+                && self.after.as_ref().is_none_or(|after| path[..] > after[..])
+            {
+                keys.push(key);
+            }
+            path.pop();
+        }
+        Ok(())
+    }
+
+    /// Whether everything at and under `path` sorts before `after`.
+    fn wholly_before(&self, path: &[String]) -> bool {
+        self.after.as_ref().is_some_and(|after| path < &after[..path.len().min(after.len())])
+    }
+}
+
+/// A folder's entries that can be keys (files and folders with names a key segment can
+/// have), sorted by name; none when the folder is gone.
+fn sorted_entries(folder: &Path) -> Result<Vec<(String, bool)>, BlobError> {
+    let entries = match std::fs::read_dir(folder) {
+        Ok(entries) => entries,
+        Err(e) if is_absent(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(unavailable(format!("listing {}: {e}", folder.display()))),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| unavailable(format!("listing {}: {e}", folder.display())))?;
+        let kind =
+            entry.file_type().map_err(|e| unavailable(format!("listing {}: {e}", folder.display())))?;
+        // Skip in-flight temporary files (`~`) and names no key can have.
+        let name = entry.file_name().into_string().ok().filter(|n| validate_key(n).is_ok());
+        if let Some(name) = name.filter(|_| kind.is_dir() || kind.is_file()) {
+            names.push((name, kind.is_dir()));
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 async fn blocking<T: Send + 'static>(

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use confab_core::ports::Clock;
 use confab_core::ports::store::{
     Condition, Index, Item, MAX_PAGE, Page, Query, SkRange, Store, StoreError, Write, add_deltas,
-    check_deltas, check_item, check_key, check_transaction, decode_cursor, encode_cursor,
+    check_deltas, check_item, check_key, check_restore, check_transaction, decode_cursor, decode_scan_cursor,
+    encode_cursor, encode_scan_cursor,
 };
 use confab_native::SystemClock;
 use readers::Readers;
@@ -237,6 +238,16 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn scan(&self, cursor: Option<String>, limit: u32) -> Result<Page, StoreError> {
+        let after = cursor.as_deref().map(decode_scan_cursor).transpose()?;
+        self.read_blocking(move |conn, now| scan_page(conn, after, limit, now)).await
+    }
+
+    async fn restore(&self, item: Item) -> Result<bool, StoreError> {
+        check_restore(&item)?;
+        self.write(move |conn, now| restore_in(conn, &item, now)).await
+    }
 }
 
 /// Per-connection settings, for the writer and every reader.
@@ -332,6 +343,14 @@ fn add_in(
     item.version = version;
     write_row(conn, &item, version)?;
     Ok(item)
+}
+
+fn restore_in(conn: &Connection, item: &Item, now: i64) -> Result<bool, StoreError> {
+    if live_version(conn, &item.pk, &item.sk, now)?.is_some() {
+        return Ok(false);
+    }
+    write_row(conn, item, item.version)?;
+    Ok(true)
 }
 
 fn apply_write(conn: &Connection, write: &Write, now: i64) -> Result<(), StoreError> {
@@ -496,6 +515,32 @@ fn query_page(
         Some(last) if more => Some(encode_cursor(last, query.index)),
         _ => None,
     };
+    Ok(Page { items, cursor })
+}
+
+/// One page of a scan: live rows in key order, strictly after `after`.
+fn scan_page(
+    conn: &Connection,
+    after: Option<(String, String)>,
+    limit: u32,
+    now: i64,
+) -> Result<Page, StoreError> {
+    let (pk, sk) = after.unwrap_or_default();
+    let limit = limit.clamp(1, MAX_PAGE) as usize;
+    // No cursor is the empty key, before every stored one (keys are never empty).
+    let sql =
+        format!("SELECT {COLUMNS} FROM items WHERE (pk, sk) > (?, ?) AND {LIVE} ORDER BY pk, sk LIMIT ?");
+    let mut rows = conn
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            let args = params![pk.as_bytes(), sk.as_bytes(), now, limit as i64 + 1];
+            stmt.query_map(args, Row7::read)?.collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(unavailable)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let items = rows.into_iter().map(Row7::into_item).collect::<Result<Vec<_>, _>>()?;
+    let cursor = items.last().filter(|_| more).map(encode_scan_cursor);
     Ok(Page { items, cursor })
 }
 

@@ -11,6 +11,7 @@ mod bad_input;
 mod branches;
 mod cache;
 mod chat;
+mod data_tool;
 mod embeddings;
 mod export;
 mod lambda;

@@ -462,6 +462,12 @@ impl confab_core::ports::Store for Unreachable {
     async fn transact(&self, _: Vec<Write>) -> Result<(), StoreError> {
         Err(down())
     }
+    async fn scan(&self, _: Option<String>, _: u32) -> Result<Page, StoreError> {
+        Err(down())
+    }
+    async fn restore(&self, _: Item) -> Result<bool, StoreError> {
+        Err(down())
+    }
 }
 
 fn down() -> StoreError {

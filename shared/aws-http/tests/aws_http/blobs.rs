@@ -59,3 +59,8 @@ async fn an_unreachable_endpoint_is_unavailable() {
     let blobs = S3HttpBlobs::new(&common::config_for(&dead_url()), common::http(), common::clock(), "bucket");
     check::an_unreachable_endpoint_is_unavailable(&blobs).await;
 }
+
+#[tokio::test]
+async fn listing_conforms() {
+    confab_core::conformance::blob_listing(&common::fresh_bucket().await.1).await;
+}

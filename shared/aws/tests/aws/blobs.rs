@@ -56,3 +56,8 @@ async fn an_unreachable_endpoint_is_unavailable() {
     let clients = AwsClients::from_sdk_config(&config, S3Options { force_path_style: true });
     check::an_unreachable_endpoint_is_unavailable(&S3Blobs::new(clients.s3, "bucket")).await;
 }
+
+#[tokio::test]
+async fn listing_conforms() {
+    confab_core::conformance::blob_listing(&fresh_bucket().await).await;
+}

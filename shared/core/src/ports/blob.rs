@@ -2,6 +2,17 @@ use super::{MaybeSend, MaybeSync};
 use bytes::Bytes;
 use std::time::Duration;
 
+/// Most keys one [`BlobStore::list`] page may return.
+pub const MAX_LIST_PAGE: u32 = 1000;
+
+/// One page of [`BlobStore::list`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BlobPage {
+    pub keys: Vec<String>,
+    /// Present when more keys may follow (an adapter may end on an empty page).
+    pub cursor: Option<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
     #[error("invalid blob key: {0}")]
@@ -19,6 +30,11 @@ pub trait BlobStore: MaybeSend + MaybeSync {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError>;
     /// Deletes every object whose key starts with `prefix`; absent keys are not an error.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
+    /// One page of the object keys that start with `prefix` (as strings; `""` lists
+    /// them all), from after `cursor` (a previous page's), at most `limit` (clamped to
+    /// 1..=[`MAX_LIST_PAGE`]). The order is the adapter's and stays the same between
+    /// calls, so paging yields every key that stays in place exactly once.
+    async fn list(&self, prefix: &str, cursor: Option<String>, limit: u32) -> Result<BlobPage, BlobError>;
     /// A URL that lets anyone holding it download `key` as a file named `filename` for
     /// `expires_in`, when the store can sign one itself (S3 presigned GET); `None` when
     /// it cannot, and the caller then serves the blob through a capability URL of its own.
@@ -47,6 +63,15 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
     } else {
         Err(BlobError::InvalidKey(key.to_string()))
     }
+}
+
+/// Checks `list`'s arguments: a prefix is empty or a valid key, and so is a cursor (the
+/// last key of a page, in every adapter).
+pub fn validate_listing(prefix: &str, cursor: Option<&str>) -> Result<(), BlobError> {
+    if !prefix.is_empty() {
+        validate_key(prefix)?;
+    }
+    cursor.map_or(Ok(()), validate_key)
 }
 
 /// RFC 5987's `attr-char`s: everything else in `filename*` is percent-encoded.

@@ -14,7 +14,7 @@ pub mod spawner;
 pub mod store;
 pub mod web_search;
 
-pub use blob::{BlobError, BlobStore};
+pub use blob::{BlobError, BlobPage, BlobStore};
 pub use clock::Clock;
 pub use http_client::{Guarded, HttpClient, HttpError, HttpResponse};
 pub use metrics::MetricsSink;

@@ -12,6 +12,9 @@
 //! - An item larger than [`MAX_ITEM_BYTES`] (by [`Item::size`]) is refused as
 //!   `TooLarge`, as DynamoDB refuses one over 400 KB: the repo layer spills what can
 //!   grow that large to blobs, and the embedded store catches what it missed.
+//! - [`Store::scan`] and [`Store::restore`] are for moving a whole store (the data
+//!   tool): a scan yields every item that stays live while it runs exactly once, in an
+//!   order of the adapter's choosing; a restore keeps the item's version.
 
 use super::{MaybeSend, MaybeSync};
 use base64::Engine;
@@ -242,6 +245,14 @@ pub trait Store: MaybeSend + MaybeSync {
     /// (an empty list is a no-op). Any failed condition fails the whole with
     /// [`StoreError::ConditionFailed`].
     async fn transact(&self, writes: Vec<Write>) -> Result<(), StoreError>;
+
+    /// One page of every live item in the store, from after `cursor` (a previous page's);
+    /// `limit` as [`Query::limit`]. Pages follow the rules of query pages.
+    async fn scan(&self, cursor: Option<String>, limit: u32) -> Result<Page, StoreError>;
+
+    /// Writes `item` exactly as given, its version included (at least 1), unless a live
+    /// item has its key; true when it wrote. Re-running a restore so skips what is there.
+    async fn restore(&self, item: Item) -> Result<bool, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -264,6 +275,15 @@ pub fn check_item(item: &Item) -> Result<(), StoreError> {
         Some((pk, sk)) if pk.is_empty() || sk.is_empty() => Err(StoreError::Invalid("empty GSI1 key".into())),
         _ => Ok(()),
     }
+}
+
+/// A restored item: valid, with a version a store could have given it.
+pub fn check_restore(item: &Item) -> Result<(), StoreError> {
+    check_item(item)?;
+    if item.version == 0 {
+        return Err(StoreError::Invalid(format!("({:?}, {:?}) has no version", item.pk, item.sk)));
+    }
+    Ok(())
 }
 
 impl Write {
@@ -354,6 +374,17 @@ pub fn decode_cursor(cursor: &str, index: Index) -> Result<Vec<String>, StoreErr
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
     let position: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
     if position.len() == index.position_len() { Ok(position) } else { Err(StoreError::BadCursor) }
+}
+
+/// A scan cursor for the last item of a page: URL-safe base64 of the JSON `[pk, sk]`.
+pub fn encode_scan_cursor(last: &Item) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&[&last.pk, &last.sk]).unwrap_or_default())
+}
+
+/// The `(pk, sk)` an [`encode_scan_cursor`] cursor stands for; `BadCursor` for anything else.
+pub fn decode_scan_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
+    serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Blobs and secrets in memory.
 
-use crate::ports::blob::validate_key;
-use crate::ports::{BlobError, BlobStore, SecretError, Secrets};
+use crate::ports::blob::{MAX_LIST_PAGE, validate_key, validate_listing};
+use crate::ports::{BlobError, BlobPage, BlobStore, SecretError, Secrets};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -40,6 +40,19 @@ impl BlobStore for MemoryBlobs {
         lock(&self.0).retain(|key, _| !key.starts_with(prefix));
         Ok(())
     }
+
+    async fn list(&self, prefix: &str, cursor: Option<String>, limit: u32) -> Result<BlobPage, BlobError> {
+        validate_listing(prefix, cursor.as_deref())?;
+        let limit = limit.clamp(1, MAX_LIST_PAGE) as usize;
+        let blobs = lock(&self.0);
+        let mut found = blobs
+            .keys()
+            .filter(|key| cursor.as_ref().is_none_or(|cursor| *key > cursor) && key.starts_with(prefix));
+        let keys: Vec<String> = found.by_ref().take(limit).cloned().collect();
+        let more = found.next().is_some();
+        let cursor = keys.last().filter(|_| more).cloned();
+        Ok(BlobPage { keys, cursor })
+    }
 }
 
 /// [`Secrets`] a test sets by name.
@@ -57,5 +70,13 @@ impl MemorySecrets {
 impl Secrets for MemorySecrets {
     async fn get(&self, name: &str) -> Result<Option<String>, SecretError> {
         Ok(lock(&self.0).get(name).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn listing_conforms() {
+        crate::conformance::blob_listing(&super::MemoryBlobs::default()).await;
     }
 }

@@ -3,7 +3,8 @@
 use crate::ports::Clock;
 use crate::ports::store::{
     Condition, Index, Item, MAX_PAGE, Page, Query, SkRange, Store, StoreError, Write, add_deltas,
-    check_deltas, check_item, check_key, check_transaction, decode_cursor, encode_cursor,
+    check_deltas, check_item, check_key, check_restore, check_transaction, decode_cursor, decode_scan_cursor,
+    encode_cursor, encode_scan_cursor,
 };
 use serde_json::Map;
 use std::collections::BTreeMap;
@@ -210,6 +211,32 @@ impl Store for MemoryStore {
         let mut snapshot = self.snapshot();
         snapshot.check_all(&writes)?;
         writes.into_iter().try_for_each(|write| snapshot.apply(write))
+    }
+
+    async fn scan(&self, cursor: Option<String>, limit: u32) -> Result<Page, StoreError> {
+        let after = cursor.as_deref().map(decode_scan_cursor).transpose()?;
+        let limit = limit.clamp(1, MAX_PAGE) as usize;
+        let snapshot = self.snapshot();
+        let mut found = snapshot
+            .items
+            .iter()
+            .filter(|(key, _)| after.as_ref().is_none_or(|after| *key > after))
+            .map(|(_, item)| item)
+            .filter(|item| live(item, snapshot.now));
+        let items: Vec<Item> = found.by_ref().take(limit).cloned().collect();
+        let more = found.next().is_some();
+        let cursor = items.last().filter(|_| more).map(encode_scan_cursor);
+        Ok(Page { items, cursor })
+    }
+
+    async fn restore(&self, item: Item) -> Result<bool, StoreError> {
+        check_restore(&item)?;
+        let mut snapshot = self.snapshot();
+        if snapshot.version(&item.pk, &item.sk).is_some() {
+            return Ok(false);
+        }
+        snapshot.items.insert(key(&item.pk, &item.sk), item);
+        Ok(true)
     }
 }
 

@@ -149,3 +149,13 @@ async fn concurrent_writes_leave_one_whole_object() {
     assert!(bodies.contains(&stored), "a torn or mixed write");
     assert_eq!(files(blobs.root()), ["shared/key"], "temporary files left behind");
 }
+
+#[tokio::test]
+async fn listing_conforms_and_skips_temporary_files() {
+    let (_dir, blobs) = blobs();
+    confab_core::conformance::blob_listing(&blobs).await;
+    put(&blobs, "t/a", "a").await;
+    std::fs::write(blobs.root().join("t/a~1~2.tmp"), "partial").expect("a temporary file");
+    let page = blobs.list("t/", None, 10).await.expect("list");
+    assert_eq!(page.keys, ["t/a"]);
+}

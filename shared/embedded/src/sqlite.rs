@@ -246,7 +246,7 @@ impl Store for SqliteStore {
 
     async fn restore(&self, item: Item) -> Result<bool, StoreError> {
         check_restore(&item)?;
-        self.write(move |conn, now| restore_in(conn, &item, now)).await
+        self.write(Changes::LastStatementOnly, move |conn, now| restore_in(conn, &item, now)).await
     }
 }
 

@@ -4,8 +4,9 @@
 
 use crate::common;
 
+use confab_aws::testing::chaos::ChaosProxy;
 use confab_aws::testing::s3 as check;
-use confab_aws::testing::{dead_url, unique_name};
+use confab_aws::testing::{dead_url, moto, unique_name};
 use confab_aws_http::S3HttpBlobs;
 
 #[tokio::test]
@@ -58,4 +59,13 @@ async fn a_missing_bucket_is_unavailable() {
 async fn an_unreachable_endpoint_is_unavailable() {
     let blobs = S3HttpBlobs::new(&common::config_for(&dead_url()), common::http(), common::clock(), "bucket");
     check::an_unreachable_endpoint_is_unavailable(&blobs).await;
+}
+
+#[tokio::test]
+async fn slow_down_is_unavailable() {
+    let (sdk, _) = common::fresh_bucket().await;
+    let chaos = ChaosProxy::start(&moto().url).await;
+    let blobs =
+        S3HttpBlobs::new(&common::config_for(&chaos.url), common::http(), common::clock(), sdk.bucket());
+    check::slow_down_is_unavailable(&blobs, &chaos, 1).await;
 }

@@ -1,8 +1,9 @@
 //! `S3Blobs` against moto's S3 (path-style addressing), by the checks confab-aws-http's
 //! `S3HttpBlobs` passes too (`confab_aws::testing::s3`).
 
+use confab_aws::testing::chaos::ChaosProxy;
 use confab_aws::testing::s3::{self as check, fresh_bucket};
-use confab_aws::testing::{clients, dead_url, sdk_config_without_retries, unique_name};
+use confab_aws::testing::{clients, dead_url, moto, sdk_config_for, sdk_config_without_retries, unique_name};
 use confab_aws::{AwsClients, S3Blobs, S3Options};
 
 #[tokio::test]
@@ -55,4 +56,13 @@ async fn an_unreachable_endpoint_is_unavailable() {
     let config = sdk_config_without_retries(&dead_url()).await;
     let clients = AwsClients::from_sdk_config(&config, S3Options { force_path_style: true });
     check::an_unreachable_endpoint_is_unavailable(&S3Blobs::new(clients.s3, "bucket")).await;
+}
+
+#[tokio::test]
+async fn slow_down_is_unavailable_after_the_sdks_three_tries() {
+    let bucket = fresh_bucket().await;
+    let chaos = ChaosProxy::start(&moto().url).await;
+    let clients =
+        AwsClients::from_sdk_config(&sdk_config_for(&chaos.url).await, S3Options { force_path_style: true });
+    check::slow_down_is_unavailable(&S3Blobs::new(clients.s3, bucket.bucket()), &chaos, 3).await;
 }

@@ -133,7 +133,11 @@ mod tests {
         let metrics = Metrics::new(Arc::new(ManualClock::at(1_750_000_000)), Some(lines.clone()));
         let unknown = admit(&Method::GET, "/wp-login.php").unwrap_err().error;
         count_refusal(&metrics, "/wp-login.php", &unknown);
-        count_refusal(&metrics, "/chat/sessions/x/messages", &check_declared_length(Some("11"), 10).unwrap_err());
+        count_refusal(
+            &metrics,
+            "/chat/sessions/x/messages",
+            &check_declared_length(Some("11"), 10).unwrap_err(),
+        );
         for _ in 0..2 {
             count_refusal(&metrics, "/auth/login", &ApiError::RateLimited { retry_after: 60 });
         }
@@ -141,7 +145,10 @@ mod tests {
         assert_eq!(metrics.value(&EDGE_REFUSALS, &["chat", "payload_too_large"]), 1.0);
         assert_eq!(metrics.value(&EDGE_REFUSALS, &["auth", "rate_limited"]), 2.0);
         let text = metrics.render();
-        assert!(text.contains(r#"confab_edge_refusals_total{function="auth",code="rate_limited"} 2"#), "{text}");
+        assert!(
+            text.contains(r#"confab_edge_refusals_total{function="auth",code="rate_limited"} 2"#),
+            "{text}"
+        );
         assert!(!text.contains("wp-login"), "no raw path becomes a label: {text}");
         let lines = lines.0.lock().unwrap();
         assert_eq!(lines.len(), 4);

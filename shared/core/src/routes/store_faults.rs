@@ -29,16 +29,32 @@ impl Answer {
     }
 }
 
-/// Serves one request and reads its whole body, running whatever it spawned.
+/// Serves one JSON request (none when `body` is `None`); see [`exchange`].
 fn call(t: &TestApp, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    let body = body.map(|b| ("application/json", Bytes::from(b.to_string())));
+    exchange(t, method, path, token, body)
+}
+
+/// Serves one request with a body of its content type, and reads its whole answer,
+/// running whatever it spawned.
+fn exchange(
+    t: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, Bytes)>,
+) -> Answer {
     let mut req = http::Request::builder().method(method).uri(path);
     if let Some(token) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    if body.is_some() {
-        req = req.header(header::CONTENT_TYPE, "application/json");
-    }
-    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    let body = match body {
+        Some((content_type, bytes)) => {
+            req = req.header(header::CONTENT_TYPE, content_type);
+            bytes
+        }
+        None => Bytes::new(),
+    };
     let mut req = req.body(body).unwrap();
     req.extensions_mut().insert(ClientIp([192, 0, 2, 1].into()));
     let function = Function::for_path(path).unwrap_or(Function::Auth);
@@ -251,4 +267,34 @@ fn every_endpoint_answers_503_with_retry_after_when_the_store_fails() {
     }
     let not_503: Vec<_> = answered.iter().filter(|(_, status)| *status != 503).collect();
     assert_eq!(not_503, Vec::<&(String, u16)>::new());
+}
+
+/// An upload that meets a failing store call leaves no bytes behind: every file in the
+/// blobs is one the session lists.
+#[test]
+fn an_upload_meeting_a_failing_store_call_leaves_no_bytes_behind() {
+    let t = app();
+    let token = register(&t);
+    for n in 1.. {
+        let session = new_session(&t, &token);
+        let path = format!("/sessions/{session}/attachments");
+        t.faults.fail_call(n, Fault::Throttled);
+        let notes = Some(("text/plain", Bytes::from_static(b"the word is tangerine")));
+        let answer = exchange(&t, Method::POST, &format!("{path}?filename=notes.txt"), Some(&token), notes);
+        let failed = !t.faults.pending();
+        t.faults.heal();
+        let what = format!("store call {n} failed");
+        if answer.status != StatusCode::CREATED {
+            assert_unavailable(&answer, &what);
+        }
+        let listed =
+            call(&t, Method::GET, &path, Some(&token), None).json()["items"].as_array().unwrap().len();
+        let stored =
+            t.blobs.keys().iter().filter(|k| k.contains(&session) && k.contains("/attachments/")).count();
+        assert_eq!(stored, listed, "{what}: files stored vs. files listed");
+        if !failed {
+            assert_eq!((n > 3, listed), (true, 1), "an upload makes {n} store calls and keeps its file");
+            break;
+        }
+    }
 }

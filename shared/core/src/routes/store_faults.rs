@@ -10,7 +10,7 @@ use crate::http::{Body, ClientIp};
 use crate::ports::Clock;
 use crate::repo::quota;
 use crate::testing::{self, Fault, TestApp};
-use crate::{Config, Function, serve};
+use crate::{Config, Function, serve, sweep};
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderMap, Method, StatusCode, header};
@@ -71,7 +71,12 @@ fn exchange(
 
 /// An app whose user may chat all day: many runs, each past a lease, on one login.
 fn app() -> TestApp {
-    let config = Config { access_ttl_seconds: 86_400, requests_per_minute: 10_000, ..Config::default() };
+    let config = Config {
+        access_ttl_seconds: 86_400,
+        requests_per_minute: 10_000,
+        login_max_per_minute: 10_000,
+        ..Config::default()
+    };
     let t = testing::app().with_config(config).build();
     for (name, value) in initial_secrets(&*t.app.random, &*t.app.clock) {
         t.secrets.set(&name, &value);
@@ -79,9 +84,15 @@ fn app() -> TestApp {
     t
 }
 
+const PASSWORD: &str = "correct horse battery staple";
+
 /// Registers the first user (an admin); returns their access token.
 fn register(t: &TestApp) -> String {
-    let body = json!({ "email": "ada@example.com", "password": "correct horse battery staple" });
+    register_as(t, "ada@example.com")
+}
+
+fn register_as(t: &TestApp, email: &str) -> String {
+    let body = json!({ "email": email, "password": PASSWORD });
     let answer = call(t, Method::POST, "/auth/register", None, Some(body));
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.json());
     answer.json()["access_token"].as_str().unwrap().to_string()
@@ -294,6 +305,53 @@ fn an_upload_meeting_a_failing_store_call_leaves_no_bytes_behind() {
         assert_eq!(stored, listed, "{what}: files stored vs. files listed");
         if !failed {
             assert_eq!((n > 3, listed), (true, 1), "an upload makes {n} store calls and keeps its file");
+            break;
+        }
+    }
+}
+
+/// An account deletion that meets a failing store call leaves the account either
+/// whole (it still signs in, its session is there) or, once the sweep has run, gone:
+/// nothing of it left in the store but its audit entries, and its email free again.
+#[test]
+fn an_account_deletion_meeting_a_failing_store_call_is_undone_or_finished_by_the_sweep() {
+    let t = app();
+    register(&t);
+    for n in 1.. {
+        let email = format!("user{n}@example.com");
+        let token = register_as(&t, &email);
+        assert_eq!(send(&t, &token, &new_session(&t, &token), None).status, StatusCode::OK);
+        let user_id = call(&t, Method::GET, "/auth/me", Some(&token), None).json()["user"]["id"].clone();
+        let user_id = user_id.as_str().unwrap().to_string();
+        t.faults.fail_call(n, Fault::Throttled);
+        let answer =
+            call(&t, Method::DELETE, "/auth/me", Some(&token), Some(json!({ "password": PASSWORD })));
+        let failed = !t.faults.pending();
+        t.faults.heal();
+        let what = format!("store call {n} failed");
+        if answer.status != StatusCode::NO_CONTENT {
+            assert_unavailable(&answer, &what);
+        }
+        t.run(sweep::run(&t.app)).unwrap();
+        let me = call(&t, Method::GET, "/auth/me", Some(&token), None);
+        if me.status == StatusCode::OK {
+            assert_ne!(answer.status, StatusCode::NO_CONTENT, "{what}: deleted, yet it signs in");
+            let sessions = call(&t, Method::GET, "/sessions", Some(&token), None).json();
+            assert_eq!(sessions["items"].as_array().map(Vec::len), Some(1), "{what}: the account is whole");
+        } else {
+            let left: Vec<_> = t
+                .store
+                .items()
+                .into_iter()
+                .filter(|i| !i.pk.starts_with("AUDIT"))
+                .filter(|i| format!("{} {} {:?}", i.pk, i.sk, i.data).contains(&user_id))
+                .map(|i| (i.pk, i.sk))
+                .collect();
+            assert_eq!(left, Vec::<(String, String)>::new(), "{what}: the deleted account's items");
+            register_as(&t, &email);
+        }
+        if !failed {
+            assert!(n > 5, "a deletion makes more store calls than {n}");
             break;
         }
     }

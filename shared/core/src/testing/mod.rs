@@ -8,6 +8,9 @@
 //! let events = t.run(async { /* call the core with &t.app */ });
 //! ```
 //!
+//! The app's store is a [`FaultyStore`] in front of the [`MemoryStore`]: `t.faults`
+//! fails the store calls a test chooses (`t.faults.fail_call(2, Fault::Throttled)`).
+//!
 //! Everything runs on the calling thread: [`run`] polls the test's future and every
 //! spawned task, and moves the manual clock to the next timer whenever all of them wait,
 //! so retries, timeouts and grace periods take no real time.

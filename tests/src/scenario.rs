@@ -4,12 +4,12 @@
 //! get.
 
 use crate::lambda::ProviderSetup;
-use crate::sse::{Event, all_events, events, ids, text, turn_ids};
+use crate::sse::{Event, all_events, ends_with, error_code, events, ids, text, turn_ids};
 use crate::totp::{MARGIN, STEP, code_at, settled_now};
 use crate::web::{PAGES, TestWeb};
 use crate::*;
 use confab_core::providers::ProviderKind;
-use confab_mock_provider::{MockHandle, MockProvider, Scenario};
+use confab_mock_provider::{Fault, MockHandle, MockProvider, Scenario};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 
@@ -196,6 +196,37 @@ pub async fn branches(app: &TestApp, mock: &MockHandle) {
         branch["items"].as_array().expect("items").iter().map(|m| str_field(m, "content")).collect();
     assert_eq!(texts, ["alpha", "Mock reply to: alpha", "charlie", "Mock reply to: charlie"]);
     assert_eq!(bo.messages(&session).await.len(), 7, "every branch is kept");
+}
+
+/// A provider that fails. Mid-stream (its own error event, or a dropped connection) the
+/// reply ends `failed` with the text so far kept; a 503 before the first token is
+/// retried, and one that lasts is a clear `upstream_unavailable`.
+pub async fn provider_faults(app: &TestApp, mock: &MockHandle) {
+    let cy = app.user("cy@example.com").await;
+    let session = cy.create_session(json!({"title": "Faults", "model": MODEL})).await;
+    let body = json!({"content": "go on"});
+    let ask = || cy.send_message(&session, &body);
+    for fault in [Fault::error_event_after(2), Fault::DropAfter { tokens: 2 }] {
+        mock.set_scenario(MODEL, Scenario::reply("alpha beta gamma delta").then(fault.clone()));
+        let events = all_events(ask().await).await;
+        assert_eq!(text(&events), "alpha beta", "{fault:?}");
+        assert!(error_code(&events).is_some(), "{fault:?}: no error event in {events:?}");
+        ends_with(&events, "failed");
+        let reply = cy.settled_reply(&session).await;
+        let kept = (&reply["status"], &reply["content"]);
+        assert_eq!(kept, (&json!("failed"), &json!("alpha beta")), "{fault:?}: the partial reply is kept");
+    }
+
+    mock.set_scenario(MODEL, Scenario::reply("after a retry").then(Fault::status(503)));
+    let events = all_events(ask().await).await;
+    assert_eq!(text(&events), "after a retry");
+    ends_with(&events, "complete");
+
+    mock.set_scenario(MODEL, Scenario::default().always(Fault::status(503)));
+    let events = all_events(ask().await).await;
+    assert_eq!((text(&events).as_str(), error_code(&events).as_deref()), ("", Some("upstream_unavailable")));
+    ends_with(&events, "failed");
+    mock.clear_scenario(MODEL);
 }
 
 /// A file through the deployment: an upload over the JSON body limit (binary, every

@@ -3,7 +3,7 @@
 use eventsource_stream::Eventsource;
 use futures::{Stream, StreamExt};
 use reqwest::Response;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -40,6 +40,17 @@ pub fn text(events: &[Event]) -> String {
 /// Event ids, which must run 0, 1, 2… across a reply.
 pub fn ids(events: &[Event]) -> Vec<u64> {
     events.iter().map(|e| e.id.expect("every event has an id")).collect()
+}
+
+/// Asserts that the reply's last event is `message_end` with `status`.
+pub fn ends_with(events: &[Event], status: &str) {
+    let last = events.last().expect("events");
+    assert_eq!((last.event.as_str(), &last.data["status"]), ("message_end", &json!(status)), "{events:?}");
+}
+
+/// The code of the reply's `error` event, if it has one.
+pub fn error_code(events: &[Event]) -> Option<String> {
+    events.iter().find(|e| e.event == "error").map(|e| e.data["code"].as_str().unwrap_or("").to_string())
 }
 
 /// A turn's `(user_message_id, message_id)`, from its `message_start`.

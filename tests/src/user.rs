@@ -132,6 +132,19 @@ impl TestUser<'_> {
         let page = self.get(&format!("/sessions/{session}/messages")).await.good().await;
         page["items"].as_array().expect("items array").clone()
     }
+
+    /// The session's last message once it is no longer streaming: a reply is saved just
+    /// after its stream ends.
+    pub async fn settled_reply(&self, session: &str) -> Value {
+        for _ in 0..200 {
+            let reply = self.messages(session).await.last().cloned().expect("a message");
+            if reply["status"] != "streaming" {
+                return reply;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the reply never settled");
+    }
 }
 
 /// One request of a test table: its method, path and, for writes, JSON body.

@@ -11,6 +11,7 @@ use confab_core::sigv4::{
     },
 };
 use futures::StreamExt;
+use futures::future::Either;
 use http::{HeaderMap, StatusCode};
 use std::fmt;
 use std::sync::Arc;
@@ -29,7 +30,13 @@ pub struct AwsConfig {
     pub dynamodb_endpoint: Option<String>,
     pub s3_endpoint: Option<String>,
     pub secrets_endpoint: Option<String>,
+    /// The longest a request may take, answer read: past it, the service is
+    /// unavailable (a stalled connection must not hold a request for good).
+    pub timeout: Duration,
 }
+
+/// [`AwsConfig::timeout`] unless changed: well inside a Worker's wall time.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl AwsConfig {
     pub fn new(region: impl Into<String>, credentials: Credentials) -> Self {
@@ -39,7 +46,13 @@ impl AwsConfig {
             dynamodb_endpoint: None,
             s3_endpoint: None,
             secrets_endpoint: None,
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Sends every service's requests to `url` (e.g. `http://127.0.0.1:5000`).
@@ -68,6 +81,7 @@ pub(crate) struct Service {
     credentials: Credentials,
     http: Arc<dyn HttpClient>,
     pub(crate) clock: Arc<dyn Clock>,
+    timeout: Duration,
 }
 
 impl fmt::Debug for Service {
@@ -98,12 +112,23 @@ impl Service {
             credentials: config.credentials.clone(),
             http,
             clock,
+            timeout: config.timeout,
         }
     }
 
     /// Signs `request` (headers) and sends it; S3 wants the payload hash as a header
     /// and its paths signed as they are.
-    pub(crate) async fn send(&self, mut request: http::Request<Bytes>) -> Result<Response, String> {
+    pub(crate) async fn send(&self, request: http::Request<Bytes>) -> Result<Response, String> {
+        let what = format!("{} {}", request.method(), request.uri());
+        let exchange = std::pin::pin!(self.exchange(request));
+        match futures::future::select(exchange, self.clock.sleep(self.timeout)).await {
+            Either::Left((answer, _)) => answer,
+            Either::Right(_) => Err(format!("{what}: no answer within {} s", self.timeout.as_secs_f32())),
+        }
+    }
+
+    /// [`send`](Self::send) without its time limit.
+    async fn exchange(&self, mut request: http::Request<Bytes>) -> Result<Response, String> {
         let mut settings = SigningSettings::default();
         if self.name == "s3" {
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;

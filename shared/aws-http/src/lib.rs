@@ -18,7 +18,7 @@ mod s3;
 mod secrets;
 mod xml;
 
-pub use client::{AwsConfig, Credentials};
+pub use client::{AwsConfig, Credentials, DEFAULT_TIMEOUT};
 pub use dynamo::DynamoHttpStore;
 pub use s3::S3HttpBlobs;
 pub use secrets::SecretsManagerHttpSecrets;

@@ -1,6 +1,9 @@
 //! The SDK clients, built once per process from an [`SdkConfig`].
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use std::time::Duration;
 
 /// How the S3 client addresses buckets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -28,7 +31,11 @@ impl AwsClients {
     /// Credentials are resolved lazily, on the first request; with `AWS_REGION` set
     /// (as it always is in Lambda) loading does no network I/O.
     pub async fn from_env(s3: S3Options) -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retries())
+            .timeout_config(timeouts())
+            .load()
+            .await;
         Self::from_sdk_config(&config, s3)
     }
 
@@ -43,4 +50,22 @@ impl AwsClients {
             secrets: aws_sdk_secretsmanager::Client::new(config),
         }
     }
+}
+
+/// Three tries, with the SDK's jittered backoff (at most 1 s, then 2 s) between them:
+/// a throttled call ends as `Unavailable` (503 with `Retry-After`) within about 3 s
+/// plus its tries' own time.
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// Past these a call has timed out and the service is unavailable: a stalled
+/// connection must not hold a request until the function's own time runs out (API
+/// Gateway gives up at 29 s).
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(8))
+        .operation_timeout(Duration::from_secs(20))
+        .build()
 }

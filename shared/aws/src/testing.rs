@@ -11,11 +11,13 @@
 //! are not shared: each `#[tokio::test]` has its own runtime, and a client's connection
 //! pool belongs to the runtime it was first used on.
 
+pub mod chaos;
 pub mod dynamo;
 pub mod s3;
 pub mod secrets;
 
 use crate::sdk::aws_config::retry::RetryConfig;
+use crate::sdk::aws_config::timeout::TimeoutConfig;
 use crate::sdk::aws_config::{self, BehaviorVersion, SdkConfig};
 use crate::sdk::dynamodb::config::{Credentials, Region};
 use crate::{AwsClients, S3Options};
@@ -206,6 +208,13 @@ pub async fn sdk_config_for(url: &str) -> SdkConfig {
     config_loader(url).load().await
 }
 
+/// Like [`sdk_config_for`] with the retries of [`crate::clients::retries`] and a short
+/// time limit instead of [`crate::clients::timeouts`]'s, for tests of a stalled service.
+pub async fn sdk_config_with_timeout(url: &str, timeout: Duration) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder().operation_timeout(timeout).build();
+    config_loader(url).retry_config(crate::clients::retries()).timeout_config(timeouts).load().await
+}
+
 /// Like [`sdk_config_for`] but without retries, for tests of unreachable endpoints.
 pub async fn sdk_config_without_retries(url: &str) -> SdkConfig {
     config_loader(url).retry_config(RetryConfig::standard().with_max_attempts(1)).load().await
@@ -213,6 +222,7 @@ pub async fn sdk_config_without_retries(url: &str) -> SdkConfig {
 
 fn config_loader(url: &str) -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(crate::clients::retries())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "confab-tests"))
         .endpoint_url(url)

@@ -185,6 +185,8 @@ impl ApiError {
             ApiError::Upstream(ProviderError::Status { retry_after: Some(after), .. }) => {
                 Some(after.as_secs().max(1))
             }
+            // A throttled or timed-out store is worth retrying at once.
+            ApiError::Unavailable(_) => Some(1),
             _ => None,
         }
     }

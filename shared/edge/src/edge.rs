@@ -5,11 +5,13 @@
 //! Paths outside the API are the web app's, from the router's static assets.
 
 use crate::convert::{client_ip, request, to_worker, vars};
+use crate::logging::ConsoleMetrics;
 use crate::router::{self, Rejected};
 use crate::runtime::{WorkerClock, WorkerRandom};
 use confab_core::domain::Id;
 use confab_core::error::ApiError;
 use confab_core::http::{REQUEST_ID_HEADER, body_limit, error_response, request_id_is_well_formed};
+use confab_core::metrics::Metrics;
 use confab_core::middleware::outer_headers;
 use confab_core::webapp::{self, WebApp};
 use confab_core::{Config, Function};
@@ -17,6 +19,7 @@ use futures::StreamExt;
 use http::{HeaderValue, header};
 use std::cell::OnceCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use worker::{Env, Headers, Request, RequestInit, Response};
 
 /// The web app's files (`[assets]` in wrangler.toml, written by `scripts/web-dist`).
@@ -28,6 +31,8 @@ const RATE_PERIOD_SECONDS: u64 = 60;
 
 thread_local! {
     static CONFIG: OnceCell<Result<Rc<Config>, String>> = const { OnceCell::new() };
+    /// The router's own registry: its refusals, logged as the functions' metrics are.
+    static METRICS: Metrics = Metrics::new(Arc::new(WorkerClock), Some(Arc::new(ConsoleMetrics)));
 }
 
 /// Routes one request.
@@ -50,6 +55,7 @@ pub async fn route(mut req: Request, env: Env) -> worker::Result<Response> {
     match forwarded {
         Ok(resp) => Ok(resp),
         Err(rejected) => {
+            METRICS.with(|metrics| router::count_refusal(metrics, &req.path(), &rejected.error));
             let origin = req.headers().get(header::ORIGIN.as_str()).ok().flatten();
             let cors_origins = config.as_ref().map_or(&[][..], |c| &c.cors_origins);
             rejection(rejected, &id, origin.as_deref(), cors_origins)

@@ -4,6 +4,7 @@
 
 use confab_core::Function;
 use confab_core::error::ApiError;
+use confab_core::metrics::{EDGE_REFUSALS, Metrics, Sample};
 use http::Method;
 use std::net::IpAddr;
 
@@ -47,6 +48,13 @@ pub struct Rejected {
     pub error: ApiError,
 }
 
+/// Counts a request the router answered itself: by the function its path belongs to
+/// (`none` when no function's) and the error's code, both from fixed sets.
+pub fn count_refusal(metrics: &Metrics, path: &str, error: &ApiError) {
+    let function = Function::for_path(path).map_or("none", Function::name);
+    metrics.record(&[Sample::new(&EDGE_REFUSALS, &[function, error.code()], 1.0)]);
+}
+
 /// What the per-address limit counts a client by: its IPv4 address, or its IPv6 /64,
 /// since one IPv6 subscriber usually holds a whole /64.
 pub fn rate_key(client: Option<IpAddr>) -> String {
@@ -72,7 +80,11 @@ pub fn check_declared_length(content_length: Option<&str>, max: usize) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use confab_core::metrics::{Event, lines};
+    use confab_core::ports::MetricsSink;
     use confab_core::routes::openapi::ApiDoc;
+    use confab_core::testing::ManualClock;
+    use std::sync::{Arc, Mutex};
     use utoipa::OpenApi;
 
     #[test]
@@ -113,6 +125,48 @@ mod tests {
             assert!(admit(&method, "/auth/login").is_err(), "{method}");
         }
         assert!(admit(&Method::HEAD, "/sessions").is_ok(), "HEAD goes wherever GET does");
+    }
+
+    #[test]
+    fn refusals_are_counted_by_function_and_code_and_logged() {
+        let lines = Arc::new(Lines::default());
+        let metrics = Metrics::new(Arc::new(ManualClock::at(1_750_000_000)), Some(lines.clone()));
+        let unknown = admit(&Method::GET, "/wp-login.php").unwrap_err().error;
+        count_refusal(&metrics, "/wp-login.php", &unknown);
+        count_refusal(
+            &metrics,
+            "/chat/sessions/x/messages",
+            &check_declared_length(Some("11"), 10).unwrap_err(),
+        );
+        for _ in 0..2 {
+            count_refusal(&metrics, "/auth/login", &ApiError::RateLimited { retry_after: 60 });
+        }
+        assert_eq!(metrics.value(&EDGE_REFUSALS, &["none", "not_found"]), 1.0);
+        assert_eq!(metrics.value(&EDGE_REFUSALS, &["chat", "payload_too_large"]), 1.0);
+        assert_eq!(metrics.value(&EDGE_REFUSALS, &["auth", "rate_limited"]), 2.0);
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"confab_edge_refusals_total{function="auth",code="rate_limited"} 2"#),
+            "{text}"
+        );
+        assert!(!text.contains("wp-login"), "no raw path becomes a label: {text}");
+        let lines = lines.0.lock().unwrap();
+        assert_eq!(lines.len(), 4);
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["kind"], "metrics");
+        assert_eq!(first["function"], "none");
+        assert_eq!(first["code"], "not_found");
+        assert_eq!(first["confab_edge_refusals_total"], 1.0);
+    }
+
+    /// The JSON lines the Workers' sink would log.
+    #[derive(Default)]
+    struct Lines(Mutex<Vec<String>>);
+
+    impl MetricsSink for Lines {
+        fn emit(&self, event: &Event<'_>) {
+            self.0.lock().unwrap().push(lines::json_line(event));
+        }
     }
 
     #[test]

@@ -7,8 +7,8 @@ use crate::leases::{reply_under_way, slow_mock, slow_provider, status_in};
 use confab_tests::lambda::spawn_lambda_app;
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::scenario::{
-    PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, research, strangers_and_bad_input,
-    user_scenario,
+    PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, provider_faults, research,
+    strangers_and_bad_input, user_scenario,
 };
 use confab_tests::web::TestWeb;
 use confab_tests::*;
@@ -25,6 +25,7 @@ async fn the_whole_scenario_runs_on_lambda() {
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
     research(&app, &mock, &web).await;
+    provider_faults(&app, &mock).await;
     // Each instance counts only its own requests: its EMF lines are the metrics.
     let lines = assert_chat_metrics_logged(&stack.function_logs());
     let emf = &lines[0]["_aws"]["CloudWatchMetrics"][0];

@@ -4,7 +4,7 @@
 
 use confab_mock_provider::{Fault, MockHandle, Scenario};
 use confab_tests::mock::{Format, MockModels, spawn_app_with_mock};
-use confab_tests::sse::{Event, all_events, events, ids, text};
+use confab_tests::sse::{Event, all_events, ends_with, error_code, events, ids, text};
 use confab_tests::*;
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
@@ -52,16 +52,8 @@ impl Setup {
         self.ada().messages(&self.session).await
     }
 
-    /// The saved reply once it is no longer streaming.
     async fn settled_reply(&self) -> Value {
-        for _ in 0..200 {
-            let reply = self.messages().await.last().cloned().unwrap();
-            if reply["status"] != "streaming" {
-                return reply;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the reply never settled");
+        self.ada().settled_reply(&self.session).await
     }
 
     /// Replaces routing with one model whose targets are the given mock models, in order,
@@ -81,15 +73,6 @@ impl Setup {
         config["models"].as_array_mut().unwrap().push(json!({"name": name, "targets": targets}));
         admin.put("/admin/models", &config).await.good().await;
     }
-}
-
-fn ends_with(events: &[Event], status: &str) {
-    let last = events.last().expect("events");
-    assert_eq!((last.event.as_str(), &last.data["status"]), ("message_end", &json!(status)), "{events:?}");
-}
-
-fn error_code(events: &[Event]) -> Option<String> {
-    events.iter().find(|e| e.event == "error").map(|e| e.data["code"].as_str().unwrap_or("").to_string())
 }
 
 #[tokio::test(flavor = "multi_thread")]

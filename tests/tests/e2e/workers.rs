@@ -10,8 +10,8 @@ use confab_tests::lambda::{AwsStack, spawn_lambda_app};
 use confab_tests::oidc::{RealProvider, accounts, provider_settings, sign_in_across};
 use confab_tests::python::run_script;
 use confab_tests::scenario::{
-    MODEL, PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, research, strangers_and_bad_input,
-    user_scenario,
+    MODEL, PUBLIC_URL, attachment, branches, mfa_sign_in, mock, openai, provider_faults, research,
+    strangers_and_bad_input, user_scenario,
 };
 use confab_tests::web::TestWeb;
 use confab_tests::webapp::serves_the_app;
@@ -32,6 +32,7 @@ async fn the_whole_scenario_runs_on_workers() {
     branches(&app, &mock).await;
     attachment(&app, &mock).await;
     research(&app, &mock, &web).await;
+    provider_faults(&app, &mock).await;
     // Each isolate counts only its own requests: its JSON lines are the metrics.
     let lines = assert_chat_metrics_logged(&stack.logs());
     assert!(lines.iter().all(|l| l.get("_aws").is_none()), "JSON lines, not EMF, on Workers");
@@ -154,6 +155,21 @@ async fn the_router_refuses_by_itself_and_ids_every_request() {
     let limited = limited.expect("a request over 40 a minute is refused");
     assert_eq!(header(&limited, "retry-after").as_deref(), Some("60"));
     assert_error(limited, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+
+    // Each refusal is counted: a JSON metric line of the router's, by function and code.
+    let refusals: Vec<(String, String)> = metric_lines(&stack.logs())
+        .iter()
+        .filter(|l| l["confab_edge_refusals_total"] == 1.0)
+        .map(|l| (str_field(l, "function"), str_field(l, "code")))
+        .collect();
+    for (function, code) in [
+        ("none", "not_found"),
+        ("chat", "method_not_allowed"),
+        ("auth", "payload_too_large"),
+        ("session", "rate_limited"),
+    ] {
+        assert!(refusals.contains(&(function.into(), code.into())), "{function} {code} not in {refusals:?}");
+    }
     drop(stack);
 }
 

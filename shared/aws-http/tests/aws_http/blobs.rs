@@ -4,8 +4,9 @@
 
 use crate::common;
 
+use confab_aws::testing::chaos::ChaosProxy;
 use confab_aws::testing::s3 as check;
-use confab_aws::testing::{dead_url, unique_name};
+use confab_aws::testing::{dead_url, moto, unique_name};
 use confab_aws_http::S3HttpBlobs;
 
 #[tokio::test]
@@ -63,4 +64,13 @@ async fn an_unreachable_endpoint_is_unavailable() {
 #[tokio::test]
 async fn listing_conforms() {
     confab_core::conformance::blob_listing(&common::fresh_bucket().await.1).await;
+}
+
+#[tokio::test]
+async fn slow_down_is_unavailable() {
+    let (sdk, _) = common::fresh_bucket().await;
+    let chaos = ChaosProxy::start(&moto().url).await;
+    let blobs =
+        S3HttpBlobs::new(&common::config_for(&chaos.url), common::http(), common::clock(), sdk.bucket());
+    check::slow_down_is_unavailable(&blobs, &chaos, 1).await;
 }

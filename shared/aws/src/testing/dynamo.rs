@@ -2,9 +2,10 @@
 //! `DynamoStore`'s tests and confab-aws-http's `DynamoHttpStore` tests: each works
 //! through the port, and reads raw attributes through the SDK where the port can't see.
 
+use super::chaos::{Answer, ChaosProxy};
 use crate::DynamoStore;
 use crate::sdk::dynamodb::types::AttributeValue;
-use confab_core::ports::store::{Condition, Item, Query, SkRange, Store, StoreError};
+use confab_core::ports::store::{Condition, Item, Query, SkRange, Store, StoreError, Write};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -141,15 +142,58 @@ pub async fn a_missing_table_is_unavailable(store: &dyn Store) {
     assert!(matches!(result, Err(StoreError::Unavailable(_))), "{result:?}");
 }
 
-/// `store` points where nothing listens; its errors say so with `says`.
-pub async fn an_unreachable_endpoint_is_unavailable(store: &dyn Store, says: &str) {
-    for result in [
+/// The outcome of each of the store's operations, once.
+async fn every_operation(store: &dyn Store) -> Vec<Result<(), StoreError>> {
+    let write = Write::Put { item: Item::new("p", "t", Map::new()), condition: Condition::Always };
+    vec![
         store.get("p", "s").await.map(|_| ()),
         store.put(Item::new("p", "s", Map::new()), Condition::Always).await.map(|_| ()),
         store.query(Query::new("p", SkRange::All)).await.map(|_| ()),
         store.add("p", "s", &[("n", 1)], None).await.map(|_| ()),
         store.delete("p", "s", Condition::Always).await,
-    ] {
+        store.transact(vec![write]).await,
+    ]
+}
+
+/// `store` points where nothing listens; its errors say so with `says`.
+pub async fn an_unreachable_endpoint_is_unavailable(store: &dyn Store, says: &str) {
+    for result in every_operation(store).await {
         assert!(matches!(&result, Err(StoreError::Unavailable(m)) if m.contains(says)), "{result:?}");
     }
+}
+
+/// What DynamoDB answers when it is overloaded or failing: code and status.
+pub const OVERLOADED: [(&str, u16); 5] = [
+    ("ProvisionedThroughputExceededException", 400),
+    ("ThrottlingException", 400),
+    ("RequestLimitExceeded", 400),
+    ("InternalServerError", 500),
+    ("ServiceUnavailable", 503),
+];
+
+/// `store` reaches DynamoDB through `chaos`: each of DynamoDB's overload errors, on
+/// every operation, is `Unavailable` (a 503 with `Retry-After`), after `tries` requests
+/// (the SDK retries throttling on its own); once healed, the store works again.
+pub async fn overload_is_unavailable(store: &dyn Store, chaos: &ChaosProxy, tries: usize) {
+    for (code, status) in OVERLOADED {
+        chaos.answer("DynamoDB_20120810.GetItem", Answer::dynamo(code, status));
+        let result = store.get("p", "s").await;
+        assert!(matches!(&result, Err(StoreError::Unavailable(m)) if m.contains(code)), "{code}: {result:?}");
+        assert_eq!(chaos.answered(), tries, "{code}: the requests for one get");
+    }
+    chaos.answer("DynamoDB_20120810.", Answer::dynamo_throttled());
+    for result in every_operation(store).await {
+        assert!(matches!(&result, Err(StoreError::Unavailable(_))), "{result:?}");
+    }
+    chaos.heal();
+    store.put(Item::new("p", "s", Map::new()), Condition::Always).await.expect("a put once healed");
+}
+
+/// `store` reaches DynamoDB through `chaos`, which never answers: `Unavailable` once the
+/// store's time limit passes.
+pub async fn a_stalled_dynamo_is_unavailable(store: &dyn Store, chaos: &ChaosProxy) {
+    chaos.answer("DynamoDB_20120810.GetItem", Answer::Stall);
+    let result = store.get("p", "s").await;
+    assert!(matches!(&result, Err(StoreError::Unavailable(_))), "{result:?}");
+    chaos.heal();
 }

@@ -2,6 +2,7 @@
 //! `S3HttpBlobs` tests: each works through the port, and looks through the SDK where the
 //! port can't see (content type, encryption, remaining keys).
 
+use super::chaos::{Answer, ChaosProxy};
 use crate::S3Blobs;
 use bytes::Bytes;
 use confab_core::ports::blob::{BlobError, BlobStore};
@@ -149,4 +150,18 @@ pub async fn an_unreachable_endpoint_is_unavailable(blobs: &dyn BlobStore) {
     assert!(matches!(blobs.put("a", "text/plain", Bytes::new()).await, Err(BlobError::Unavailable(_))));
     assert!(matches!(blobs.get("a").await, Err(BlobError::Unavailable(_))));
     assert!(matches!(blobs.delete_prefix("a").await, Err(BlobError::Unavailable(_))));
+}
+
+/// `blobs` reaches S3 through `chaos`, which answers S3's `SlowDown` (503) to every
+/// request: `Unavailable` after `tries` requests (the SDK retries on its own); once
+/// healed, the blobs work again.
+pub async fn slow_down_is_unavailable(blobs: &dyn BlobStore, chaos: &ChaosProxy, tries: usize) {
+    chaos.answer("", Answer::s3("SlowDown", 503));
+    let put = blobs.put("a", "text/plain", Bytes::from_static(b"a")).await;
+    assert!(matches!(&put, Err(BlobError::Unavailable(m)) if m.contains("SlowDown")), "{put:?}");
+    assert_eq!(chaos.answered(), tries, "the requests for one put");
+    let get = blobs.get("a").await;
+    assert!(matches!(&get, Err(BlobError::Unavailable(m)) if m.contains("SlowDown")), "{get:?}");
+    chaos.heal();
+    blobs.put("a", "text/plain", Bytes::from_static(b"a")).await.expect("a put once healed");
 }

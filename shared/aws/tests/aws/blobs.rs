@@ -1,8 +1,9 @@
 //! `S3Blobs` against moto's S3 (path-style addressing), by the checks confab-aws-http's
 //! `S3HttpBlobs` passes too (`confab_aws::testing::s3`).
 
+use confab_aws::testing::chaos::ChaosProxy;
 use confab_aws::testing::s3::{self as check, fresh_bucket};
-use confab_aws::testing::{clients, dead_url, sdk_config_without_retries, unique_name};
+use confab_aws::testing::{clients, dead_url, moto, sdk_config_for, sdk_config_without_retries, unique_name};
 use confab_aws::{AwsClients, S3Blobs, S3Options};
 
 #[tokio::test]
@@ -60,4 +61,13 @@ async fn an_unreachable_endpoint_is_unavailable() {
 #[tokio::test]
 async fn listing_conforms() {
     confab_core::conformance::blob_listing(&fresh_bucket().await).await;
+}
+
+#[tokio::test]
+async fn slow_down_is_unavailable_after_the_sdks_three_tries() {
+    let bucket = fresh_bucket().await;
+    let chaos = ChaosProxy::start(&moto().url).await;
+    let clients =
+        AwsClients::from_sdk_config(&sdk_config_for(&chaos.url).await, S3Options { force_path_style: true });
+    check::slow_down_is_unavailable(&S3Blobs::new(clients.s3, bucket.bucket()), &chaos, 3).await;
 }

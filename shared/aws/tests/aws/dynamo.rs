@@ -3,9 +3,13 @@
 //! confab-aws-http are in `confab_aws::testing::dynamo`).
 
 use confab_aws::sdk::dynamodb::types::{BillingMode, KeyType, ProjectionType};
+use confab_aws::testing::chaos::ChaosProxy;
 use confab_aws::testing::dynamo::{self as check, fresh_table};
-use confab_aws::testing::{clients, dead_url, sdk_config_without_retries, unique_name};
+use confab_aws::testing::{
+    clients, dead_url, moto, sdk_config_for, sdk_config_with_timeout, sdk_config_without_retries, unique_name,
+};
 use confab_aws::{AwsClients, DynamoStore, GSI1, S3Options};
+use std::time::Duration;
 
 #[tokio::test]
 async fn create_table_makes_the_single_table_layout() {
@@ -69,4 +73,27 @@ async fn an_unreachable_endpoint_is_unavailable() {
     let clients = AwsClients::from_sdk_config(&config, S3Options::default());
     let store = DynamoStore::new(clients.dynamodb, "table");
     check::an_unreachable_endpoint_is_unavailable(&store, "dispatch failure").await;
+}
+
+/// `table`'s store, reached through a chaos proxy in front of moto, on `config`.
+async fn behind_chaos(table: &DynamoStore, timeout: Option<Duration>) -> (DynamoStore, ChaosProxy) {
+    let chaos = ChaosProxy::start(&moto().url).await;
+    let config = match timeout {
+        Some(timeout) => sdk_config_with_timeout(&chaos.url, timeout).await,
+        None => sdk_config_for(&chaos.url).await,
+    };
+    let clients = AwsClients::from_sdk_config(&config, S3Options::default());
+    (DynamoStore::new(clients.dynamodb, table.table()), chaos)
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_unavailable_after_the_sdks_three_tries() {
+    let (store, chaos) = behind_chaos(&fresh_table().await, None).await;
+    check::overload_is_unavailable(&store, &chaos, 3).await;
+}
+
+#[tokio::test]
+async fn a_stalled_dynamodb_is_unavailable_past_the_time_limit() {
+    let (store, chaos) = behind_chaos(&fresh_table().await, Some(Duration::from_millis(500))).await;
+    check::a_stalled_dynamo_is_unavailable(&store, &chaos).await;
 }

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::metrics::{QUOTA_REFUSALS, Sample};
 use crate::providers::{ChatRequest, Usage};
 use crate::repo::users::User;
-use crate::repo::{quota, throttle, usage};
+use crate::repo::{persist, quota, throttle, usage};
 use std::future::Future;
 use std::sync::Arc;
 use time::Date;
@@ -96,6 +96,12 @@ impl Reservation {
         quota::add_tokens(&self.app, self.user_id, self.day, tokens).await
     }
 
+    /// [`add`](Self::add), retried while the store is unavailable: a correction
+    /// nobody would otherwise make.
+    async fn correct(&self, tokens: i64) -> ApiResult<i64> {
+        persist(&self.app, || self.add(tokens)).await
+    }
+
     /// Counts the request's real usage: corrects the user's day by the difference from
     /// the reservation and adds the usage to the report.
     pub async fn settle(mut self, model: &str, usage: Usage) -> ApiResult<()> {
@@ -103,8 +109,8 @@ impl Reservation {
         let used = usage.input_tokens.saturating_add(usage.output_tokens);
         let correction = i64::try_from(used).unwrap_or(i64::MAX).saturating_sub(self.tokens);
         let today = self.app.clock.now().date();
-        let (quota, report) =
-            futures::join!(self.add(correction), usage::add(&self.app, today, self.user_id, model, usage));
+        let report = persist(&self.app, || usage::add(&self.app, today, self.user_id, model, usage));
+        let (quota, report) = futures::join!(self.correct(correction), report);
         quota?;
         report
     }
@@ -124,7 +130,7 @@ impl Drop for Reservation {
         }
         let unheld = Reservation { app: self.app.clone(), ..*self };
         self.app.spawner.spawn(Box::pin(async move {
-            if let Err(e) = unheld.add(-unheld.tokens).await {
+            if let Err(e) = unheld.correct(-unheld.tokens).await {
                 tracing::error!(error = %e, "reserved tokens could not be given back");
             }
         }));

@@ -15,10 +15,10 @@ use crate::domain::{Id, MessageStatus};
 use crate::http::ByteStream;
 use crate::providers::{ChatRequest, FinishReason, ProviderError, ProviderEvent, Usage};
 use crate::repo::buffer::{self, Check, Saved};
-use crate::repo::leases;
 use crate::repo::search;
 use crate::repo::sessions::Message;
 use crate::repo::turns;
+use crate::repo::{leases, persist};
 use crate::research::{Produced, ProducedStream};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -300,7 +300,9 @@ impl Producer {
         let app = self.app.clone();
         let session_id = self.turn.session_id;
         let events = std::mem::take(&mut self.unsaved);
-        if let Err(e) = buffer::save(&app, session_id, self.turn.reply.id, &events, Check::Nothing).await {
+        let reply_id = self.turn.reply.id;
+        let saved = persist(&app, || buffer::save(&app, session_id, reply_id, &events, Check::Nothing)).await;
+        if let Err(e) = saved {
             tracing::error!(error = %e, "final stream batch could not be saved");
         }
         let Turn { mut reply, route, reservation, user_id, user_message_id, request, name_session, .. } =
@@ -314,7 +316,7 @@ impl Producer {
             }
         };
         let (saved, counted, ()) = futures::join!(
-            turns::finish(&app, user_id, session_id, &reply),
+            persist(&app, || turns::finish(&app, user_id, session_id, &reply)),
             reservation.settle(&route.name, usage),
             named,
         );

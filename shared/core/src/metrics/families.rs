@@ -76,6 +76,15 @@ pub static QUOTA_REFUSALS: Family = Family {
     dimensions: &[&["limit"]],
 };
 
+pub static EDGE_REFUSALS: Family = Family {
+    name: "confab_edge_refusals_total",
+    help: "Requests the edge router answered itself, before any function ran: by the function \
+           the path belongs to (none for a path of none) and error code.",
+    kind: Kind::Counter,
+    labels: &["function", "code"],
+    dimensions: &[&["code"]],
+};
+
 pub static CIRCUIT_OPEN: Family = Family {
     name: "confab_provider_circuit_open",
     help: "1 while this instance's circuit for a provider target is open or half-open.",
@@ -93,7 +102,7 @@ pub static CACHE_REQUESTS: Family = Family {
 };
 
 /// In the order they are rendered.
-pub static ALL: [&Family; 11] = [
+pub static ALL: [&Family; 12] = [
     &HTTP_REQUESTS,
     &HTTP_REQUEST_DURATION,
     &HTTP_ERRORS,
@@ -104,5 +113,6 @@ pub static ALL: [&Family; 11] = [
     &OUTPUT_TOKENS,
     &QUOTA_REFUSALS,
     &CACHE_REQUESTS,
+    &EDGE_REFUSALS,
     &CIRCUIT_OPEN,
 ];

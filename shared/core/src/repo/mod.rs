@@ -35,6 +35,8 @@ use crate::ports::{Condition, Item, Page, Query, Write};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::future::Future;
+use std::time::Duration;
 use time::Date;
 use time::macros::format_description;
 
@@ -50,6 +52,30 @@ pub fn to_data<T: Serialize>(record: &T) -> Map<String, Value> {
 pub fn from_item<T: DeserializeOwned>(item: &Item) -> ApiResult<T> {
     serde_json::from_value(Value::Object(item.data.clone()))
         .map_err(|e| ApiError::Internal(format!("malformed item {}/{}: {e}", item.pk, item.sk)))
+}
+
+/// How many times [`persist`] tries a write, and its first wait (doubled after each).
+const PERSIST_TRIES: u32 = 4;
+const PERSIST_FIRST_WAIT: Duration = Duration::from_millis(100);
+
+/// Runs `write` again while the store is unavailable (throttled, timed out), up to
+/// [`PERSIST_TRIES`] times in about a second and a half: for the writes no client is
+/// there to retry, such as a turn's end and the tokens it settles. Only for writes
+/// that a refusal left undone.
+pub async fn persist<T, F>(app: &App, mut write: impl FnMut() -> F) -> ApiResult<T>
+where
+    F: Future<Output = ApiResult<T>>,
+{
+    let mut wait = PERSIST_FIRST_WAIT;
+    for _ in 1..PERSIST_TRIES {
+        match write().await {
+            Err(ApiError::Unavailable(e)) => tracing::warn!(error = %e, "a write is retried"),
+            done => return done,
+        }
+        app.clock.sleep(wait).await;
+        wait *= 2;
+    }
+    write().await
 }
 
 /// Reads a key that never exists, as cheap as any read: fails when the store cannot

@@ -7,6 +7,8 @@ pub mod chat;
 pub mod health;
 pub mod openapi;
 pub mod sessions;
+#[cfg(test)]
+mod store_faults;
 
 use crate::app::App;
 use crate::domain::Id;

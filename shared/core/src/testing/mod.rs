@@ -8,12 +8,16 @@
 //! let events = t.run(async { /* call the core with &t.app */ });
 //! ```
 //!
+//! The app's store is a [`FaultyStore`] in front of the [`MemoryStore`]: `t.faults`
+//! fails the store calls a test chooses (`t.faults.fail_call(2, Fault::Throttled)`).
+//!
 //! Everything runs on the calling thread: [`run`] polls the test's future and every
 //! spawned task, and moves the manual clock to the next timer whenever all of them wait,
 //! so retries, timeouts and grace periods take no real time.
 
 mod blobs;
 mod clock;
+mod faults;
 mod http;
 mod random;
 mod runtime;
@@ -22,6 +26,7 @@ mod store;
 
 pub use blobs::{MemoryBlobs, MemorySecrets};
 pub use clock::ManualClock;
+pub use faults::{Fault, FaultyStore};
 pub use http::{FakeHttp, Reply, Sent};
 pub use random::{FixedRandom, SeededRandom};
 pub use runtime::{Tasks, run};
@@ -82,12 +87,13 @@ impl Builder {
     pub fn build(self) -> TestApp {
         let clock = Arc::new(self.clock.clone());
         let store = Arc::new(MemoryStore::new(clock.clone()));
+        let faults = Arc::new(FaultyStore::new(store.clone()));
         let blobs = Arc::new(MemoryBlobs::default());
         let secrets = Arc::new(MemorySecrets::default());
         let http = Arc::new(FakeHttp::new(clock.clone()));
         let tasks = Arc::new(Tasks::default());
         let ports = Ports {
-            store: store.clone(),
+            store: faults.clone(),
             blobs: blobs.clone(),
             secrets: secrets.clone(),
             clock,
@@ -101,7 +107,7 @@ impl Builder {
             app.search = Some(search.clone());
         }
         let app = Arc::new(app);
-        TestApp { app, clock: self.clock, store, blobs, secrets, http, tasks, search }
+        TestApp { app, clock: self.clock, store, faults, blobs, secrets, http, tasks, search }
     }
 }
 
@@ -111,6 +117,8 @@ pub struct TestApp {
     pub app: Arc<App>,
     pub clock: ManualClock,
     pub store: Arc<MemoryStore>,
+    /// In front of `store`: the app's store, which fails the calls a test chooses.
+    pub faults: Arc<FaultyStore>,
     pub blobs: Arc<MemoryBlobs>,
     pub secrets: Arc<MemorySecrets>,
     pub http: Arc<FakeHttp>,

@@ -131,6 +131,16 @@ impl Store for FaultyStore {
         self.call()?;
         self.inner.transact(writes).await
     }
+
+    async fn scan(&self, cursor: Option<String>, limit: u32) -> Result<Page, StoreError> {
+        self.call()?;
+        self.inner.scan(cursor, limit).await
+    }
+
+    async fn restore(&self, item: Item) -> Result<bool, StoreError> {
+        self.call()?;
+        self.inner.restore(item).await
+    }
 }
 
 #[cfg(test)]

@@ -11,12 +11,19 @@ impl Id {
         Id(Ulid::from_parts(ms, u128::from_le_bytes(random::bytes(random))))
     }
 
-    /// An id greater than `previous` when both fall in the same millisecond, so ids
-    /// made by one process sort in the order they were made.
+    /// An id greater than `previous` (a message's parent, perhaps made by another
+    /// instance, whose clock may be ahead): this one when it already is, else one
+    /// random step past `previous`, so that two ids made after the same `previous` (a
+    /// reply and its regeneration in one millisecond) still differ.
     pub fn after(self, previous: Option<Id>) -> Id {
         match previous {
-            Some(prev) if prev.0.timestamp_ms() >= self.0.timestamp_ms() => {
-                prev.0.increment().map(Id).unwrap_or(self)
+            Some(prev) if prev >= self => {
+                let random = prev.0.random() + (self.0.random() & u128::from(u32::MAX)) + 1;
+                if random < 1 << 80 {
+                    Id(Ulid::from_parts(prev.0.timestamp_ms(), random))
+                } else {
+                    prev.0.increment().map(Id).unwrap_or(self)
+                }
             }
             _ => self,
         }
@@ -63,6 +70,7 @@ impl<'de> serde::Deserialize<'de> for Id {
 #[cfg(test)]
 mod tests {
     use super::Id;
+    use ulid::Ulid;
 
     #[test]
     fn after_keeps_order_within_a_millisecond() {
@@ -71,6 +79,18 @@ mod tests {
         assert!(second > first);
         let later = Id::lowest_at(6).after(Some(second));
         assert_eq!(later, Id::lowest_at(6));
+    }
+
+    #[test]
+    fn ids_made_after_one_parent_differ() {
+        let parent = Id(Ulid::from_parts(9, 1000));
+        let (reply, again) = (Id(Ulid::from_parts(9, 7)), Id(Ulid::from_parts(8, 12345)));
+        let (reply, again) = (reply.after(Some(parent)), again.after(Some(parent)));
+        assert!(reply > parent && again > parent);
+        assert_ne!(reply, again, "a regenerated reply must not take the first reply's id");
+        // A newer id is kept as it is.
+        let newer = Id(Ulid::from_parts(9, 2000));
+        assert_eq!(newer.after(Some(parent)), newer);
     }
 
     #[test]

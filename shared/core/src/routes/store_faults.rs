@@ -113,12 +113,11 @@ fn send(t: &TestApp, token: &str, session: &str, parent: Option<Value>) -> Answe
     call(t, Method::POST, &format!("/chat/sessions/{session}/messages"), Some(token), Some(body))
 }
 
-/// A new session with one turn in it, a second old. (A reply regenerated within the
-/// millisecond of its question would get the first reply's id: `Id::after`.)
+/// A new session with one turn in it (regenerated in the same millisecond, on the
+/// manual clock: its new reply must still get an id of its own).
 fn answered_session(t: &TestApp, token: &str) -> String {
     let session = new_session(t, token);
     assert_eq!(send(t, token, &session, None).status, StatusCode::OK);
-    t.clock.advance(Duration::from_secs(1));
     session
 }
 

@@ -77,6 +77,6 @@ fn settings() -> Result<BTreeMap<String, String>, String> {
             settings.insert(key, value);
         }
     }
-    settings.extend(std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")));
+    settings.extend(confab_native::env_settings());
     Ok(settings)
 }

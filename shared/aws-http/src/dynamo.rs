@@ -158,11 +158,7 @@ impl DynamoHttpStore {
             // Strongly consistent on the table; DynamoDB offers no such reads on a GSI.
             None => request.insert("ConsistentRead".into(), true.into()),
         };
-        if let Some(start) = start {
-            request.insert("ExclusiveStartKey".into(), Value::Object(start));
-        }
-        expressions.add_to(&mut request);
-        self.page_request("Query", request).await
+        self.page_request("Query", request, expressions, start).await
     }
 
     /// One `Scan` request of a page, from `start`.
@@ -176,19 +172,22 @@ impl DynamoHttpStore {
         request.insert("TableName".into(), self.table.clone().into());
         request.insert("Limit".into(), limit.into());
         request.insert("ConsistentRead".into(), true.into());
+        self.page_request("Scan", request, expressions, start).await
+    }
+
+    /// A `Query` or `Scan` request with its expressions, from `start`: its items and
+    /// `LastEvaluatedKey`.
+    async fn page_request(
+        &self,
+        operation: &str,
+        mut request: Map<String, Value>,
+        expressions: Expressions,
+        start: Option<Attrs>,
+    ) -> Result<QueryAnswer, StoreError> {
         if let Some(start) = start {
             request.insert("ExclusiveStartKey".into(), Value::Object(start));
         }
         expressions.add_to(&mut request);
-        self.page_request("Scan", request).await
-    }
-
-    /// A `Query` or `Scan` request: its items and `LastEvaluatedKey`.
-    async fn page_request(
-        &self,
-        operation: &str,
-        request: Map<String, Value>,
-    ) -> Result<QueryAnswer, StoreError> {
         let mut out = self.call_store(operation, request).await?;
         let items = match out.get_mut("Items").map(Value::take) {
             Some(Value::Array(items)) => items,

@@ -73,8 +73,7 @@ pub async fn run_sweep() -> Result<(), Error> {
 async fn app() -> Result<Arc<App>, Error> {
     let out = LogWriter::stdout();
     init_tracing(out.clone());
-    let settings: BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
+    let settings = confab_native::env_settings();
     let config = Config::from_settings(&settings)?;
     let namespace = settings.get("CONFAB_METRICS_NAMESPACE").map_or(DEFAULT_NAMESPACE, String::as_str).into();
     let app = App::new(ports(&settings, &config).await?, config);

@@ -4,7 +4,6 @@
 //! in the environment, as for the local server and the Lambdas.
 
 use confab_data::{Storage, export, import};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -33,8 +32,7 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let settings: BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
+    let settings = confab_native::env_settings();
     let storage = match Storage::from_settings(&settings).await {
         Ok(storage) => storage,
         Err(e) => {

@@ -6,7 +6,6 @@
 use confab_aws::{AwsClients, KeySecrets, S3Options};
 use confab_core::Config;
 use confab_native::{OsRandom, SystemClock};
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -45,8 +44,7 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    let settings: BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| k.starts_with("CONFAB_")).collect();
+    let settings = confab_native::env_settings();
     let config = match Config::from_settings(&settings) {
         Ok(config) => config,
         Err(e) => {

@@ -79,7 +79,9 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     let listener = bind(&settings, "CONFAB_LISTEN", DEFAULT_LISTEN).await?;
     let addr = local_addr(&listener)?;
     config.public_url.get_or_insert_with(|| own_url(addr));
-    let app = Arc::new(App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config));
+    // One server counts its own rate-limit windows: none of those writes on the path.
+    let app = App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config).with_windows_in_memory();
+    let app = Arc::new(app);
     tokio::spawn(sweep(app.clone()));
     let metrics_addr = if settings.contains_key(METRICS_LISTEN) {
         Some(serve_metrics(bind(&settings, METRICS_LISTEN, "").await?, app.clone())?)

@@ -2,6 +2,7 @@
 
 use crate::auth::keys::KeyCache;
 use crate::auth::oidc::discovery::OidcCache;
+use crate::auth::windows::Windows;
 use crate::cache::TtlCache;
 use crate::chat::breaker::Breakers;
 use crate::chat::models::ModelConfig;
@@ -42,6 +43,8 @@ pub struct App {
     pub search: Option<Arc<dyn WebSearch>>,
     /// This instance's counters and histograms, and where each event is logged.
     pub metrics: Arc<Metrics>,
+    /// Rate-limit windows in memory, where this process counts alone; else in the store.
+    pub(crate) windows: Option<Windows>,
     last_id: Mutex<Option<Id>>,
 }
 
@@ -80,8 +83,17 @@ impl App {
             breakers,
             search,
             metrics,
+            windows: None,
             last_id: Mutex::new(None),
         }
+    }
+
+    /// Counts the rate-limit windows (per IP, per user's chat requests, logins) in this
+    /// process's memory: for a server that is the only one counting, which then writes
+    /// nothing to the store for them on a request's path.
+    pub fn with_windows_in_memory(mut self) -> App {
+        self.windows = Some(Windows::default());
+        self
     }
 
     /// Also writes each metrics event as a log line (EMF on Lambda, JSON on Workers).

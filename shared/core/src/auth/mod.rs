@@ -11,6 +11,7 @@ pub mod principal;
 pub mod refresh;
 pub mod session_tokens;
 pub mod throttle;
+pub mod windows;
 
 pub use principal::{Principal, admin, admin_in_person, principal, signed_in};
 

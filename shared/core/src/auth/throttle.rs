@@ -7,12 +7,17 @@ use crate::repo::throttle::{self, AccountFailures};
 use std::net::IpAddr;
 
 /// Counts one event for `key` in the current fixed window of `window` seconds and
-/// refuses it once more than `limit` fell in that window.
+/// refuses it once more than `limit` fell in that window: in the store, so that the
+/// limit holds across instances, or in memory where this process counts alone.
 pub async fn fixed_window(app: &App, scope: &str, key: &str, limit: i64, window: i64) -> ApiResult<()> {
     let now = app.clock.now_unix();
     let start = now - now.rem_euclid(window);
     let end = start + window;
-    if throttle::count_in_window(app, scope, key, start, end).await? > limit {
+    let count = match &app.windows {
+        Some(windows) => windows.count(format!("{scope}#{key}"), start, end, now),
+        None => throttle::count_in_window(app, scope, key, start, end).await?,
+    };
+    if count > limit {
         return Err(ApiError::RateLimited { retry_after: (end - now).max(1) as u64 });
     }
     Ok(())
@@ -64,4 +69,26 @@ pub async fn record_failure(app: &App, email: &Email) -> ApiResult<()> {
 /// A successful login forgives the client's attempts before it.
 pub async fn clear_failures(app: &App, email: &Email, ip: IpAddr) -> ApiResult<()> {
     throttle::clear_attempts(app, email, ip).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixed_window;
+    use crate::error::ApiError;
+    use crate::testing;
+    use futures::executor::block_on;
+    use std::time::Duration;
+
+    #[test]
+    fn windows_in_memory_limit_without_writing_to_the_store() {
+        let t = testing::app().with_windows_in_memory().build();
+        for _ in 0..3 {
+            block_on(fixed_window(&t.app, "ip", "k", 3, 60)).expect("under the limit");
+        }
+        let refused = block_on(fixed_window(&t.app, "ip", "k", 3, 60));
+        assert!(matches!(refused, Err(ApiError::RateLimited { .. })), "{refused:?}");
+        assert!(t.store.items().is_empty(), "nothing is written to the store");
+        t.clock.advance(Duration::from_secs(60));
+        block_on(fixed_window(&t.app, "ip", "k", 3, 60)).expect("a new window");
+    }
 }

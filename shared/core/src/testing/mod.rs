@@ -45,6 +45,7 @@ pub fn app() -> Builder {
         random: Arc::new(SeededRandom::new(0)),
         config: Config::default(),
         search: false,
+        windows_in_memory: false,
     }
 }
 
@@ -53,9 +54,16 @@ pub struct Builder {
     random: Arc<dyn Random>,
     config: Config,
     search: bool,
+    windows_in_memory: bool,
 }
 
 impl Builder {
+    /// Rate-limit windows counted in memory, as the local server does.
+    pub fn with_windows_in_memory(mut self) -> Self {
+        self.windows_in_memory = true;
+        self
+    }
+
     /// Research may search: through the test app's [`FakeSearch`].
     pub fn with_search(mut self) -> Self {
         self.search = true;
@@ -103,6 +111,9 @@ impl Builder {
         };
         let search = Arc::new(FakeSearch::default());
         let mut app = App::new(ports, self.config);
+        if self.windows_in_memory {
+            app = app.with_windows_in_memory();
+        }
         if self.search {
             app.search = Some(search.clone());
         }

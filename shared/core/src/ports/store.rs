@@ -365,24 +365,34 @@ impl Condition {
 /// A cursor for the last item of a page: URL-safe base64 of a JSON array of its
 /// [`Index::position`].
 pub fn encode_cursor(last: &Item, index: Index) -> String {
-    // Serialising strings to JSON can't fail.
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&index.position(last)).unwrap_or_default())
+    encode_position(&index.position(last))
 }
 
 /// The position an [`encode_cursor`] cursor stands for; `BadCursor` for anything else.
 pub fn decode_cursor(cursor: &str, index: Index) -> Result<Vec<String>, StoreError> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
-    let position: Vec<String> = serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    let position = decode_position(cursor)?;
     if position.len() == index.position_len() { Ok(position) } else { Err(StoreError::BadCursor) }
 }
 
-/// A scan cursor for the last item of a page: URL-safe base64 of the JSON `[pk, sk]`.
+/// A scan cursor for the last item of a page: the same encoding of `[pk, sk]`.
 pub fn encode_scan_cursor(last: &Item) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&[&last.pk, &last.sk]).unwrap_or_default())
+    encode_position(&[&last.pk, &last.sk])
 }
 
 /// The `(pk, sk)` an [`encode_scan_cursor`] cursor stands for; `BadCursor` for anything else.
 pub fn decode_scan_cursor(cursor: &str) -> Result<(String, String), StoreError> {
+    match <[String; 2]>::try_from(decode_position(cursor)?) {
+        Ok([pk, sk]) => Ok((pk, sk)),
+        Err(_) => Err(StoreError::BadCursor),
+    }
+}
+
+fn encode_position(position: &[&str]) -> String {
+    // Serialising strings to JSON can't fail.
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).unwrap_or_default())
+}
+
+fn decode_position(cursor: &str) -> Result<Vec<String>, StoreError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::BadCursor)?;
     serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)
 }

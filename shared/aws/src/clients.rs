@@ -13,6 +13,14 @@ pub struct S3Options {
     pub force_path_style: bool,
 }
 
+impl S3Options {
+    /// Path style when the environment overrides the endpoint (`AWS_ENDPOINT_URL`):
+    /// emulators such as moto are addressed by path, not by bucket subdomain.
+    pub fn from_env() -> Self {
+        S3Options { force_path_style: std::env::var_os("AWS_ENDPOINT_URL").is_some() }
+    }
+}
+
 /// The three SDK clients the adapters use. Cloning is cheap (the clients share one
 /// HTTP connection pool and credentials cache).
 #[derive(Debug, Clone)]

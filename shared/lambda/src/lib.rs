@@ -133,9 +133,7 @@ async fn aws(settings: &BTreeMap<String, String>, table: &str, config: &Config) 
     let bucket = settings.get("CONFAB_BUCKET").ok_or("CONFAB_TABLE is set, so CONFAB_BUCKET must be too")?;
     let prefix = settings.get("CONFAB_SECRETS_PREFIX").map_or("", String::as_str);
     let secrets_ttl = Duration::from_secs(config.secrets_cache_seconds);
-    // Emulators (moto) are addressed by path, not by bucket subdomain.
-    let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
-    let clients = AwsClients::from_env(S3Options { force_path_style }).await;
+    let clients = AwsClients::from_env(S3Options::from_env()).await;
     let secrets = SecretsManagerSecrets::new(clients.secrets).with_prefix(prefix);
     Ok((
         Arc::new(DynamoStore::new(clients.dynamodb, table)),

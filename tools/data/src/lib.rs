@@ -61,9 +61,7 @@ impl Storage {
         let bucket = settings
             .get("CONFAB_BUCKET")
             .ok_or_else(|| DataError::Settings("CONFAB_TABLE is set, so CONFAB_BUCKET must be too".into()))?;
-        // Emulators (moto) are addressed by path, not by bucket subdomain.
-        let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let clients = AwsClients::from_env(S3Options { force_path_style }).await;
+        let clients = AwsClients::from_env(S3Options::from_env()).await;
         Ok(Storage {
             store: Arc::new(DynamoStore::new(clients.dynamodb, table)),
             blobs: Arc::new(S3Blobs::new(clients.s3, bucket)),

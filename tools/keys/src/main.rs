@@ -53,8 +53,7 @@ async fn main() -> ExitCode {
         }
     };
     let prefix = settings.get("CONFAB_SECRETS_PREFIX").map_or("", String::as_str);
-    let force_path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
-    let clients = AwsClients::from_env(S3Options { force_path_style }).await;
+    let clients = AwsClients::from_env(S3Options::from_env()).await;
     let secrets = KeySecrets { client: &clients.secrets, prefix };
     let outcome = match command {
         Command::Init => secrets.init(&OsRandom, &SystemClock).await.map(|created| match created {

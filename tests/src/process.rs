@@ -47,6 +47,15 @@ impl LocalProcess {
         self.stop();
     }
 
+    /// SIGTERM, as `docker stop` sends: waits for the process to end and returns whether
+    /// it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        self.child.wait().expect("wait for confab").success()
+    }
+
     fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -11,12 +11,15 @@ use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::echo_only;
 use confab_core::http::{Body as CoreBody, BodyTooLarge, ClientIp};
-use confab_core::ports::{SecretError, Secrets};
+use confab_core::ports::{SecretError, Secrets, Spawner};
+use confab_core::repo::persist;
+use confab_core::repo::tally::flush_counts;
 use confab_core::routes::admin::metrics;
 use confab_core::{App, Config, Function, Ports};
 use confab_embedded::{LocalBlobs, LocalSecrets, SqliteStore};
 use confab_native::{OsRandom, ReqwestClient, SystemClock, TokioSpawner};
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use malformed::GuardedListener;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -25,11 +28,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".confab";
 /// How long an outbound connection (to a model provider) may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stop waits for open requests and replies being finished: under the 10 s
+/// `docker stop` gives before it kills.
+const STOP_GRACE: Duration = Duration::from_secs(8);
+/// How often the day's token counts and usage counted in memory are written.
+const WRITE_COUNTS_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -45,8 +55,15 @@ pub enum StartError {
     Storage { dir: PathBuf, message: String },
 }
 
-/// A running server; it stops when the runtime it was started on shuts down.
+/// A running server. [`Server::stop`] ends it cleanly; otherwise it stops when the
+/// runtime it was started on shuts down.
 pub struct Server {
+    app: Arc<App>,
+    /// Every task a request spawned (a reply outliving its client, its accounting).
+    tasks: TaskTracker,
+    /// Cancelled to stop taking connections; `serving` ends once the open ones have.
+    stopping: CancellationToken,
+    serving: tokio::task::JoinHandle<()>,
     addr: SocketAddr,
     pub data_dir: PathBuf,
     /// Where `GET /metrics` is served, with `CONFAB_METRICS_LISTEN`.
@@ -56,6 +73,22 @@ pub struct Server {
 impl Server {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Stops taking connections, lets the open requests and the replies being finished
+    /// end (for up to [`STOP_GRACE`]), then writes the day's token counts and usage kept
+    /// in memory. A reply still running after that is ended by the next start's sweep.
+    pub async fn stop(self) -> Result<(), confab_core::error::ApiError> {
+        self.stopping.cancel();
+        self.tasks.close();
+        let drained = async {
+            let _ = self.serving.await;
+            self.tasks.wait().await;
+        };
+        if tokio::time::timeout(STOP_GRACE, drained).await.is_err() {
+            tracing::warn!("replies still running at the stop are left to be ended as interrupted");
+        }
+        persist(&self.app, || flush_counts(&self.app)).await
     }
 }
 
@@ -79,24 +112,29 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     let listener = bind(&settings, "CONFAB_LISTEN", DEFAULT_LISTEN).await?;
     let addr = local_addr(&listener)?;
     config.public_url.get_or_insert_with(|| own_url(addr));
-    // One server counts its own rate-limit windows: none of those writes on the path.
-    let app = App::new(embedded_ports(&data_dir, provider_keys(&settings))?, config).with_windows_in_memory();
+    // One server counts its own limits, tokens and usage: none of those writes on the path.
+    let tasks = TaskTracker::new();
+    let ports = embedded_ports(&data_dir, provider_keys(&settings), tasks.clone())?;
+    let app = App::new(ports, config).counting_alone();
     let app = Arc::new(app);
     tokio::spawn(sweep(app.clone()));
+    tokio::spawn(write_counts(app.clone()));
     let metrics_addr = if settings.contains_key(METRICS_LISTEN) {
         Some(serve_metrics(bind(&settings, METRICS_LISTEN, "").await?, app.clone())?)
     } else {
         None
     };
-    let router = axum::Router::new().fallback(handle).with_state(app);
+    let router = axum::Router::new().fallback(handle).with_state(app.clone());
     let listener = GuardedListener(listener);
-    tokio::spawn(async move {
+    let stopping = CancellationToken::new();
+    let stopped = stopping.clone().cancelled_owned();
+    let serving = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<Peer>();
-        if let Err(e) = axum::serve(listener, service).await {
+        if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(stopped).await {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(Server { addr, data_dir, metrics_addr })
+    Ok(Server { app, tasks, stopping, serving, addr, data_dir, metrics_addr })
 }
 
 const METRICS_LISTEN: &str = "CONFAB_METRICS_LISTEN";
@@ -143,6 +181,17 @@ async fn sweep(app: Arc<App>) {
     }
 }
 
+/// Writes the counts kept in memory every [`WRITE_COUNTS_EVERY`]; what fails is kept
+/// for the next time.
+async fn write_counts(app: Arc<App>) {
+    loop {
+        tokio::time::sleep(WRITE_COUNTS_EVERY).await;
+        if let Err(e) = flush_counts(&app).await {
+            tracing::warn!(error = %e, "token counts and usage could not be written yet");
+        }
+    }
+}
+
 /// Provider keys given as settings (`CONFAB_OPENAI_API_KEY`…), served as the secrets
 /// the seeded model routing names.
 fn provider_keys(settings: &BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -171,6 +220,7 @@ fn log_model_setup(config: &Config) {
 fn embedded_ports(
     dir: &std::path::Path,
     provider_keys: BTreeMap<String, String>,
+    tasks: TaskTracker,
 ) -> Result<Ports, StartError> {
     let storage =
         |e: &dyn std::fmt::Display| StartError::Storage { dir: dir.to_path_buf(), message: e.to_string() };
@@ -186,8 +236,21 @@ fn embedded_ports(
         clock: Arc::new(SystemClock),
         random: Arc::new(OsRandom),
         http: Arc::new(ReqwestClient::new(CONNECT_TIMEOUT)?),
-        spawner: Arc::new(TokioSpawner),
+        spawner: Arc::new(TrackedSpawner(tasks)),
     })
+}
+
+/// Spawns on tokio, tracked so that a stop can wait for the tasks.
+struct TrackedSpawner(TaskTracker);
+
+impl Spawner for TrackedSpawner {
+    fn spawn(&self, task: BoxFuture<'static, ()>) {
+        self.0.spawn(task);
+    }
+
+    fn run_blocking(&self, work: Box<dyn FnOnce() + Send>) -> BoxFuture<'static, ()> {
+        TokioSpawner.run_blocking(work)
+    }
 }
 
 /// Secrets from the key file, except those given as settings (never written to disk).

@@ -40,15 +40,37 @@ async fn serve() -> ExitCode {
         Ok(server) => {
             tracing::info!(address = %server.addr(), data_dir = %server.data_dir.display(),
                 "confab is serving /auth, /chat, /v1, /sessions, /shared and /admin; API description at /openapi.json");
-            let _ = tokio::signal::ctrl_c().await;
+            stop_signal().await;
             tracing::info!("shutting down");
-            ExitCode::SUCCESS
+            match server.stop().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "the last token counts and usage could not be written");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Ctrl-C, or SIGTERM (what `docker stop` and service managers send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// JSON lines when the output is not a terminal (containers, log shippers), readable

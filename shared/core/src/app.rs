@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::ports::{
     BlobStore, Clock, HttpClient, MetricsSink, Random, Secrets, Spawner, Store, WebSearch, random,
 };
+use crate::repo::tally::Tally;
 use crate::trace::TracedSpawner;
 use crate::websearch::HttpSearch;
 use base64::Engine;
@@ -45,6 +46,9 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Rate-limit windows in memory, where this process counts alone; else in the store.
     pub(crate) windows: Option<Windows>,
+    /// Day token counts and usage in memory, written in batches, where this process
+    /// counts alone; else in the store.
+    pub(crate) tally: Option<Tally>,
     last_id: Mutex<Option<Id>>,
 }
 
@@ -84,15 +88,20 @@ impl App {
             search,
             metrics,
             windows: None,
+            tally: None,
             last_id: Mutex::new(None),
         }
     }
 
-    /// Counts the rate-limit windows (per IP, per user's chat requests, logins) in this
-    /// process's memory: for a server that is the only one counting, which then writes
-    /// nothing to the store for them on a request's path.
-    pub fn with_windows_in_memory(mut self) -> App {
+    /// For a server that is the only one counting (the local server): counts the
+    /// rate-limit windows (per IP, per user's chat requests, logins) in this process's
+    /// memory, and the day's tokens and usage too, written to the store in batches by
+    /// [`flush_counts`](crate::repo::tally::flush_counts), which the server must call
+    /// every second or so and before it stops. A request's path then writes nothing to
+    /// the store for its limits and accounting.
+    pub fn counting_alone(mut self) -> App {
         self.windows = Some(Windows::default());
+        self.tally = Some(Tally::default());
         self
     }
 

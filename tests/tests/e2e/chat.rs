@@ -454,3 +454,25 @@ async fn parallel_turns_in_one_session_lose_nothing() {
     assert_eq!(got, expected, "exactly the admitted questions are saved");
     assert_eq!(messages.len(), admitted.len() * 2);
 }
+
+/// The local server counts the day's tokens and usage in memory and writes them every
+/// second: stopped at once by SIGTERM, it writes what it counted before it exits.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_counts_in_memory_are_written_when_the_server_is_stopped() {
+    use confab_core::ports::Store;
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = confab_tests::process::LocalProcess::start(data_dir.path(), &[]).await;
+    let (ada, session) = user_with_session(&server.app, "ada@example.com").await;
+    ada.chat(&session, "count me").await;
+    let ada_id = ada.account.id.clone();
+    assert!(server.terminate(), "a clean exit");
+
+    let store = confab_embedded::SqliteStore::open(data_dir.path().join("confab.db")).unwrap();
+    let day = time::OffsetDateTime::now_utc().date();
+    let usage = store.get(&format!("USAGE#{day}"), &format!("{ada_id}#echo")).await.unwrap();
+    let usage = usage.expect("the usage row is written");
+    assert_eq!(usage.int("requests"), Some(1));
+    let used = usage.int("input_tokens").unwrap() + usage.int("output_tokens").unwrap();
+    let counted = store.get(&format!("QUOTA#{ada_id}"), &day.to_string()).await.unwrap();
+    assert_eq!(counted.and_then(|item| item.int("tokens")), Some(used), "the reservation settled");
+}

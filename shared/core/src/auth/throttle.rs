@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn windows_in_memory_limit_without_writing_to_the_store() {
-        let t = testing::app().with_windows_in_memory().build();
+        let t = testing::app().counting_alone().build();
         for _ in 0..3 {
             block_on(fixed_window(&t.app, "ip", "k", 3, 60)).expect("under the limit");
         }

@@ -4,7 +4,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{Request, client_ip, client_key};
 
 /// Per-client-IP request limit, counted in the store so it holds across instances (in
-/// memory on the local server, which counts alone: `App::with_windows_in_memory`). A
+/// memory on the local server, which counts alone: `App::counting_alone`). A
 /// store that cannot count (full, read-only, down) lets the request through with a
 /// warning, as the edge router's limiter does: the limit protects the service, so it
 /// must not be what takes the service down. Credential throttles do not do this.

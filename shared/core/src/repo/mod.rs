@@ -23,6 +23,7 @@ pub mod routing;
 pub mod search;
 pub mod sessions;
 pub mod shares;
+pub mod tally;
 pub mod throttle;
 pub mod turns;
 pub mod usage;

@@ -1,6 +1,6 @@
 //! The usage report: requests and tokens per day, user and model.
 
-use super::{Progress, all_items, day_key, delete_items};
+use super::{Progress, all_items, day_key, delete_items, tally};
 use crate::app::App;
 use crate::domain::Id;
 use crate::error::ApiResult;
@@ -34,19 +34,32 @@ pub async fn add(app: &App, day: Date, user_id: Id, model: &str, usage: Usage) -
         ("input_tokens", i64::try_from(usage.input_tokens).unwrap_or(i64::MAX)),
         ("output_tokens", i64::try_from(usage.output_tokens).unwrap_or(i64::MAX)),
     ];
-    app.store.add(&pk(day), &format!("{user_id}#{model}"), &deltas, None).await?;
-    Ok(())
+    count(app, day, user_id, model, &deltas).await
 }
 
 /// Adds one request answered from the response cache to the user's row for `model`.
 pub async fn add_cached(app: &App, day: Date, user_id: Id, model: &str) -> ApiResult<()> {
-    let deltas = [("requests", 1), ("cached_requests", 1)];
-    app.store.add(&pk(day), &format!("{user_id}#{model}"), &deltas, None).await?;
+    count(app, day, user_id, model, &[("requests", 1), ("cached_requests", 1)]).await
+}
+
+async fn count(
+    app: &App,
+    day: Date,
+    user_id: Id,
+    model: &str,
+    deltas: &[(&'static str, i64)],
+) -> ApiResult<()> {
+    let (pk, sk) = (pk(day), format!("{user_id}#{model}"));
+    match &app.tally {
+        Some(tally) => tally.add(&pk, &sk, deltas, None),
+        None => drop(app.store.add(&pk, &sk, deltas, None).await?),
+    }
     Ok(())
 }
 
 /// Rows for each day from `from` to `to` (inclusive), optionally one user's.
 pub async fn report(app: &App, from: Date, to: Date, user_id: Option<Id>) -> ApiResult<Vec<UsageRow>> {
+    tally::flush_counts(app).await?;
     let mut rows = Vec::new();
     let mut date = from;
     while date <= to {
@@ -81,6 +94,7 @@ pub async fn delete_of_user(
     today: Date,
     cursor: Option<String>,
 ) -> ApiResult<Progress> {
+    tally::flush_counts(app).await?;
     let mut day = cursor
         .and_then(|c| Date::parse(&c, format_description!("[year]-[month]-[day]")).ok())
         .unwrap_or(first);

@@ -45,7 +45,7 @@ pub fn app() -> Builder {
         random: Arc::new(SeededRandom::new(0)),
         config: Config::default(),
         search: false,
-        windows_in_memory: false,
+        counting_alone: false,
     }
 }
 
@@ -54,13 +54,14 @@ pub struct Builder {
     random: Arc<dyn Random>,
     config: Config,
     search: bool,
-    windows_in_memory: bool,
+    counting_alone: bool,
 }
 
 impl Builder {
-    /// Rate-limit windows counted in memory, as the local server does.
-    pub fn with_windows_in_memory(mut self) -> Self {
-        self.windows_in_memory = true;
+    /// Rate-limits, the day's tokens and usage counted in memory, as the local server
+    /// does ([`App::counting_alone`]).
+    pub fn counting_alone(mut self) -> Self {
+        self.counting_alone = true;
         self
     }
 
@@ -111,8 +112,8 @@ impl Builder {
         };
         let search = Arc::new(FakeSearch::default());
         let mut app = App::new(ports, self.config);
-        if self.windows_in_memory {
-            app = app.with_windows_in_memory();
+        if self.counting_alone {
+            app = app.counting_alone();
         }
         if self.search {
             app.search = Some(search.clone());

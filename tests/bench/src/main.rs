@@ -33,6 +33,10 @@ struct Args {
     /// Overhead table: completions per row.
     #[arg(long, default_value_t = 2000)]
     requests: usize,
+    /// Overhead table: the concurrencies measured (comma-separated); one alone makes a
+    /// steady load to profile.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 32])]
+    concurrency: Vec<usize>,
     /// Overhead table: also measure non-streamed completions.
     #[arg(long)]
     non_streaming: bool,
@@ -68,6 +72,7 @@ async fn main() -> ExitCode {
     };
     overhead::run(overhead::Options {
         requests: args.requests,
+        concurrency: args.concurrency,
         mock: args.mock,
         peers,
         non_streaming: args.non_streaming,

@@ -1,6 +1,6 @@
 //! The overhead table: the same completions sent straight to the mock provider, through
-//! confab's `/v1` and through any other OpenAI-compatible gateways, at concurrency 1 and 32,
-//! streamed (and whole, when asked). Prints one Markdown table.
+//! confab's `/v1` and through any other OpenAI-compatible gateways, at concurrency 1 and 32
+//! (or those asked for), streamed (and whole, when asked). Prints one Markdown table.
 
 use futures::StreamExt;
 use std::time::{Duration, Instant};
@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use crate::chat::{Chat, Results, Target};
 use crate::servers::{self, Account, PROVIDER_KEY};
 
-const CONCURRENCY: [usize; 2] = [1, 32];
-
 pub struct Options {
     pub requests: usize,
+    pub concurrency: Vec<usize>,
     /// A mock provider already running (the peers point at it); else one is started.
     pub mock: Option<String>,
     /// Gateways measured beside confab.
@@ -72,7 +71,7 @@ pub async fn run(options: Options) {
     let mut failures = Vec::new();
     let mut cpu_rows = Vec::new();
     for &stream in modes {
-        for c in CONCURRENCY {
+        for &c in &options.concurrency {
             let mut direct = None;
             for target in &targets {
                 let cpu_now = || {

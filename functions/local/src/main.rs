@@ -8,6 +8,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const CONFIG_FILE: &str = "confab.toml";
 /// Password hashing (Argon2id, 19 MiB each) runs on blocking threads: bounded, a flood
 /// of logins queues instead of taking the machine's memory.

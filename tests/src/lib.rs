@@ -391,23 +391,29 @@ impl TestApp {
     }
 
     /// The user's tokens counted today against their quota, as stored (reservations
-    /// included).
+    /// included). The local server writes its counts every second.
     pub async fn tokens_counted(&self, user: &Registered) -> i64 {
         let today = time::OffsetDateTime::now_utc().date().to_string();
         let item = stored_item(self.data_dir(), &format!("QUOTA#{}", user.id), &today).await;
         item.and_then(|i| i.int("tokens")).unwrap_or(0)
     }
 
-    /// Waits until the user's stored count settles at `expected` (settlements and
-    /// releases land just after the responses end).
-    pub async fn assert_tokens_settle_at(&self, user: &Registered, expected: i64) {
+    /// The user's stored count once `settled` says so, or after 5 s: settlements and
+    /// releases land just after the responses end, and the local server writes its
+    /// counts every second.
+    pub async fn tokens_once(&self, user: &Registered, settled: impl Fn(i64) -> bool) -> i64 {
         for _ in 0..100 {
-            if self.tokens_counted(user).await == expected {
-                return;
+            let counted = self.tokens_counted(user).await;
+            if settled(counted) {
+                return counted;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(self.tokens_counted(user).await, expected, "the day's tokens");
+        self.tokens_counted(user).await
+    }
+
+    pub async fn assert_tokens_settle_at(&self, user: &Registered, expected: i64) {
+        assert_eq!(self.tokens_once(user, |n| n == expected).await, expected, "the day's tokens");
     }
 
     /// The server's current Ed25519 signing key, read from `<data_dir>/secrets.json`.

@@ -40,11 +40,11 @@ struct Analysis {
 impl Run {
     /// The sub-questions; the question itself when the model gives none in the
     /// planner's format (the echo model, a weak model) or cannot be asked.
-    pub(super) async fn plan(&self, job: &Job) -> Vec<String> {
+    pub(super) async fn plan(&self, job: &Job, ends_ms: i64) -> Vec<String> {
         self.step("planner", "started", "");
         let system = PLANNER.replace("{max}", &self.budget.sub_questions.to_string());
         let request = request(system, conversation(job));
-        let planned = match self.ask("planner", &request).await {
+        let planned = match self.ask("planner", &request, ends_ms).await {
             Some(answer) => json_in::<Plan>(&answer).map(|p| queries(p.questions, self.budget.sub_questions)),
             None => None,
         };
@@ -62,7 +62,9 @@ impl Run {
         self.step("analyzer", "started", "");
         let system = ANALYZER.replace("{max}", &self.budget.more_queries.to_string());
         let user = format!("Question: {question}\n\nNotes:\n{notes}");
-        let Some(answer) = self.ask("analyzer", &request(system, vec![user_text(user)])).await else {
+        let Some(answer) =
+            self.ask("analyzer", &request(system, vec![user_text(user)]), research_ends_ms).await
+        else {
             return Vec::new();
         };
         let Some(analysis) = json_in::<Analysis>(&answer) else {
@@ -162,20 +164,27 @@ impl Run {
 
     /// The model's answer to an agent's request, its usage counted; `None` (said in a
     /// step) when the token budget is spent or the model fails.
-    async fn ask(&self, agent: &str, request: &ChatRequest) -> Option<String> {
+    async fn ask(&self, agent: &str, request: &ChatRequest, ends_ms: i64) -> Option<String> {
         let needed = estimate_prompt(request) + u64::from(AGENT_REPLY_TOKENS);
         if self.tokens_left() < needed + self.budget.report_tokens() {
             self.stopped(agent, format!("the token budget ({}) is spent", self.budget.tokens));
             return None;
         }
-        match ask(&self.app, &self.route, request).await {
-            Ok((answer, usage)) => {
+        match self.until(ends_ms, ask(&self.app, &self.route, request)).await {
+            Some(Ok((answer, usage))) => {
                 self.count(usage);
                 Some(answer)
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 tracing::warn!(error = %e, agent, "a research agent failed");
                 self.step(agent, "failed", e.public_message());
+                None
+            }
+            None => {
+                // Given up before its usage came: its prompt is counted, which the
+                // provider may charge.
+                self.count(Usage { input_tokens: estimate_prompt(request), output_tokens: 0 });
+                self.out_of_research_time(agent);
                 None
             }
         }

@@ -97,9 +97,9 @@ const MAX_SEARCH_WAIT: Duration = Duration::from_secs(5);
 impl Run {
     async fn research(self, job: Job) {
         let started = self.app.now_ms();
-        let questions = self.plan(&job).await;
-        self.send(Produced::Event("plan", json!({ "questions": questions })));
         let research_ends = started + self.budget.research_ms();
+        let questions = self.plan(&job, research_ends).await;
+        self.send(Produced::Event("plan", json!({ "questions": questions })));
         self.round(&questions, research_ends).await;
         let more = self.analyze(&job.question, research_ends).await;
         if !more.is_empty() {
@@ -166,13 +166,19 @@ impl Run {
         let researchers = futures::stream::iter(questions.iter().cloned().map(|q| self.researcher(q)))
             .buffer_unordered(self.budget.concurrency)
             .collect::<Vec<()>>();
-        let left = Duration::from_millis((ends_ms - self.app.now_ms()).max(0) as u64);
-        if crate::chat::router::timeout(&*self.app.clock, left, researchers).await.is_none() {
-            self.stopped(
-                "researcher",
-                format!("the time for research ({} s) ran out", self.budget.wall.as_secs()),
-            );
+        if self.until(ends_ms, researchers).await.is_none() {
+            self.out_of_research_time("researcher");
         }
+    }
+
+    /// `work`, unless it is still going at `ends_ms`.
+    async fn until<T>(&self, ends_ms: i64, work: impl Future<Output = T>) -> Option<T> {
+        let left = Duration::from_millis((ends_ms - self.app.now_ms()).max(0) as u64);
+        crate::chat::router::timeout(&*self.app.clock, left, work).await
+    }
+
+    fn out_of_research_time(&self, agent: &str) {
+        self.stopped(agent, format!("the time for research ({} s) ran out", self.budget.wall.as_secs()));
     }
 
     /// Searches for `question` and reads the best pages not read yet.

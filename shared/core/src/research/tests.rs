@@ -283,3 +283,33 @@ fn the_wall_time_stops_reading_then_the_report_cleanly_and_the_report_says_so() 
     let used = usage(&produced);
     assert!(used.input_tokens > 300 && used.output_tokens > 20, "{used:?}");
 }
+
+#[test]
+fn an_analyzer_that_does_not_answer_is_given_up_when_the_time_for_research_ends() {
+    let t = app();
+    let route = fixtures::route(vec![fixtures::openai()]);
+    let started = t.app.now();
+    t.search.finds("one", &[("https://p.example/1", "P1", "")]);
+    t.http.reply(answer(r#"{"questions": ["one"]}"#, 100, 10));
+    t.http.reply(page("Page 1."));
+    // quick: 42 s for research. The analyzer answers a piece every 20 s (never idle
+    // long enough for the provider call's own stall timeout) and would end at 60 s.
+    let mut analysis = streamed();
+    for piece in [r#"{"more": "#, r#"["two"#, r#""]"#, "}"] {
+        analysis = analysis.body(openai_delta(piece)).pause(Duration::from_secs(20));
+    }
+    t.http.reply(usage_after(analysis, 200, 10));
+    t.http.reply(answer("The answer [1].", 900, 40));
+    let produced = run(&t, route, Depth::Quick);
+
+    assert_eq!(t.app.now() - started, time::Duration::seconds(42), "the report follows at once");
+    let stops: Vec<_> = events(&produced, "step").into_iter().filter(|s| s["status"] == "budget").collect();
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(
+        (&stops[0]["agent"], &stops[0]["detail"]),
+        (&json!("analyzer"), &json!("the time for research (60 s) ran out"))
+    );
+    assert!(report(&produced).starts_with("The answer [1]."), "{}", report(&produced));
+    let used = usage(&produced);
+    assert!(used.input_tokens > 1000, "the analyzer's prompt is counted: {used:?}");
+}

@@ -4,13 +4,13 @@
 mod malformed;
 mod webapp;
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, HttpBody as _, to_bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::serve::IncomingStream;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::echo_only;
-use confab_core::http::{Body as CoreBody, BodyTooLarge, ClientIp};
+use confab_core::http::{BodiesFull, Body as CoreBody, BodyTooLarge, ClientIp};
 use confab_core::ports::{SecretError, Secrets, Spawner};
 use confab_core::repo::persist;
 use confab_core::repo::tally::flush_counts;
@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -51,6 +52,8 @@ pub enum StartError {
     Bind { addr: String, source: std::io::Error },
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] confab_core::ports::HttpError),
+    #[error("{0}: {1}")]
+    Setting(&'static str, String),
     #[error("cannot open the embedded storage in {dir}: {message}")]
     Storage { dir: PathBuf, message: String },
 }
@@ -124,7 +127,9 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     } else {
         None
     };
-    let router = axum::Router::new().fallback(handle).with_state(app.clone());
+    let bodies = body_room(&settings)?;
+    let shared = Arc::new(Shared { app: app.clone(), bodies: Semaphore::new(bodies) });
+    let router = axum::Router::new().fallback(handle).with_state(shared);
     let listener = GuardedListener(listener);
     let stopping = CancellationToken::new();
     let stopped = stopping.clone().cancelled_owned();
@@ -138,6 +143,17 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
 }
 
 const METRICS_LISTEN: &str = "CONFAB_METRICS_LISTEN";
+
+/// [`BODIES_SETTING`] in KiB permits.
+fn body_room(settings: &BTreeMap<String, String>) -> Result<usize, StartError> {
+    let bytes = match settings.get(BODIES_SETTING) {
+        None => DEFAULT_BODIES_BYTES,
+        Some(value) => value.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
+            StartError::Setting(BODIES_SETTING, format!("{value:?} is not a positive number of bytes"))
+        })?,
+    };
+    Ok(bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS))
+}
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
     listener.local_addr().map_err(|source| StartError::Bind { addr: "the listener".into(), source })
@@ -279,11 +295,24 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, GuardedListener>>
     }
 }
 
+/// What every request's handling shares: the app, and the room for request bodies.
+struct Shared {
+    app: Arc<App>,
+    /// Request bodies held in memory at once, in KiB ([`BODIES_SETTING`]).
+    bodies: Semaphore,
+}
+
+/// The bytes of request bodies the server holds in memory at once (256 MiB unless
+/// set): a body is read before its caller is known, so this bounds what many large
+/// bodies at once can take. A request that does not fit is answered 503.
+const BODIES_SETTING: &str = "CONFAB_MAX_BODIES_IN_MEMORY_BYTES";
+const DEFAULT_BODIES_BYTES: usize = 256 * 1024 * 1024;
+
 /// Adapts one axum request to the core and back. Paths outside every function's prefix
 /// are the web app's when it answers them; the rest go to auth, whose router answers
 /// them 404 through the full middleware chain.
 async fn handle(
-    State(app): State<Arc<App>>,
+    State(shared): State<Arc<Shared>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     req: http::Request<Body>,
 ) -> http::Response<Body> {
@@ -295,17 +324,33 @@ async fn handle(
         }
         None => Function::Auth,
     };
+    let app = &shared.app;
     let (mut parts, body) = req.into_parts();
     let limit = confab_core::http::body_limit(&app.config, &parts.method, parts.uri.path());
-    let body = match to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
+    // Room for the most this body may be (its length when it says, else the limit).
+    let room = if body.is_end_stream() {
+        0
+    } else {
+        body.size_hint().upper().map_or(limit, |n| n as usize).min(limit)
+    };
+    let permit = shared.bodies.try_acquire_many(u32::try_from(room.div_ceil(1024)).unwrap_or(u32::MAX));
+    let body = match permit {
         Err(_) => {
-            parts.extensions.insert(BodyTooLarge);
+            parts.extensions.insert(BodiesFull);
             Bytes::new()
         }
+        Ok(_) => match to_bytes(body, limit).await {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                parts.extensions.insert(BodyTooLarge);
+                Bytes::new()
+            }
+        },
     };
     parts.extensions.insert(ClientIp(peer.ip()));
-    into_axum(confab_core::serve(&app, function, http::Request::from_parts(parts, body)).await)
+    let response = confab_core::serve(app, function, http::Request::from_parts(parts, body)).await;
+    drop(permit);
+    into_axum(response)
 }
 
 fn into_axum(resp: confab_core::http::Response) -> http::Response<Body> {

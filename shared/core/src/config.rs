@@ -66,6 +66,8 @@ pub struct Config {
     pub secrets_cache_seconds: u64,
     /// Most sessions one user may keep.
     pub max_sessions_per_user: i64,
+    /// Most bytes one user's attachments may hold, all sessions together.
+    pub max_attachment_bytes_per_user: i64,
     /// How long a rotated refresh token still returns its successor (two tabs
     /// refreshing at once) instead of counting as reuse.
     pub refresh_grace_seconds: i64,
@@ -119,6 +121,7 @@ impl Default for Config {
             public_url: None,
             secrets_cache_seconds: 10,
             max_sessions_per_user: 10_000,
+            max_attachment_bytes_per_user: 1024 * 1024 * 1024,
             refresh_grace_seconds: 30,
             oidc_providers: Vec::new(),
             fetch_allow_hosts: Vec::new(),
@@ -178,6 +181,8 @@ impl Config {
             // At least a second: provider keys are read through this cache on every call.
             secrets_cache_seconds: r.positive("CONFAB_SECRETS_CACHE_SECONDS", d.secrets_cache_seconds)?,
             max_sessions_per_user: r.positive("CONFAB_MAX_SESSIONS_PER_USER", d.max_sessions_per_user)?,
+            max_attachment_bytes_per_user: r
+                .positive("CONFAB_MAX_ATTACHMENT_BYTES_PER_USER", d.max_attachment_bytes_per_user)?,
             refresh_grace_seconds: r.number("CONFAB_REFRESH_GRACE_SECONDS", d.refresh_grace_seconds)?,
             oidc_providers: oidc::read(settings)?,
             fetch_allow_hosts: r.list("CONFAB_FETCH_ALLOW_HOSTS"),

@@ -82,8 +82,12 @@ async fn files_of_each_type_are_uploaded_listed_downloaded_and_deleted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_of_the_wrong_size_type_or_bytes_are_refused() {
-    let app =
-        spawn_app_with(&[("CONFAB_MAX_BODY_BYTES", "1000"), ("CONFAB_MAX_ATTACHMENT_BYTES", "3000")]).await;
+    let app = spawn_app_with(&[
+        ("CONFAB_MAX_BODY_BYTES", "1000"),
+        ("CONFAB_MAX_ATTACHMENT_BYTES", "3000"),
+        ("CONFAB_MAX_ATTACHMENT_BYTES_PER_USER", "5000"),
+    ])
+    .await;
     let ada = app.user("ada@example.com").await;
     let session = ada.create_session(json!({"title": "limits"})).await;
 
@@ -117,6 +121,16 @@ async fn uploads_of_the_wrong_size_type_or_bytes_are_refused() {
     assert_error(no_name, StatusCode::BAD_REQUEST, "invalid_request").await;
     let listed = ada.get(&format!("/sessions/{session}/attachments")).await.good().await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "nothing refused was kept: {listed}");
+
+    // One user's files, all sessions together, hold at most 5000 bytes here.
+    let other = ada.create_session(json!({"title": "more"})).await;
+    let resp = ada.upload(&other, "over.txt", Some("text/plain"), vec![b'a'; 2001]).await;
+    assert_error(resp, StatusCode::CONFLICT, "conflict").await;
+    let fits = ada.attach(&other, "fits.txt", "text/plain", vec![b'a'; 2000]).await;
+    let resp = ada.upload(&other, "one.txt", Some("text/plain"), b"a".to_vec()).await;
+    assert_error(resp, StatusCode::CONFLICT, "conflict").await;
+    assert_eq!(delete(&ada, &file_path(&other, &fits)).await.status(), StatusCode::NO_CONTENT);
+    ada.attach(&other, "again.txt", "text/plain", vec![b'a'; 2000]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

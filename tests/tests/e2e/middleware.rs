@@ -559,3 +559,39 @@ async fn requests_hyper_refuses_itself_get_the_security_headers_too() {
         raw_exchange(&app, b"GET /auth/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 200 ") && answer.matches("nosniff").count() == 1, "{answer}");
 }
+
+/// The local server holds at most `CONFAB_MAX_BODIES_IN_MEMORY_BYTES` of request bodies
+/// at once: it reads a body before anyone knows who sent it, so a body that would not
+/// fit is not read and is answered 503, to be retried.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_bodies_held_at_once_are_bounded() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(&[("CONFAB_MAX_BODIES_IN_MEMORY_BYTES", "3000000")]).await;
+    let post = |size: usize| {
+        app.client
+            .post(format!("{}/auth/login", app.base_url))
+            .header("content-type", "application/json")
+            .body(vec![b' '; size])
+            .send()
+    };
+    // An upload of 2 MB announced and sent slowly holds room for all of it meanwhile
+    // (to a session that does not exist: its body is read all the same).
+    let addr = app.base_url.trim_start_matches("http://");
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = "POST /sessions/x/attachments?filename=a.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
+                Content-Length: 2000000\r\nConnection: close\r\n\r\n";
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&[b'a'; 1000]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let refused = post(1_000_000).await.unwrap();
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+    assert_ne!(post(100).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "a small body still fits");
+
+    slow.write_all(&vec![b'a'; 1_999_000]).await.unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404 "), "read whole, then answered: {answer}");
+    assert_ne!(post(1_000_000).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "room again");
+}

@@ -27,6 +27,13 @@ pub struct ClientIp(pub IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub struct BodyTooLarge;
 
+/// Set by an entry point that did not read a body because it already holds as many
+/// request bodies in memory as it may; the body-limit middleware answers 503 (retry in
+/// a moment). Bodies are read before the caller is known, so without such a limit many
+/// large ones at once could take the server's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct BodiesFull;
+
 /// Whether `path` is a session's attachments (`/sessions/{id}/attachments`): its upload
 /// takes raw bytes, not JSON, so no method there is refused for a body's type.
 pub fn is_attachments_path(path: &str) -> bool {

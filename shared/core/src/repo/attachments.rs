@@ -72,8 +72,28 @@ fn blob_dir(owner: Id, session_id: Id, id: Id) -> String {
     format!("{}attachments/{id}/", blob_prefix(owner, session_id))
 }
 
-/// Stores the file unless the session already has [`MAX_PER_SESSION`]; a session
-/// deleted meanwhile is 404 and leaves nothing behind.
+/// Where the bytes a user's attachments hold are counted (beside the session count).
+fn bytes_key(user_id: Id) -> (String, &'static str) {
+    (format!("USER#{user_id}"), "ATTACHMENT_BYTES")
+}
+
+async fn uncount_bytes(app: &App, user_id: Id, bytes: i64) {
+    let (pk, sk) = bytes_key(user_id);
+    super::uncount(app, &pk, sk, bytes, "attachment bytes").await;
+}
+
+/// The bytes the files among a session's `items` held: given back when it is deleted.
+pub async fn uncount_session_files(app: &App, user_id: Id, items: &[Item]) {
+    let held: i64 = items.iter().filter(|i| i.sk.starts_with(PREFIX)).filter_map(|i| i.int("size")).sum();
+    if held > 0 {
+        uncount_bytes(app, user_id, held).await;
+    }
+}
+
+/// Stores the file unless the session already has [`MAX_PER_SESSION`] or the user's
+/// files would hold more than `max_attachment_bytes_per_user` (counted first,
+/// atomically, so parallel uploads cannot overshoot it); a session deleted meanwhile
+/// is 404. A refused or failed upload leaves nothing behind.
 pub async fn create(app: &App, owned: &Owned, upload: Upload) -> ApiResult<()> {
     let session_id = owned.session.id;
     if list(app, session_id).await?.len() >= MAX_PER_SESSION {
@@ -81,6 +101,24 @@ pub async fn create(app: &App, owned: &Owned, upload: Upload) -> ApiResult<()> {
             "this session has as many attachments as it may keep; delete some first",
         ));
     }
+    let size = i64::try_from(upload.attachment.size).unwrap_or(i64::MAX);
+    let (pk, sk) = bytes_key(owned.user_id);
+    let held = super::count_floored(app, &pk, sk, size).await?;
+    let stored = match held > app.config.max_attachment_bytes_per_user {
+        true => Err(ApiError::Conflict(
+            "your attachments would hold more than each user may keep; delete some first",
+        )),
+        false => store(app, owned, upload).await,
+    };
+    if stored.is_err() {
+        uncount_bytes(app, owned.user_id, size).await;
+    }
+    stored
+}
+
+/// Writes the file's bytes, then its record; on a failure, the bytes are deleted again.
+async fn store(app: &App, owned: &Owned, upload: Upload) -> ApiResult<()> {
+    let session_id = owned.session.id;
     let attachment = &upload.attachment;
     let dir = blob_dir(owned.user_id, session_id, attachment.id);
     app.blobs.put(&format!("{dir}file"), &attachment.content_type, upload.bytes).await?;
@@ -139,8 +177,9 @@ pub async fn contents(app: &App, owned: &Owned, attachment: &Attachment) -> ApiR
 
 /// Deletes the file: its record first, so a crash leaves only unreachable bytes.
 pub async fn delete(app: &App, owned: &Owned, id: Id) -> ApiResult<()> {
-    get(app, owned.session.id, id).await?;
+    let attachment = get(app, owned.session.id, id).await?;
     app.store.delete(&sessions::pk(owned.session.id), &sk(id), Condition::Always).await?;
+    uncount_bytes(app, owned.user_id, i64::try_from(attachment.size).unwrap_or(i64::MAX)).await;
     Ok(app.blobs.delete_prefix(&blob_dir(owned.user_id, owned.session.id, id)).await?)
 }
 
@@ -193,5 +232,35 @@ mod tests {
             Err(ApiError::NotFound)
         ));
         assert_eq!(t.blobs.keys().len(), 0);
+    }
+
+    fn held(t: &testing::TestApp, owned: &Owned) -> i64 {
+        let (pk, sk) = bytes_key(owned.user_id);
+        t.run(t.app.store.get(&pk, sk)).unwrap().and_then(|i| i.int("count")).unwrap_or(0)
+    }
+
+    #[test]
+    fn a_user_keeps_at_most_the_configured_bytes_and_deleting_gives_them_back() {
+        let config = crate::Config { max_attachment_bytes_per_user: 10, ..crate::Config::default() };
+        let t = testing::app().with_config(config).build();
+        let app = &t.app;
+        let first = Owned::fresh(app, "a");
+        let second = Owned { session: Session::new(app, "b".into(), None, None), ..first.clone() };
+        t.run(sessions::create(app, &first)).unwrap();
+        t.run(sessions::create(app, &second)).unwrap();
+        let six = upload(app, "six.txt", b"123456", None);
+        let six_id = six.attachment.id;
+        t.run(create(app, &first, six)).unwrap();
+        let refused = t.run(create(app, &second, upload(app, "five.txt", b"12345", None)));
+        assert!(matches!(refused, Err(ApiError::Conflict(_))), "all sessions count together");
+        assert_eq!((held(&t, &first), t.blobs.keys().len()), (6, 1), "a refused file holds nothing");
+        t.run(create(app, &second, upload(app, "four.txt", b"1234", None))).unwrap();
+        assert_eq!(held(&t, &first), 10);
+        t.run(delete(app, &first, six_id)).unwrap();
+        assert_eq!(held(&t, &first), 4);
+        t.run(create(app, &first, upload(app, "five.txt", b"12345", None))).unwrap();
+        let (owned, version) = t.run(sessions::get_owned(app, second.user_id, second.session.id)).unwrap();
+        t.run(sessions::delete(app, &owned, version)).unwrap();
+        assert_eq!(held(&t, &first), 5, "a deleted session gives its files' bytes back");
     }
 }

@@ -79,6 +79,24 @@ where
     write().await
 }
 
+/// Adds `delta` to the count kept in item `pk`/`sk`, which never stays below zero (what
+/// existed before the count was kept is not in it); returns the new count.
+pub async fn count_floored(app: &App, pk: &str, sk: &str, delta: i64) -> ApiResult<i64> {
+    let count = app.store.add(pk, sk, &[("count", delta)], None).await?.int("count").unwrap_or(0);
+    if count < 0 {
+        app.store.add(pk, sk, &[("count", -count)], None).await?;
+    }
+    Ok(count.max(0))
+}
+
+/// Lowers a [`count_floored`] by `amount` after what it counted is gone or was refused;
+/// a failure only leaves the count high, so it is logged, naming `what`.
+pub async fn uncount(app: &App, pk: &str, sk: &str, amount: i64, what: &str) {
+    if let Err(e) = count_floored(app, pk, sk, -amount).await {
+        tracing::warn!(error = %e, "a user's {what} could not be lowered");
+    }
+}
+
 /// Reads a key that never exists, as cheap as any read: fails when the store cannot
 /// be read (health checks).
 pub async fn probe(app: &App) -> ApiResult<()> {

@@ -198,22 +198,15 @@ fn count_key(user_id: Id) -> (String, &'static str) {
     (format!("USER#{user_id}"), "SESSIONS")
 }
 
-/// Changes the user's session count by `delta`; returns the new count. The count never
-/// stays below zero (sessions from before it was kept are not in it).
+/// Changes the user's session count by `delta`; returns the new count.
 async fn count_sessions(app: &App, user_id: Id, delta: i64) -> ApiResult<i64> {
     let (pk, sk) = count_key(user_id);
-    let count = app.store.add(&pk, sk, &[("count", delta)], None).await?.int("count").unwrap_or(0);
-    if count < 0 {
-        app.store.add(&pk, sk, &[("count", -count)], None).await?;
-    }
-    Ok(count.max(0))
+    super::count_floored(app, &pk, sk, delta).await
 }
 
-/// Gives back a counted session; a failure only leaves the count high, so it is logged.
 async fn uncount_session(app: &App, user_id: Id) {
-    if let Err(e) = count_sessions(app, user_id, -1).await {
-        tracing::warn!(error = %e, "a user's session count could not be lowered");
-    }
+    let (pk, sk) = count_key(user_id);
+    super::uncount(app, &pk, sk, 1, "session count").await;
 }
 
 /// Creates the session unless the user already has `max_sessions_per_user`: the count
@@ -304,7 +297,9 @@ pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     super::shares::revoke(app, id).await?;
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
     uncount_session(app, owned.user_id).await;
-    delete_items(app, &all_items(app, Query::new(pk(id), SkRange::All)).await?).await?;
+    let items = all_items(app, Query::new(pk(id), SkRange::All)).await?;
+    super::attachments::uncount_session_files(app, owned.user_id, &items).await;
+    delete_items(app, &items).await?;
     for prefix in [blob_prefix(owned.user_id, id), export_prefix(owned.user_id, id)] {
         app.blobs.delete_prefix(&prefix).await?;
     }

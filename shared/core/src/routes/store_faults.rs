@@ -280,16 +280,19 @@ fn every_endpoint_answers_503_with_retry_after_when_the_store_fails() {
 }
 
 /// An upload that meets a failing store call leaves no bytes behind: every file in the
-/// blobs is one the session lists.
+/// blobs is one the session lists, and the bytes counted against the user are the
+/// listed files'.
 #[test]
 fn an_upload_meeting_a_failing_store_call_leaves_no_bytes_behind() {
     let t = app();
     let token = register(&t);
+    let file = b"the word is tangerine";
+    let mut kept = 0;
     for n in 1.. {
         let session = new_session(&t, &token);
         let path = format!("/sessions/{session}/attachments");
         t.faults.fail_call(n, Fault::Throttled);
-        let notes = Some(("text/plain", Bytes::from_static(b"the word is tangerine")));
+        let notes = Some(("text/plain", Bytes::from_static(file)));
         let answer = exchange(&t, Method::POST, &format!("{path}?filename=notes.txt"), Some(&token), notes);
         let failed = !t.faults.pending();
         t.faults.heal();
@@ -302,6 +305,15 @@ fn an_upload_meeting_a_failing_store_call_leaves_no_bytes_behind() {
         let stored =
             t.blobs.keys().iter().filter(|k| k.contains(&session) && k.contains("/attachments/")).count();
         assert_eq!(stored, listed, "{what}: files stored vs. files listed");
+        kept += listed * file.len();
+        let counted: i64 = t
+            .store
+            .items()
+            .iter()
+            .filter(|i| i.sk == "ATTACHMENT_BYTES")
+            .filter_map(|i| i.int("count"))
+            .sum();
+        assert_eq!(counted, kept as i64, "{what}: bytes counted vs. bytes kept");
         if !failed {
             assert_eq!((n > 3, listed), (true, 1), "an upload makes {n} store calls and keeps its file");
             break;

@@ -29,14 +29,16 @@ pub struct UploadQuery {
 /// Attaches a file to the session: the request body is the file, with its type in
 /// `Content-Type`. PNG, JPEG, WebP and GIF images and PDFs must start with their
 /// format's bytes; text types (`text/*`, JSON, XML, YAML, TOML, JavaScript) must be
-/// UTF-8. At most `CONFAB_MAX_ATTACHMENT_BYTES` (5 MB unless set) and 50 files per
-/// session. A PDF's text is read now, for the context.
+/// UTF-8. At most `CONFAB_MAX_ATTACHMENT_BYTES` (5 MB unless set), 50 files per
+/// session, and `CONFAB_MAX_ATTACHMENT_BYTES_PER_USER` (1 GiB unless set) held by all
+/// of the user's files. A PDF's text is read now, for the context.
 #[utoipa::path(post, path = "/sessions/{id}/attachments", tag = "sessions", operation_id = "attachments_upload",
     security(("bearer" = [])),
     params(("id" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, description = "the file's bytes", content_type = "application/octet-stream"),
     responses((status = 201, body = Attachment), (status = 404, body = crate::http::ErrorBody),
-        (status = 409, description = "the session has 50 attachments", body = crate::http::ErrorBody),
+        (status = 409, description = "the session has 50 attachments, or the user's files would hold more than they may",
+            body = crate::http::ErrorBody),
         (status = 413, body = crate::http::ErrorBody),
         (status = 415, description = "a type attachments do not take, or bytes that are not of the type named",
             body = crate::http::ErrorBody),

@@ -127,8 +127,8 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     } else {
         None
     };
-    let bodies = body_room(&settings)?;
-    let shared = Arc::new(Shared { app: app.clone(), bodies: Semaphore::new(bodies) });
+    let bodies_kib = body_room(&settings)?;
+    let shared = Arc::new(Shared { app: app.clone(), bodies: Semaphore::new(bodies_kib), bodies_kib });
     let router = axum::Router::new().fallback(handle).with_state(shared);
     let listener = GuardedListener(listener);
     let stopping = CancellationToken::new();
@@ -152,7 +152,7 @@ fn body_room(settings: &BTreeMap<String, String>) -> Result<usize, StartError> {
             StartError::Setting(BODIES_SETTING, format!("{value:?} is not a positive number of bytes"))
         })?,
     };
-    Ok(bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS))
+    Ok(bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS).min(u32::MAX as usize))
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
@@ -300,6 +300,8 @@ struct Shared {
     app: Arc<App>,
     /// Request bodies held in memory at once, in KiB ([`BODIES_SETTING`]).
     bodies: Semaphore,
+    /// All of that room: a body larger than it may still be read when nothing else is.
+    bodies_kib: usize,
 }
 
 /// The bytes of request bodies the server holds in memory at once (256 MiB unless
@@ -333,7 +335,8 @@ async fn handle(
     } else {
         body.size_hint().upper().map_or(limit, |n| n as usize).min(limit)
     };
-    let permit = shared.bodies.try_acquire_many(u32::try_from(room.div_ceil(1024)).unwrap_or(u32::MAX));
+    let kib = room.div_ceil(1024).min(shared.bodies_kib);
+    let permit = shared.bodies.try_acquire_many(u32::try_from(kib).unwrap_or(u32::MAX));
     let body = match permit {
         Err(_) => {
             parts.extensions.insert(BodiesFull);

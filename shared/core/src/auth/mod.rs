@@ -2,6 +2,7 @@
 //! API keys, and who is calling.
 
 pub mod api_keys;
+pub mod eddsa;
 pub mod jwt;
 pub mod keys;
 pub mod mfa;

@@ -1,16 +1,18 @@
 //! The local server: every function mounted by path on one port, on the embedded
 //! adapters. `cargo run` starts it; tests start it in-process with [`start`].
 
+mod bodies;
 mod malformed;
 mod webapp;
 
 use axum::body::{Body, HttpBody as _, to_bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::serve::IncomingStream;
+use bodies::Bodies;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::echo_only;
-use confab_core::http::{BodiesFull, Body as CoreBody, BodyTooLarge, ClientIp};
+use confab_core::http::{BodiesFull, Body as CoreBody, BodyTooLarge, ClientIp, client_key};
 use confab_core::ports::{SecretError, Secrets, Spawner};
 use confab_core::repo::persist;
 use confab_core::repo::tally::flush_counts;
@@ -28,7 +30,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -127,8 +128,8 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
     } else {
         None
     };
-    let bodies_kib = body_room(&settings)?;
-    let shared = Arc::new(Shared { app: app.clone(), bodies: Semaphore::new(bodies_kib), bodies_kib });
+    let bodies = Bodies::new(body_room(&settings)?);
+    let shared = Arc::new(Shared { app: app.clone(), bodies });
     let router = axum::Router::new().fallback(handle).with_state(shared);
     let listener = GuardedListener(listener);
     let stopping = CancellationToken::new();
@@ -144,7 +145,7 @@ pub async fn start(settings: impl IntoIterator<Item = (String, String)>) -> Resu
 
 const METRICS_LISTEN: &str = "CONFAB_METRICS_LISTEN";
 
-/// [`BODIES_SETTING`] in KiB permits.
+/// [`BODIES_SETTING`], in bytes.
 fn body_room(settings: &BTreeMap<String, String>) -> Result<usize, StartError> {
     let bytes = match settings.get(BODIES_SETTING) {
         None => DEFAULT_BODIES_BYTES,
@@ -152,7 +153,7 @@ fn body_room(settings: &BTreeMap<String, String>) -> Result<usize, StartError> {
             StartError::Setting(BODIES_SETTING, format!("{value:?} is not a positive number of bytes"))
         })?,
     };
-    Ok(bytes.div_ceil(1024).min(Semaphore::MAX_PERMITS).min(u32::MAX as usize))
+    Ok(bytes)
 }
 
 fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
@@ -298,15 +299,11 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, GuardedListener>>
 /// What every request's handling shares: the app, and the room for request bodies.
 struct Shared {
     app: Arc<App>,
-    /// Request bodies held in memory at once, in KiB ([`BODIES_SETTING`]).
-    bodies: Semaphore,
-    /// All of that room: a body larger than it may still be read when nothing else is.
-    bodies_kib: usize,
+    bodies: Bodies,
 }
 
 /// The bytes of request bodies the server holds in memory at once (256 MiB unless
-/// set): a body is read before its caller is known, so this bounds what many large
-/// bodies at once can take. A request that does not fit is answered 503.
+/// set; see `bodies`).
 const BODIES_SETTING: &str = "CONFAB_MAX_BODIES_IN_MEMORY_BYTES";
 const DEFAULT_BODIES_BYTES: usize = 256 * 1024 * 1024;
 
@@ -335,14 +332,13 @@ async fn handle(
     } else {
         body.size_hint().upper().map_or(limit, |n| n as usize).min(limit)
     };
-    let kib = room.div_ceil(1024).min(shared.bodies_kib);
-    let permit = shared.bodies.try_acquire_many(u32::try_from(kib).unwrap_or(u32::MAX));
-    let body = match permit {
-        Err(_) => {
+    let held = shared.bodies.take(client_key(peer.ip()), room);
+    let body = match held {
+        None => {
             parts.extensions.insert(BodiesFull);
             Bytes::new()
         }
-        Ok(_) => match to_bytes(body, limit).await {
+        Some(_) => match to_bytes(body, limit).await {
             Ok(bytes) => bytes,
             Err(_) => {
                 parts.extensions.insert(BodyTooLarge);
@@ -352,7 +348,7 @@ async fn handle(
     };
     parts.extensions.insert(ClientIp(peer.ip()));
     let response = confab_core::serve(app, function, http::Request::from_parts(parts, body)).await;
-    drop(permit);
+    drop(held);
     into_axum(response)
 }
 

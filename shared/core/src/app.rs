@@ -48,7 +48,7 @@ pub struct App {
     pub(crate) windows: Option<Windows>,
     /// Day token counts and usage in memory, written in batches, where this process
     /// counts alone; else in the store.
-    pub(crate) tally: Option<Tally>,
+    pub(crate) tally: Option<Arc<Tally>>,
     last_id: Mutex<Option<Id>>,
 }
 
@@ -101,7 +101,7 @@ impl App {
     /// the store for its limits and accounting.
     pub fn counting_alone(mut self) -> App {
         self.windows = Some(Windows::default());
-        self.tally = Some(Tally::default());
+        self.tally = Some(Arc::new(Tally::default()));
         self
     }
 

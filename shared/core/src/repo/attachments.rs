@@ -82,11 +82,26 @@ async fn uncount_bytes(app: &App, user_id: Id, bytes: i64) {
     super::uncount(app, &pk, sk, bytes, "attachment bytes").await;
 }
 
-/// The bytes the files among a session's `items` held: given back when it is deleted.
-pub async fn uncount_session_files(app: &App, user_id: Id, items: &[Item]) {
-    let held: i64 = items.iter().filter(|i| i.sk.starts_with(PREFIX)).filter_map(|i| i.int("size")).sum();
-    if held > 0 {
-        uncount_bytes(app, user_id, held).await;
+/// Deletes the records of the files among a session's `items` (the session is being
+/// deleted) and gives back the bytes of those this call removed.
+pub async fn delete_session_files(app: &App, user_id: Id, items: &[Item]) -> ApiResult<()> {
+    for item in items.iter().filter(|i| i.sk.starts_with(PREFIX)) {
+        remove_record(app, user_id, &item.pk, &item.sk, item.int("size").unwrap_or(0)).await?;
+    }
+    Ok(())
+}
+
+/// Deletes a file's record if it is still there, and only then gives back its bytes:
+/// two deletions of one file (at once, or the file's and its session's) give them back
+/// once. Whether this call removed it.
+async fn remove_record(app: &App, user_id: Id, pk: &str, sk: &str, size: i64) -> ApiResult<bool> {
+    match app.store.delete(pk, sk, Condition::Exists).await {
+        Ok(()) => {
+            uncount_bytes(app, user_id, size).await;
+            Ok(true)
+        }
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -178,8 +193,10 @@ pub async fn contents(app: &App, owned: &Owned, attachment: &Attachment) -> ApiR
 /// Deletes the file: its record first, so a crash leaves only unreachable bytes.
 pub async fn delete(app: &App, owned: &Owned, id: Id) -> ApiResult<()> {
     let attachment = get(app, owned.session.id, id).await?;
-    app.store.delete(&sessions::pk(owned.session.id), &sk(id), Condition::Always).await?;
-    uncount_bytes(app, owned.user_id, i64::try_from(attachment.size).unwrap_or(i64::MAX)).await;
+    let size = i64::try_from(attachment.size).unwrap_or(i64::MAX);
+    if !remove_record(app, owned.user_id, &sessions::pk(owned.session.id), &sk(id), size).await? {
+        return Err(ApiError::NotFound);
+    }
     Ok(app.blobs.delete_prefix(&blob_dir(owned.user_id, owned.session.id, id)).await?)
 }
 
@@ -256,7 +273,11 @@ mod tests {
         assert_eq!((held(&t, &first), t.blobs.keys().len()), (6, 1), "a refused file holds nothing");
         t.run(create(app, &second, upload(app, "four.txt", b"1234", None))).unwrap();
         assert_eq!(held(&t, &first), 10);
-        t.run(delete(app, &first, six_id)).unwrap();
+        // Two deletions that both found the file (a race) give its bytes back once.
+        let record = (sessions::pk(first.session.id), sk(six_id));
+        assert!(t.run(remove_record(app, first.user_id, &record.0, &record.1, 6)).unwrap());
+        assert!(!t.run(remove_record(app, first.user_id, &record.0, &record.1, 6)).unwrap());
+        assert!(matches!(t.run(delete(app, &first, six_id)), Err(ApiError::NotFound)));
         assert_eq!(held(&t, &first), 4);
         t.run(create(app, &first, upload(app, "five.txt", b"12345", None))).unwrap();
         let (owned, version) = t.run(sessions::get_owned(app, second.user_id, second.session.id)).unwrap();

@@ -298,7 +298,7 @@ pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     app.store.delete(&pk(id), SK, Condition::Version(version)).await?;
     uncount_session(app, owned.user_id).await;
     let items = all_items(app, Query::new(pk(id), SkRange::All)).await?;
-    super::attachments::uncount_session_files(app, owned.user_id, &items).await;
+    super::attachments::delete_session_files(app, owned.user_id, &items).await?;
     delete_items(app, &items).await?;
     for prefix in [blob_prefix(owned.user_id, id), export_prefix(owned.user_id, id)] {
         app.blobs.delete_prefix(&prefix).await?;

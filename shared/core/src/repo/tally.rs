@@ -133,9 +133,17 @@ impl Tally {
                 None => store.add(&key.pk, &key.sk, &deltas, expires_at).await,
                 Some(_) => Err(StoreError::Unavailable("an earlier write of the batch failed".into())),
             };
-            if let Err(e) = written {
-                self.put_back(key, &deltas);
-                failure.get_or_insert(e);
+            match written {
+                Ok(_) => {}
+                // The store cannot take these counts (an overflow): kept, they would
+                // hold back every later flush.
+                Err(e @ StoreError::Invalid(_)) => {
+                    tracing::error!(error = %e, pk = %key.pk, sk = %key.sk, "counts that cannot be written are dropped");
+                }
+                Err(e) => {
+                    self.put_back(key, &deltas);
+                    failure.get_or_insert(e);
+                }
             }
         }
         failure.map_or(Ok(()), Err)
@@ -154,12 +162,20 @@ impl Tally {
 }
 
 /// Writes the counts a server that counts alone keeps in memory; nothing otherwise.
-/// Readers of the counts call it first, so that they see every count.
+/// Readers of the counts call it first, so that they see every count. The writing runs
+/// as a task of its own: a flush takes the counts it writes out of memory, so a
+/// request that goes away (its client gone) must not stop one halfway.
 pub async fn flush_counts(app: &App) -> ApiResult<()> {
-    if let Some(tally) = &app.tally {
-        tally.flush(&*app.store).await?;
+    let Some(tally) = app.tally.clone() else { return Ok(()) };
+    let store = app.store.clone();
+    let (done, flushed) = futures::channel::oneshot::channel();
+    app.spawner.spawn(Box::pin(async move {
+        let _ = done.send(tally.flush(&*store).await);
+    }));
+    match flushed.await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(crate::error::ApiError::Unavailable("the counts' writing was dropped".into())),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -170,6 +170,10 @@ impl Run {
             self.stopped(agent, format!("the token budget ({}) is spent", self.budget.tokens));
             return None;
         }
+        if self.app.now_ms() >= ends_ms {
+            self.out_of_research_time(agent);
+            return None;
+        }
         match self.until(ends_ms, ask(&self.app, &self.route, request)).await {
             Some(Ok((answer, usage))) => {
                 self.count(usage);

@@ -178,7 +178,10 @@ impl Run {
     }
 
     fn out_of_research_time(&self, agent: &str) {
-        self.stopped(agent, format!("the time for research ({} s) ran out", self.budget.wall.as_secs()));
+        self.stopped(
+            agent,
+            format!("the time for research ({} s) ran out", self.budget.research_ms() / 1000),
+        );
     }
 
     /// Searches for `question` and reads the best pages not read yet.

@@ -135,3 +135,33 @@ fn items_left_alone_for_a_whole_flush_are_forgotten_and_read_again() {
     block_on(store.add("QUOTA#u", "d", &[("tokens", 1)], None)).unwrap();
     assert_eq!(count(&tally, &store, 0), 6, "read again, with what was written since");
 }
+
+#[test]
+fn counts_the_store_cannot_take_are_dropped_and_hold_back_nothing() {
+    let store = store();
+    block_on(store.add("A", "1", &[("n", i64::MAX - 1)], None)).unwrap();
+    let tally = Tally::default();
+    tally.add("A", "1", &[("n", 5)], None);
+    tally.add("B", "1", &[("n", 1)], None);
+    block_on(tally.flush(&store)).unwrap();
+    block_on(tally.flush(&store)).unwrap();
+    assert_eq!(stored(&store, "A", "1", "n"), Some(i64::MAX - 1), "the overflow is not written");
+    assert_eq!(stored(&store, "B", "1", "n"), Some(1));
+}
+
+#[test]
+fn a_reader_that_goes_away_does_not_stop_the_writing_halfway() {
+    let t = crate::testing::app().counting_alone().build();
+    let tally = t.app.tally.clone().unwrap();
+    for pk in ["A", "B", "C"] {
+        tally.add(pk, "1", &[("n", 1)], None);
+    }
+    // The reader is polled once (the writing starts as a task of its own), then dropped.
+    let mut reader = Box::pin(super::flush_counts(&t.app));
+    assert!(futures::FutureExt::now_or_never(&mut reader).is_none(), "the writing is a task");
+    drop(reader);
+    t.run(async {});
+    for pk in ["A", "B", "C"] {
+        assert_eq!(stored(&*t.store, pk, "1", "n"), Some(1), "{pk}");
+    }
+}

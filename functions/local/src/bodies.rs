@@ -1,11 +1,19 @@
 //! Room for request bodies held in memory. A body is read before its sender is known,
 //! so the server bounds what all bodies at once may take (`CONFAB_MAX_BODIES_IN_MEMORY_BYTES`),
-//! and what one client may take of it (a quarter: a client sending slowly cannot hold
-//! all of it). A body that does not fit is not read, and is answered 503.
+//! what one client may take of it (a quarter: a client sending slowly cannot hold all
+//! of it), and how long a body may take to arrive ([`deadline`]). A body that does not
+//! fit is not read, and is answered 503; one that comes too slowly is answered 408.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// How long a body of at most `bytes` may take to arrive: 10 s, and a second for each
+/// 32 KiB (a 5 MB upload gets 2 min 50 s: a slow uplink's pace).
+pub fn deadline(bytes: usize) -> Duration {
+    Duration::from_secs(10 + (bytes / (32 * 1024)) as u64)
+}
 
 pub struct Bodies {
     /// In KiB.

@@ -12,7 +12,7 @@ use bodies::Bodies;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::echo_only;
-use confab_core::http::{BodiesFull, Body as CoreBody, BodyTooLarge, ClientIp, client_key};
+use confab_core::http::{BodiesFull, Body as CoreBody, BodyTimedOut, BodyTooLarge, ClientIp, client_key};
 use confab_core::ports::{SecretError, Secrets, Spawner};
 use confab_core::repo::persist;
 use confab_core::repo::tally::flush_counts;
@@ -338,10 +338,14 @@ async fn handle(
             parts.extensions.insert(BodiesFull);
             Bytes::new()
         }
-        Some(_) => match to_bytes(body, limit).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
+        Some(_) => match tokio::time::timeout(bodies::deadline(room), to_bytes(body, limit)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
                 parts.extensions.insert(BodyTooLarge);
+                Bytes::new()
+            }
+            Err(_) => {
+                parts.extensions.insert(BodyTimedOut);
                 Bytes::new()
             }
         },

@@ -45,7 +45,12 @@ async fn serve() -> ExitCode {
             tracing::info!(address = %server.addr(), data_dir = %server.data_dir.display(),
                 "confab is serving /auth, /chat, /v1, /sessions, /shared and /admin; API description at /openapi.json");
             stop_signal().await;
-            tracing::info!("shutting down");
+            tracing::info!("shutting down (a second Ctrl-C or SIGTERM stops at once)");
+            tokio::spawn(async {
+                stop_signal().await;
+                tracing::warn!("stopped at once: counts not yet written are lost");
+                std::process::exit(1);
+            });
             match server.stop().await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -58,6 +58,9 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body came too slowly: it was not read whole within the time it may take.
+    #[error("the request body did not arrive in time; send it again")]
+    BodyTimedOut,
     #[error("{0}")]
     TooLarge(String),
     #[error("request body must be application/json")]
@@ -103,6 +106,7 @@ impl ApiError {
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken | Conflict(_) => StatusCode::CONFLICT,
             PayloadTooLarge(_) | TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyTimedOut => StatusCode::REQUEST_TIMEOUT,
             UnsupportedMediaType | UnsupportedAttachment(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RateLimited { .. } | AccountLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Unavailable(_) | SearchNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
@@ -142,6 +146,7 @@ impl ApiError {
             EmailTaken => "email_taken",
             Conflict(_) => "conflict",
             PayloadTooLarge(_) | TooLarge(_) => "payload_too_large",
+            BodyTimedOut => "request_timeout",
             UnsupportedMediaType | UnsupportedAttachment(_) => "unsupported_media_type",
             ModelCannotSeeImages(_) => "model_cannot_see_images",
             RateLimited { .. } => "rate_limited",

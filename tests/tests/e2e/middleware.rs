@@ -598,3 +598,23 @@ async fn request_bodies_held_at_once_are_bounded() {
     assert!(answer.starts_with("HTTP/1.1 404 "), "read whole, then answered: {answer}");
     assert_ne!(post(1_000_000).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE, "room again");
 }
+
+/// A body must arrive within 10 s and a second for each 32 KiB: one sent too slowly is
+/// answered 408 and its room given back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_sent_too_slowly_is_answered_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let addr = app.base_url.trim_start_matches("http://");
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Content-Length: 100\r\nConnection: close\r\n\r\n{\"email\":";
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    let read = slow.read_to_string(&mut answer);
+    tokio::time::timeout(std::time::Duration::from_secs(30), read).await.expect("an answer").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9), "not before the deadline");
+}

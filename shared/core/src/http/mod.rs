@@ -34,6 +34,11 @@ pub struct BodyTooLarge;
 #[derive(Debug, Clone, Copy)]
 pub struct BodiesFull;
 
+/// Set by an entry point that stopped reading a body sent too slowly (see the local
+/// server's `bodies`); the body-limit middleware answers 408.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimedOut;
+
 /// Whether `path` is a session's attachments (`/sessions/{id}/attachments`): its upload
 /// takes raw bytes, not JSON, so no method there is refused for a body's type.
 pub fn is_attachments_path(path: &str) -> bool {

@@ -2,13 +2,14 @@ use super::{Middleware, Next};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{
-    BodiesFull, BodyTooLarge, Request, Response, body_limit, error_response, header_str, is_attachments_path,
+    BodiesFull, BodyTimedOut, BodyTooLarge, Request, Response, body_limit, error_response, header_str,
+    is_attachments_path,
 };
 use http::header;
 use std::sync::Arc;
 
-/// Rejects oversize bodies (413), bodies that are not JSON (415) and bodies the entry
-/// point had no room to read (503) before any work.
+/// Rejects oversize bodies (413), bodies that are not JSON (415), bodies sent too
+/// slowly (408) and bodies the entry point had no room to read (503) before any work.
 /// Attachment uploads may be larger and of other types (their handler checks the type).
 pub struct BodyLimit;
 
@@ -23,6 +24,9 @@ impl Middleware for BodyLimit {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let upload = is_attachments_path(req.uri().path());
         let max = body_limit(&app.config, req.method(), req.uri().path());
+        if req.extensions().get::<BodyTimedOut>().is_some() {
+            return error_response(&ApiError::BodyTimedOut);
+        }
         if req.extensions().get::<BodiesFull>().is_some() {
             return error_response(&ApiError::Unavailable("request bodies in memory at their limit".into()));
         }

@@ -12,7 +12,7 @@ use bodies::Bodies;
 use bytes::Bytes;
 use confab_core::auth::keys::initial_secrets;
 use confab_core::chat::models::echo_only;
-use confab_core::http::{BodiesFull, Body as CoreBody, BodyTimedOut, BodyTooLarge, ClientIp, client_key};
+use confab_core::http::{Body as CoreBody, BodyNotRead, ClientIp, client_key};
 use confab_core::ports::{SecretError, Secrets, Spawner};
 use confab_core::repo::persist;
 use confab_core::repo::tally::flush_counts;
@@ -333,27 +333,28 @@ async fn handle(
         body.size_hint().upper().map_or(limit, |n| n as usize).min(limit)
     };
     let held = shared.bodies.take(client_key(peer.ip()), room);
-    let body = match held {
-        None => {
-            parts.extensions.insert(BodiesFull);
-            Bytes::new()
-        }
-        Some(_) => match tokio::time::timeout(bodies::deadline(room), to_bytes(body, limit)).await {
-            Ok(Ok(bytes)) => bytes,
-            Ok(Err(_)) => {
-                parts.extensions.insert(BodyTooLarge);
-                Bytes::new()
-            }
-            Err(_) => {
-                parts.extensions.insert(BodyTimedOut);
-                Bytes::new()
-            }
-        },
+    let read = match held {
+        None => Err(BodyNotRead::NoRoom),
+        Some(_) => read_body(body, limit, room).await,
     };
+    let body = read.unwrap_or_else(|reason| {
+        parts.extensions.insert(reason);
+        Bytes::new()
+    });
     parts.extensions.insert(ClientIp(peer.ip()));
     let response = confab_core::serve(app, function, http::Request::from_parts(parts, body)).await;
     drop(held);
     into_axum(response)
+}
+
+/// The whole body, unless it is over `limit` or does not arrive in the time a body of
+/// `room` bytes may take.
+async fn read_body(body: Body, limit: usize, room: usize) -> Result<Bytes, BodyNotRead> {
+    match tokio::time::timeout(bodies::deadline(room), to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(BodyNotRead::TooLarge),
+        Err(_) => Err(BodyNotRead::TimedOut),
+    }
 }
 
 fn into_axum(resp: confab_core::http::Response) -> http::Response<Body> {

@@ -22,22 +22,18 @@ pub type Response = http::Response<Body>;
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-/// Set by an entry point that stopped reading a body past the size limit; the request
-/// then carries an empty body and the body-limit middleware answers 413.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyTooLarge;
-
-/// Set by an entry point that did not read a body because it already holds as many
-/// request bodies in memory as it may; the body-limit middleware answers 503 (retry in
-/// a moment). Bodies are read before the caller is known, so without such a limit many
-/// large ones at once could take the server's memory.
-#[derive(Debug, Clone, Copy)]
-pub struct BodiesFull;
-
-/// Set by an entry point that stopped reading a body sent too slowly (see the local
-/// server's `bodies`); the body-limit middleware answers 408.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyTimedOut;
+/// Set by an entry point that did not read a request's body: the request then carries
+/// an empty body, and the body-limit middleware answers for the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyNotRead {
+    /// Past the size limit: 413.
+    TooLarge,
+    /// Sent too slowly (the local server's `bodies` deadline): 408.
+    TimedOut,
+    /// No room to hold it: the entry point holds as many bodies in memory as it may
+    /// (bodies are read before the caller is known). 503, retry in a moment.
+    NoRoom,
+}
 
 /// Whether `path` is a session's attachments (`/sessions/{id}/attachments`): its upload
 /// takes raw bytes, not JSON, so no method there is refused for a body's type.

@@ -2,8 +2,7 @@ use super::{Middleware, Next};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{
-    BodiesFull, BodyTimedOut, BodyTooLarge, Request, Response, body_limit, error_response, header_str,
-    is_attachments_path,
+    BodyNotRead, Request, Response, body_limit, error_response, header_str, is_attachments_path,
 };
 use http::header;
 use std::sync::Arc;
@@ -24,14 +23,16 @@ impl Middleware for BodyLimit {
     async fn handle(&self, app: &Arc<App>, req: Request, next: Next<'_>) -> Response {
         let upload = is_attachments_path(req.uri().path());
         let max = body_limit(&app.config, req.method(), req.uri().path());
-        if req.extensions().get::<BodyTimedOut>().is_some() {
-            return error_response(&ApiError::BodyTimedOut);
-        }
-        if req.extensions().get::<BodiesFull>().is_some() {
-            return error_response(&ApiError::Unavailable("request bodies in memory at their limit".into()));
-        }
-        if req.extensions().get::<BodyTooLarge>().is_some() || req.body().len() > max {
-            return error_response(&ApiError::PayloadTooLarge(max));
+        let refused = match req.extensions().get::<BodyNotRead>() {
+            Some(BodyNotRead::TimedOut) => Some(ApiError::BodyTimedOut),
+            Some(BodyNotRead::NoRoom) => {
+                Some(ApiError::Unavailable("request bodies in memory at their limit".into()))
+            }
+            Some(BodyNotRead::TooLarge) => Some(ApiError::PayloadTooLarge(max)),
+            None => (req.body().len() > max).then_some(ApiError::PayloadTooLarge(max)),
+        };
+        if let Some(e) = refused {
+            return error_response(&e);
         }
         let json = header_str(&req, header::CONTENT_TYPE).is_some_and(is_json);
         if !upload && !req.body().is_empty() && !json {

@@ -82,10 +82,15 @@ async fn uncount_bytes(app: &App, user_id: Id, bytes: i64) {
     super::uncount(app, &pk, sk, bytes, "attachment bytes").await;
 }
 
+/// Whether a session's item is a file's record.
+pub fn is_record(item: &Item) -> bool {
+    item.sk.starts_with(PREFIX)
+}
+
 /// Deletes the records of the files among a session's `items` (the session is being
 /// deleted) and gives back the bytes of those this call removed.
 pub async fn delete_session_files(app: &App, user_id: Id, items: &[Item]) -> ApiResult<()> {
-    for item in items.iter().filter(|i| i.sk.starts_with(PREFIX)) {
+    for item in items.iter().filter(|i| is_record(i)) {
         remove_record(app, user_id, &item.pk, &item.sk, item.int("size").unwrap_or(0)).await?;
     }
     Ok(())

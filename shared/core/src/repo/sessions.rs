@@ -299,7 +299,8 @@ pub async fn delete(app: &App, owned: &Owned, version: u64) -> ApiResult<()> {
     uncount_session(app, owned.user_id).await;
     let items = all_items(app, Query::new(pk(id), SkRange::All)).await?;
     super::attachments::delete_session_files(app, owned.user_id, &items).await?;
-    delete_items(app, &items).await?;
+    let rest: Vec<Item> = items.into_iter().filter(|i| !super::attachments::is_record(i)).collect();
+    delete_items(app, &rest).await?;
     for prefix in [blob_prefix(owned.user_id, id), export_prefix(owned.user_id, id)] {
         app.blobs.delete_prefix(&prefix).await?;
     }

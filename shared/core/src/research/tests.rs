@@ -253,7 +253,8 @@ fn the_wall_time_stops_reading_then_the_report_cleanly_and_the_report_says_so() 
     for i in 1..=4 {
         t.http.reply(slow_page(&format!("Page {i}."), Duration::from_secs(9)));
     }
-    // The analyzer has no time left: it is not asked. The report begins at 42 s and would go on at 67 s: the run's 60 s cut it.
+    // The analyzer has no time left: it is not asked. The report begins at 42 s and
+    // would go on at 67 s: the run's 60 s cut it.
     let report_reply = streamed()
         .body(openai_delta("Partial answer [1][3]."))
         .pause(Duration::from_secs(25))
